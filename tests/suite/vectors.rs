@@ -1,0 +1,234 @@
+//! Test vectors embedded in the test binary (so the same vectors run natively, in Node and
+//! in Chromium), their expected-value files, and the small decoders the tests need:
+//! PPM/PGM, gzip, PNG, and the documented synthetic-image formulas.
+
+use std::io::Read;
+
+use pixelprint::{PdqHash, PixelFormat, PixelView};
+
+macro_rules! vector {
+    ($path:literal) => {
+        ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/pdq/", $path)) as &[u8])
+    };
+}
+
+/// Reference C++ core on full-resolution decoded pixels of the reference images.
+pub const CPP_CORE_FULLRES: &str = include_str!("../vectors/pdq/cpp-core-fullres.txt");
+/// Reference C++ core on the synthetic images.
+pub const CPP_CORE_SYNTHETIC: &str = include_str!("../vectors/pdq/synthetic/EXPECTED_cpp_core.txt");
+/// Reference C++ core (via PyPI `pdqhash`) on decoded pixels that have no row in the files above.
+pub const PDQHASH_PYPI_DECODED: &str = include_str!("../vectors/pdq/pdqhash-pypi-decoded.txt");
+/// The reference DCT matrix as f32 bit patterns.
+pub const DCT_MATRIX_BITS: &str = include_str!("../vectors/pdq/dct_matrix_16x64_f32_bits.txt");
+
+/// Decoded RGB of reference images (gzip'd binary PPM), by file name.
+pub const DECODED_RGB: &[(&str, &[u8])] = &[
+    vector!("decoded-rgb/bridge-mods_shrink-a-lot.imageio.ppm.gz"),
+    vector!("decoded-rgb/bridge-mods_square-128x128.imageio.ppm.gz"),
+    vector!("decoded-rgb/misc-images_small.imageio.ppm.gz"),
+    vector!("decoded-rgb/misc-images_wee.imageio.ppm.gz"),
+    vector!("decoded-rgb/misc-images_wee.pillow-libjpeg-turbo.ppm.gz"),
+    vector!("decoded-rgb/reg-test-input_dih_bridge-1-original.imageio.ppm.gz"),
+    vector!("decoded-rgb/reg-test-input_labelme-subset_q0003.imageio.ppm.gz"),
+    vector!("decoded-rgb/reg-test-input_labelme-subset_q0122.imageio.ppm.gz"),
+];
+
+/// Lossless reference images, by their path in the reference repository's `pdq/data`.
+pub const PNG_IMAGES: &[(&str, &[u8])] = &[
+    vector!("misc-images/c.png"),
+    vector!("misc-images/modes/1.png"),
+    vector!("misc-images/modes/L.png"),
+    vector!("misc-images/modes/LA.png"),
+    vector!("misc-images/modes/P.png"),
+    vector!("misc-images/modes/RGBA.png"),
+    vector!("reg-test-input/pen-and-coaster.png"),
+];
+
+/// Stored copies of some synthetic images, to prove the generator below reproduces them.
+pub const STORED_SYNTHETIC: &[(&str, &[u8])] = &[
+    vector!("synthetic/noise_7x13.ppm"),
+    vector!("synthetic/noise_5x5.ppm"),
+    vector!("synthetic/noise_63x65.ppm"),
+    vector!("synthetic/grad_100x75.ppm"),
+    vector!("synthetic/pattern_100x75.ppm"),
+    vector!("synthetic/checker8_256x256.pgm"),
+    vector!("synthetic/vstripes_4px_64x64.pgm"),
+    vector!("synthetic/gray_grad_300x200.pgm"),
+];
+
+/// An owned image: tightly packed pixels and their format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub data: Vec<u8>,
+}
+
+impl Image {
+    pub fn view(&self) -> PixelView<'_> {
+        PixelView::packed(&self.data, self.width, self.height, self.format).expect("valid image")
+    }
+}
+
+/// One row of an expected-value file.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub hash: PdqHash,
+    pub quality: u8,
+    pub width: u32,
+    pub height: u32,
+    pub file: String,
+    pub dihedral: [PdqHash; 8],
+    pub dihedral_quality: u8,
+}
+
+/// Parses `hash,quality,WxH,file,[dih=]h1:...:h8,[dihq=]q` rows, skipping `#` comments.
+pub fn parse_expected(text: &str) -> Vec<Expected> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 6, "expected row has 6 fields: {line}");
+            let (w, h) = f[2].split_once('x').expect("WxH");
+            let dih: Vec<PdqHash> = f[4]
+                .trim_start_matches("dih=")
+                .split(':')
+                .map(|s| s.parse().expect("dihedral hex"))
+                .collect();
+            Expected {
+                hash: f[0].parse().expect("hash hex"),
+                quality: f[1].parse().expect("quality"),
+                width: w.parse().expect("width"),
+                height: h.parse().expect("height"),
+                file: f[3].to_string(),
+                dihedral: dih.try_into().expect("8 dihedral hashes"),
+                dihedral_quality: f[5].trim_start_matches("dihq=").parse().expect("dihedral quality"),
+            }
+        })
+        .collect()
+}
+
+pub fn find<'a>(rows: &'a [Expected], file: &str) -> &'a Expected {
+    rows.iter().find(|r| r.file == file).unwrap_or_else(|| panic!("no expected row for {file}"))
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("valid gzip");
+    out
+}
+
+/// Binary PPM (P6) or PGM (P5) with maxval 255 and single-space/newline separated header.
+pub fn parse_pnm(bytes: &[u8]) -> Image {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    while fields.len() < 4 {
+        while bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if bytes[pos] == b'#' {
+            while bytes[pos] != b'\n' {
+                pos += 1;
+            }
+            continue;
+        }
+        let start = pos;
+        while !bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        fields.push(std::str::from_utf8(&bytes[start..pos]).expect("ascii header").to_string());
+    }
+    pos += 1; // the single whitespace byte after maxval
+    let format = match fields[0].as_str() {
+        "P6" => PixelFormat::Rgb8,
+        "P5" => PixelFormat::Gray8,
+        other => panic!("unsupported PNM magic {other}"),
+    };
+    assert_eq!(fields[3], "255", "maxval");
+    let width: u32 = fields[1].parse().unwrap();
+    let height: u32 = fields[2].parse().unwrap();
+    let len = width as usize * height as usize * format.bytes_per_pixel();
+    Image { width, height, format, data: bytes[pos..pos + len].to_vec() }
+}
+
+/// Lossless PNG decode to 8-bit pixels: palette expanded to RGB(A), low bit depths scaled to
+/// 0..255, grey+alpha reduced to its grey channel (alpha is ignored by the hashes).
+pub fn decode_png(bytes: &[u8]) -> Image {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("png size")];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    buf.truncate(info.buffer_size());
+    let (format, data) = match info.color_type {
+        png::ColorType::Grayscale => (PixelFormat::Gray8, buf),
+        png::ColorType::GrayscaleAlpha => {
+            (PixelFormat::Gray8, buf.chunks_exact(2).map(|p| p[0]).collect())
+        }
+        png::ColorType::Rgb => (PixelFormat::Rgb8, buf),
+        png::ColorType::Rgba => (PixelFormat::Rgba8, buf),
+        png::ColorType::Indexed => panic!("EXPAND leaves no indexed output"),
+    };
+    Image { width: info.width, height: info.height, format, data }
+}
+
+fn xorshift32(seed: u32) -> impl Iterator<Item = u32> {
+    let mut x = seed;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    })
+}
+
+/// Regenerates a synthetic image from the formulas documented in `gen_synthetic.py`
+/// (reference conformance data), by file name.
+pub fn synthetic(name: &str) -> Image {
+    let stem = name.rsplit_once('.').expect("extension").0;
+    let (kind, size) = stem.rsplit_once('_').expect("kind_size");
+    let (w, h) = size.split_once('x').expect("WxH");
+    let (width, height): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    let (wu, hu) = (width as usize, height as usize);
+    let rgb = |f: &dyn Fn(usize, usize) -> [u8; 3]| -> Image {
+        let mut data = Vec::with_capacity(wu * hu * 3);
+        for y in 0..hu {
+            for x in 0..wu {
+                data.extend_from_slice(&f(x, y));
+            }
+        }
+        Image { width, height, format: PixelFormat::Rgb8, data }
+    };
+    let grey = |f: &dyn Fn(usize, usize) -> u8| -> Image {
+        let data = (0..hu).flat_map(|y| (0..wu).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect();
+        Image { width, height, format: PixelFormat::Gray8, data }
+    };
+    match kind {
+        "noise" => {
+            let seed = 1_000_003u32.wrapping_mul(width).wrapping_add(height);
+            let data: Vec<u32> = xorshift32(seed).take(wu * hu).collect();
+            rgb(&|x, y| {
+                let v = data[y * wu + x];
+                [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+            })
+        }
+        "grad" => rgb(&|x, y| {
+            [
+                (x * 255 / (wu - 1).max(1)) as u8,
+                (y * 255 / (hu - 1).max(1)) as u8,
+                ((x + y) * 255 / (wu + hu - 2).max(1)) as u8,
+            ]
+        }),
+        "pattern" => rgb(&|x, y| {
+            [((x * x + 3 * y) % 256) as u8, ((x * y) / 7 % 256) as u8, ((5 * x + 11 * y) % 256) as u8]
+        }),
+        "gray_const128" => grey(&|_, _| 128),
+        "black" => rgb(&|_, _| [0, 0, 0]),
+        "white" => rgb(&|_, _| [255, 255, 255]),
+        "checker8" => grey(&|x, y| if ((x / 8) + (y / 8)) % 2 == 1 { 255 } else { 0 }),
+        "vstripes_4px" => grey(&|x, _| if (x / 4) % 2 == 1 { 255 } else { 0 }),
+        "gray_grad" => grey(&|x, _| (x * 255 / 299) as u8),
+        other => panic!("unknown synthetic image kind {other}"),
+    }
+}
