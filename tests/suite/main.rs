@@ -4,13 +4,26 @@
 mod pdq;
 mod vectors;
 
-/// Which environment the suite runs in, for the vector counts it prints.
-pub fn environment() -> &'static str {
-    if cfg!(target_arch = "wasm32") {
-        "wasm32"
-    } else {
-        "native"
+/// Which environment the suite runs in, for the vector counts it prints: `native`, or for
+/// wasm the JS host as it names itself (Node's version, or the browser's user agent).
+pub fn environment() -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use js_sys::Reflect;
+        let global = js_sys::global();
+        let get = |obj: &wasm_bindgen::JsValue, key: &str| Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined());
+        if let Some(node) = get(&global, "process").and_then(|p| get(&p, "versions")).and_then(|v| get(&v, "node")) {
+            return format!("wasm32 in Node {}", node.as_string().unwrap_or_default());
+        }
+        if let Some(agent) = get(&global, "navigator").and_then(|n| get(&n, "userAgent")) {
+            let agent = agent.as_string().unwrap_or_default();
+            let browser = agent.split_whitespace().find(|w| w.contains("Chrome/")).unwrap_or(&agent);
+            return format!("wasm32 in {browser}");
+        }
+        "wasm32 in an unknown host".to_string()
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    "native".to_string()
 }
 
 /// Prints a line that survives the harness's output capture in every environment.
