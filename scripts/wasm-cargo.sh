@@ -9,8 +9,8 @@ set -euo pipefail
 subcommand=${1:?usage: wasm-cargo.sh build|test|... ARGS}
 shift
 
-cache_dir=${PIXELPRINT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pixelprint}
-export CARGO_TARGET_DIR=${PIXELPRINT_WASM_TARGET_DIR:-$cache_dir/target-wasm}
+source "$(dirname "$0")/common.sh"
+export CARGO_TARGET_DIR=$PIXELPRINT_WASM_TARGET_DIR
 
 has_wasm_std() {
     local rustc=$1 libdir

@@ -35,8 +35,14 @@ pub enum CallerError {
     #[error("image dimensions must be non-zero, found {width}x{height}")]
     ZeroDimension { width: u32, height: u32 },
     /// The byte count of the described image does not fit in memory addresses.
-    #[error("image of {width}x{height} pixels with row stride {stride} overflows the address space")]
-    SizeOverflow { width: u32, height: u32, stride: usize },
+    #[error(
+        "image of {width}x{height} pixels with row stride {stride} overflows the address space"
+    )]
+    SizeOverflow {
+        width: u32,
+        height: u32,
+        stride: usize,
+    },
     /// The row stride is smaller than one row of pixels.
     #[error("row stride must be at least {row_bytes} bytes, found {stride}")]
     StrideTooSmall { stride: usize, row_bytes: usize },

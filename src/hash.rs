@@ -27,14 +27,20 @@ pub enum HexError {
 pub(crate) fn decode_hex<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
     let chars = s.chars().count();
     if s.len() != N * 2 || chars != N * 2 {
-        return Err(HexError::Length { expected: N * 2, found: chars });
+        return Err(HexError::Length {
+            expected: N * 2,
+            found: chars,
+        });
     }
     let digit = |position: usize, byte: u8| -> Result<u8, HexError> {
         match byte {
             b'0'..=b'9' => Ok(byte - b'0'),
             b'a'..=b'f' => Ok(byte - b'a' + 10),
             b'A'..=b'F' => Ok(byte - b'A' + 10),
-            _ => Err(HexError::Character { position, found: char::from(byte) }),
+            _ => Err(HexError::Character {
+                position,
+                found: char::from(byte),
+            }),
         }
     };
     let bytes = s.as_bytes();
@@ -169,18 +175,27 @@ mod tests {
     fn from_hex_rejects_wrong_length_and_characters_and_says_where() {
         assert_eq!(
             PdqHash::from_hex("abc"),
-            Err(HexError::Length { expected: 64, found: 3 })
+            Err(HexError::Length {
+                expected: 64,
+                found: 3
+            })
         );
         let mut s = "0".repeat(64);
         s.replace_range(10..11, "g");
         assert_eq!(
             PdqHash::from_hex(&s),
-            Err(HexError::Character { position: 10, found: 'g' })
+            Err(HexError::Character {
+                position: 10,
+                found: 'g'
+            })
         );
         // A multi-byte character must not be mistaken for two hex digits.
         let s = format!("{}é", "0".repeat(62));
         assert_eq!(s.len(), 64);
-        assert!(matches!(PdqHash::from_hex(&s), Err(HexError::Length { found: 63, .. })));
+        assert!(matches!(
+            PdqHash::from_hex(&s),
+            Err(HexError::Length { found: 63, .. })
+        ));
         assert!(PdqHash::from_hex(&"A".repeat(64)).is_ok());
     }
 }

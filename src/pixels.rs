@@ -51,7 +51,11 @@ impl<'a> PixelView<'a> {
         if width == 0 || height == 0 {
             return Err(CallerError::ZeroDimension { width, height });
         }
-        let overflow = CallerError::SizeOverflow { width, height, stride };
+        let overflow = CallerError::SizeOverflow {
+            width,
+            height,
+            stride,
+        };
         let row_bytes = usize::try_from(width)
             .ok()
             .and_then(|w| w.checked_mul(format.bytes_per_pixel()))
@@ -65,9 +69,18 @@ impl<'a> PixelView<'a> {
             .and_then(|b| b.checked_add(row_bytes))
             .ok_or(overflow)?;
         if data.len() < expected {
-            return Err(CallerError::BufferTooShort { expected, found: data.len() });
+            return Err(CallerError::BufferTooShort {
+                expected,
+                found: data.len(),
+            });
         }
-        Ok(PixelView { data, width, height, stride, format })
+        Ok(PixelView {
+            data,
+            width,
+            height,
+            stride,
+            format,
+        })
     }
 
     /// A tightly packed view (stride = width * bytes per pixel) whose buffer length must
@@ -85,11 +98,18 @@ impl<'a> PixelView<'a> {
         let stride = usize::try_from(width)
             .ok()
             .and_then(|w| w.checked_mul(bpp))
-            .ok_or(CallerError::SizeOverflow { width, height, stride: usize::MAX })?;
+            .ok_or(CallerError::SizeOverflow {
+                width,
+                height,
+                stride: usize::MAX,
+            })?;
         let view = PixelView::new(data, width, height, stride, format)?;
         let expected = view.stride * usize::try_from(height).unwrap_or(usize::MAX);
         if data.len() != expected {
-            return Err(CallerError::BufferLengthMismatch { expected, found: data.len() });
+            return Err(CallerError::BufferLengthMismatch {
+                expected,
+                found: data.len(),
+            });
         }
         Ok(view)
     }
@@ -133,15 +153,24 @@ mod tests {
         let buf = [0u8; 64];
         assert_eq!(
             PixelView::new(&buf, 0, 4, 12, PixelFormat::Rgb8).unwrap_err(),
-            CallerError::ZeroDimension { width: 0, height: 4 }
+            CallerError::ZeroDimension {
+                width: 0,
+                height: 4
+            }
         );
         assert_eq!(
             PixelView::new(&buf, 4, 4, 11, PixelFormat::Rgb8).unwrap_err(),
-            CallerError::StrideTooSmall { stride: 11, row_bytes: 12 }
+            CallerError::StrideTooSmall {
+                stride: 11,
+                row_bytes: 12
+            }
         );
         assert_eq!(
             PixelView::new(&buf, 4, 6, 12, PixelFormat::Rgb8).unwrap_err(),
-            CallerError::BufferTooShort { expected: 72, found: 64 }
+            CallerError::BufferTooShort {
+                expected: 72,
+                found: 64
+            }
         );
         assert!(matches!(
             PixelView::new(&buf, u32::MAX, u32::MAX, usize::MAX, PixelFormat::Rgba8).unwrap_err(),
@@ -162,7 +191,10 @@ mod tests {
         let buf = [0u8; 49];
         assert_eq!(
             PixelView::packed(&buf, 4, 4, PixelFormat::Rgb8).unwrap_err(),
-            CallerError::BufferLengthMismatch { expected: 48, found: 49 }
+            CallerError::BufferLengthMismatch {
+                expected: 48,
+                found: 49
+            }
         );
     }
 }

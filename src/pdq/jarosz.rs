@@ -110,7 +110,10 @@ mod tests {
                 let input: Vec<f32> = (0..length).map(|i| i as f32).collect();
                 let mut output = vec![f32::NAN; length];
                 box_1d(&input, &mut output, length, 1, window);
-                assert!(output.iter().all(|v| v.is_finite()), "length {length} window {window}");
+                assert!(
+                    output.iter().all(|v| v.is_finite()),
+                    "length {length} window {window}"
+                );
             }
         }
     }

@@ -46,5 +46,9 @@ pub fn luma_plane(view: &PixelView<'_>) -> LumaPlane {
             }
         }
     }
-    LumaPlane { width, height, data }
+    LumaPlane {
+        width,
+        height,
+        data,
+    }
 }

@@ -96,7 +96,10 @@ pub fn downsample(mut luma: LumaPlane) -> Buffer64x64 {
 /// The reference plain hash of a luma plane (`pdqHash256FromFloatLuma`).
 pub fn pdq_from_luma(luma: LumaPlane) -> PdqOutput {
     if too_small(&luma) {
-        return PdqOutput { hash: PdqHash::ZERO, quality: 0 };
+        return PdqOutput {
+            hash: PdqHash::ZERO,
+            quality: 0,
+        };
     }
     let buffer = if luma.width == 64 && luma.height == 64 {
         // The reference copies a 64x64 input straight into the buffer, skipping the blur.
@@ -110,13 +113,19 @@ pub fn pdq_from_luma(luma: LumaPlane) -> PdqOutput {
     };
     let quality = quality::quality(&buffer);
     let dct = dct::dct_64_to_16(&buffer);
-    PdqOutput { hash: bits::dct_to_hash(&dct), quality }
+    PdqOutput {
+        hash: bits::dct_to_hash(&dct),
+        quality,
+    }
 }
 
 /// The reference dihedral hashes of a luma plane (`pdqDihedralHash256esFromFloatLuma`).
 pub fn pdq_dihedral_from_luma(luma: LumaPlane) -> PdqDihedralOutput {
     if too_small(&luma) {
-        return PdqDihedralOutput { hashes: [PdqHash::ZERO; 8], quality: 0 };
+        return PdqDihedralOutput {
+            hashes: [PdqHash::ZERO; 8],
+            quality: 0,
+        };
     }
     let buffer = downsample(luma);
     let quality = quality::quality(&buffer);

@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 use crate::pixels::{PixelFormat, PixelView};
 
 fn rgba_view(data: &[u8], width: u32, height: u32) -> Result<PixelView<'_>, JsError> {
-    PixelView::packed(data, width, height, PixelFormat::Rgba8).map_err(|e| JsError::new(&e.to_string()))
+    PixelView::packed(data, width, height, PixelFormat::Rgba8)
+        .map_err(|e| JsError::new(&e.to_string()))
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {

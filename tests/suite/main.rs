@@ -11,13 +11,23 @@ pub fn environment() -> String {
     {
         use js_sys::Reflect;
         let global = js_sys::global();
-        let get = |obj: &wasm_bindgen::JsValue, key: &str| Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined());
-        if let Some(node) = get(&global, "process").and_then(|p| get(&p, "versions")).and_then(|v| get(&v, "node")) {
+        let get = |obj: &wasm_bindgen::JsValue, key: &str| {
+            Reflect::get(obj, &key.into())
+                .ok()
+                .filter(|v| !v.is_undefined())
+        };
+        if let Some(node) = get(&global, "process")
+            .and_then(|p| get(&p, "versions"))
+            .and_then(|v| get(&v, "node"))
+        {
             return format!("wasm32 in Node {}", node.as_string().unwrap_or_default());
         }
         if let Some(agent) = get(&global, "navigator").and_then(|n| get(&n, "userAgent")) {
             let agent = agent.as_string().unwrap_or_default();
-            let browser = agent.split_whitespace().find(|w| w.contains("Chrome/")).unwrap_or(&agent);
+            let browser = agent
+                .split_whitespace()
+                .find(|w| w.contains("Chrome/"))
+                .unwrap_or(&agent);
             return format!("wasm32 in {browser}");
         }
         "wasm32 in an unknown host".to_string()

@@ -13,25 +13,49 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 /// image and the first field that differs.
 fn assert_matches_reference(image: &Image, expected: &Expected) {
     let name = &expected.file;
-    assert_eq!((image.width, image.height), (expected.width, expected.height), "{name}: size");
+    assert_eq!(
+        (image.width, image.height),
+        (expected.width, expected.height),
+        "{name}: size"
+    );
     let plain = pdq_hash(&image.view());
-    assert_eq!(plain.hash, expected.hash, "{name}: hash (distance {})", plain.hash.distance(&expected.hash));
+    assert_eq!(
+        plain.hash,
+        expected.hash,
+        "{name}: hash (distance {})",
+        plain.hash.distance(&expected.hash)
+    );
     assert_eq!(plain.quality, expected.quality, "{name}: quality");
     let dih = pdq_dihedral(&image.view());
     for (variant, want) in Dihedral::ALL.iter().zip(expected.dihedral) {
         let got = dih.get(*variant);
-        assert_eq!(got, want, "{name}: dihedral {} (distance {})", variant.name(), got.distance(&want));
+        assert_eq!(
+            got,
+            want,
+            "{name}: dihedral {} (distance {})",
+            variant.name(),
+            got.distance(&want)
+        );
     }
-    assert_eq!(dih.quality, expected.dihedral_quality, "{name}: dihedral quality");
+    assert_eq!(
+        dih.quality, expected.dihedral_quality,
+        "{name}: dihedral quality"
+    );
 }
 
 #[test]
 fn dct_matrix_equals_the_reference_bit_patterns() {
     let ours = dct::compute_dct_matrix();
-    let rows: Vec<&str> = vectors::DCT_MATRIX_BITS.lines().filter(|l| !l.starts_with('#')).collect();
+    let rows: Vec<&str> = vectors::DCT_MATRIX_BITS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
     assert_eq!(rows.len(), 16);
     for (i, row) in rows.iter().enumerate() {
-        let bits: Vec<u32> = row.split_whitespace().map(|w| u32::from_str_radix(w, 16).unwrap()).collect();
+        let bits: Vec<u32> = row
+            .split_whitespace()
+            .map(|w| u32::from_str_radix(w, 16).unwrap())
+            .collect();
         assert_eq!(bits.len(), 64);
         for (j, want) in bits.iter().enumerate() {
             assert_eq!(ours[i][j].to_bits(), *want, "D[{i}][{j}]");
@@ -43,7 +67,11 @@ fn dct_matrix_equals_the_reference_bit_patterns() {
 fn synthetic_generator_reproduces_the_stored_images() {
     for (path, bytes) in vectors::STORED_SYNTHETIC {
         let name = path.rsplit('/').next().unwrap();
-        assert_eq!(vectors::synthetic(name), vectors::parse_pnm(bytes), "{name}");
+        assert_eq!(
+            vectors::synthetic(name),
+            vectors::parse_pnm(bytes),
+            "{name}"
+        );
     }
 }
 
@@ -54,7 +82,11 @@ fn pdq_matches_reference_on_every_synthetic_case() {
     for row in &rows {
         assert_matches_reference(&vectors::synthetic(&row.file), row);
     }
-    report!("pdq conformance [{}]: {} synthetic vectors bit-exact (hash, quality, 8 dihedral)", environment(), rows.len());
+    report!(
+        "pdq conformance [{}]: {} synthetic vectors bit-exact (hash, quality, 8 dihedral)",
+        environment(),
+        rows.len()
+    );
 }
 
 #[test]
@@ -74,7 +106,11 @@ fn pdq_matches_reference_on_every_decoded_rgb_file() {
         assert_matches_reference(&image, expected);
     }
     assert_eq!(vectors::DECODED_RGB.len(), 8);
-    report!("pdq conformance [{}]: {} decoded-rgb vectors bit-exact", environment(), vectors::DECODED_RGB.len());
+    report!(
+        "pdq conformance [{}]: {} decoded-rgb vectors bit-exact",
+        environment(),
+        vectors::DECODED_RGB.len()
+    );
 }
 
 #[test]
@@ -83,26 +119,54 @@ fn pdq_matches_reference_on_lossless_reference_images() {
     for (path, bytes) in vectors::PNG_IMAGES {
         assert_matches_reference(&vectors::decode_png(bytes), vectors::find(&fullres, path));
     }
-    report!("pdq conformance [{}]: {} lossless PNG vectors bit-exact", environment(), vectors::PNG_IMAGES.len());
+    report!(
+        "pdq conformance [{}]: {} lossless PNG vectors bit-exact",
+        environment(),
+        vectors::PNG_IMAGES.len()
+    );
 }
 
 /// The 64x64 buffer and the 16x16 DCT equal the reference's intermediate dumps, bit for bit.
 #[test]
 fn intermediate_stages_equal_the_reference_dumps() {
     const DUMPS: &[(&str, &str)] = &[
-        ("grad_64x64.ppm", include_str!("../vectors/pdq/dumps/grad_64x64.dump.txt")),
-        ("gray_grad_300x200.pgm", include_str!("../vectors/pdq/dumps/gray_grad_300x200.dump.txt")),
-        ("noise_127x128.ppm", include_str!("../vectors/pdq/dumps/noise_127x128.dump.txt")),
-        ("noise_5x5.ppm", include_str!("../vectors/pdq/dumps/noise_5x5.dump.txt")),
-        ("noise_64x64.ppm", include_str!("../vectors/pdq/dumps/noise_64x64.dump.txt")),
-        ("pattern_100x75.ppm", include_str!("../vectors/pdq/dumps/pattern_100x75.dump.txt")),
+        (
+            "grad_64x64.ppm",
+            include_str!("../vectors/pdq/dumps/grad_64x64.dump.txt"),
+        ),
+        (
+            "gray_grad_300x200.pgm",
+            include_str!("../vectors/pdq/dumps/gray_grad_300x200.dump.txt"),
+        ),
+        (
+            "noise_127x128.ppm",
+            include_str!("../vectors/pdq/dumps/noise_127x128.dump.txt"),
+        ),
+        (
+            "noise_5x5.ppm",
+            include_str!("../vectors/pdq/dumps/noise_5x5.dump.txt"),
+        ),
+        (
+            "noise_64x64.ppm",
+            include_str!("../vectors/pdq/dumps/noise_64x64.dump.txt"),
+        ),
+        (
+            "pattern_100x75.ppm",
+            include_str!("../vectors/pdq/dumps/pattern_100x75.dump.txt"),
+        ),
     ];
     for (name, dump) in DUMPS {
         let sections: Vec<Vec<u32>> = dump
             .split("\n#")
             .skip(1)
             .take(2)
-            .map(|s| s.lines().skip(1).flat_map(|l| l.split_whitespace()).map(|w| u32::from_str_radix(w, 16).unwrap()).collect())
+            .map(|s| {
+                s.lines()
+                    .skip(1)
+                    .flat_map(|l| l.split_whitespace())
+                    .map(|w| u32::from_str_radix(w, 16).unwrap())
+                    .collect()
+            })
             .collect();
         let image = vectors::synthetic(name);
         let plane = luma::luma_plane(&image.view());
@@ -118,10 +182,19 @@ fn intermediate_stages_equal_the_reference_dumps() {
         let got: Vec<u32> = buffer.0.iter().flatten().map(|v| v.to_bits()).collect();
         assert_eq!(got, sections[0], "{name}: 64x64 buffer");
         let coefficients = dct::dct_64_to_16(&buffer);
-        let got: Vec<u32> = coefficients.0.iter().flatten().map(|v| v.to_bits()).collect();
+        let got: Vec<u32> = coefficients
+            .0
+            .iter()
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect();
         assert_eq!(got, sections[1], "{name}: 16x16 DCT");
     }
-    report!("pdq conformance [{}]: {} intermediate dumps bit-exact", environment(), DUMPS.len());
+    report!(
+        "pdq conformance [{}]: {} intermediate dumps bit-exact",
+        environment(),
+        DUMPS.len()
+    );
 }
 
 #[test]
@@ -140,11 +213,19 @@ fn images_under_5_px_on_a_side_hash_to_zero_with_quality_0() {
         let out = pdq_hash(&view);
         assert_eq!((out.hash, out.quality), (PdqHash::ZERO, 0), "{w}x{h}");
         let dih = pdq_dihedral(&view);
-        assert_eq!((dih.hashes, dih.quality), ([PdqHash::ZERO; 8], 0), "{w}x{h}");
+        assert_eq!(
+            (dih.hashes, dih.quality),
+            ([PdqHash::ZERO; 8], 0),
+            "{w}x{h}"
+        );
     }
     let data = vec![7u8; 5 * 5 * 3];
     let view = PixelView::packed(&data, 5, 5, PixelFormat::Rgb8).unwrap();
-    assert_eq!(pdq_hash(&view).quality, 0, "a constant 5x5 image is hashable but has quality 0");
+    assert_eq!(
+        pdq_hash(&view).quality,
+        0,
+        "a constant 5x5 image is hashable but has quality 0"
+    );
 }
 
 /// Row padding, an alpha channel and a strided view must not change any bit.
@@ -158,7 +239,12 @@ fn stride_and_alpha_do_not_change_the_hash() {
     for y in 0..h {
         for x in 0..w {
             let src = &image.data[(y * w + x) * 3..][..3];
-            padded[y * stride + x * 4..][..4].copy_from_slice(&[src[0], src[1], src[2], (x * y) as u8]);
+            padded[y * stride + x * 4..][..4].copy_from_slice(&[
+                src[0],
+                src[1],
+                src[2],
+                (x * y) as u8,
+            ]);
         }
     }
     // The last row needs no padding.
@@ -172,15 +258,24 @@ fn bad_geometry_is_an_error_not_a_panic() {
     let buf = vec![0u8; 101];
     assert_eq!(
         PixelView::packed(&buf[..99], 5, 5, PixelFormat::Rgba8).unwrap_err(),
-        CallerError::BufferTooShort { expected: 100, found: 99 }
+        CallerError::BufferTooShort {
+            expected: 100,
+            found: 99
+        }
     );
     assert_eq!(
         PixelView::packed(&buf, 5, 5, PixelFormat::Rgba8).unwrap_err(),
-        CallerError::BufferLengthMismatch { expected: 100, found: 101 }
+        CallerError::BufferLengthMismatch {
+            expected: 100,
+            found: 101
+        }
     );
     assert_eq!(
         PixelView::packed(&buf, 0, 5, PixelFormat::Rgba8).unwrap_err(),
-        CallerError::ZeroDimension { width: 0, height: 5 }
+        CallerError::ZeroDimension {
+            width: 0,
+            height: 5
+        }
     );
     // 65536 x 65536 RGBA is 16 GiB: more than a 32-bit address space can describe, and more
     // than this buffer holds on a 64-bit one. Either way an error, never an allocation.

@@ -8,7 +8,14 @@ use pixelprint::{PdqHash, PixelFormat, PixelView};
 
 macro_rules! vector {
     ($path:literal) => {
-        ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/pdq/", $path)) as &[u8])
+        (
+            $path,
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/pdq/",
+                $path
+            )) as &[u8],
+        )
     };
 }
 
@@ -103,19 +110,26 @@ pub fn parse_expected(text: &str) -> Vec<Expected> {
                 height: h.parse().expect("height"),
                 file: f[3].to_string(),
                 dihedral: dih.try_into().expect("8 dihedral hashes"),
-                dihedral_quality: f[5].trim_start_matches("dihq=").parse().expect("dihedral quality"),
+                dihedral_quality: f[5]
+                    .trim_start_matches("dihq=")
+                    .parse()
+                    .expect("dihedral quality"),
             }
         })
         .collect()
 }
 
 pub fn find<'a>(rows: &'a [Expected], file: &str) -> &'a Expected {
-    rows.iter().find(|r| r.file == file).unwrap_or_else(|| panic!("no expected row for {file}"))
+    rows.iter()
+        .find(|r| r.file == file)
+        .unwrap_or_else(|| panic!("no expected row for {file}"))
 }
 
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("valid gzip");
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
     out
 }
 
@@ -137,7 +151,11 @@ pub fn parse_pnm(bytes: &[u8]) -> Image {
         while !bytes[pos].is_ascii_whitespace() {
             pos += 1;
         }
-        fields.push(std::str::from_utf8(&bytes[start..pos]).expect("ascii header").to_string());
+        fields.push(
+            std::str::from_utf8(&bytes[start..pos])
+                .expect("ascii header")
+                .to_string(),
+        );
     }
     pos += 1; // the single whitespace byte after maxval
     let format = match fields[0].as_str() {
@@ -149,7 +167,12 @@ pub fn parse_pnm(bytes: &[u8]) -> Image {
     let width: u32 = fields[1].parse().unwrap();
     let height: u32 = fields[2].parse().unwrap();
     let len = width as usize * height as usize * format.bytes_per_pixel();
-    Image { width, height, format, data: bytes[pos..pos + len].to_vec() }
+    Image {
+        width,
+        height,
+        format,
+        data: bytes[pos..pos + len].to_vec(),
+    }
 }
 
 /// Lossless PNG decode to 8-bit pixels: palette expanded to RGB(A), low bit depths scaled to
@@ -163,14 +186,20 @@ pub fn decode_png(bytes: &[u8]) -> Image {
     buf.truncate(info.buffer_size());
     let (format, data) = match info.color_type {
         png::ColorType::Grayscale => (PixelFormat::Gray8, buf),
-        png::ColorType::GrayscaleAlpha => {
-            (PixelFormat::Gray8, buf.chunks_exact(2).map(|p| p[0]).collect())
-        }
+        png::ColorType::GrayscaleAlpha => (
+            PixelFormat::Gray8,
+            buf.chunks_exact(2).map(|p| p[0]).collect(),
+        ),
         png::ColorType::Rgb => (PixelFormat::Rgb8, buf),
         png::ColorType::Rgba => (PixelFormat::Rgba8, buf),
         png::ColorType::Indexed => panic!("EXPAND leaves no indexed output"),
     };
-    Image { width: info.width, height: info.height, format, data }
+    Image {
+        width: info.width,
+        height: info.height,
+        format,
+        data,
+    }
 }
 
 fn xorshift32(seed: u32) -> impl Iterator<Item = u32> {
@@ -198,11 +227,24 @@ pub fn synthetic(name: &str) -> Image {
                 data.extend_from_slice(&f(x, y));
             }
         }
-        Image { width, height, format: PixelFormat::Rgb8, data }
+        Image {
+            width,
+            height,
+            format: PixelFormat::Rgb8,
+            data,
+        }
     };
     let grey = |f: &dyn Fn(usize, usize) -> u8| -> Image {
-        let data = (0..hu).flat_map(|y| (0..wu).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect();
-        Image { width, height, format: PixelFormat::Gray8, data }
+        let data = (0..hu)
+            .flat_map(|y| (0..wu).map(move |x| (x, y)))
+            .map(|(x, y)| f(x, y))
+            .collect();
+        Image {
+            width,
+            height,
+            format: PixelFormat::Gray8,
+            data,
+        }
     };
     match kind {
         "noise" => {
@@ -221,7 +263,11 @@ pub fn synthetic(name: &str) -> Image {
             ]
         }),
         "pattern" => rgb(&|x, y| {
-            [((x * x + 3 * y) % 256) as u8, ((x * y) / 7 % 256) as u8, ((5 * x + 11 * y) % 256) as u8]
+            [
+                ((x * x + 3 * y) % 256) as u8,
+                ((x * y) / 7 % 256) as u8,
+                ((5 * x + 11 * y) % 256) as u8,
+            ]
         }),
         "gray_const128" => grey(&|_, _| 128),
         "black" => rgb(&|_, _| [0, 0, 0]),

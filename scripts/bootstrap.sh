@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs everything `make test` and `make demo` need, and nothing that is already there:
+#   - a wasm32 toolchain: an installed wasm32-unknown-unknown std (e.g. `rustup target add`)
+#     is used as is; otherwise Debian's rustc-web + rust-web-src + lld-19 (std built from
+#     source by scripts/wasm-cargo.sh);
+#   - wasm-bindgen-cli at exactly the version in Cargo.lock;
+#   - Chromium and ChromeDriver (Debian packages) for the browser tests;
+#   - the Node packages of www/.
+# Idempotent: a second run only checks, in seconds. Every network step has a timeout, and no
+# step reads standard input.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/common.sh"
+
+log() { echo "bootstrap: $*" >&2; }
+die() { echo "bootstrap: error: $*" >&2; exit 1; }
+
+apt_updated=0
+apt_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    command -v apt-get > /dev/null || die "missing ${missing[*]} and no apt-get to install them"
+    local sudo=()
+    if ((EUID != 0)); then
+        command -v sudo > /dev/null || die "missing ${missing[*]}: run as root or install them"
+        sudo=(sudo -n)
+    fi
+    log "installing ${missing[*]}"
+    local apt_opts=(-o Acquire::Retries=3 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o DPkg::Lock::Timeout=120)
+    if ((apt_updated == 0)); then
+        timeout 600 "${sudo[@]}" apt-get "${apt_opts[@]}" update -qq < /dev/null || die "apt-get update failed or timed out"
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive timeout 1800 "${sudo[@]}" apt-get "${apt_opts[@]}" install -y -qq "${missing[@]}" < /dev/null > /dev/null \
+        || die "apt-get install ${missing[*]} failed or timed out"
+}
+
+# 1. wasm32 toolchain.
+has_wasm_std() {
+    local libdir
+    libdir=$("$1" --print target-libdir --target wasm32-unknown-unknown 2>/dev/null) || return 1
+    compgen -G "$libdir/libstd-*.rlib" > /dev/null
+}
+if command -v rustc > /dev/null && has_wasm_std rustc; then
+    log "wasm32: using the installed wasm32-unknown-unknown target of $(rustc --version)"
+else
+    apt_install rustc-web cargo-web rust-web-src lld-19
+    log "wasm32: using Debian's $(/usr/bin/rustc --version) with std built from source"
+fi
+
+# 2. wasm-bindgen-cli, the exact Cargo.lock version.
+want=$(wasm_bindgen_lock_version "$root")
+[[ -n $want ]] || die "no wasm-bindgen in Cargo.lock"
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [[ $have != "$want" ]] || ! command -v wasm-bindgen-test-runner > /dev/null; then
+    command -v cargo > /dev/null || die "cargo is needed to install wasm-bindgen-cli"
+    log "installing wasm-bindgen-cli $want (was: ${have:-none}); this takes a few minutes"
+    timeout 2400 cargo install --quiet wasm-bindgen-cli --version "$want" < /dev/null \
+        || die "cargo install wasm-bindgen-cli $want failed or timed out"
+fi
+
+# 3. Chromium and ChromeDriver.
+if [[ -x ${CHROME:-/usr/bin/chromium} && -x ${CHROMEDRIVER:-/usr/bin/chromedriver} ]]; then
+    log "browser: ${CHROME:-/usr/bin/chromium}"
+else
+    apt_install chromium chromium-driver
+fi
+
+# 4. Node packages of www/.
+command -v node > /dev/null || apt_install nodejs npm
+if [[ -f $root/www/package-lock.json ]]; then
+    stamp=$root/www/node_modules/.package-lock.json
+    if [[ ! -f $stamp || $root/www/package-lock.json -nt $stamp ]]; then
+        log "installing www/ node packages"
+        (cd "$root/www" && timeout 900 npm ci --no-audit --no-fund --loglevel=error < /dev/null) \
+            || die "npm ci failed or timed out"
+    fi
+fi
+log "ready"

@@ -1,0 +1,10 @@
+# Shared settings for the project's scripts (sourced, not run).
+# Build caches live outside the clone so that a fresh clone reuses them; a cold run rebuilds.
+PIXELPRINT_CACHE_DIR=${PIXELPRINT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pixelprint}
+PIXELPRINT_WASM_TARGET_DIR=${PIXELPRINT_WASM_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-wasm}
+export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR
+
+# The wasm-bindgen version pinned in Cargo.lock (the CLI must match it exactly).
+wasm_bindgen_lock_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$1/Cargo.lock"
+}

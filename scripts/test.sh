@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test: native Rust, the same suite compiled to wasm in Node and in headless Chromium,
+# then the JS API and the pages (Node test runner + Playwright on Debian Chromium).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/common.sh"
+cd "$root"
+
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
+
+step() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "==> $name"
+    "$@"
+    echo "<== $name: $((SECONDS - start)) s"
+}
+
+step "format" cargo fmt --all --check
+step "native tests" cargo test --workspace --all-targets
+step "native doc tests" cargo test --workspace --doc
+step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
+step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture
+step "wasm package build" scripts/build-wasm.sh
+step "JS API and pages (Node, Chromium)" bash -c 'cd www && node --test test/*.test.mjs'
+echo "all test steps passed"
