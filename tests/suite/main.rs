@@ -2,6 +2,8 @@
 //! headless Chromium) by wasm-bindgen-test with the same embedded vectors.
 
 mod pdq;
+#[cfg(not(target_arch = "wasm32"))]
+mod properties;
 mod vectors;
 
 /// Which environment the suite runs in, for the vector counts it prints: `native`, or for
