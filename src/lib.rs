@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod hashlist;
 pub mod pdq;
 pub mod pixels;
 
