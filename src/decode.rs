@@ -300,6 +300,13 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         None => image_error(format, e),
     };
 
+    // Dimensions from our own header parse, before any decoder exists: some decoders size
+    // buffers while reading their header, and in 32-bit WebAssembly a claimed size over
+    // isize::MAX then fails as an allocation error instead of as too many pixels.
+    if let Some((width, height)) = header::dimensions(format, bytes) {
+        check_pixel_count(width, height, options)?;
+    }
+
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
     let mut limits = image::Limits::no_limits();
     limits.max_alloc = Some(options.max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL));
@@ -311,13 +318,11 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     if width == 0 || height == 0 {
         return Err(corrupt(format, format!("the header declares {width}x{height} pixels")));
     }
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > options.max_pixels {
-        return Err(LimitError::TooManyPixels { width, height, pixels, max_pixels: options.max_pixels }.into());
-    }
+    check_pixel_count(width, height, options)?;
     let orientation = read_orientation(&mut decoder, format);
     // zune-jpeg fills missing data with grey, and image-webp may decode a cut file, instead
-    // of failing: refuse data shorter than the container says, as libjpeg and libwebp do.
+    // of failing: refuse data shorter than the container says, as Pillow does (it reports
+    // "image file is truncated" for a JPEG missing only its EOI, and fails on a cut WebP).
     if matches!(format, ImageFormat::Jpeg | ImageFormat::WebP) {
         if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
             return Err(truncated.into());
@@ -334,6 +339,14 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     PixelView::packed(&pixels, width, height, pixel_format)
         .map_err(|e| corrupt(format, format!("decoder output does not match its dimensions: {e}")))?;
     Ok(DecodedImage { pixels, width, height, pixel_format, source_format: format, orientation })
+}
+
+fn check_pixel_count(width: u32, height: u32, options: &DecodeOptions) -> Result<(), LimitError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > options.max_pixels {
+        return Err(LimitError::TooManyPixels { width, height, pixels, max_pixels: options.max_pixels });
+    }
+    Ok(())
 }
 
 /// The format from the leading bytes (the `image` crate's signature table).
@@ -507,6 +520,62 @@ fn composite(c: u8, a: u8, bg: u8) -> u8 {
     ((c * a + bg * (255 - a) + 127) / 255) as u8
 }
 
+mod header {
+    //! Image dimensions read straight from the header bytes, without a decoder, for the
+    //! formats where they sit at a known place. `None` when the header is too short or not
+    //! laid out as expected: the decoder then reads the dimensions (and reports the error).
+
+    use super::ImageFormat;
+
+    fn u16_le(b: &[u8], at: usize) -> Option<u32> {
+        b.get(at..at + 2).map(|v| u32::from(u16::from_le_bytes([v[0], v[1]])))
+    }
+    fn u16_be(b: &[u8], at: usize) -> Option<u32> {
+        b.get(at..at + 2).map(|v| u32::from(u16::from_be_bytes([v[0], v[1]])))
+    }
+    fn u32_le(b: &[u8], at: usize) -> Option<u32> {
+        b.get(at..at + 4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+    }
+    fn u32_be(b: &[u8], at: usize) -> Option<u32> {
+        b.get(at..at + 4).map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+    }
+    fn u24_le(b: &[u8], at: usize) -> Option<u32> {
+        b.get(at..at + 3).map(|v| u32::from_le_bytes([v[0], v[1], v[2], 0]))
+    }
+
+    /// (width, height) as the header declares them.
+    pub(super) fn dimensions(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
+        match format {
+            // The signature, then the IHDR chunk: length 13, type, width, height.
+            ImageFormat::Png => (b.get(12..16)? == b"IHDR").then_some((u32_be(b, 16)?, u32_be(b, 20)?)),
+            // The logical screen descriptor after the 6-byte signature.
+            ImageFormat::Gif => Some((u16_le(b, 6)?, u16_le(b, 8)?)),
+            // BITMAPFILEHEADER (14 bytes), then the info header: OS/2 core headers (size 12)
+            // have 16-bit dimensions, the others 32-bit with a negative height for top-down.
+            ImageFormat::Bmp => match u32_le(b, 14)? {
+                12 => Some((u16_le(b, 18)?, u16_le(b, 20)?)),
+                _ => Some((u32_le(b, 18)?, (u32_le(b, 22)? as i32).unsigned_abs())),
+            },
+            ImageFormat::WebP => match b.get(12..16)? {
+                // Lossy: frame tag (3 bytes) and start code (3 bytes), then 14-bit sizes.
+                b"VP8 " => Some((u16_le(b, 26)? & 0x3FFF, u16_le(b, 28)? & 0x3FFF)),
+                // Lossless: signature byte, then 14-bit width - 1 and height - 1.
+                b"VP8L" => {
+                    let bits = u32_le(b, 21)?;
+                    Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+                }
+                // Extended: flags (4 bytes), then 24-bit canvas width - 1 and height - 1.
+                b"VP8X" => Some((u24_le(b, 24)? + 1, u24_le(b, 27)? + 1)),
+                _ => None,
+            },
+            ImageFormat::Jpeg => super::jpeg::frame_dimensions(b),
+            // TIFF keeps them in a directory anywhere in the file; its decoder reads them
+            // without allocating by them.
+            ImageFormat::Tiff => None,
+        }
+    }
+}
+
 mod jpeg {
     //! JPEG marker walk: the file must reach its end-of-image marker.
 
@@ -552,6 +621,28 @@ mod jpeg {
             if marker == SOS {
                 pos = end_of_scan(bytes, pos);
             }
+        }
+    }
+
+    /// (width, height) from the first frame header (SOFn), found by walking the segments.
+    pub(super) fn frame_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+        let mut pos = 2;
+        loop {
+            if *bytes.get(pos)? != 0xFF {
+                return None;
+            }
+            let marker = *bytes.get(pos + 1)?;
+            let length = usize::from(u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]));
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+            if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                let height = u16::from_be_bytes([*bytes.get(pos + 5)?, *bytes.get(pos + 6)?]);
+                let width = u16::from_be_bytes([*bytes.get(pos + 7)?, *bytes.get(pos + 8)?]);
+                return Some((u32::from(width), u32::from(height)));
+            }
+            if marker == 0xDA {
+                return None;
+            }
+            pos += 2 + length;
         }
     }
 
@@ -637,6 +728,27 @@ mod tests {
         }
         assert_eq!(Orientation::from_tag(0), None);
         assert_eq!(Orientation::from_tag(9), None);
+    }
+
+    /// The header parse must agree with the decoders on real files of each layout.
+    #[test]
+    fn header_dimensions_equal_the_decoded_dimensions() {
+        let files: &[(&str, &[u8])] = &[
+            ("png", include_bytes!("../tests/vectors/decode/rgb16.png")),
+            ("palette png", include_bytes!("../tests/vectors/decode/palette.png")),
+            ("gif", include_bytes!("../tests/vectors/decode/two-frames.gif")),
+            ("bmp", include_bytes!("../tests/vectors/decode/rgb.bmp")),
+            ("lossless webp", include_bytes!("../tests/vectors/decode/lossless.webp")),
+            ("lossy webp", include_bytes!("../tests/vectors/pdq/misc-images/modes/F.webp")),
+            ("cmyk jpeg", include_bytes!("../tests/vectors/decode/cmyk.jpg")),
+            ("progressive jpeg", include_bytes!("../tests/vectors/pdq/misc-images/wee.jpg")),
+            ("exif jpeg", include_bytes!("../tests/vectors/pdq/reg-test-input/labelme-subset/q0122.jpg")),
+        ];
+        for (what, bytes) in files {
+            let format = detect_format(bytes).unwrap();
+            let image = decode(bytes, &DecodeOptions::default()).unwrap();
+            assert_eq!(header::dimensions(format, bytes), Some((image.width(), image.height())), "{what}");
+        }
     }
 
     #[test]

@@ -426,6 +426,24 @@ fn a_decompression_bomb_is_refused_before_allocating() {
     let (code, message) = code_of(&bytes, &DecodeOptions::default());
     assert_eq!(code, "too_many_pixels", "{message}");
 
+    // GIF, BMP and WebP headers claiming huge sizes, patched into small valid files.
+    let patched = |name: &str, at: usize, value: &[u8]| {
+        let mut bytes = fixture(name).to_vec();
+        bytes[at..at + value.len()].copy_from_slice(value);
+        bytes
+    };
+    let bombs = [
+        ("gif 65535x65535", patched("two-frames.gif", 6, &[0xFF, 0xFF, 0xFF, 0xFF])),
+        ("bmp 30000x30000", patched("rgb.bmp", 18, &[0x30, 0x75, 0, 0, 0x30, 0x75, 0, 0])),
+        // VP8L: 14-bit width - 1 and height - 1 after the signature byte: 16384x16384.
+        ("webp 16384x16384", patched("lossless.webp", 21, &[0xFF, 0xFF, 0xFF, 0x0F])),
+        ("tiff 100000x100000", tiff_claiming(100_000, 100_000)),
+    ];
+    for (what, bytes) in bombs {
+        let (code, message) = code_of(&bytes, &DecodeOptions::default());
+        assert_eq!(code, "too_many_pixels", "{what}: {message}");
+    }
+
     // A real image over a lowered limit.
     let limited = DecodeOptions { max_pixels: 1_000_000, ..DecodeOptions::default() };
     let (code, message) = code_of(jpeg("bridge-mods/aaa-orig.jpg"), &limited);
@@ -433,6 +451,33 @@ fn a_decompression_bomb_is_refused_before_allocating() {
     assert!(message.contains("1600x1004"), "{message}");
     let at_limit = DecodeOptions { max_pixels: 1600 * 1004, ..DecodeOptions::default() };
     assert!(decode(jpeg("bridge-mods/aaa-orig.jpg"), &at_limit).is_ok(), "the limit is inclusive");
+}
+
+/// A little-endian grey TIFF whose directory claims `width` x `height`, with one strip of
+/// 16 bytes.
+fn tiff_claiming(width: u32, height: u32) -> Vec<u8> {
+    let entries: [(u16, u16, u32); 8] = [
+        (256, 4, width),  // ImageWidth, LONG
+        (257, 4, height), // ImageLength
+        (258, 3, 8),      // BitsPerSample, SHORT
+        (259, 3, 1),      // Compression: none
+        (262, 3, 1),      // PhotometricInterpretation: black is zero
+        (273, 4, 8 + 2 + 8 * 12 + 4), // StripOffsets: just after the directory
+        (278, 4, height), // RowsPerStrip
+        (279, 4, 16),     // StripByteCounts
+    ];
+    let mut out = b"II*\0".to_vec();
+    out.extend(8u32.to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        out.extend(tag.to_le_bytes());
+        out.extend(kind.to_le_bytes());
+        out.extend(1u32.to_le_bytes());
+        out.extend(value.to_le_bytes());
+    }
+    out.extend(0u32.to_le_bytes());
+    out.extend([0u8; 16]);
+    out
 }
 
 /// The offset of the frame header (SOFn marker), found by walking the marker segments.
