@@ -530,9 +530,6 @@ mod header {
     fn u16_le(b: &[u8], at: usize) -> Option<u32> {
         b.get(at..at + 2).map(|v| u32::from(u16::from_le_bytes([v[0], v[1]])))
     }
-    fn u16_be(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 2).map(|v| u32::from(u16::from_be_bytes([v[0], v[1]])))
-    }
     fn u32_le(b: &[u8], at: usize) -> Option<u32> {
         b.get(at..at + 4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
     }

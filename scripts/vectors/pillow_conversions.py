@@ -6,6 +6,9 @@ reopened with Pillow and converted as the Pillow-based hashing tools do: `conver
 colour files, `convert("L")` for grey ones. The expected pixels are written beside it as
 binary PPM (P6) or PGM (P5): `<fixture>.pillow.ppm` / `.pillow.pgm`.
 
+`orientation-<tag>.png` (and one WebP) store one image with each EXIF orientation tag 1-8;
+`<fixture>.upright.ppm` is Pillow's `ImageOps.exif_transpose` of it, converted to RGB.
+
 Usage: pillow_conversions.py OUTDIR        Requires: pip install Pillow numpy
 """
 import io
@@ -15,7 +18,7 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 W, H = 24, 16
 
@@ -71,6 +74,20 @@ def fixtures():
     yield "rgb.bmp", save(rgb, "BMP")
     frames = [rgb.quantize(32), Image.fromarray(255 - photo_rgb(), "RGB").quantize(32)]
     yield "two-frames.gif", save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    yield "transparent.gif", save(rgb.quantize(32), "GIF", transparency=5)
+
+
+def orientation_fixtures():
+    """The same small image stored with each EXIF orientation tag; the expected upright
+    pixels are Pillow's ImageOps.exif_transpose."""
+    rgb = Image.fromarray(photo_rgb(), "RGB")
+    for tag in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = tag
+        yield "orientation-%d.png" % tag, save(rgb, "PNG", exif=exif.tobytes())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    yield "orientation-6.webp", save(rgb, "WEBP", lossless=True, exif=exif.tobytes())
 
 
 def main():
@@ -89,6 +106,15 @@ def main():
         with open(os.path.join(outdir, name + suffix), "wb") as f:
             f.write(b"%s\n%d %d\n255\n" % (header, out.shape[1], out.shape[0]) + out.tobytes())
         print("%-18s Pillow mode %-6s -> %s" % (name, image.mode, suffix))
+    for name, data in orientation_fixtures():
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(data)
+        image = Image.open(io.BytesIO(data))
+        tag = image.getexif().get(0x0112)
+        out = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        with open(os.path.join(outdir, name + ".upright.ppm"), "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (out.shape[1], out.shape[0]) + out.tobytes())
+        print("%-18s EXIF orientation %s -> upright %dx%d" % (name, tag, out.shape[1], out.shape[0]))
 
 
 if __name__ == "__main__":

@@ -291,6 +291,23 @@ fn exif_orientation_is_reported_and_applied_only_on_request() {
     assert_eq!(decode_default(jpeg("bridge-mods/blur-a-lot.jpg")).orientation(), Some(Orientation::Normal));
 }
 
+/// Every tag 1-8 (PNG eXIf) and a WebP EXIF chunk: reported, and applied exactly as Pillow's
+/// `ImageOps.exif_transpose` does.
+#[test]
+fn each_exif_orientation_is_applied_as_pillow_applies_it() {
+    let apply = DecodeOptions { orientation: OrientationPolicy::Apply, ..DecodeOptions::default() };
+    for (name, bytes, upright) in vectors::ORIENTATION_FIXTURES {
+        let tag: u8 = name["orientation-".len()..][..1].parse().unwrap();
+        let stored = decode_default(bytes);
+        assert_eq!(stored.orientation().map(Orientation::tag), Some(tag), "{name}");
+        assert_eq!((stored.width(), stored.height()), (24, 16), "{name}: stored pixels by default");
+        let applied = decode(bytes, &apply).unwrap();
+        let want = vectors::parse_pnm(upright);
+        assert_eq!((applied.width(), applied.height()), (want.width, want.height), "{name}: size");
+        assert_eq!(without_alpha(&applied), want.data, "{name}: pixels");
+    }
+}
+
 fn code_of(bytes: &[u8], options: &DecodeOptions) -> (&'static str, String) {
     match decode(bytes, options) {
         Ok(i) => panic!("decoded {}x{} from hostile input", i.width(), i.height()),

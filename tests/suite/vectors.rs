@@ -321,4 +321,29 @@ pub const DECODE_FIXTURES: &[(&str, &[u8], &[u8])] = &[
     decode_fixture!("lossless.webp"),
     decode_fixture!("rgb.bmp"),
     decode_fixture!("two-frames.gif"),
+    decode_fixture!("transparent.gif"),
+];
+
+macro_rules! orientation_fixture {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".upright.ppm")) as &[u8],
+        )
+    };
+}
+
+/// One image stored with each EXIF orientation tag, with Pillow's `ImageOps.exif_transpose`
+/// of it: (name, file, upright PPM).
+pub const ORIENTATION_FIXTURES: &[(&str, &[u8], &[u8])] = &[
+    orientation_fixture!("orientation-1.png"),
+    orientation_fixture!("orientation-2.png"),
+    orientation_fixture!("orientation-3.png"),
+    orientation_fixture!("orientation-4.png"),
+    orientation_fixture!("orientation-5.png"),
+    orientation_fixture!("orientation-6.png"),
+    orientation_fixture!("orientation-7.png"),
+    orientation_fixture!("orientation-8.png"),
+    orientation_fixture!("orientation-6.webp"),
 ];
