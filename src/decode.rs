@@ -13,7 +13,8 @@
 //! - 16-bit RGB, RGBA and grey+alpha keep the high byte of each sample (Pillow's `;16B` raw
 //!   modes); 16-bit grey is clipped to 255, as Pillow's `I;16` -> `L` conversion does;
 //! - CMYK JPEG is read with Adobe's inverted polarity and converted as Pillow's `cmyk2rgb`
-//!   does (`R = round(C' * K' / 255)` on the stored, inverted samples);
+//!   does (`R = round(C' * K' / 255)` on the stored, inverted samples); CMYK TIFF is read
+//!   as stored and converted by the same `cmyk2rgb`;
 //! - alpha is ignored by default (the stored RGB is kept, as the reference hashes it), or
 //!   composited over white or black ([`AlphaPolicy`]);
 //! - the EXIF orientation is reported and, by default, not applied ([`OrientationPolicy`]);
@@ -25,7 +26,7 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
+use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageReader};
 
 use crate::error::{ContentError, Error, LimitError};
 use crate::pixels::{PixelFormat, PixelView};
@@ -329,7 +330,16 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         }
     }
 
-    let image = DynamicImage::from_decoder(decoder).map_err(fail)?;
+    let cmyk_tiff = format == ImageFormat::Tiff
+        && matches!(decoder.original_color_type(), ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16);
+    let image = if cmyk_tiff {
+        // The image crate converts CMYK TIFF with its own rounding; read the raw samples to
+        // convert them as Pillow does.
+        drop(decoder);
+        tiff_cmyk::decode(bytes, options.max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL))?
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(fail)?
+    };
     let (pixel_format, mut image) = to_8bit(image, options.alpha);
     if let (OrientationPolicy::Apply, Some(o)) = (options.orientation, orientation) {
         image.apply_orientation(o.to_image());
@@ -518,6 +528,65 @@ fn rgba(image: image::RgbaImage, alpha: AlphaPolicy) -> (PixelFormat, DynamicIma
 fn composite(c: u8, a: u8, bg: u8) -> u8 {
     let (c, a, bg) = (u32::from(c), u32::from(a), u32::from(bg));
     ((c * a + bg * (255 - a) + 127) / 255) as u8
+}
+
+/// Pillow's `cmyk2rgb` (Convert.c) for one pixel of stored (non-inverted) CMYK:
+/// `nk = 255 - K; R = nk - MULDIV255(C, nk)`, likewise G from M and B from Y, where
+/// `MULDIV255(a, b) = ((t >> 8) + t) >> 8` with `t = a * b + 128` (a * b / 255 rounded).
+fn pillow_cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
+    let nk = 255 - u32::from(k);
+    let channel = |v: u8| {
+        let t = u32::from(v) * nk + 128;
+        // MULDIV255(v, nk) <= nk, so no clipping is needed.
+        (nk - (((t >> 8) + t) >> 8)) as u8
+    };
+    [channel(c), channel(m), channel(y)]
+}
+
+mod tiff_cmyk {
+    //! CMYK TIFF read with the `tiff` crate (the `image` crate's TIFF decoder) to its raw
+    //! samples, then converted as Pillow converts its mode `CMYK`. 16-bit samples keep their
+    //! high byte, as Pillow's `CMYK;16B`/`CMYK;16N` raw modes do.
+
+    use std::io::Cursor;
+
+    use image::DynamicImage;
+    use tiff::decoder::{Decoder, DecodingResult, Limits};
+    use tiff::TiffError;
+
+    use crate::error::{ContentError, Error, LimitError};
+
+    fn error(e: TiffError) -> Error {
+        match e {
+            TiffError::LimitsExceeded => LimitError::MemoryLimit { detail: e.to_string() }.into(),
+            TiffError::UnsupportedError(_) => ContentError::UnsupportedFeature { format: "tiff", detail: e.to_string() }.into(),
+            e if super::is_truncation(&e) => ContentError::Truncated { format: "tiff", detail: e.to_string() }.into(),
+            e => ContentError::Corrupt { format: "tiff", detail: e.to_string() }.into(),
+        }
+    }
+
+    pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<DynamicImage, Error> {
+        let mut limits = Limits::default();
+        limits.decoding_buffer_size = usize::try_from(max_alloc).unwrap_or(usize::MAX);
+        let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(error)?.with_limits(limits);
+        let (width, height) = decoder.dimensions().map_err(error)?;
+        let samples: Vec<u8> = match decoder.read_image().map_err(error)? {
+            DecodingResult::U8(v) => v,
+            DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
+            _ => {
+                let detail = "CMYK samples that are neither 8 nor 16 bits".to_string();
+                return Err(ContentError::UnsupportedFeature { format: "tiff", detail }.into());
+            }
+        };
+        let pixels = u64::from(width) * u64::from(height);
+        if samples.len() as u64 != pixels * 4 {
+            let detail = format!("CMYK with {} samples for {width}x{height} pixels (planar or extra channels)", samples.len());
+            return Err(ContentError::UnsupportedFeature { format: "tiff", detail }.into());
+        }
+        let rgb = samples.chunks_exact(4).flat_map(|p| super::pillow_cmyk_to_rgb(p[0], p[1], p[2], p[3])).collect();
+        let image = image::RgbImage::from_raw(width, height, rgb).expect("3 samples per pixel");
+        Ok(DynamicImage::ImageRgb8(image))
+    }
 }
 
 mod header {
@@ -712,6 +781,18 @@ mod tests {
             for a in 0..=255u32 {
                 let exact = (c * a + 255 * (255 - a)) as f64 / 255.0;
                 assert_eq!(composite(c as u8, a as u8, 255), exact.round() as u8);
+            }
+        }
+    }
+
+    /// Pillow's cmyk2rgb on inverted (Adobe) samples equals zune-jpeg's CMYK conversion
+    /// `round(C' * K' / 255)`, which the CMYK JPEG path relies on.
+    #[test]
+    fn pillow_cmyk_conversion_equals_the_rounded_product_on_inverted_samples() {
+        for c in 0..=255u8 {
+            for k in 0..=255u8 {
+                let product = ((u32::from(c) * u32::from(k)) as f64 / 255.0).round() as u8;
+                assert_eq!(pillow_cmyk_to_rgb(255 - c, 0, 0, 255 - k)[0], product, "C'={c} K'={k}");
             }
         }
     }

@@ -70,6 +70,8 @@ def fixtures():
         by, bx = divmod(i, 3)
         cmyk[by * 8:(by + 1) * 8, bx * 8:(bx + 1) * 8] = value
     yield "cmyk.jpg", save(Image.fromarray(cmyk, "CMYK"), "JPEG", quality=100)
+    n = np.arange(H * W * 4).reshape(H, W, 4)
+    yield "cmyk.tif", save(Image.fromarray(((n * 2654435761) % 256).astype(np.uint8), "CMYK"), "TIFF")
     yield "lossless.webp", save(rgb, "WEBP", lossless=True)
     yield "rgb.bmp", save(rgb, "BMP")
     frames = [rgb.quantize(32), Image.fromarray(255 - photo_rgb(), "RGB").quantize(32)]

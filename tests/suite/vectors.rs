@@ -318,6 +318,7 @@ pub const DECODE_FIXTURES: &[(&str, &[u8], &[u8])] = &[
     decode_fixture!("palette-trns.png"),
     decode_fixture!("rgba8.png"),
     decode_fixture!("cmyk.jpg"),
+    decode_fixture!("cmyk.tif"),
     decode_fixture!("lossless.webp"),
     decode_fixture!("rgb.bmp"),
     decode_fixture!("two-frames.gif"),
