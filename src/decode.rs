@@ -287,6 +287,22 @@ impl DecodedImage {
 /// # Errors
 /// [`Error::Content`] when the bytes are empty, not a supported format, truncated or
 /// corrupt; [`Error::Limit`] when the input or the declared pixel count exceeds the limits.
+///
+/// # Example
+/// ```
+/// use pixelprint::{decode, pdq_hash, DecodeOptions, Digests};
+///
+/// let bytes = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/rgb.bmp"));
+/// let image = decode(bytes, &DecodeOptions::default())?;
+/// assert_eq!((image.width(), image.height(), image.source_format().name()), (24, 16, "bmp"));
+/// let pdq = pdq_hash(&image.view());
+/// let digests = Digests::of(bytes);
+/// println!("{} {} {}", pdq.hash.to_hex(), pdq.quality, digests.sha256);
+///
+/// let err = decode(b"not an image", &DecodeOptions::default()).unwrap_err();
+/// assert_eq!(err.code(), "unsupported_format");
+/// # Ok::<(), pixelprint::Error>(())
+/// ```
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Error> {
     if bytes.is_empty() {
         return Err(ContentError::EmptyInput.into());
