@@ -22,7 +22,8 @@
 //!
 //! Hostile input is bounded: the input size is checked before anything is parsed, and the
 //! pixel count declared by the header is checked before any pixel buffer is allocated
-//! ([`DecodeOptions::max_pixels`]); the `image` crate's allocation limit is set from it too.
+//! ([`DecodeOptions::max_pixels`]); the `image` crate's allocation limit is set from the
+//! declared pixel count plus a fixed allowance for metadata.
 
 use std::io::Cursor;
 
@@ -41,6 +42,16 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The most bytes one decoded pixel can take before conversion to 8 bits (RGBA of f32).
 const MAX_DECODED_BYTES_PER_PIXEL: u64 = 16;
+
+/// What decoders may allocate beyond the pixels, for metadata: PNG's compressed ICC profile
+/// is the one place a small file can claim a large allocation (an iCCP chunk inflating to
+/// gigabytes). ICC profiles are far smaller in practice; Pillow caps them at 1 MB.
+const METADATA_ALLOWANCE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The `image` crate's allocation limit for an image of `pixels` pixels.
+fn allocation_budget(pixels: u64) -> u64 {
+    pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL).saturating_add(METADATA_ALLOWANCE_BYTES)
+}
 
 /// Whether to rotate or flip the pixels as the EXIF orientation tag says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -320,14 +331,19 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     // Dimensions from our own header parse, before any decoder exists: some decoders size
     // buffers while reading their header, and in 32-bit WebAssembly a claimed size over
     // isize::MAX then fails as an allocation error instead of as too many pixels.
-    if let Some((width, height)) = header::dimensions(format, bytes) {
+    let declared = header::dimensions(format, bytes);
+    if let Some((width, height)) = declared {
         check_pixel_count(width, height, options)?;
     }
-
+    // Allocation limit: from the declared size where the header told it (the PNG decoder
+    // takes its limit only here), else from max_pixels, then tightened below.
+    let limits = |pixels: u64| {
+        let mut limits = image::Limits::no_limits();
+        limits.max_alloc = Some(allocation_budget(pixels));
+        limits
+    };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
-    let mut limits = image::Limits::no_limits();
-    limits.max_alloc = Some(options.max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL));
-    reader.limits(limits);
+    reader.limits(limits(declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h))));
     // Reads the header only: nothing proportional to the pixel count is allocated yet.
     let mut decoder = reader.into_decoder().map_err(fail)?;
 
@@ -336,6 +352,8 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         return Err(corrupt(format, format!("the header declares {width}x{height} pixels")));
     }
     check_pixel_count(width, height, options)?;
+    let pixels = u64::from(width) * u64::from(height);
+    decoder.set_limits(limits(pixels)).map_err(fail)?;
     let orientation = read_orientation(&mut decoder, format);
     // zune-jpeg fills missing data with grey, and image-webp may decode a cut file, instead
     // of failing: refuse data shorter than the container says, as Pillow does (it reports
@@ -352,7 +370,7 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         // The image crate converts CMYK TIFF with its own rounding; read the raw samples to
         // convert them as Pillow does.
         drop(decoder);
-        tiff_cmyk::decode(bytes, options.max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL))?
+        tiff_cmyk::decode(bytes, allocation_budget(pixels))?
     } else {
         DynamicImage::from_decoder(decoder).map_err(fail)?
     };

@@ -395,9 +395,8 @@ fn every_prefix_of_small_files_is_refused_or_complete() {
     }
 }
 
-/// A PNG whose header claims `width` x `height`, with a little image data: a decompression
-/// bomb's header.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+/// A PNG of `width` x `height` RGB pixels with the given chunks between IHDR and IEND.
+fn png_chunks(width: u32, height: u32, chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
         out.extend((data.len() as u32).to_be_bytes());
         let start = out.len();
@@ -412,10 +411,18 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend([8, 2, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut out, b"IHDR", &ihdr);
-    // zlib stream of a few zero bytes: stored block.
-    chunk(&mut out, b"IDAT", &[0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01]);
+    for (kind, data) in chunks {
+        chunk(&mut out, *kind, data);
+    }
     chunk(&mut out, b"IEND", &[]);
     out
+}
+
+/// A PNG whose header claims `width` x `height`, with a little image data: a decompression
+/// bomb's header.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    // zlib stream of a few zero bytes: one stored block.
+    png_chunks(width, height, &[(b"IDAT", &[0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01])])
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -543,6 +550,96 @@ fn gif_decodes_its_first_frame() {
     // The two frames are inverses of each other; Pillow's first frame is the expected file.
     let want = vectors::parse_pnm(vectors::DECODE_FIXTURES.iter().find(|f| f.0 == "two-frames.gif").unwrap().2);
     assert_eq!(without_alpha(&image), want.data);
+}
+
+/// Measures the largest single allocation a piece of code makes on the current thread, so
+/// the memory bound on hostile input is tested, not assumed (tests run in parallel threads,
+/// hence per thread). Test-only; the library itself forbids unsafe code.
+mod allocations {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        // Const-initialised without a destructor: reading it never allocates.
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note(size: usize) {
+        let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+    }
+
+    struct Tracking;
+
+    // SAFETY: every method forwards to the system allocator with the caller's arguments
+    // unchanged; `note` only records a size and never allocates.
+    unsafe impl GlobalAlloc for Tracking {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            // SAFETY: as above.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            // SAFETY: as above.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: as above.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Tracking = Tracking;
+
+    /// `f()` and the largest single allocation it made, in bytes.
+    pub fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        LARGEST.with(|largest| largest.set(0));
+        let out = f();
+        (out, LARGEST.with(Cell::get))
+    }
+}
+
+/// A 1x1 PNG whose iCCP chunk inflates to `inflated` bytes of zeros.
+fn png_with_icc_bomb(inflated: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..inflated >> 20 {
+        deflate.write_all(&zeros).unwrap();
+    }
+    let profile = deflate.finish().unwrap();
+    let mut iccp = b"icc\0\0".to_vec();
+    iccp.extend(&profile);
+    let pixel = {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&[0, 10, 20, 30]).unwrap();
+        z.finish().unwrap()
+    };
+    png_chunks(1, 1, &[(b"iCCP", &iccp), (b"IDAT", &pixel)])
+}
+
+#[test]
+fn memory_stays_bounded_on_bombs() {
+    // Refusing a 30000x30000 header allocates nothing near its size.
+    let bomb = png_claiming(30_000, 30_000);
+    let (result, largest) = allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
+    assert_eq!(result.unwrap_err().code(), "too_many_pixels");
+    assert!(largest < 1 << 20, "largest allocation {largest} bytes");
+
+    // An ICC profile that inflates to 256 MiB in a 1x1 image: the decoder stops at the
+    // metadata allowance (16 MiB) and the pixels still decode.
+    let bomb = png_with_icc_bomb(256 << 20);
+    let (result, largest) = allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
+    let image = result.unwrap();
+    assert_eq!((image.width(), image.height(), image.pixels()), (1, 1, &[10u8, 20, 30][..]));
+    report!("memory [{}]: {} byte file with an ICC bomb, largest allocation {largest} bytes", environment(), bomb.len());
+    assert!(largest < 32 << 20, "largest allocation {largest} bytes");
 }
 
 #[cfg(not(target_arch = "wasm32"))]
