@@ -1,6 +1,7 @@
 //! The crate's error type, grouped by who is at fault: the caller (arguments that cannot
-//! describe an image), and later the content and the limits. Every variant has a stable
-//! snake_case [`Error::code`] for JSON and JS adapters.
+//! describe an image), the content (bytes that are not a decodable image) and the limits
+//! (input larger than the configured bounds). Every variant has a stable snake_case
+//! [`Error::code`] for JSON and JS adapters.
 
 use crate::hash::HexError;
 
@@ -11,6 +12,12 @@ pub enum Error {
     /// The arguments cannot describe an image.
     #[error(transparent)]
     Caller(#[from] CallerError),
+    /// The bytes are not an image this crate can decode.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// The input exceeds a configured limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl Error {
@@ -18,6 +25,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Caller(e) => e.code(),
+            Error::Content(e) => e.code(),
+            Error::Limit(e) => e.code(),
         }
     }
 }
@@ -67,6 +76,67 @@ impl CallerError {
             CallerError::BufferTooShort { .. } => "buffer_too_short",
             CallerError::BufferLengthMismatch { .. } => "buffer_length_mismatch",
             CallerError::InvalidHex(_) => "invalid_hex",
+        }
+    }
+}
+
+/// Bytes that are not an image this crate can decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Zero bytes of input.
+    #[error("input is empty: expected the bytes of an image file, found 0 bytes")]
+    EmptyInput,
+    /// The leading bytes are not the signature of a supported format.
+    #[error("unsupported format: expected a JPEG, PNG, GIF, WebP, BMP or TIFF file, found {found}")]
+    UnsupportedFormat {
+        /// What the bytes look like, e.g. `an AVIF file` or `bytes 48 65 6c 6c 6f ...`.
+        found: String,
+    },
+    /// A supported format using a feature its decoder does not implement.
+    #[error("unsupported {format} feature: {detail}")]
+    UnsupportedFeature { format: &'static str, detail: String },
+    /// The data ends before the image does.
+    #[error("truncated {format} image: {detail}")]
+    Truncated { format: &'static str, detail: String },
+    /// The data is malformed.
+    #[error("corrupt {format} image: {detail}")]
+    Corrupt { format: &'static str, detail: String },
+}
+
+impl ContentError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ContentError::EmptyInput => "empty_input",
+            ContentError::UnsupportedFormat { .. } => "unsupported_format",
+            ContentError::UnsupportedFeature { .. } => "unsupported_feature",
+            ContentError::Truncated { .. } => "truncated_image",
+            ContentError::Corrupt { .. } => "corrupt_image",
+        }
+    }
+}
+
+/// Input that exceeds a configured limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// More input bytes than `max_input_bytes`; nothing was decoded.
+    #[error("input too large: at most {max_bytes} bytes allowed, found {bytes}")]
+    InputTooLarge { bytes: u64, max_bytes: u64 },
+    /// The header declares more pixels than `max_pixels`; no pixel buffer was allocated.
+    #[error("too many pixels: at most {max_pixels} allowed, the header declares {width}x{height} = {pixels}")]
+    TooManyPixels { width: u32, height: u32, pixels: u64, max_pixels: u64 },
+    /// A decoder needed more memory than the limits allow.
+    #[error("decoding needs more memory than the limits allow: {detail}")]
+    MemoryLimit { detail: String },
+}
+
+impl LimitError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LimitError::InputTooLarge { .. } => "input_too_large",
+            LimitError::TooManyPixels { .. } => "too_many_pixels",
+            LimitError::MemoryLimit { .. } => "memory_limit_exceeded",
         }
     }
 }

@@ -16,6 +16,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod decode;
+pub mod digest;
 pub mod error;
 pub mod hash;
 pub mod hashlist;
@@ -25,7 +27,12 @@ pub mod pixels;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use error::{CallerError, Error};
+pub use decode::{
+    decode, AlphaPolicy, DecodeOptions, DecodedImage, ImageFormat, Orientation, OrientationPolicy,
+    DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS,
+};
+pub use digest::{md5_hex, sha1_hex, sha256_hex, Digests};
+pub use error::{CallerError, ContentError, Error, LimitError};
 pub use hash::{HexError, PdqHash};
 pub use pdq::{
     pdq_dihedral, pdq_hash, Dihedral, PdqDihedralOutput, PdqOutput, PDQ_MATCH_THRESHOLD_BITS,

@@ -278,3 +278,119 @@ pub fn synthetic(name: &str) -> Image {
         other => panic!("unknown synthetic image kind {other}"),
     }
 }
+
+/// Reference JPEGs with a canonical row in `cpp-core-fullres.txt`, by their path in the
+/// reference repository's `pdq/data`: the end-to-end (decode + hash) set.
+pub const JPEG_IMAGES: &[(&str, &[u8])] = &[
+    vector!("bridge-mods/aaa-orig.jpg"),
+    vector!("bridge-mods/blur-a-little.jpg"),
+    vector!("bridge-mods/blur-a-lot.jpg"),
+    vector!("bridge-mods/high-contrast.jpg"),
+    vector!("bridge-mods/high-saturation.jpg"),
+    vector!("bridge-mods/sharpen-a-little.jpg"),
+    vector!("bridge-mods/sharpen-a-lot.jpg"),
+    vector!("bridge-mods/shrink-a-little.jpg"),
+    vector!("bridge-mods/shrink-a-lot.jpg"),
+    vector!("bridge-mods/square-128x128.jpg"),
+    vector!("bridge-mods/square-256x256.jpg"),
+    vector!("bridge-mods/square-512x512.jpg"),
+    vector!("misc-images/modes/RGB.jpg"),
+    vector!("misc-images/modes/YCbCr.jpg"),
+    vector!("misc-images/modes/original.jpg"),
+    vector!("misc-images/small.jpg"),
+    vector!("misc-images/wee.jpg"),
+    vector!("reg-test-input/dih/bridge-1-original.jpg"),
+    vector!("reg-test-input/dih/bridge-2-rotate-90.jpg"),
+    vector!("reg-test-input/dih/bridge-3-rotate-180.jpg"),
+    vector!("reg-test-input/dih/bridge-4-rotate-270.jpg"),
+    vector!("reg-test-input/dih/bridge-5-flipx.jpg"),
+    vector!("reg-test-input/dih/bridge-6-flipy.jpg"),
+    vector!("reg-test-input/dih/bridge-7-flip-plus-1.jpg"),
+    vector!("reg-test-input/dih/bridge-8-flip-minus-1.jpg"),
+    vector!("reg-test-input/exif-rotn/exif-rotn-1.jpg"),
+    vector!("reg-test-input/exif-rotn/exif-rotn-3.jpg"),
+    vector!("reg-test-input/exif-rotn/exif-rotn-6.jpg"),
+    vector!("reg-test-input/exif-rotn/exif-rotn-8.jpg"),
+    vector!("reg-test-input/labelme-subset/q0003.jpg"),
+    vector!("reg-test-input/labelme-subset/q0004.jpg"),
+    vector!("reg-test-input/labelme-subset/q0122.jpg"),
+    vector!("reg-test-input/labelme-subset/q0291.jpg"),
+    vector!("reg-test-input/labelme-subset/q0746.jpg"),
+    vector!("reg-test-input/labelme-subset/q1050.jpg"),
+    vector!("reg-test-input/labelme-subset/q2821.jpg"),
+];
+
+/// Reference images without a canonical row; their expected hashes are the reference core on
+/// the pixels Pillow decodes (`REFERENCE_CORE_PILLOW_RGB`).
+pub const PILLOW_RGB_IMAGES: &[(&str, &[u8])] = &[
+    vector!("misc-images/modes/CMYK.jpg"),
+    vector!("misc-images/modes/F.webp"),
+    vector!("misc-images/modes/HSV.webp"),
+    vector!("misc-images/modes/I.webp"),
+    vector!("misc-images/modes/LAB.webp"),
+    vector!("misc-images/modes/PA.webp"),
+];
+
+/// Reference C++ core on `Image.open(f).convert("RGB")` pixels (Pillow 13).
+pub const REFERENCE_CORE_PILLOW_RGB: &str = include_str!("../vectors/pdq/reference-core-pillow-rgb.txt");
+
+macro_rules! decode_fixture {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".pillow.", "ppm")) as &[u8],
+        )
+    };
+    ($name:literal, grey) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".pillow.", "pgm")) as &[u8],
+        )
+    };
+}
+
+/// Small files in each format and sample layout, with the pixels Pillow converts them to
+/// (`scripts/vectors/pillow_conversions.py`): (name, file, expected PPM or PGM).
+pub const DECODE_FIXTURES: &[(&str, &[u8], &[u8])] = &[
+    decode_fixture!("rgb16.png"),
+    decode_fixture!("rgba16.png"),
+    decode_fixture!("grey16.png", grey),
+    decode_fixture!("greyalpha16.png", grey),
+    decode_fixture!("grey16.tif", grey),
+    decode_fixture!("greyalpha8.png", grey),
+    decode_fixture!("palette.png"),
+    decode_fixture!("palette-trns.png"),
+    decode_fixture!("rgba8.png"),
+    decode_fixture!("cmyk.jpg"),
+    decode_fixture!("cmyk.tif"),
+    decode_fixture!("lossless.webp"),
+    decode_fixture!("rgb.bmp"),
+    decode_fixture!("two-frames.gif"),
+    decode_fixture!("transparent.gif"),
+];
+
+macro_rules! orientation_fixture {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".upright.ppm")) as &[u8],
+        )
+    };
+}
+
+/// One image stored with each EXIF orientation tag, with Pillow's `ImageOps.exif_transpose`
+/// of it: (name, file, upright PPM).
+pub const ORIENTATION_FIXTURES: &[(&str, &[u8], &[u8])] = &[
+    orientation_fixture!("orientation-1.png"),
+    orientation_fixture!("orientation-2.png"),
+    orientation_fixture!("orientation-3.png"),
+    orientation_fixture!("orientation-4.png"),
+    orientation_fixture!("orientation-5.png"),
+    orientation_fixture!("orientation-6.png"),
+    orientation_fixture!("orientation-7.png"),
+    orientation_fixture!("orientation-8.png"),
+    orientation_fixture!("orientation-6.webp"),
+];
