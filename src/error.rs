@@ -49,6 +49,9 @@ pub enum CallerError {
     /// A hash string that is not valid hex of the right length.
     #[error("invalid hash: {0}")]
     InvalidHex(HexError),
+    /// A hash size the algorithm does not support.
+    #[error("{algorithm} needs a hash size of {expected}, found {found}")]
+    UnsupportedHashSize { algorithm: &'static str, expected: &'static str, found: u32 },
 }
 
 impl CallerError {
@@ -61,6 +64,7 @@ impl CallerError {
             CallerError::BufferTooShort { .. } => "buffer_too_short",
             CallerError::BufferLengthMismatch { .. } => "buffer_length_mismatch",
             CallerError::InvalidHex(_) => "invalid_hex",
+            CallerError::UnsupportedHashSize { .. } => "unsupported_hash_size",
         }
     }
 }

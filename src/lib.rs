@@ -2,7 +2,8 @@
 //! travel.
 //!
 //! PDQ here is bit-exact with the reference implementation on the same pixels, natively
-//! and in WebAssembly.
+//! and in WebAssembly; so are aHash, dHash, pHash and wHash with Python's `imagehash` 4.3.2
+//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it).
 //!
 //! ```
 //! use pixelprint::{pdq_hash, PixelFormat, PixelView};
@@ -18,6 +19,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod imagehash;
 pub mod pdq;
 pub mod pixels;
 
@@ -25,7 +27,12 @@ pub mod pixels;
 mod wasm;
 
 pub use error::{CallerError, Error};
-pub use hash::{HexError, PdqHash};
+pub use hash::{
+    Algorithm, Average, AverageHash, Difference, DifferenceHash, DifferenceVertical,
+    DifferenceVerticalHash, HexError, ImageHash, PdqHash, Perceptual, PerceptualHash, SizeMismatch,
+    Wavelet, WaveletHash, IMAGEHASH_MAX_SIZE, IMAGEHASH_MIN_SIZE,
+};
+pub use imagehash::{average_hash, dhash, dhash_vertical, phash, whash};
 pub use pdq::{
     pdq_dihedral, pdq_hash, Dihedral, PdqDihedralOutput, PdqOutput, PDQ_MATCH_THRESHOLD_BITS,
     PDQ_MIN_DIMENSION, PDQ_MIN_QUALITY,

@@ -1,6 +1,7 @@
 //! The integration test suite: one binary, run natively by `cargo test` and in wasm (Node and
 //! headless Chromium) by wasm-bindgen-test with the same embedded vectors.
 
+mod imagehash;
 mod pdq;
 mod vectors;
 
