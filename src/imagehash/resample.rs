@@ -1,16 +1,21 @@
 //! Stage 2: Pillow's `Image.resize(size, Image.LANCZOS)` on an 8-bit grey image.
 //!
-//! Mirrors Pillow's src/libImaging/Resample.c (`precompute_coeffs`, `normalize_coeffs_8bpc`,
+//! Mirrors src/libImaging/Resample.c of Pillow 13 (`precompute_coeffs`, `normalize_coeffs_8bpc`,
 //! `ImagingResampleHorizontal_8bpc`, `ImagingResampleVertical_8bpc`, `ImagingResampleInner`):
-//! - separable: the horizontal pass first, then the vertical one, each only if that side
-//!   changes; an unchanged size is a copy (as `Image.resize` and `_resize` do);
+//! - separable, each pass only if that side changes; an unchanged size is a copy (as
+//!   `Image.resize` and `_resize` do);
+//! - the horizontal pass first, unless the height shrinks by more than twice as many pixels as
+//!   the width does (`(in_h - out_h) > 0 && (in_h - out_h) > (in_w - out_w) * 2`, C `int`):
+//!   then the vertical pass runs first, over every column. Older Pillow always went
+//!   horizontal first; the order changes the 8-bit intermediate and so the result;
 //! - per output pixel a window `[xmin, xmin + xmax)` of source pixels, from the box
 //!   `(0, 0, width, height)` given to C as `float`, the support `3 * max(scale, 1)` and
 //!   truncating `(int)` casts, with Lanczos-3 weights normalised to sum 1 in double;
 //! - weights rounded half away from zero to 22-bit fixed point (`PRECISION_BITS = 32 - 8 - 2`),
 //!   sums in `int` starting at one half, clipped to 0..=255 after each pass (the horizontal
 //!   pass writes an 8-bit image);
-//! - the horizontal pass computes only the source rows the vertical pass reads.
+//! - when it goes first, the horizontal pass computes only the source rows the vertical pass
+//!   reads.
 //!
 //! Pillow's weights call the C library's `sin`; this uses the `libm` crate (a port of musl's)
 //! so that native and wasm builds agree. Both are accurate to well under one ulp, and a one-ulp
@@ -114,43 +119,68 @@ pub fn resize_lanczos(src: &GreyImage, out_width: usize, out_height: usize) -> G
     if !need_horizontal && !need_vertical {
         return src.clone();
     }
-    let mut vertical = precompute_coeffs(src.height, out_height);
-    // Rows of the source that the vertical pass reads.
-    let first_row = vertical.start[0];
-    let last_row = vertical.start[out_height - 1] + vertical.count[out_height - 1];
-
-    let mut image = if need_horizontal {
-        let horizontal = precompute_coeffs(src.width, out_width);
+    // Pillow compares C ints; i64 holds every usize difference of image sides exactly.
+    let height_shrink = src.height as i64 - out_height as i64;
+    let width_shrink = src.width as i64 - out_width as i64;
+    let horizontal_first = !(height_shrink > 0 && height_shrink > width_shrink * 2);
+    if horizontal_first {
+        let mut vertical = precompute_coeffs(src.height, out_height);
+        if !need_horizontal {
+            return vertical_pass(src, &vertical);
+        }
+        // Rows of the source that the vertical pass reads.
+        let first_row = vertical.start[0];
+        let last_row = vertical.start[out_height - 1] + vertical.count[out_height - 1];
         for start in &mut vertical.start {
             *start -= first_row;
         }
-        let rows = last_row - first_row;
-        let mut data = Vec::with_capacity(out_width * rows);
-        for y in first_row..last_row {
-            let row = src.row(y);
-            for xx in 0..out_width {
-                let (start, count) = (horizontal.start[xx], horizontal.count[xx]);
-                let w = &horizontal.weights[xx * horizontal.ksize..][..count];
-                data.push(weighted(row[start..start + count].iter().copied(), w));
-            }
+        let horizontal = precompute_coeffs(src.width, out_width);
+        let temp = horizontal_pass(src, &horizontal, first_row..last_row);
+        if need_vertical {
+            vertical_pass(&temp, &vertical)
+        } else {
+            temp
         }
-        GreyImage { width: out_width, height: rows, data }
     } else {
-        src.clone()
-    };
-
-    if need_vertical {
-        let width = image.width;
-        let mut data = Vec::with_capacity(width * out_height);
-        for yy in 0..out_height {
-            let (start, count) = (vertical.start[yy], vertical.count[yy]);
-            let w = &vertical.weights[yy * vertical.ksize..][..count];
-            for xx in 0..width {
-                let column = (start..start + count).map(|y| image.data[y * width + xx]);
-                data.push(weighted(column, w));
-            }
+        // Only reached when the height changes.
+        let vertical = precompute_coeffs(src.height, out_height);
+        let temp = vertical_pass(src, &vertical);
+        if need_horizontal {
+            let horizontal = precompute_coeffs(src.width, out_width);
+            horizontal_pass(&temp, &horizontal, 0..out_height)
+        } else {
+            temp
         }
-        image = GreyImage { width, height: out_height, data };
     }
-    image
+}
+
+/// `ImagingResampleHorizontal_8bpc` over the source rows `rows`.
+fn horizontal_pass(src: &GreyImage, coefficients: &Coefficients, rows: std::ops::Range<usize>) -> GreyImage {
+    let out_width = coefficients.start.len();
+    let height = rows.len();
+    let mut data = Vec::with_capacity(out_width * height);
+    for y in rows {
+        let row = src.row(y);
+        for xx in 0..out_width {
+            let (start, count) = (coefficients.start[xx], coefficients.count[xx]);
+            let w = &coefficients.weights[xx * coefficients.ksize..][..count];
+            data.push(weighted(row[start..start + count].iter().copied(), w));
+        }
+    }
+    GreyImage { width: out_width, height, data }
+}
+
+/// `ImagingResampleVertical_8bpc` over every column.
+fn vertical_pass(src: &GreyImage, coefficients: &Coefficients) -> GreyImage {
+    let (width, out_height) = (src.width, coefficients.start.len());
+    let mut data = Vec::with_capacity(width * out_height);
+    for yy in 0..out_height {
+        let (start, count) = (coefficients.start[yy], coefficients.count[yy]);
+        let w = &coefficients.weights[yy * coefficients.ksize..][..count];
+        for xx in 0..width {
+            let column = (start..start + count).map(|y| src.data[y * width + xx]);
+            data.push(weighted(column, w));
+        }
+    }
+    GreyImage { width, height: out_height, data }
 }
