@@ -142,15 +142,21 @@ pub struct RealFft {
     factors: Vec<Factor>,
 }
 
-// Constants as pocketfft writes them (`T0(...L)`); each long double literal rounds to the
-// same double as the decimal does.
+// Constants as pocketfft writes them (`T0(...L)`), digit for digit; each long double literal
+// rounds to the same double as its decimal does (checked with numpy.longdouble).
 const TAUR: f64 = -0.5;
-const TAUI: f64 = 0.866_025_403_784_438_6;
-const SQRT2: f64 = std::f64::consts::SQRT_2;
-const TR11: f64 = 0.309_016_994_374_947_4;
-const TI11: f64 = 0.951_056_516_295_153_5;
-const TR12: f64 = -0.809_016_994_374_947_4;
-const TI12: f64 = 0.587_785_252_292_473_1;
+#[allow(clippy::excessive_precision)]
+const TAUI: f64 = 0.8660254037844386467637231707529362;
+#[allow(clippy::excessive_precision)]
+const SQRT2: f64 = 1.414213562373095048801688724209698;
+#[allow(clippy::excessive_precision)]
+const TR11: f64 = 0.3090169943749474241022934171828191;
+#[allow(clippy::excessive_precision)]
+const TI11: f64 = 0.9510565162951535721164393333793821;
+#[allow(clippy::excessive_precision)]
+const TR12: f64 = -0.8090169943749474241022934171828191;
+#[allow(clippy::excessive_precision)]
+const TI12: f64 = 0.5877852522924731291687059546390728;
 
 impl RealFft {
     /// The plan for `length` (>= 1).
@@ -583,6 +589,17 @@ mod tests {
         ] {
             assert_eq!(quarter_pi_over(n).to_bits(), hex, "n = {n}");
         }
+    }
+
+    #[test]
+    fn constants_round_like_pocketfft_long_double_literals() {
+        // Bit patterns of double(long double literal), from numpy.longdouble.
+        assert_eq!(TAUI.to_bits(), 0x3feb_b67a_e858_4caa);
+        assert_eq!(TR11.to_bits(), 0x3fd3_c6ef_372f_e950);
+        assert_eq!(TI11.to_bits(), 0x3fee_6f0e_1344_54ff);
+        assert_eq!(TR12.to_bits(), 0xbfe9_e377_9b97_f4a8);
+        assert_eq!(TI12.to_bits(), 0x3fe2_cf23_0475_5a5e);
+        assert_eq!(SQRT2.to_bits(), 0x3ff6_a09e_667f_3bcd);
     }
 
     #[test]
