@@ -11,6 +11,11 @@ the versions it ran with in its `#` header. Run from the repository root:
     python3 scripts/vectors/imagehash_expected.py
 
 Nothing here computes a hash: every value is imagehash's `str(hash)`.
+
+It also writes tests/vectors/imagehash/twiddles-glibc.txt: the `cos` and `sin` that SciPy's
+pocketfft (`sincos_2pibyn`, pocketfft_hdronly.h) takes from the C library for the DCT lengths
+of phash sizes 2..16, computed here with Python's `math` (the same glibc `libm` SciPy calls) on
+the same double arguments `k * double(0.25L * pi / n)` (x87 long double via numpy.longdouble).
 """
 
 import gzip
@@ -161,8 +166,51 @@ EXTRA_INPUTS = {"noise_64x64_rgb.png", "noise_7x7_rgb.png", "const128_8x8_l.png"
                 "pdq/decoded-rgb/bridge-mods_square-128x128.imageio.ppm.gz"}
 
 
+def twiddle_arguments(n):
+    """The multiples k of pi / 4n whose cos and sin `sincos_2pibyn(n)` computes."""
+    nval = (n + 2) // 2
+    shift = 1
+    while (1 << shift) * (1 << shift) < nval:
+        shift += 1
+    mask = (1 << shift) - 1
+    ks = set()
+    for i in list(range(1, mask + 1)) + [j * (mask + 1) for j in range(1, (nval + mask) // (mask + 1))]:
+        x = i << 3
+        if x >= 4 * n:
+            x = 8 * n - x
+        if x >= 2 * n:
+            x -= 2 * n
+        ks.add(x if x < n else 2 * n - x)
+    return sorted(ks)
+
+
+def write_twiddles():
+    import math
+    import struct
+
+    def bits(v):
+        return format(struct.unpack("<Q", struct.pack("<d", v))[0], "016x")
+
+    pi = np.longdouble("3.141592653589793238462643383279502884197")
+    lengths = sorted({4 * s for s in range(2, 17)} | {16 * s for s in range(2, 17)})
+    lines = [
+        "# glibc cos/sin of the pocketfft twiddle arguments k * double(0.25L * pi / n), written by",
+        "# scripts/vectors/imagehash_expected.py with Python's math module",
+        f"# (glibc {platform.libc_ver()[1]}, numpy {np.__version__} longdouble = {np.finfo(np.longdouble).dtype})",
+        "# n k argument_bits cos_bits sin_bits",
+    ]
+    for n in lengths:
+        ang = float(np.float64(np.longdouble(0.25) * pi / np.longdouble(n)))
+        for k in twiddle_arguments(n):
+            a = k * ang
+            lines.append(f"{n} {k} {bits(a)} {bits(math.cos(a))} {bits(math.sin(a))}")
+    with open(os.path.join(OUT_DIR, "twiddles-glibc.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
+    write_twiddles()
     inputs = []
     for name, image in synthetic_images():
         path = os.path.join(OUT_DIR, name)

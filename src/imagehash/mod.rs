@@ -19,6 +19,7 @@ pub mod grey;
 pub mod median;
 pub mod pocketfft;
 pub mod resample;
+pub mod trig;
 pub mod wavelet;
 
 use crate::error::CallerError;
