@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn imagehash_hex_pads_the_top_digit_like_binary_array_to_hex() {
         // 5x5 = 25 bits print as 7 digits; a lone first bit is 2^24.
-        let mut bits = vec![false; 25];
+        let mut bits = [false; 25];
         bits[0] = true;
         let h = AverageHash::from_bits(5, bits.iter().copied()).unwrap();
         assert_eq!(h.to_hex(), "1000000");
@@ -448,7 +448,7 @@ mod tests {
         let h = AverageHash::from_bits(5, bits.iter().copied()).unwrap();
         assert_eq!(h.to_hex(), "0000001");
         assert_eq!(AverageHash::from_hex("0000001").unwrap(), h);
-        let full = PerceptualHash::from_bits(16, std::iter::repeat(true).take(256)).unwrap();
+        let full = PerceptualHash::from_bits(16, std::iter::repeat_n(true, 256)).unwrap();
         assert_eq!(full.to_hex(), "f".repeat(64));
         assert!(full.bit(0) && full.bit(255));
     }

@@ -149,8 +149,7 @@ pub struct RealFft {
 const TAUR: f64 = -0.5;
 #[allow(clippy::excessive_precision)]
 const TAUI: f64 = 0.8660254037844386467637231707529362;
-#[allow(clippy::excessive_precision)]
-const SQRT2: f64 = 1.414213562373095048801688724209698;
+const SQRT2: f64 = std::f64::consts::SQRT_2;
 #[allow(clippy::excessive_precision)]
 const TR11: f64 = 0.3090169943749474241022934171828191;
 #[allow(clippy::excessive_precision)]
@@ -437,7 +436,7 @@ fn radb5(ido: usize, l1: usize, cc: &[f64], ch: &mut [f64], wa: &[f64]) {
 /// The generic odd-prime pass; like pocketfft it uses `cc` as scratch.
 fn radbg(ido: usize, ip: usize, l1: usize, cc: &mut [f64], ch: &mut [f64], wa: &[f64], csarr: &[f64]) {
     let cdim = ip;
-    let ipph = (ip + 1) / 2;
+    let ipph = ip.div_ceil(2);
     let idl1 = ido * l1;
     let cc_at = |a: usize, b: usize, c: usize| a + ido * (b + cdim * c);
     let ch_at = |a: usize, b: usize, c: usize| a + ido * (b + l1 * c);

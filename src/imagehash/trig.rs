@@ -106,7 +106,7 @@ const INV_FACTORIAL: [(f64, f64); 32] = [
 
 /// pi / 2 as a triple-double (from mpmath at 300 bits).
 #[allow(clippy::excessive_precision)]
-const PIO2: [f64; 3] = [1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33];
+const PIO2: [f64; 3] = [std::f64::consts::FRAC_PI_2, 6.123233995736766e-17, -1.4973849048591698e-33];
 
 /// `x - k pi/2` as a double-double, and `k mod 4`, with `k` the nearest integer to `x 2/pi`.
 fn reduce(x: f64) -> (Dd, i64) {
