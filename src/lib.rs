@@ -13,6 +13,11 @@
 //! let view = PixelView::packed(&rgb, w, h, PixelFormat::Rgb8)?;
 //! let out = pdq_hash(&view);
 //! assert_eq!(out.hash.to_hex().len(), 64);
+//!
+//! // imagehash's phash(image, hash_size=8), bit for bit; str(hash) is to_hex().
+//! let p = pixelprint::phash(&view, 8)?;
+//! assert_eq!(p.to_hex().len(), 16);
+//! assert_eq!(p.to_hex().parse::<pixelprint::PerceptualHash>(), Ok(p));
 //! # Ok::<(), pixelprint::CallerError>(())
 //! ```
 #![forbid(unsafe_code)]

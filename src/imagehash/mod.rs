@@ -8,6 +8,12 @@
 //! (perceptual) or [`wavelet`] + median (wavelet) → bits in row-major order, the first the most
 //! significant ([`ImageHash`]).
 //!
+//! The arithmetic is our own, stage by stage, because the point is the exact bits: no resizing
+//! crate reproduces Pillow's fixed-point Lanczos, and a general FFT/DCT crate (rustdct and the
+//! like) rounds differently from pocketfft, which flips pHash bits wherever coefficients nearly
+//! tie. The only floating-point library calls, `sin` and `cos`, are [`trig`]'s correctly
+//! rounded ones, so native and wasm builds agree with each other and with glibc.
+//!
 //! Where imagehash raises, these return [`CallerError::UnsupportedHashSize`]: hash sizes under
 //! 2 (imagehash's own check, applied here to all five, where imagehash skips it for
 //! `dhash_vertical` and `whash`), whash sizes that are not powers of two (imagehash's assert),
