@@ -50,7 +50,9 @@ const METADATA_ALLOWANCE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The `image` crate's allocation limit for an image of `pixels` pixels.
 fn allocation_budget(pixels: u64) -> u64 {
-    pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL).saturating_add(METADATA_ALLOWANCE_BYTES)
+    pixels
+        .saturating_mul(MAX_DECODED_BYTES_PER_PIXEL)
+        .saturating_add(METADATA_ALLOWANCE_BYTES)
 }
 
 /// Whether to rotate or flip the pixels as the EXIF orientation tag says.
@@ -320,7 +322,11 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     }
     let len = bytes.len() as u64;
     if len > options.max_input_bytes {
-        return Err(LimitError::InputTooLarge { bytes: len, max_bytes: options.max_input_bytes }.into());
+        return Err(LimitError::InputTooLarge {
+            bytes: len,
+            max_bytes: options.max_input_bytes,
+        }
+        .into());
     }
     let format = detect_format(bytes)?;
     let fail = |e: ImageError| match declared_length_exceeds_data(format, bytes) {
@@ -343,13 +349,18 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         limits
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
-    reader.limits(limits(declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h))));
+    reader.limits(limits(
+        declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h)),
+    ));
     // Reads the header only: nothing proportional to the pixel count is allocated yet.
     let mut decoder = reader.into_decoder().map_err(fail)?;
 
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
-        return Err(corrupt(format, format!("the header declares {width}x{height} pixels")));
+        return Err(corrupt(
+            format,
+            format!("the header declares {width}x{height} pixels"),
+        ));
     }
     check_pixel_count(width, height, options)?;
     let pixels = u64::from(width) * u64::from(height);
@@ -365,7 +376,10 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     }
 
     let cmyk_tiff = format == ImageFormat::Tiff
-        && matches!(decoder.original_color_type(), ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16);
+        && matches!(
+            decoder.original_color_type(),
+            ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16
+        );
     let image = if cmyk_tiff {
         // The image crate converts CMYK TIFF with its own rounding; read the raw samples to
         // convert them as Pillow does.
@@ -380,15 +394,31 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     }
     let (width, height) = (image.width(), image.height());
     let pixels = image.into_bytes();
-    PixelView::packed(&pixels, width, height, pixel_format)
-        .map_err(|e| corrupt(format, format!("decoder output does not match its dimensions: {e}")))?;
-    Ok(DecodedImage { pixels, width, height, pixel_format, source_format: format, orientation })
+    PixelView::packed(&pixels, width, height, pixel_format).map_err(|e| {
+        corrupt(
+            format,
+            format!("decoder output does not match its dimensions: {e}"),
+        )
+    })?;
+    Ok(DecodedImage {
+        pixels,
+        width,
+        height,
+        pixel_format,
+        source_format: format,
+        orientation,
+    })
 }
 
 fn check_pixel_count(width: u32, height: u32, options: &DecodeOptions) -> Result<(), LimitError> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels > options.max_pixels {
-        return Err(LimitError::TooManyPixels { width, height, pixels, max_pixels: options.max_pixels });
+        return Err(LimitError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            max_pixels: options.max_pixels,
+        });
     }
     Ok(())
 }
@@ -397,16 +427,27 @@ fn check_pixel_count(width: u32, height: u32, options: &DecodeOptions) -> Result
 fn detect_format(bytes: &[u8]) -> Result<ImageFormat, ContentError> {
     match image::guess_format(bytes) {
         Ok(f) => ImageFormat::from_image(f).ok_or_else(|| ContentError::UnsupportedFormat {
-            found: format!("a {} file", f.extensions_str().first().copied().unwrap_or("different image").to_uppercase()),
+            found: format!(
+                "a {} file",
+                f.extensions_str()
+                    .first()
+                    .copied()
+                    .unwrap_or("different image")
+                    .to_uppercase()
+            ),
         }),
-        Err(_) => Err(ContentError::UnsupportedFormat { found: describe_bytes(bytes) }),
+        Err(_) => Err(ContentError::UnsupportedFormat {
+            found: describe_bytes(bytes),
+        }),
     }
 }
 
 /// A short description of unrecognised bytes for an error message.
 fn describe_bytes(bytes: &[u8]) -> String {
     let head = &bytes[..bytes.len().min(32)];
-    let is_text = head.iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let is_text = head
+        .iter()
+        .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if is_text {
         let shown = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
         let more = if bytes.len() > 16 { "..." } else { "" };
@@ -432,7 +473,11 @@ fn read_orientation(decoder: &mut impl ImageDecoder, format: ImageFormat) -> Opt
 }
 
 fn corrupt(format: ImageFormat, detail: String) -> Error {
-    ContentError::Corrupt { format: format.name(), detail }.into()
+    ContentError::Corrupt {
+        format: format.name(),
+        detail,
+    }
+    .into()
 }
 
 /// Whether the data ends before what the container itself declares: JPEG must reach its
@@ -441,19 +486,33 @@ fn corrupt(format: ImageFormat, detail: String) -> Error {
 /// report running out of data as a generic format error. BMP writers often leave the file
 /// size wrong, so it is only used to explain a failure.
 fn declared_length_exceeds_data(format: ImageFormat, bytes: &[u8]) -> Option<ContentError> {
-    let declared = |at: usize| bytes.get(at..at + 4).map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
-    let truncated = |detail: String| Some(ContentError::Truncated { format: format.name(), detail });
+    let declared = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let truncated = |detail: String| {
+        Some(ContentError::Truncated {
+            format: format.name(),
+            detail,
+        })
+    };
     let len = bytes.len() as u64;
     match format {
         ImageFormat::Jpeg => jpeg::check_complete(bytes).err(),
         // RIFF: the chunk size after "RIFF" counts the bytes after the first 8.
         ImageFormat::WebP => match declared(4) {
-            Some(size) if size + 8 > len => truncated(format!("the RIFF header declares {} bytes, found {len}", size + 8)),
+            Some(size) if size + 8 > len => truncated(format!(
+                "the RIFF header declares {} bytes, found {len}",
+                size + 8
+            )),
             _ => None,
         },
         // BITMAPFILEHEADER: the file size at offset 2.
         ImageFormat::Bmp => match declared(2) {
-            Some(size) if size > len => truncated(format!("the file header declares {size} bytes, found {len}")),
+            Some(size) if size > len => truncated(format!(
+                "the file header declares {size} bytes, found {len}"
+            )),
             _ => None,
         },
         ImageFormat::Png | ImageFormat::Gif | ImageFormat::Tiff => None,
@@ -465,16 +524,35 @@ fn image_error(format: ImageFormat, e: ImageError) -> Error {
     let name = format.name();
     match e {
         // Dimensions were checked before decoding; what remains is the allocation limit.
-        ImageError::Limits(l) => LimitError::MemoryLimit { detail: l.to_string() }.into(),
-        ImageError::Unsupported(u) => ContentError::UnsupportedFeature { format: name, detail: u.to_string() }.into(),
+        ImageError::Limits(l) => LimitError::MemoryLimit {
+            detail: l.to_string(),
+        }
+        .into(),
+        ImageError::Unsupported(u) => ContentError::UnsupportedFeature {
+            format: name,
+            detail: u.to_string(),
+        }
+        .into(),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            ContentError::Truncated { format: name, detail: "the data ends before the image does".to_string() }.into()
+            ContentError::Truncated {
+                format: name,
+                detail: "the data ends before the image does".to_string(),
+            }
+            .into()
         }
         other => {
             if is_truncation(&other) {
-                ContentError::Truncated { format: name, detail: other.to_string() }.into()
+                ContentError::Truncated {
+                    format: name,
+                    detail: other.to_string(),
+                }
+                .into()
             } else {
-                ContentError::Corrupt { format: name, detail: other.to_string() }.into()
+                ContentError::Corrupt {
+                    format: name,
+                    detail: other.to_string(),
+                }
+                .into()
             }
         }
     }
@@ -492,7 +570,15 @@ fn is_truncation(e: &(dyn std::error::Error + 'static)) -> bool {
             }
         }
         let message = err.to_string().to_ascii_lowercase();
-        if ["unexpected end of file", "unexpected eof", "not enough bytes", "no more bytes"].iter().any(|m| message.contains(m)) {
+        if [
+            "unexpected end of file",
+            "unexpected eof",
+            "not enough bytes",
+            "no more bytes",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
+        {
             return true;
         }
         current = err.source();
@@ -523,13 +609,15 @@ fn to_8bit(image: DynamicImage, alpha: AlphaPolicy) -> (PixelFormat, DynamicImag
             (PixelFormat::Rgb8, DynamicImage::ImageRgb8(rgb))
         }
         DynamicImage::ImageRgba16(i) => {
-            let rgba8 = RgbaImage::from_raw(w, h, high_byte(i.into_raw())).expect("same dimensions");
+            let rgba8 =
+                RgbaImage::from_raw(w, h, high_byte(i.into_raw())).expect("same dimensions");
             rgba(rgba8, alpha)
         }
         // Float images (TIFF) have no Pillow counterpart: the image crate's conversion.
-        DynamicImage::ImageRgb32F(i) => {
-            (PixelFormat::Rgb8, DynamicImage::ImageRgb8(DynamicImage::ImageRgb32F(i).to_rgb8()))
-        }
+        DynamicImage::ImageRgb32F(i) => (
+            PixelFormat::Rgb8,
+            DynamicImage::ImageRgb8(DynamicImage::ImageRgb32F(i).to_rgb8()),
+        ),
         other => rgba(other.to_rgba8(), alpha),
     }
 }
@@ -538,7 +626,10 @@ fn to_8bit(image: DynamicImage, alpha: AlphaPolicy) -> (PixelFormat, DynamicImag
 fn grey_alpha(data: Vec<u8>, w: u32, h: u32, alpha: AlphaPolicy) -> (PixelFormat, DynamicImage) {
     let grey: Vec<u8> = match alpha.background() {
         None => data.chunks_exact(2).map(|p| p[0]).collect(),
-        Some(bg) => data.chunks_exact(2).map(|p| composite(p[0], p[1], bg)).collect(),
+        Some(bg) => data
+            .chunks_exact(2)
+            .map(|p| composite(p[0], p[1], bg))
+            .collect(),
     };
     let grey = image::GrayImage::from_raw(w, h, grey).expect("same dimensions");
     (PixelFormat::Gray8, DynamicImage::ImageLuma8(grey))
@@ -553,9 +644,18 @@ fn rgba(image: image::RgbaImage, alpha: AlphaPolicy) -> (PixelFormat, DynamicIma
     let rgb: Vec<u8> = image
         .into_raw()
         .chunks_exact(4)
-        .flat_map(|p| [composite(p[0], p[3], bg), composite(p[1], p[3], bg), composite(p[2], p[3], bg)])
+        .flat_map(|p| {
+            [
+                composite(p[0], p[3], bg),
+                composite(p[1], p[3], bg),
+                composite(p[2], p[3], bg),
+            ]
+        })
         .collect();
-    (PixelFormat::Rgb8, DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).expect("same dimensions")))
+    (
+        PixelFormat::Rgb8,
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).expect("same dimensions")),
+    )
 }
 
 /// `(c * a + bg * (255 - a) + 127) / 255`: `c` over `bg` with coverage `a`, rounded to nearest.
@@ -592,32 +692,63 @@ mod tiff_cmyk {
 
     fn error(e: TiffError) -> Error {
         match e {
-            TiffError::LimitsExceeded => LimitError::MemoryLimit { detail: e.to_string() }.into(),
-            TiffError::UnsupportedError(_) => ContentError::UnsupportedFeature { format: "tiff", detail: e.to_string() }.into(),
-            e if super::is_truncation(&e) => ContentError::Truncated { format: "tiff", detail: e.to_string() }.into(),
-            e => ContentError::Corrupt { format: "tiff", detail: e.to_string() }.into(),
+            TiffError::LimitsExceeded => LimitError::MemoryLimit {
+                detail: e.to_string(),
+            }
+            .into(),
+            TiffError::UnsupportedError(_) => ContentError::UnsupportedFeature {
+                format: "tiff",
+                detail: e.to_string(),
+            }
+            .into(),
+            e if super::is_truncation(&e) => ContentError::Truncated {
+                format: "tiff",
+                detail: e.to_string(),
+            }
+            .into(),
+            e => ContentError::Corrupt {
+                format: "tiff",
+                detail: e.to_string(),
+            }
+            .into(),
         }
     }
 
     pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<DynamicImage, Error> {
         let mut limits = Limits::default();
         limits.decoding_buffer_size = usize::try_from(max_alloc).unwrap_or(usize::MAX);
-        let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(error)?.with_limits(limits);
+        let mut decoder = Decoder::new(Cursor::new(bytes))
+            .map_err(error)?
+            .with_limits(limits);
         let (width, height) = decoder.dimensions().map_err(error)?;
         let samples: Vec<u8> = match decoder.read_image().map_err(error)? {
             DecodingResult::U8(v) => v,
             DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
             _ => {
                 let detail = "CMYK samples that are neither 8 nor 16 bits".to_string();
-                return Err(ContentError::UnsupportedFeature { format: "tiff", detail }.into());
+                return Err(ContentError::UnsupportedFeature {
+                    format: "tiff",
+                    detail,
+                }
+                .into());
             }
         };
         let pixels = u64::from(width) * u64::from(height);
         if samples.len() as u64 != pixels * 4 {
-            let detail = format!("CMYK with {} samples for {width}x{height} pixels (planar or extra channels)", samples.len());
-            return Err(ContentError::UnsupportedFeature { format: "tiff", detail }.into());
+            let detail = format!(
+                "CMYK with {} samples for {width}x{height} pixels (planar or extra channels)",
+                samples.len()
+            );
+            return Err(ContentError::UnsupportedFeature {
+                format: "tiff",
+                detail,
+            }
+            .into());
         }
-        let rgb = samples.chunks_exact(4).flat_map(|p| super::pillow_cmyk_to_rgb(p[0], p[1], p[2], p[3])).collect();
+        let rgb = samples
+            .chunks_exact(4)
+            .flat_map(|p| super::pillow_cmyk_to_rgb(p[0], p[1], p[2], p[3]))
+            .collect();
         let image = image::RgbImage::from_raw(width, height, rgb).expect("3 samples per pixel");
         Ok(DynamicImage::ImageRgb8(image))
     }
@@ -631,23 +762,29 @@ mod header {
     use super::ImageFormat;
 
     fn u16_le(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 2).map(|v| u32::from(u16::from_le_bytes([v[0], v[1]])))
+        b.get(at..at + 2)
+            .map(|v| u32::from(u16::from_le_bytes([v[0], v[1]])))
     }
     fn u32_le(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+        b.get(at..at + 4)
+            .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
     }
     fn u32_be(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 4).map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+        b.get(at..at + 4)
+            .map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
     }
     fn u24_le(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 3).map(|v| u32::from_le_bytes([v[0], v[1], v[2], 0]))
+        b.get(at..at + 3)
+            .map(|v| u32::from_le_bytes([v[0], v[1], v[2], 0]))
     }
 
     /// (width, height) as the header declares them.
     pub(super) fn dimensions(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
         match format {
             // The signature, then the IHDR chunk: length 13, type, width, height.
-            ImageFormat::Png => (b.get(12..16)? == b"IHDR").then_some((u32_be(b, 16)?, u32_be(b, 20)?)),
+            ImageFormat::Png => {
+                (b.get(12..16)? == b"IHDR").then_some((u32_be(b, 16)?, u32_be(b, 20)?))
+            }
             // The logical screen descriptor after the 6-byte signature.
             ImageFormat::Gif => Some((u16_le(b, 6)?, u16_le(b, 8)?)),
             // BITMAPFILEHEADER (14 bytes), then the info header: OS/2 core headers (size 12)
@@ -682,7 +819,10 @@ mod jpeg {
     use crate::error::ContentError;
 
     fn truncated(detail: &str) -> ContentError {
-        ContentError::Truncated { format: "jpeg", detail: detail.to_string() }
+        ContentError::Truncated {
+            format: "jpeg",
+            detail: detail.to_string(),
+        }
     }
 
     /// Walks the marker segments and entropy-coded scans from SOI to EOI. Segments are
@@ -732,7 +872,10 @@ mod jpeg {
                 return None;
             }
             let marker = *bytes.get(pos + 1)?;
-            let length = usize::from(u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]));
+            let length = usize::from(u16::from_be_bytes([
+                *bytes.get(pos + 2)?,
+                *bytes.get(pos + 3)?,
+            ]));
             // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
             if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
                 let height = u16::from_be_bytes([*bytes.get(pos + 5)?, *bytes.get(pos + 6)?]);
@@ -772,7 +915,9 @@ mod jpeg {
             let mut v = vec![0xFF, 0xD8];
             v.extend([0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00]);
             v.extend([0xFF, 0xDA, 0x00, 0x04, 0x01, 0x02]);
-            v.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xFF, 0xD1, 0x78]);
+            v.extend([
+                0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xFF, 0xD1, 0x78,
+            ]);
             v.extend([0xFF, 0xD9]);
             v
         }
@@ -802,12 +947,19 @@ mod tests {
 
     #[test]
     fn composite_matches_its_documented_formula() {
-        assert_eq!(composite(200, 128, 255), ((200 * 128 + 255 * 127 + 127) / 255) as u8);
+        assert_eq!(
+            composite(200, 128, 255),
+            ((200 * 128 + 255 * 127 + 127) / 255) as u8
+        );
         assert_eq!(composite(200, 128, 0), ((200 * 128 + 127) / 255) as u8);
         for c in 0..=255u8 {
             assert_eq!(composite(c, 255, 0), c, "opaque keeps the colour");
             assert_eq!(composite(c, 255, 255), c, "opaque keeps the colour");
-            assert_eq!(composite(c, 0, 255), 255, "transparent shows the background");
+            assert_eq!(
+                composite(c, 0, 255),
+                255,
+                "transparent shows the background"
+            );
             assert_eq!(composite(c, 0, 0), 0, "transparent shows the background");
         }
         // Rounds to nearest: the exact value 64.25 -> 64, 127.5 cannot occur.
@@ -826,7 +978,11 @@ mod tests {
         for c in 0..=255u8 {
             for k in 0..=255u8 {
                 let product = ((u32::from(c) * u32::from(k)) as f64 / 255.0).round() as u8;
-                assert_eq!(pillow_cmyk_to_rgb(255 - c, 0, 0, 255 - k)[0], product, "C'={c} K'={k}");
+                assert_eq!(
+                    pillow_cmyk_to_rgb(255 - c, 0, 0, 255 - k)[0],
+                    product,
+                    "C'={c} K'={k}"
+                );
             }
         }
     }
@@ -847,19 +1003,44 @@ mod tests {
     fn header_dimensions_equal_the_decoded_dimensions() {
         let files: &[(&str, &[u8])] = &[
             ("png", include_bytes!("../tests/vectors/decode/rgb16.png")),
-            ("palette png", include_bytes!("../tests/vectors/decode/palette.png")),
-            ("gif", include_bytes!("../tests/vectors/decode/two-frames.gif")),
+            (
+                "palette png",
+                include_bytes!("../tests/vectors/decode/palette.png"),
+            ),
+            (
+                "gif",
+                include_bytes!("../tests/vectors/decode/two-frames.gif"),
+            ),
             ("bmp", include_bytes!("../tests/vectors/decode/rgb.bmp")),
-            ("lossless webp", include_bytes!("../tests/vectors/decode/lossless.webp")),
-            ("lossy webp", include_bytes!("../tests/vectors/pdq/misc-images/modes/F.webp")),
-            ("cmyk jpeg", include_bytes!("../tests/vectors/decode/cmyk.jpg")),
-            ("progressive jpeg", include_bytes!("../tests/vectors/pdq/misc-images/wee.jpg")),
-            ("exif jpeg", include_bytes!("../tests/vectors/pdq/reg-test-input/labelme-subset/q0122.jpg")),
+            (
+                "lossless webp",
+                include_bytes!("../tests/vectors/decode/lossless.webp"),
+            ),
+            (
+                "lossy webp",
+                include_bytes!("../tests/vectors/pdq/misc-images/modes/F.webp"),
+            ),
+            (
+                "cmyk jpeg",
+                include_bytes!("../tests/vectors/decode/cmyk.jpg"),
+            ),
+            (
+                "progressive jpeg",
+                include_bytes!("../tests/vectors/pdq/misc-images/wee.jpg"),
+            ),
+            (
+                "exif jpeg",
+                include_bytes!("../tests/vectors/pdq/reg-test-input/labelme-subset/q0122.jpg"),
+            ),
         ];
         for (what, bytes) in files {
             let format = detect_format(bytes).unwrap();
             let image = decode(bytes, &DecodeOptions::default()).unwrap();
-            assert_eq!(header::dimensions(format, bytes), Some((image.width(), image.height())), "{what}");
+            assert_eq!(
+                header::dimensions(format, bytes),
+                Some((image.width(), image.height())),
+                "{what}"
+            );
         }
     }
 

@@ -23,7 +23,11 @@ pub struct Digests {
 impl Digests {
     /// All three digests of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Digests { md5: md5_hex(bytes), sha1: sha1_hex(bytes), sha256: sha256_hex(bytes) }
+        Digests {
+            md5: md5_hex(bytes),
+            sha1: sha1_hex(bytes),
+            sha256: sha256_hex(bytes),
+        }
     }
 }
 

@@ -64,6 +64,16 @@ pub enum CallerError {
     /// A hash string that is not valid hex of the right length.
     #[error("invalid hash: {0}")]
     InvalidHex(HexError),
+    /// A hash size the algorithm does not support.
+    #[error("{algorithm} needs a hash size of {expected}, found {found}")]
+    UnsupportedHashSize {
+        algorithm: &'static str,
+        expected: &'static str,
+        found: u32,
+    },
+    /// An algorithm name that is not one of ours.
+    #[error("unknown algorithm {found:?}: expected a comma-separated list of pdq, pdq-dihedral, ahash, dhash, dhash-vertical, phash, phash16, whash, md5, sha1, sha256")]
+    UnknownAlgorithm { found: String },
 }
 
 impl CallerError {
@@ -76,6 +86,8 @@ impl CallerError {
             CallerError::BufferTooShort { .. } => "buffer_too_short",
             CallerError::BufferLengthMismatch { .. } => "buffer_length_mismatch",
             CallerError::InvalidHex(_) => "invalid_hex",
+            CallerError::UnsupportedHashSize { .. } => "unsupported_hash_size",
+            CallerError::UnknownAlgorithm { .. } => "unknown_algorithm",
         }
     }
 }
@@ -87,20 +99,31 @@ pub enum ContentError {
     #[error("input is empty: expected the bytes of an image file, found 0 bytes")]
     EmptyInput,
     /// The leading bytes are not the signature of a supported format.
-    #[error("unsupported format: expected a JPEG, PNG, GIF, WebP, BMP or TIFF file, found {found}")]
+    #[error(
+        "unsupported format: expected a JPEG, PNG, GIF, WebP, BMP or TIFF file, found {found}"
+    )]
     UnsupportedFormat {
         /// What the bytes look like, e.g. `an AVIF file` or `bytes 48 65 6c 6c 6f ...`.
         found: String,
     },
     /// A supported format using a feature its decoder does not implement.
     #[error("unsupported {format} feature: {detail}")]
-    UnsupportedFeature { format: &'static str, detail: String },
+    UnsupportedFeature {
+        format: &'static str,
+        detail: String,
+    },
     /// The data ends before the image does.
     #[error("truncated {format} image: {detail}")]
-    Truncated { format: &'static str, detail: String },
+    Truncated {
+        format: &'static str,
+        detail: String,
+    },
     /// The data is malformed.
     #[error("corrupt {format} image: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
 }
 
 impl ContentError {
@@ -124,7 +147,12 @@ pub enum LimitError {
     InputTooLarge { bytes: u64, max_bytes: u64 },
     /// The header declares more pixels than `max_pixels`; no pixel buffer was allocated.
     #[error("too many pixels: at most {max_pixels} allowed, the header declares {width}x{height} = {pixels}")]
-    TooManyPixels { width: u32, height: u32, pixels: u64, max_pixels: u64 },
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        max_pixels: u64,
+    },
     /// A decoder needed more memory than the limits allow.
     #[error("decoding needs more memory than the limits allow: {detail}")]
     MemoryLimit { detail: String },

@@ -1,5 +1,6 @@
-//! Hash values: [`PdqHash`] (256 bits) with strict hex parsing, lower-case hex output,
-//! serde as hex and Hamming distance.
+//! Hash values: [`PdqHash`] (256 bits) and the imagehash family ([`ImageHash`], one type per
+//! algorithm), each with strict hex parsing, lower-case hex output, serde as hex and Hamming
+//! distance.
 //!
 //! The hex form is the one the hash-sharing ecosystem exchanges (ThreatExchange, HMA,
 //! StopNCII): the reference `Hash256` (pdq/cpp/common/pdqhashtypes.cpp) keeps sixteen
@@ -21,6 +22,20 @@ pub enum HexError {
     /// A character outside `0-9a-fA-F`.
     #[error("invalid hex character {found:?} at position {position}")]
     Character { position: usize, found: char },
+    /// No supported imagehash size prints as this many hex characters.
+    #[error("expected the hex of a {min}x{min} to {max}x{max} imagehash ({lengths} characters), found {found} characters")]
+    UnknownLength {
+        min: u32,
+        max: u32,
+        lengths: &'static str,
+        found: usize,
+    },
+    /// The first digit sets bits above the hash's width (imagehash pads the top digit with zeros).
+    #[error("hex digit {found:?} at position 0 sets bits beyond the {bits}-bit hash")]
+    Excess { found: char, bits: u32 },
+    /// A well-formed hex of a size this algorithm never produces.
+    #[error("{algorithm} has no {size}x{size} hashes")]
+    UnsupportedSize { algorithm: &'static str, size: u32 },
 }
 
 /// Decodes exactly `N * 2` hex digits (either case) into `N` bytes.
@@ -149,6 +164,280 @@ impl<'de> Deserialize<'de> for PdqHash {
     }
 }
 
+/// The imagehash algorithms, as type-level markers: an [`ImageHash<Average>`] cannot be compared
+/// with an [`ImageHash<Perceptual>`].
+pub trait Algorithm:
+    Copy + Eq + std::hash::Hash + Ord + fmt::Debug + Default + sealed::Sealed
+{
+    /// The imagehash function name, for messages.
+    const NAME: &'static str;
+    /// Whether the algorithm produces `size` x `size` hashes (size already in 2..=16).
+    fn supports(size: u32) -> bool {
+        let _ = size;
+        true
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! algorithm {
+    ($(#[$doc:meta])* $marker:ident, $alias:ident, $name:literal $(, $supports:expr)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $marker;
+        impl sealed::Sealed for $marker {}
+        impl Algorithm for $marker {
+            const NAME: &'static str = $name;
+            $(fn supports(size: u32) -> bool {
+                $supports(size)
+            })?
+        }
+        #[doc = concat!("A hash from imagehash's `", $name, "`.")]
+        pub type $alias = ImageHash<$marker>;
+    };
+}
+
+algorithm!(
+    /// imagehash `average_hash`: each pixel of the shrunk image against the mean.
+    Average, AverageHash, "average_hash"
+);
+algorithm!(
+    /// imagehash `dhash`: each pixel against its left neighbour.
+    Difference, DifferenceHash, "dhash"
+);
+algorithm!(
+    /// imagehash `dhash_vertical`: each pixel against the one above.
+    DifferenceVertical, DifferenceVerticalHash, "dhash_vertical"
+);
+algorithm!(
+    /// imagehash `phash`: low DCT frequencies against their median.
+    Perceptual, PerceptualHash, "phash"
+);
+algorithm!(
+    /// imagehash `whash` (haar): the low-pass wavelet band against its median. Sizes are powers
+    /// of two, as imagehash asserts.
+    Wavelet, WaveletHash, "whash", |size: u32| size.is_power_of_two()
+);
+
+/// Hash sizes (bits per side) that [`ImageHash`] holds: imagehash rejects sizes under 2, and
+/// 16 (256 bits) is the largest in common use.
+pub const IMAGEHASH_MIN_SIZE: u32 = 2;
+/// See [`IMAGEHASH_MIN_SIZE`].
+pub const IMAGEHASH_MAX_SIZE: u32 = 16;
+
+/// Hex lengths of sizes 2..=16, for the error message.
+const HEX_LENGTHS: &str = "1, 3, 4, 7, 9, 13, 16, 21, 25, 31, 36, 43, 49, 57 or 64";
+
+/// Hex digits imagehash prints for a `size` x `size` hash: `ceil(size² / 4)`.
+const fn hex_len(size: u32) -> usize {
+    (size * size).div_ceil(4) as usize
+}
+
+/// An imagehash hash of `size` x `size` bits for algorithm `A`.
+///
+/// Bit order is imagehash's: the hash array flattened row by row, the first element the most
+/// significant bit of an integer printed as `ceil(size² / 4)` hex digits, left-padded with zeros
+/// (`_binary_array_to_hex`). The bits are stored as that integer, big-endian in 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImageHash<A: Algorithm> {
+    size: u8,
+    value: [u8; 32],
+    algorithm: std::marker::PhantomData<A>,
+}
+
+/// Two hashes of different sizes have no Hamming distance (imagehash raises `TypeError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot compare a {left}x{left} hash with a {right}x{right} hash")]
+pub struct SizeMismatch {
+    pub left: u32,
+    pub right: u32,
+}
+
+impl<A: Algorithm> ImageHash<A> {
+    /// A hash from its bits in imagehash order (row-major, first = most significant), or
+    /// `None` unless there are `size²` bits for a size `A` supports in 2..=16.
+    pub fn from_bits(size: u32, bits: impl IntoIterator<Item = bool>) -> Option<Self> {
+        if !(IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE).contains(&size) || !A::supports(size) {
+            return None;
+        }
+        let n = (size * size) as usize;
+        let mut value = [0u8; 32];
+        let mut count = 0;
+        for (i, bit) in bits.into_iter().enumerate() {
+            if i >= n {
+                return None;
+            }
+            if bit {
+                let k = n - 1 - i;
+                value[31 - k / 8] |= 1 << (k % 8);
+            }
+            count += 1;
+        }
+        if count != n {
+            return None;
+        }
+        Some(ImageHash {
+            size: size as u8,
+            value,
+            algorithm: std::marker::PhantomData,
+        })
+    }
+
+    /// Bits per side.
+    pub fn size(&self) -> u32 {
+        u32::from(self.size)
+    }
+
+    /// Number of bits (`size²`).
+    pub fn bit_count(&self) -> u32 {
+        self.size() * self.size()
+    }
+
+    /// Bit `i` in imagehash order (row-major; 0 is the first pixel, the most significant).
+    pub fn bit(&self, i: usize) -> bool {
+        let n = self.bit_count() as usize;
+        debug_assert!(i < n);
+        let k = n - 1 - i;
+        self.value[31 - k / 8] >> (k % 8) & 1 == 1
+    }
+
+    /// The bits in imagehash order.
+    pub fn bits(&self) -> impl Iterator<Item = bool> + '_ {
+        (0..self.bit_count() as usize).map(|i| self.bit(i))
+    }
+
+    /// The integer imagehash prints, big-endian in 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.value
+    }
+
+    /// Parses imagehash's `str(hash)`, either case. The length gives the size (every size in
+    /// 2..=16 has its own); the first digit must not set bits above the hash.
+    pub fn from_hex(s: &str) -> Result<Self, HexError> {
+        let found = s.chars().count();
+        let size = (IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE)
+            .find(|&size| hex_len(size) == found && s.len() == found)
+            .ok_or(HexError::UnknownLength {
+                min: IMAGEHASH_MIN_SIZE,
+                max: IMAGEHASH_MAX_SIZE,
+                lengths: HEX_LENGTHS,
+                found,
+            })?;
+        Self::from_hex_sized(s, size)
+    }
+
+    /// Parses the hex of a `size` x `size` hash, either case, exactly `ceil(size² / 4)` characters.
+    pub fn from_hex_sized(s: &str, size: u32) -> Result<Self, HexError> {
+        if !(IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE).contains(&size) || !A::supports(size) {
+            return Err(HexError::UnsupportedSize {
+                algorithm: A::NAME,
+                size,
+            });
+        }
+        let len = hex_len(size);
+        // Left-pad to 64 digits so the shared decoder reads the whole 256-bit integer.
+        let chars = s.chars().count();
+        if s.len() != len || chars != len {
+            return Err(HexError::Length {
+                expected: len,
+                found: chars,
+            });
+        }
+        let padded = format!("{}{}", "0".repeat(64 - len), s);
+        let value = decode_hex::<32>(&padded).map_err(|e| match e {
+            HexError::Character { position, found } => HexError::Character {
+                position: position - (64 - len),
+                found,
+            },
+            other => other,
+        })?;
+        let bits = size * size;
+        let top_bits = bits - 4 * (len as u32 - 1);
+        let first = s.as_bytes()[0];
+        // The first digit is digit `len - 1` counted from the least significant.
+        let byte = value[31 - (len - 1) / 2];
+        let top = if (len - 1) % 2 == 0 {
+            byte & 15
+        } else {
+            byte >> 4
+        };
+        if u32::from(top) >> top_bits != 0 {
+            return Err(HexError::Excess {
+                found: char::from(first),
+                bits,
+            });
+        }
+        Ok(ImageHash {
+            size: size as u8,
+            value,
+            algorithm: std::marker::PhantomData,
+        })
+    }
+
+    /// Lower-case hex, imagehash's `str(hash)`.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+
+    /// Hamming distance (imagehash's `hash1 - hash2`); hashes of different sizes have none.
+    pub fn distance(&self, other: &Self) -> Result<u32, SizeMismatch> {
+        if self.size != other.size {
+            return Err(SizeMismatch {
+                left: self.size(),
+                right: other.size(),
+            });
+        }
+        Ok(self
+            .value
+            .iter()
+            .zip(other.value.iter())
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum())
+    }
+}
+
+impl<A: Algorithm> fmt::Display for ImageHash<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let len = hex_len(self.size());
+        let mut out = String::with_capacity(len);
+        for d in (0..len).rev() {
+            let byte = self.value[31 - d / 2];
+            let nibble = if d % 2 == 0 { byte & 15 } else { byte >> 4 };
+            out.push(char::from(DIGITS[usize::from(nibble)]));
+        }
+        f.write_str(&out)
+    }
+}
+
+impl<A: Algorithm> fmt::Debug for ImageHash<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}x{}, {self})", A::NAME, self.size, self.size)
+    }
+}
+
+impl<A: Algorithm> FromStr for ImageHash<A> {
+    type Err = HexError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_hex(s)
+    }
+}
+
+impl<A: Algorithm> Serialize for ImageHash<A> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de, A: Algorithm> Deserialize<'de> for ImageHash<A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +486,81 @@ mod tests {
             Err(HexError::Length { found: 63, .. })
         ));
         assert!(PdqHash::from_hex(&"A".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn imagehash_hex_pads_the_top_digit_like_binary_array_to_hex() {
+        // 5x5 = 25 bits print as 7 digits; a lone first bit is 2^24.
+        let mut bits = [false; 25];
+        bits[0] = true;
+        let h = AverageHash::from_bits(5, bits.iter().copied()).unwrap();
+        assert_eq!(h.to_hex(), "1000000");
+        bits[0] = false;
+        bits[24] = true;
+        let h = AverageHash::from_bits(5, bits.iter().copied()).unwrap();
+        assert_eq!(h.to_hex(), "0000001");
+        assert_eq!(AverageHash::from_hex("0000001").unwrap(), h);
+        let full = PerceptualHash::from_bits(16, std::iter::repeat_n(true, 256)).unwrap();
+        assert_eq!(full.to_hex(), "f".repeat(64));
+        assert!(full.bit(0) && full.bit(255));
+    }
+
+    #[test]
+    fn imagehash_from_hex_says_what_is_wrong_and_where() {
+        assert_eq!(
+            AverageHash::from_hex("12345"),
+            Err(HexError::UnknownLength {
+                min: 2,
+                max: 16,
+                lengths: HEX_LENGTHS,
+                found: 5
+            })
+        );
+        assert_eq!(
+            AverageHash::from_hex("2000000"),
+            Err(HexError::Excess {
+                found: '2',
+                bits: 25
+            })
+        );
+        assert_eq!(
+            AverageHash::from_hex("00000x0000000000"),
+            Err(HexError::Character {
+                position: 5,
+                found: 'x'
+            })
+        );
+        assert_eq!(
+            AverageHash::from_hex_sized("abc", 8),
+            Err(HexError::Length {
+                expected: 16,
+                found: 3
+            })
+        );
+        assert_eq!(
+            WaveletHash::from_hex("0000000"),
+            Err(HexError::UnsupportedSize {
+                algorithm: "whash",
+                size: 5
+            })
+        );
+        assert_eq!(
+            AverageHash::from_hex("ABCDEF0123456789").unwrap().to_hex(),
+            "abcdef0123456789"
+        );
+        let s = format!("{}é", "0".repeat(14));
+        assert!(matches!(
+            AverageHash::from_hex(&s),
+            Err(HexError::UnknownLength { found: 15, .. })
+        ));
+    }
+
+    #[test]
+    fn imagehash_distance_needs_equal_sizes() {
+        let a = DifferenceHash::from_hex("ffffffffffffffff").unwrap();
+        let b = DifferenceHash::from_hex("0f0f0f0f0f0f0f0f").unwrap();
+        assert_eq!(a.distance(&b), Ok(32));
+        let c = DifferenceHash::from_hex("f".repeat(64).as_str()).unwrap();
+        assert_eq!(a.distance(&c), Err(SizeMismatch { left: 8, right: 16 }));
     }
 }

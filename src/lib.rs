@@ -2,7 +2,8 @@
 //! travel.
 //!
 //! PDQ here is bit-exact with the reference implementation on the same pixels, natively
-//! and in WebAssembly.
+//! and in WebAssembly; so are aHash, dHash, pHash and wHash with Python's `imagehash` 4.3.2
+//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it).
 //!
 //! ```
 //! use pixelprint::{pdq_hash, PixelFormat, PixelView};
@@ -12,6 +13,11 @@
 //! let view = PixelView::packed(&rgb, w, h, PixelFormat::Rgb8)?;
 //! let out = pdq_hash(&view);
 //! assert_eq!(out.hash.to_hex().len(), 64);
+//!
+//! // imagehash's phash(image, hash_size=8), bit for bit; str(hash) is to_hex().
+//! let p = pixelprint::phash(&view, 8)?;
+//! assert_eq!(p.to_hex().len(), 16);
+//! assert_eq!(p.to_hex().parse::<pixelprint::PerceptualHash>(), Ok(p));
 //! # Ok::<(), pixelprint::CallerError>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -21,7 +27,9 @@ pub mod digest;
 pub mod error;
 pub mod hash;
 pub mod hashlist;
+pub mod imagehash;
 pub mod pdq;
+pub mod pipeline;
 pub mod pixels;
 
 #[cfg(target_arch = "wasm32")]
@@ -33,9 +41,15 @@ pub use decode::{
 };
 pub use digest::{md5_hex, sha1_hex, sha256_hex, Digests};
 pub use error::{CallerError, ContentError, Error, LimitError};
-pub use hash::{HexError, PdqHash};
+pub use hash::{
+    Algorithm, Average, AverageHash, Difference, DifferenceHash, DifferenceVertical,
+    DifferenceVerticalHash, HexError, ImageHash, PdqHash, Perceptual, PerceptualHash, SizeMismatch,
+    Wavelet, WaveletHash, IMAGEHASH_MAX_SIZE, IMAGEHASH_MIN_SIZE,
+};
+pub use imagehash::{average_hash, dhash, dhash_vertical, phash, whash};
 pub use pdq::{
     pdq_dihedral, pdq_hash, Dihedral, PdqDihedralOutput, PdqOutput, PDQ_MATCH_THRESHOLD_BITS,
     PDQ_MIN_DIMENSION, PDQ_MIN_QUALITY,
 };
+pub use pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
 pub use pixels::{PixelFormat, PixelView};

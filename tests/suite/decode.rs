@@ -87,15 +87,33 @@ fn end_to_end_table(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     report!("{title} [{}]", environment());
-    report!("{:<46} {:>8} {:>11} {:>17}", "file", "distance", "our quality", "reference quality");
+    report!(
+        "{:<46} {:>8} {:>11} {:>17}",
+        "file",
+        "distance",
+        "our quality",
+        "reference quality"
+    );
     for (path, bytes) in files {
         let expected = vectors::find(rows, path);
         let image = decode_default(bytes);
         let out = pdq_hash(&image.view());
         let distance = out.hash.distance(&expected.hash);
-        report!("{:<46} {:>8} {:>11} {:>17}", path, distance, out.quality, expected.quality);
+        report!(
+            "{:<46} {:>8} {:>11} {:>17}",
+            path,
+            distance,
+            out.quality,
+            expected.quality
+        );
         if (image.width(), image.height()) != (expected.width, expected.height) {
-            failures.push(format!("{path}: size {}x{}, reference {}x{}", image.width(), image.height(), expected.width, expected.height));
+            failures.push(format!(
+                "{path}: size {}x{}, reference {}x{}",
+                image.width(),
+                image.height(),
+                expected.width,
+                expected.height
+            ));
         }
         if expected.quality >= REFERENCE_E2E_MIN_QUALITY && distance > REFERENCE_E2E_MAX_DISTANCE {
             failures.push(format!("{path}: distance {distance} > {REFERENCE_E2E_MAX_DISTANCE} at reference quality {}", expected.quality));
@@ -103,7 +121,9 @@ fn end_to_end_table(
         match measured(table, path) {
             Some(d) if d == distance => {}
             Some(d) => failures.push(format!("{path}: distance {distance}, measured {d} before")),
-            None => failures.push(format!("{path}: no measured distance recorded (now {distance})")),
+            None => failures.push(format!(
+                "{path}: no measured distance recorded (now {distance})"
+            )),
         }
     }
     failures
@@ -112,9 +132,18 @@ fn end_to_end_table(
 #[test]
 fn pdq_of_decoded_jpegs_keeps_the_reference_tolerance_and_the_measured_distances() {
     let rows = vectors::parse_expected(vectors::CPP_CORE_FULLRES);
-    let failures = end_to_end_table("decode + pdq vs cpp-core-fullres.txt, JPEG", vectors::JPEG_IMAGES, &rows, MEASURED_JPEG_DISTANCES);
+    let failures = end_to_end_table(
+        "decode + pdq vs cpp-core-fullres.txt, JPEG",
+        vectors::JPEG_IMAGES,
+        &rows,
+        MEASURED_JPEG_DISTANCES,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(MEASURED_JPEG_DISTANCES.len(), vectors::JPEG_IMAGES.len(), "one measured distance per file");
+    assert_eq!(
+        MEASURED_JPEG_DISTANCES.len(),
+        vectors::JPEG_IMAGES.len(),
+        "one measured distance per file"
+    );
 }
 
 #[test]
@@ -127,7 +156,11 @@ fn pdq_of_decoded_cmyk_and_webp_keeps_the_reference_tolerance_and_the_measured_d
         MEASURED_PILLOW_RGB_DISTANCES,
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(MEASURED_PILLOW_RGB_DISTANCES.len(), vectors::PILLOW_RGB_IMAGES.len(), "one measured distance per file");
+    assert_eq!(
+        MEASURED_PILLOW_RGB_DISTANCES.len(),
+        vectors::PILLOW_RGB_IMAGES.len(),
+        "one measured distance per file"
+    );
 }
 
 /// The Pillow-pixel rows come from a script; on a file that has a canonical row it must
@@ -136,16 +169,29 @@ fn pdq_of_decoded_cmyk_and_webp_keeps_the_reference_tolerance_and_the_measured_d
 fn pillow_rgb_reference_rows_reproduce_the_canonical_row_where_one_exists() {
     let pillow = vectors::parse_expected(vectors::REFERENCE_CORE_PILLOW_RGB);
     let canonical = vectors::parse_expected(vectors::CPP_CORE_FULLRES);
-    let (a, b) = (vectors::find(&pillow, "misc-images/modes/original.jpg"), vectors::find(&canonical, "misc-images/modes/original.jpg"));
-    assert_eq!((a.hash, a.quality, a.dihedral), (b.hash, b.quality, b.dihedral));
+    let (a, b) = (
+        vectors::find(&pillow, "misc-images/modes/original.jpg"),
+        vectors::find(&canonical, "misc-images/modes/original.jpg"),
+    );
+    assert_eq!(
+        (a.hash, a.quality, a.dihedral),
+        (b.hash, b.quality, b.dihedral)
+    );
 }
 
 #[test]
 fn every_reference_image_with_a_canonical_row_is_decoded_end_to_end() {
     let rows = vectors::parse_expected(vectors::CPP_CORE_FULLRES);
     for row in &rows {
-        let covered = vectors::JPEG_IMAGES.iter().chain(vectors::PNG_IMAGES).any(|(p, _)| *p == row.file);
-        assert!(covered, "{} has a canonical row but is not decoded end to end", row.file);
+        let covered = vectors::JPEG_IMAGES
+            .iter()
+            .chain(vectors::PNG_IMAGES)
+            .any(|(p, _)| *p == row.file);
+        assert!(
+            covered,
+            "{} has a canonical row but is not decoded end to end",
+            row.file
+        );
     }
 }
 
@@ -159,18 +205,31 @@ fn pdq_of_decoded_pngs_equals_the_reference() {
         let image = decode_default(bytes);
         assert_eq!(image.source_format(), ImageFormat::Png);
         let out = pdq_hash(&image.view());
-        assert_eq!(out.hash, expected.hash, "{path}: distance {}", out.hash.distance(&expected.hash));
+        assert_eq!(
+            out.hash,
+            expected.hash,
+            "{path}: distance {}",
+            out.hash.distance(&expected.hash)
+        );
         assert_eq!(out.quality, expected.quality, "{path}: quality");
         let dih = pixelprint::pdq_dihedral(&image.view());
         assert_eq!(dih.hashes, expected.dihedral, "{path}: dihedral");
     }
-    report!("decode + pdq [{}]: {} lossless PNG files bit-exact", environment(), vectors::PNG_IMAGES.len());
+    report!(
+        "decode + pdq [{}]: {} lossless PNG files bit-exact",
+        environment(),
+        vectors::PNG_IMAGES.len()
+    );
 }
 
 /// `pixels` as an image in the layout of a PPM (RGB) or PGM (grey): alpha dropped.
 fn without_alpha(image: &DecodedImage) -> Vec<u8> {
     match image.pixel_format() {
-        PixelFormat::Rgba8 => image.pixels().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+        PixelFormat::Rgba8 => image
+            .pixels()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
         _ => image.pixels().to_vec(),
     }
 }
@@ -187,26 +246,49 @@ fn conversions_equal_pillow_for_every_format_and_sample_layout() {
             other => other,
         };
         assert_eq!(image.source_format().name(), format_name, "{name}");
-        assert_eq!((image.width(), image.height()), (want.width, want.height), "{name}: size");
+        assert_eq!(
+            (image.width(), image.height()),
+            (want.width, want.height),
+            "{name}: size"
+        );
         let layout_ok = match want.format {
             PixelFormat::Gray8 => image.pixel_format() == PixelFormat::Gray8,
             _ => image.pixel_format() != PixelFormat::Gray8,
         };
-        assert!(layout_ok, "{name}: layout {:?}, Pillow {:?}", image.pixel_format(), want.format);
+        assert!(
+            layout_ok,
+            "{name}: layout {:?}, Pillow {:?}",
+            image.pixel_format(),
+            want.format
+        );
         let ours = without_alpha(&image);
         let differing = ours.iter().zip(&want.data).filter(|(a, b)| a != b).count();
         assert_eq!(ours.len(), want.data.len(), "{name}: length");
-        assert_eq!(differing, 0, "{name}: {differing} samples differ from Pillow");
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} samples differ from Pillow"
+        );
     }
-    report!("decode [{}]: {} fixtures equal Pillow's conversion", environment(), vectors::DECODE_FIXTURES.len());
+    report!(
+        "decode [{}]: {} fixtures equal Pillow's conversion",
+        environment(),
+        vectors::DECODE_FIXTURES.len()
+    );
 }
 
 fn fixture(name: &str) -> &'static [u8] {
-    vectors::DECODE_FIXTURES.iter().find(|(n, _, _)| *n == name).unwrap().1
+    vectors::DECODE_FIXTURES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap()
+        .1
 }
 
 fn with_alpha(alpha: AlphaPolicy) -> DecodeOptions {
-    DecodeOptions { alpha, ..DecodeOptions::default() }
+    DecodeOptions {
+        alpha,
+        ..DecodeOptions::default()
+    }
 }
 
 /// `(c * a + bg * (255 - a) + 127) / 255`, written out independently of the library.
@@ -219,11 +301,24 @@ fn alpha_is_kept_by_default_and_composited_on_request() {
     let bytes = fixture("rgba8.png");
     let kept = decode_default(bytes);
     assert_eq!(kept.pixel_format(), PixelFormat::Rgba8);
-    assert!(kept.pixels().chunks_exact(4).any(|p| p[3] != 255), "the fixture has partial alpha");
+    assert!(
+        kept.pixels().chunks_exact(4).any(|p| p[3] != 255),
+        "the fixture has partial alpha"
+    );
     for (policy, bg) in [(AlphaPolicy::OverWhite, 255), (AlphaPolicy::OverBlack, 0)] {
         let flat = decode(bytes, &with_alpha(policy)).unwrap();
         assert_eq!(flat.pixel_format(), PixelFormat::Rgb8, "{policy:?}");
-        let want: Vec<u8> = kept.pixels().chunks_exact(4).flat_map(|p| [over(p[0], p[3], bg), over(p[1], p[3], bg), over(p[2], p[3], bg)]).collect();
+        let want: Vec<u8> = kept
+            .pixels()
+            .chunks_exact(4)
+            .flat_map(|p| {
+                [
+                    over(p[0], p[3], bg),
+                    over(p[1], p[3], bg),
+                    over(p[2], p[3], bg),
+                ]
+            })
+            .collect();
         assert_eq!(flat.pixels(), &want[..], "{policy:?}");
     }
 
@@ -237,7 +332,10 @@ fn alpha_is_kept_by_default_and_composited_on_request() {
     for (policy, bg) in [(AlphaPolicy::OverWhite, 255), (AlphaPolicy::OverBlack, 0)] {
         let flat = decode(bytes, &with_alpha(policy)).unwrap();
         assert_eq!(flat.pixel_format(), PixelFormat::Gray8);
-        let want: Vec<u8> = stored.chunks_exact(2).map(|p| over(p[0], p[1], bg)).collect();
+        let want: Vec<u8> = stored
+            .chunks_exact(2)
+            .map(|p| over(p[0], p[1], bg))
+            .collect();
         assert_eq!(flat.pixels(), &want[..], "{policy:?}");
     }
 }
@@ -262,7 +360,8 @@ fn upright(stored: &DecodedImage, tag: u8) -> (u32, u32, Vec<u8>) {
     let mut out = Vec::with_capacity(stored.pixels().len());
     match tag {
         1 => return (w as u32, h as u32, stored.pixels().to_vec()),
-        3 => (0..h).for_each(|y| (0..w).for_each(|x| out.extend_from_slice(px(w - 1 - x, h - 1 - y)))),
+        3 => (0..h)
+            .for_each(|y| (0..w).for_each(|x| out.extend_from_slice(px(w - 1 - x, h - 1 - y)))),
         6 => (0..w).for_each(|y| (0..h).for_each(|x| out.extend_from_slice(px(y, h - 1 - x)))),
         8 => (0..w).for_each(|y| (0..h).for_each(|x| out.extend_from_slice(px(w - 1 - y, x)))),
         _ => unreachable!(),
@@ -273,37 +372,83 @@ fn upright(stored: &DecodedImage, tag: u8) -> (u32, u32, Vec<u8>) {
 
 #[test]
 fn exif_orientation_is_reported_and_applied_only_on_request() {
-    let apply = DecodeOptions { orientation: OrientationPolicy::Apply, ..DecodeOptions::default() };
+    let apply = DecodeOptions {
+        orientation: OrientationPolicy::Apply,
+        ..DecodeOptions::default()
+    };
     for tag in [1u8, 3, 6, 8] {
         let path = format!("reg-test-input/exif-rotn/exif-rotn-{tag}.jpg");
         let stored = decode_default(jpeg(&path));
-        assert_eq!(stored.orientation().map(Orientation::tag), Some(tag), "{path}");
-        assert_eq!((stored.width(), stored.height()), (4032, 3024), "{path}: stored pixels by default");
+        assert_eq!(
+            stored.orientation().map(Orientation::tag),
+            Some(tag),
+            "{path}"
+        );
+        assert_eq!(
+            (stored.width(), stored.height()),
+            (4032, 3024),
+            "{path}: stored pixels by default"
+        );
         let applied = decode(jpeg(&path), &apply).unwrap();
-        assert_eq!(applied.orientation().map(Orientation::tag), Some(tag), "{path}");
+        assert_eq!(
+            applied.orientation().map(Orientation::tag),
+            Some(tag),
+            "{path}"
+        );
         let (w, h, pixels) = upright(&stored, tag);
-        assert_eq!((applied.width(), applied.height()), (w, h), "{path}: applied size");
-        assert!(applied.pixels() == &pixels[..], "{path}: applied pixels are the upright image");
+        assert_eq!(
+            (applied.width(), applied.height()),
+            (w, h),
+            "{path}: applied size"
+        );
+        assert!(
+            applied.pixels() == &pixels[..],
+            "{path}: applied pixels are the upright image"
+        );
     }
     // A tag outside 1..=8 (0 here) is reported absent; a file without EXIF has none.
-    assert_eq!(decode_default(jpeg("bridge-mods/aaa-orig.jpg")).orientation(), None);
-    assert_eq!(decode_default(jpeg("reg-test-input/labelme-subset/q2821.jpg")).orientation(), None);
-    assert_eq!(decode_default(jpeg("bridge-mods/blur-a-lot.jpg")).orientation(), Some(Orientation::Normal));
+    assert_eq!(
+        decode_default(jpeg("bridge-mods/aaa-orig.jpg")).orientation(),
+        None
+    );
+    assert_eq!(
+        decode_default(jpeg("reg-test-input/labelme-subset/q2821.jpg")).orientation(),
+        None
+    );
+    assert_eq!(
+        decode_default(jpeg("bridge-mods/blur-a-lot.jpg")).orientation(),
+        Some(Orientation::Normal)
+    );
 }
 
 /// Every tag 1-8 (PNG eXIf) and a WebP EXIF chunk: reported, and applied exactly as Pillow's
 /// `ImageOps.exif_transpose` does.
 #[test]
 fn each_exif_orientation_is_applied_as_pillow_applies_it() {
-    let apply = DecodeOptions { orientation: OrientationPolicy::Apply, ..DecodeOptions::default() };
+    let apply = DecodeOptions {
+        orientation: OrientationPolicy::Apply,
+        ..DecodeOptions::default()
+    };
     for (name, bytes, upright) in vectors::ORIENTATION_FIXTURES {
         let tag: u8 = name["orientation-".len()..][..1].parse().unwrap();
         let stored = decode_default(bytes);
-        assert_eq!(stored.orientation().map(Orientation::tag), Some(tag), "{name}");
-        assert_eq!((stored.width(), stored.height()), (24, 16), "{name}: stored pixels by default");
+        assert_eq!(
+            stored.orientation().map(Orientation::tag),
+            Some(tag),
+            "{name}"
+        );
+        assert_eq!(
+            (stored.width(), stored.height()),
+            (24, 16),
+            "{name}: stored pixels by default"
+        );
         let applied = decode(bytes, &apply).unwrap();
         let want = vectors::parse_pnm(upright);
-        assert_eq!((applied.width(), applied.height()), (want.width, want.height), "{name}: size");
+        assert_eq!(
+            (applied.width(), applied.height()),
+            (want.width, want.height),
+            "{name}: size"
+        );
         assert_eq!(without_alpha(&applied), want.data, "{name}: pixels");
     }
 }
@@ -324,7 +469,10 @@ fn empty_text_and_random_input_are_refused_with_their_codes() {
 
     let (code, message) = code_of(b"hello, this is a text file\nnot an image\n", &options);
     assert_eq!(code, "unsupported_format");
-    assert!(message.contains("text starting \"hello, this is a\""), "{message}");
+    assert!(
+        message.contains("text starting \"hello, this is a\""),
+        "{message}"
+    );
 
     let random: Vec<u8> = xorshift_bytes(7, 4096);
     let (code, message) = code_of(&random, &options);
@@ -349,14 +497,22 @@ fn xorshift_bytes(seed: u32, n: usize) -> Vec<u8> {
 }
 
 fn jpeg(path: &str) -> &'static [u8] {
-    vectors::JPEG_IMAGES.iter().find(|(p, _)| *p == path).unwrap().1
+    vectors::JPEG_IMAGES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .unwrap()
+        .1
 }
 
 #[test]
 fn truncated_files_are_refused_as_truncated() {
     let options = DecodeOptions::default();
     // Baseline and progressive JPEGs cut inside the scan data, and a JPEG without its EOI.
-    for path in ["bridge-mods/aaa-orig.jpg", "reg-test-input/dih/bridge-2-rotate-90.jpg", "misc-images/wee.jpg"] {
+    for path in [
+        "bridge-mods/aaa-orig.jpg",
+        "reg-test-input/dih/bridge-2-rotate-90.jpg",
+        "misc-images/wee.jpg",
+    ] {
         let bytes = jpeg(path);
         for cut in [bytes.len() / 2, bytes.len() * 9 / 10, bytes.len() - 2] {
             let (code, message) = code_of(&bytes[..cut], &options);
@@ -365,7 +521,13 @@ fn truncated_files_are_refused_as_truncated() {
         }
     }
     // Other formats cut in half.
-    for name in ["rgb16.png", "grey16.tif", "lossless.webp", "rgb.bmp", "two-frames.gif"] {
+    for name in [
+        "rgb16.png",
+        "grey16.tif",
+        "lossless.webp",
+        "rgb.bmp",
+        "two-frames.gif",
+    ] {
         let bytes = fixture(name);
         let (code, message) = code_of(&bytes[..bytes.len() / 2], &options);
         assert_eq!(code, "truncated_image", "{name}: {message}");
@@ -385,9 +547,15 @@ fn every_prefix_of_small_files_is_refused_or_complete() {
         let whole = decode_default(bytes);
         for cut in 0..bytes.len() {
             match decode(&bytes[..cut], &options) {
-                Ok(image) => assert!(image == whole, "{name} cut at {cut} decoded to different pixels"),
+                Ok(image) => assert!(
+                    image == whole,
+                    "{name} cut at {cut} decoded to different pixels"
+                ),
                 Err(e) => assert!(
-                    matches!(e.code(), "truncated_image" | "corrupt_image" | "empty_input" | "unsupported_format"),
+                    matches!(
+                        e.code(),
+                        "truncated_image" | "corrupt_image" | "empty_input" | "unsupported_format"
+                    ),
                     "{name} cut at {cut}: {e}"
                 ),
             }
@@ -422,7 +590,16 @@ fn png_chunks(width: u32, height: u32, chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> 
 /// bomb's header.
 fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     // zlib stream of a few zero bytes: one stored block.
-    png_chunks(width, height, &[(b"IDAT", &[0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01])])
+    png_chunks(
+        width,
+        height,
+        &[(
+            b"IDAT",
+            &[
+                0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01,
+            ],
+        )],
+    )
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -430,7 +607,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -441,7 +622,10 @@ fn a_decompression_bomb_is_refused_before_allocating() {
     let bomb = png_claiming(30_000, 30_000);
     let (code, message) = code_of(&bomb, &DecodeOptions::default());
     assert_eq!(code, "too_many_pixels", "{message}");
-    assert!(message.contains("30000x30000 = 900000000") && message.contains("100000000"), "{message}");
+    assert!(
+        message.contains("30000x30000 = 900000000") && message.contains("100000000"),
+        "{message}"
+    );
 
     // A JPEG whose frame header claims 65000x65000.
     let mut bytes = jpeg("misc-images/wee.jpg").to_vec();
@@ -457,10 +641,19 @@ fn a_decompression_bomb_is_refused_before_allocating() {
         bytes
     };
     let bombs = [
-        ("gif 65535x65535", patched("two-frames.gif", 6, &[0xFF, 0xFF, 0xFF, 0xFF])),
-        ("bmp 30000x30000", patched("rgb.bmp", 18, &[0x30, 0x75, 0, 0, 0x30, 0x75, 0, 0])),
+        (
+            "gif 65535x65535",
+            patched("two-frames.gif", 6, &[0xFF, 0xFF, 0xFF, 0xFF]),
+        ),
+        (
+            "bmp 30000x30000",
+            patched("rgb.bmp", 18, &[0x30, 0x75, 0, 0, 0x30, 0x75, 0, 0]),
+        ),
         // VP8L: 14-bit width - 1 and height - 1 after the signature byte: 16384x16384.
-        ("webp 16384x16384", patched("lossless.webp", 21, &[0xFF, 0xFF, 0xFF, 0x0F])),
+        (
+            "webp 16384x16384",
+            patched("lossless.webp", 21, &[0xFF, 0xFF, 0xFF, 0x0F]),
+        ),
         ("tiff 100000x100000", tiff_claiming(100_000, 100_000)),
     ];
     for (what, bytes) in bombs {
@@ -469,26 +662,35 @@ fn a_decompression_bomb_is_refused_before_allocating() {
     }
 
     // A real image over a lowered limit.
-    let limited = DecodeOptions { max_pixels: 1_000_000, ..DecodeOptions::default() };
+    let limited = DecodeOptions {
+        max_pixels: 1_000_000,
+        ..DecodeOptions::default()
+    };
     let (code, message) = code_of(jpeg("bridge-mods/aaa-orig.jpg"), &limited);
     assert_eq!(code, "too_many_pixels");
     assert!(message.contains("1600x1004"), "{message}");
-    let at_limit = DecodeOptions { max_pixels: 1600 * 1004, ..DecodeOptions::default() };
-    assert!(decode(jpeg("bridge-mods/aaa-orig.jpg"), &at_limit).is_ok(), "the limit is inclusive");
+    let at_limit = DecodeOptions {
+        max_pixels: 1600 * 1004,
+        ..DecodeOptions::default()
+    };
+    assert!(
+        decode(jpeg("bridge-mods/aaa-orig.jpg"), &at_limit).is_ok(),
+        "the limit is inclusive"
+    );
 }
 
 /// A little-endian grey TIFF whose directory claims `width` x `height`, with one strip of
 /// 16 bytes.
 fn tiff_claiming(width: u32, height: u32) -> Vec<u8> {
     let entries: [(u16, u16, u32); 8] = [
-        (256, 4, width),  // ImageWidth, LONG
-        (257, 4, height), // ImageLength
-        (258, 3, 8),      // BitsPerSample, SHORT
-        (259, 3, 1),      // Compression: none
-        (262, 3, 1),      // PhotometricInterpretation: black is zero
+        (256, 4, width),              // ImageWidth, LONG
+        (257, 4, height),             // ImageLength
+        (258, 3, 8),                  // BitsPerSample, SHORT
+        (259, 3, 1),                  // Compression: none
+        (262, 3, 1),                  // PhotometricInterpretation: black is zero
         (273, 4, 8 + 2 + 8 * 12 + 4), // StripOffsets: just after the directory
-        (278, 4, height), // RowsPerStrip
-        (279, 4, 16),     // StripByteCounts
+        (278, 4, height),             // RowsPerStrip
+        (279, 4, 16),                 // StripByteCounts
     ];
     let mut out = b"II*\0".to_vec();
     out.extend(8u32.to_le_bytes());
@@ -519,11 +721,17 @@ fn jpeg_frame_header(bytes: &[u8]) -> usize {
 #[test]
 fn input_over_the_byte_limit_is_refused_before_parsing() {
     let bytes = jpeg("misc-images/wee.jpg");
-    let limited = DecodeOptions { max_input_bytes: bytes.len() as u64 - 1, ..DecodeOptions::default() };
+    let limited = DecodeOptions {
+        max_input_bytes: bytes.len() as u64 - 1,
+        ..DecodeOptions::default()
+    };
     let (code, message) = code_of(bytes, &limited);
     assert_eq!(code, "input_too_large");
     assert!(message.contains(&bytes.len().to_string()), "{message}");
-    let exact = DecodeOptions { max_input_bytes: bytes.len() as u64, ..DecodeOptions::default() };
+    let exact = DecodeOptions {
+        max_input_bytes: bytes.len() as u64,
+        ..DecodeOptions::default()
+    };
     assert!(decode(bytes, &exact).is_ok(), "the limit is inclusive");
 }
 
@@ -537,7 +745,16 @@ fn corrupt_data_after_a_valid_signature_is_refused() {
         let result = decode(&bad, &options);
         let code = result.as_ref().err().map(Error::code);
         assert!(
-            matches!(code, Some("truncated_image" | "corrupt_image" | "unsupported_feature" | "too_many_pixels" | "memory_limit_exceeded")),
+            matches!(
+                code,
+                Some(
+                    "truncated_image"
+                        | "corrupt_image"
+                        | "unsupported_feature"
+                        | "too_many_pixels"
+                        | "memory_limit_exceeded"
+                )
+            ),
             "{name}: {code:?}"
         );
     }
@@ -548,7 +765,13 @@ fn gif_decodes_its_first_frame() {
     let image = decode_default(fixture("two-frames.gif"));
     assert_eq!(image.source_format(), ImageFormat::Gif);
     // The two frames are inverses of each other; Pillow's first frame is the expected file.
-    let want = vectors::parse_pnm(vectors::DECODE_FIXTURES.iter().find(|f| f.0 == "two-frames.gif").unwrap().2);
+    let want = vectors::parse_pnm(
+        vectors::DECODE_FIXTURES
+            .iter()
+            .find(|f| f.0 == "two-frames.gif")
+            .unwrap()
+            .2,
+    );
     assert_eq!(without_alpha(&image), want.data);
 }
 
@@ -628,17 +851,26 @@ fn png_with_icc_bomb(inflated: usize) -> Vec<u8> {
 fn memory_stays_bounded_on_bombs() {
     // Refusing a 30000x30000 header allocates nothing near its size.
     let bomb = png_claiming(30_000, 30_000);
-    let (result, largest) = allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
+    let (result, largest) =
+        allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
     assert_eq!(result.unwrap_err().code(), "too_many_pixels");
     assert!(largest < 1 << 20, "largest allocation {largest} bytes");
 
     // An ICC profile that inflates to 256 MiB in a 1x1 image: the decoder stops at the
     // metadata allowance (16 MiB) and the pixels still decode.
     let bomb = png_with_icc_bomb(256 << 20);
-    let (result, largest) = allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
+    let (result, largest) =
+        allocations::largest_during(|| decode(&bomb, &DecodeOptions::default()));
     let image = result.unwrap();
-    assert_eq!((image.width(), image.height(), image.pixels()), (1, 1, &[10u8, 20, 30][..]));
-    report!("memory [{}]: {} byte file with an ICC bomb, largest allocation {largest} bytes", environment(), bomb.len());
+    assert_eq!(
+        (image.width(), image.height(), image.pixels()),
+        (1, 1, &[10u8, 20, 30][..])
+    );
+    report!(
+        "memory [{}]: {} byte file with an ICC bomb, largest allocation {largest} bytes",
+        environment(),
+        bomb.len()
+    );
     assert!(largest < 32 << 20, "largest allocation {largest} bytes");
 }
 

@@ -42,7 +42,10 @@ fn digests_match_the_published_test_vectors() {
         assert_eq!(sha1_hex(bytes), *sha1, "sha1({message:?})");
         assert_eq!(sha256_hex(bytes), *sha256, "sha256({message:?})");
         let all = Digests::of(bytes);
-        assert_eq!((all.md5.as_str(), all.sha1.as_str(), all.sha256.as_str()), (*md5, *sha1, *sha256));
+        assert_eq!(
+            (all.md5.as_str(), all.sha1.as_str(), all.sha256.as_str()),
+            (*md5, *sha1, *sha256)
+        );
     }
 }
 
@@ -51,5 +54,8 @@ fn digests_of_a_million_a_match_the_published_values() {
     let bytes = vec![b'a'; 1_000_000];
     assert_eq!(md5_hex(&bytes), "7707d6ae4e027c70eea2a935c2296f21");
     assert_eq!(sha1_hex(&bytes), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
-    assert_eq!(sha256_hex(&bytes), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    assert_eq!(
+        sha256_hex(&bytes),
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    );
 }

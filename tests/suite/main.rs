@@ -3,6 +3,7 @@
 
 mod decode;
 mod digest;
+mod imagehash;
 mod pdq;
 #[cfg(not(target_arch = "wasm32"))]
 mod properties;

@@ -332,21 +332,42 @@ pub const PILLOW_RGB_IMAGES: &[(&str, &[u8])] = &[
 ];
 
 /// Reference C++ core on `Image.open(f).convert("RGB")` pixels (Pillow 13).
-pub const REFERENCE_CORE_PILLOW_RGB: &str = include_str!("../vectors/pdq/reference-core-pillow-rgb.txt");
+pub const REFERENCE_CORE_PILLOW_RGB: &str =
+    include_str!("../vectors/pdq/reference-core-pillow-rgb.txt");
 
 macro_rules! decode_fixture {
     ($name:literal) => {
         (
             $name,
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".pillow.", "ppm")) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name
+            )) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name,
+                ".pillow.",
+                "ppm"
+            )) as &[u8],
         )
     };
     ($name:literal, grey) => {
         (
             $name,
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".pillow.", "pgm")) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name
+            )) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name,
+                ".pillow.",
+                "pgm"
+            )) as &[u8],
         )
     };
 }
@@ -375,8 +396,17 @@ macro_rules! orientation_fixture {
     ($name:literal) => {
         (
             $name,
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name)) as &[u8],
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/decode/", $name, ".upright.ppm")) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name
+            )) as &[u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/decode/",
+                $name,
+                ".upright.ppm"
+            )) as &[u8],
         )
     };
 }

@@ -1,0 +1,225 @@
+//! `pixelprint hash`: every file under the given paths, in parallel, printed in input order.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pixelprint::pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::files::{self, FileError};
+use crate::{hash_options, Orientation};
+
+#[derive(Args)]
+pub struct HashArgs {
+    /// Comma-separated: pdq, pdq-dihedral, ahash, dhash, dhash-vertical, phash, phash16,
+    /// whash, md5, sha1, sha256 [default: pdq,ahash,dhash,phash,md5,sha256; pdq for --format text]
+    #[arg(long, short)]
+    algorithms: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+    /// EXIF orientation policy.
+    #[arg(long, value_enum, default_value_t = Orientation::Ignore)]
+    orientation: Orientation,
+    /// Files hashed in parallel [default: the number of cores].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Files and directories (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// A header row, then one row per file.
+    Csv,
+    /// `hash,quality,path` per file, as the reference PDQ tools print.
+    Text,
+}
+
+/// One output record: the path, then the hashes or the error.
+#[derive(Serialize)]
+struct Record<'a> {
+    path: &'a str,
+    #[serde(flatten)]
+    outcome: Outcome<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outcome<'a> {
+    Hashes(&'a FileHashes),
+    Error { error: &'a FileError },
+}
+
+pub fn hash_file(path: &std::path::Path, options: &HashOptions) -> Result<FileHashes, FileError> {
+    let bytes = files::read_limited(path, options.decode.max_input_bytes)?;
+    Ok(hash_bytes(&bytes, options)?)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_header(algorithms: AlgorithmSet) -> String {
+    let mut cols = vec!["path", "width", "height", "format"];
+    for a in algorithms.iter() {
+        cols.push(a.key());
+        if a == HashAlgorithm::Pdq {
+            cols.push("pdq_quality");
+        }
+    }
+    cols.push("error");
+    cols.join(",")
+}
+
+fn csv_row(path: &str, algorithms: AlgorithmSet, result: &Result<FileHashes, FileError>) -> String {
+    let mut cols = vec![csv_field(path)];
+    match result {
+        Ok(h) => {
+            let opt = |v: Option<String>| v.unwrap_or_default();
+            cols.push(opt(h.width.map(|w| w.to_string())));
+            cols.push(opt(h.height.map(|v| v.to_string())));
+            cols.push(opt(h.format.map(str::to_string)));
+            for a in algorithms.iter() {
+                match a {
+                    HashAlgorithm::Pdq => {
+                        cols.push(opt(h.pdq.map(|p| p.hash.to_hex())));
+                        cols.push(opt(h.pdq.map(|p| p.quality.to_string())));
+                    }
+                    HashAlgorithm::PdqDihedral => cols.push(opt(h
+                        .pdq_dihedral
+                        .map(|d| d.iter().map(|x| x.to_hex()).collect::<Vec<_>>().join(":")))),
+                    HashAlgorithm::AHash => cols.push(opt(h.ahash.map(|x| x.to_hex()))),
+                    HashAlgorithm::DHash => cols.push(opt(h.dhash.map(|x| x.to_hex()))),
+                    HashAlgorithm::DHashVertical => {
+                        cols.push(opt(h.dhash_vertical.map(|x| x.to_hex())))
+                    }
+                    HashAlgorithm::PHash => cols.push(opt(h.phash.map(|x| x.to_hex()))),
+                    HashAlgorithm::PHash16 => cols.push(opt(h.phash16.map(|x| x.to_hex()))),
+                    HashAlgorithm::WHash => cols.push(opt(h.whash.map(|x| x.to_hex()))),
+                    HashAlgorithm::Md5 => cols.push(opt(h.md5.clone())),
+                    HashAlgorithm::Sha1 => cols.push(opt(h.sha1.clone())),
+                    HashAlgorithm::Sha256 => cols.push(opt(h.sha256.clone())),
+                }
+            }
+            cols.push(String::new());
+        }
+        Err(e) => {
+            let columns = 3 + algorithms
+                .iter()
+                .map(|a| if a == HashAlgorithm::Pdq { 2 } else { 1 })
+                .sum::<usize>();
+            cols.extend(std::iter::repeat_n(String::new(), columns));
+            cols.push(csv_field(&format!("{}: {}", e.code, e.message)));
+        }
+    }
+    cols.join(",")
+}
+
+pub fn run(args: HashArgs) -> u8 {
+    let algorithms = match args.algorithms.as_deref() {
+        Some(list) => match AlgorithmSet::parse(list) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("pixelprint: {e}");
+                return 2;
+            }
+        },
+        None if args.format == Format::Text => [HashAlgorithm::Pdq].into_iter().collect(),
+        None => AlgorithmSet::default(),
+    };
+    if args.format == Format::Text && !algorithms.contains(HashAlgorithm::Pdq) {
+        eprintln!("pixelprint: --format text prints PDQ hashes; include pdq in --algorithms");
+        return 2;
+    }
+    let options = hash_options(algorithms, args.orientation);
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("pixelprint: cannot start worker threads: {e}");
+            return 2;
+        }
+    };
+
+    let inputs = files::expand(&args.paths);
+    let progress =
+        ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if args.format == Format::Csv {
+        let _ = writeln!(out, "{}", csv_header(algorithms));
+    }
+    let mut failures = 0usize;
+    // Chunks keep the output in input order while the pool works on many files at once.
+    for chunk in inputs.chunks(64) {
+        let results: Vec<(String, Result<FileHashes, FileError>)> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|input| {
+                    let r = match input {
+                        Ok(path) => (files::display(path), hash_file(path, &options)),
+                        Err((path, e)) => (files::display(path), Err(e.clone())),
+                    };
+                    progress.inc(1);
+                    r
+                })
+                .collect()
+        });
+        for (path, result) in &results {
+            if result.is_err() {
+                failures += 1;
+            }
+            let line = match args.format {
+                Format::Jsonl => {
+                    let outcome = match result {
+                        Ok(h) => Outcome::Hashes(h),
+                        Err(e) => Outcome::Error { error: e },
+                    };
+                    serde_json::to_string(&Record { path, outcome }).unwrap_or_default()
+                }
+                Format::Csv => csv_row(path, algorithms, result),
+                Format::Text => match result {
+                    Ok(FileHashes { pdq: Some(p), .. }) => {
+                        format!("{},{},{}", p.hash, p.quality, path)
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        progress
+                            .suspend(|| eprintln!("pixelprint: {path}: {}: {}", e.code, e.message));
+                        continue;
+                    }
+                },
+            };
+            if writeln!(out, "{line}").is_err() {
+                // Broken pipe (e.g. `| head`): stop quietly.
+                return if failures > 0 { 2 } else { 0 };
+            }
+        }
+        let _ = out.flush();
+    }
+    progress.finish_and_clear();
+    if failures > 0 {
+        eprintln!("pixelprint: {failures} of {} files failed", inputs.len());
+        2
+    } else {
+        0
+    }
+}

@@ -1,0 +1,289 @@
+//! The `pixelprint` binary run for real on the reference images: documented JSON, exit
+//! codes, formats, compare and match.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/pdq")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pixelprint"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8")
+}
+
+fn canonical(file: &str) -> (String, u8) {
+    let text = std::fs::read_to_string(vectors().join("cpp-core-fullres.txt")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.split(',').nth(3) == Some(file))
+        .expect("row");
+    let f: Vec<&str> = row.split(',').collect();
+    (f[0].to_string(), f[1].parse().unwrap())
+}
+
+#[test]
+fn hash_prints_exactly_the_documented_keys_and_the_reference_pdq() {
+    let png = vectors().join("misc-images/modes/P.png");
+    let o = run(&[
+        "hash",
+        "--algorithms",
+        "pdq,pdq-dihedral,ahash,dhash,dhash-vertical,phash,phash16,whash,md5,sha1,sha256",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec![
+        "path",
+        "width",
+        "height",
+        "format",
+        "pdq",
+        "pdq_dihedral",
+        "ahash",
+        "dhash",
+        "dhash_vertical",
+        "phash",
+        "phash16",
+        "whash",
+        "md5",
+        "sha1",
+        "sha256",
+    ];
+    let mut got = keys.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let (hash, quality) = canonical("misc-images/modes/P.png");
+    assert_eq!(v["pdq"]["hash"], hash.as_str());
+    assert_eq!(v["pdq"]["quality"], quality);
+    assert_eq!(v["pdq_dihedral"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        (
+            v["width"].as_u64(),
+            v["height"].as_u64(),
+            v["format"].as_str()
+        ),
+        (Some(1600), Some(1004), Some("png"))
+    );
+    assert_eq!(v["phash16"].as_str().unwrap().len(), 64);
+    assert_eq!(v["sha1"].as_str().unwrap().len(), 40);
+}
+
+#[test]
+fn default_algorithms_are_pdq_ahash_dhash_phash_md5_sha256() {
+    let o = run(&[
+        "hash",
+        vectors().join("misc-images/small.jpg").to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["ahash", "dhash", "format", "height", "md5", "path", "pdq", "phash", "sha256", "width"]
+    );
+}
+
+#[test]
+fn a_failing_file_is_reported_and_the_run_goes_on_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-text.jpg"), "not an image").unwrap();
+    std::fs::write(dir.path().join("b-empty.png"), "").unwrap();
+    let jpeg = std::fs::read(vectors().join("misc-images/wee.jpg")).unwrap();
+    std::fs::write(dir.path().join("c-truncated.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
+    std::fs::copy(
+        vectors().join("misc-images/wee.jpg"),
+        dir.path().join("d-good.jpg"),
+    )
+    .unwrap();
+    let o = run(&["hash", "--jobs", "2", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let codes: Vec<&str> = lines
+        .iter()
+        .map(|v| v["error"]["code"].as_str().unwrap_or("ok"))
+        .collect();
+    assert_eq!(
+        codes,
+        ["unsupported_format", "empty_input", "truncated_image", "ok"]
+    );
+    assert!(
+        lines[0]["path"].as_str().unwrap().ends_with("a-text.jpg"),
+        "input order is kept"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3 of 4 files failed"));
+}
+
+#[test]
+fn text_format_prints_hash_quality_path_like_the_reference_tool() {
+    let file = vectors().join("bridge-mods/aaa-orig.jpg");
+    let o = run(&["hash", "--format", "text", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let (hash, quality) = canonical("bridge-mods/aaa-orig.jpg");
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("{hash},{quality},{}", file.display())
+    );
+}
+
+#[test]
+fn csv_has_a_header_and_one_row_per_file() {
+    let file = vectors().join("misc-images/wee.jpg");
+    let o = run(&[
+        "hash",
+        "--format",
+        "csv",
+        "-a",
+        "pdq,md5",
+        file.to_str().unwrap(),
+        "/does/not/exist",
+    ]);
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows[0],
+        "path,width,height,format,pdq,pdq_quality,md5,error"
+    );
+    assert_eq!(rows[1].split(',').count(), 8);
+    assert!(rows[2].ends_with("not_found: no such file or directory"));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_algorithm_is_an_error_that_lists_the_known_ones() {
+    let o = run(&["hash", "-a", "pdq,nope", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown algorithm \"nope\""));
+}
+
+#[test]
+fn compare_gives_distance_and_verdict_and_exit_code() {
+    let a = vectors().join("bridge-mods/aaa-orig.jpg");
+    let b = vectors().join("bridge-mods/blur-a-lot.jpg");
+    let o = run(&[
+        "compare",
+        "-f",
+        "json",
+        "-a",
+        "pdq,md5",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v[0]["algorithm"], "pdq");
+    assert_eq!(v[0]["verdict"], "match");
+    assert_eq!(v[0]["threshold"], 31);
+    assert_eq!(v[1]["verdict"], "different");
+    assert!(v[1].get("distance").is_none(), "digests have no distance");
+    // Two unrelated hashes: no match, exit 1.
+    let o = run(&["compare", &"0".repeat(64), &"f".repeat(64)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("distance 256  no match"));
+    let o = run(&["compare", "abcd", "abcd"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a 4-character hash needs --algorithms"
+    );
+}
+
+#[test]
+fn match_finds_listed_images_and_reports_broken_list_lines_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hash, _) = canonical("bridge-mods/aaa-orig.jpg");
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# bank\npdq {hash} bridge\nsignal_type,signal_str\npdq,{},far away\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let target = vectors().join("bridge-mods/blur-a-lot.jpg");
+    let o = run(&[
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        target.to_str().unwrap(),
+        vectors().join("misc-images/c.png").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["matches"][0]["line"], 2);
+    assert_eq!(lines[0]["matches"][0]["metadata"], "bridge");
+    assert_eq!(lines[0]["matches"][0]["distance"], 4);
+    assert_eq!(lines[1]["matches"].as_array().unwrap().len(), 0);
+
+    std::fs::write(&list, format!("{hash}\nnot-a-hash\n")).unwrap();
+    let o = run(&[
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2: "));
+    let o = run(&[
+        "match",
+        "--skip-bad-lines",
+        "--list",
+        list.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+
+    // No match at all: exit 1.
+    std::fs::write(&list, format!("{}\n", "0".repeat(64))).unwrap();
+    let o = run(&[
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn a_low_quality_pdq_is_reported_as_not_matchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hash, quality) = canonical("misc-images/small.jpg");
+    assert!(quality < 50);
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{hash}\n")).unwrap();
+    let o = run(&[
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        vectors().join("misc-images/small.jpg").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["not_matchable"], "pdq quality under 50");
+}

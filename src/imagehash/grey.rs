@@ -1,0 +1,70 @@
+//! Stage 1: pixels to Pillow's 8-bit grey, `Image.convert('L')`.
+//!
+//! Mirrors `rgb2l` in Pillow's src/libImaging/Convert.c: the fixed-point ITU-R 601-2 luma
+//! `L24(rgb) = r * 19595 + g * 38470 + b * 7471 + 0x8000`, shifted right by 16. RGBA converts
+//! through the same function, so alpha is ignored; grey is used as is (Pillow's `L` needs no
+//! conversion). Palette, 1-bit and grey+alpha images reach Pillow's `p2l`, `bit2l` and `la2l`,
+//! which give what this stage gives for the expanded palette colours, 0/255 and the grey channel.
+
+use crate::pixels::{PixelFormat, PixelView};
+
+/// A row-major 8-bit grey image (Pillow mode `L`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GreyImage {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<u8>,
+}
+
+impl GreyImage {
+    /// Row `y`.
+    pub fn row(&self, y: usize) -> &[u8] {
+        &self.data[y * self.width..][..self.width]
+    }
+}
+
+/// Pillow's `L24(rgb) >> 16`.
+#[inline(always)]
+pub fn grey_of(r: u8, g: u8, b: u8) -> u8 {
+    let l24 = u32::from(r) * 19595 + u32::from(g) * 38470 + u32::from(b) * 7471 + 0x8000;
+    // The weights sum to 65536, so the result is at most 255.
+    (l24 >> 16) as u8
+}
+
+/// `Image.convert('L')` of the view.
+pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
+    let (width, height) = (view.width() as usize, view.height() as usize);
+    let mut data = Vec::with_capacity(width * height);
+    for y in 0..height {
+        let row = view.row(y);
+        match view.format() {
+            PixelFormat::Gray8 => data.extend_from_slice(row),
+            PixelFormat::Rgb8 => {
+                data.extend(row.chunks_exact(3).map(|p| grey_of(p[0], p[1], p[2])))
+            }
+            PixelFormat::Rgba8 => {
+                data.extend(row.chunks_exact(4).map(|p| grey_of(p[0], p[1], p[2])))
+            }
+        }
+    }
+    GreyImage {
+        width,
+        height,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_keeps_the_ends_and_rounds_like_pillow() {
+        assert_eq!(grey_of(0, 0, 0), 0);
+        assert_eq!(grey_of(255, 255, 255), 255);
+        // (255 * 19595 + 0x8000) >> 16: 76.24 plus one half, truncated, is 76 (values from Pillow).
+        assert_eq!(grey_of(255, 0, 0), 76);
+        assert_eq!(grey_of(0, 255, 0), 150);
+        assert_eq!(grey_of(0, 0, 255), 29);
+    }
+}

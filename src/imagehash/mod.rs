@@ -1,0 +1,132 @@
+//! The Python `imagehash` 4.3.2 family, bit-identical with imagehash + Pillow + NumPy + SciPy +
+//! PyWavelets (x86-64) on the same pixels: [`average_hash`], [`dhash`], [`dhash_vertical`],
+//! [`phash`] and [`whash`] (haar, `remove_max_haar_ll=True`).
+//!
+//! Every algorithm is a chain of stages, one per file, mirroring imagehash/__init__.py:
+//! pixels → [`grey`] (`convert('L')`) → [`resample`] (`resize(..., LANCZOS)`) → a threshold:
+//! [`median::mean_u8`] (average), neighbour comparison (difference), [`dct`] + median
+//! (perceptual) or [`wavelet`] + median (wavelet) → bits in row-major order, the first the most
+//! significant ([`ImageHash`]).
+//!
+//! The arithmetic is our own, stage by stage, because the point is the exact bits: no resizing
+//! crate reproduces Pillow's fixed-point Lanczos, and a general FFT/DCT crate (rustdct and the
+//! like) rounds differently from pocketfft, which flips pHash bits wherever coefficients nearly
+//! tie. The only floating-point library calls, `sin` and `cos`, are [`trig`]'s correctly
+//! rounded ones, so native and wasm builds agree with each other and with glibc.
+//!
+//! Where imagehash raises, these return [`CallerError::UnsupportedHashSize`]: hash sizes under
+//! 2 (imagehash's own check, applied here to all five, where imagehash skips it for
+//! `dhash_vertical` and `whash`), whash sizes that are not powers of two (imagehash's assert),
+//! and sizes over 16, which [`ImageHash`] does not hold. `phash` uses imagehash's default
+//! `highfreq_factor=4`; `whash` its default `image_scale` and `mode='haar'`.
+
+pub mod dct;
+pub mod grey;
+pub mod median;
+pub mod pocketfft;
+pub mod resample;
+pub mod trig;
+pub mod wavelet;
+
+use crate::error::CallerError;
+use crate::hash::{
+    Algorithm, AverageHash, DifferenceHash, DifferenceVerticalHash, ImageHash, PerceptualHash,
+    WaveletHash, IMAGEHASH_MAX_SIZE, IMAGEHASH_MIN_SIZE,
+};
+use crate::pixels::PixelView;
+
+use grey::GreyImage;
+
+/// imagehash's `highfreq_factor` default: the perceptual hash shrinks to 4 x hash_size.
+pub const PHASH_HIGHFREQ_FACTOR: usize = 4;
+
+fn check_size<A: Algorithm>(hash_size: u32, expected: &'static str) -> Result<usize, CallerError> {
+    if (IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE).contains(&hash_size) && A::supports(hash_size) {
+        Ok(hash_size as usize)
+    } else {
+        Err(CallerError::UnsupportedHashSize {
+            algorithm: A::NAME,
+            expected,
+            found: hash_size,
+        })
+    }
+}
+
+const ANY_SIZE: &str = "2 to 16";
+
+fn shrink(view: &PixelView<'_>, width: usize, height: usize) -> GreyImage {
+    resample::resize_lanczos(&grey::to_grey(view), width, height)
+}
+
+fn hash_from<A: Algorithm>(size: usize, bits: impl IntoIterator<Item = bool>) -> ImageHash<A> {
+    // The callers produce exactly size² bits for a checked size.
+    ImageHash::from_bits(size as u32, bits).expect("size² bits for a checked size")
+}
+
+/// imagehash `average_hash(image, hash_size)`.
+pub fn average_hash(view: &PixelView<'_>, hash_size: u32) -> Result<AverageHash, CallerError> {
+    let size = check_size::<crate::hash::Average>(hash_size, ANY_SIZE)?;
+    let small = shrink(view, size, size);
+    let avg = median::mean_u8(&small.data);
+    Ok(hash_from(
+        size,
+        small.data.iter().map(|&p| f64::from(p) > avg),
+    ))
+}
+
+/// imagehash `dhash(image, hash_size)`: each row's pixels against their left neighbours.
+pub fn dhash(view: &PixelView<'_>, hash_size: u32) -> Result<DifferenceHash, CallerError> {
+    let size = check_size::<crate::hash::Difference>(hash_size, ANY_SIZE)?;
+    let small = shrink(view, size + 1, size);
+    let bits = (0..size).flat_map(|y| {
+        let row = small.row(y);
+        (0..size).map(move |x| row[x + 1] > row[x])
+    });
+    Ok(hash_from(size, bits))
+}
+
+/// imagehash `dhash_vertical(image, hash_size)`: each pixel against the one above.
+pub fn dhash_vertical(
+    view: &PixelView<'_>,
+    hash_size: u32,
+) -> Result<DifferenceVerticalHash, CallerError> {
+    let size = check_size::<crate::hash::DifferenceVertical>(hash_size, ANY_SIZE)?;
+    let small = shrink(view, size, size + 1);
+    let bits = (0..size).flat_map(|y| {
+        let (above, below) = (small.row(y), small.row(y + 1));
+        (0..size).map(move |x| below[x] > above[x])
+    });
+    Ok(hash_from(size, bits))
+}
+
+/// imagehash `phash(image, hash_size)`: the low `hash_size` x `hash_size` DCT coefficients of
+/// the image shrunk to `4 hash_size` square, against their median.
+pub fn phash(view: &PixelView<'_>, hash_size: u32) -> Result<PerceptualHash, CallerError> {
+    let size = check_size::<crate::hash::Perceptual>(hash_size, ANY_SIZE)?;
+    let img_size = size * PHASH_HIGHFREQ_FACTOR;
+    let small = shrink(view, img_size, img_size);
+    let low = dct::dct_2d_low(&small.data, img_size, size);
+    let med = median::median_f64(&low);
+    Ok(hash_from(size, low.iter().map(|&v| v > med)))
+}
+
+/// imagehash `whash(image, hash_size)` with its defaults: haar, `image_scale` the largest power
+/// of two not above the smaller side (at least `hash_size`), `remove_max_haar_ll=True`.
+pub fn whash(view: &PixelView<'_>, hash_size: u32) -> Result<WaveletHash, CallerError> {
+    let size = check_size::<crate::hash::Wavelet>(hash_size, "2, 4, 8 or 16")?;
+    let smaller = view.width().min(view.height());
+    // 2 ** int(log2(min(image.size))): log2 is exact or far from an integer at these sizes.
+    let natural_scale = 1usize << (31 - smaller.leading_zeros());
+    let image_scale = natural_scale.max(size);
+    let ll_max_level = image_scale.trailing_zeros();
+    let level = size.trailing_zeros();
+    let small = shrink(view, image_scale, image_scale);
+    let pixels = wavelet::Plane {
+        size: image_scale,
+        data: small.data.iter().map(|&p| f64::from(p) / 255.0).collect(),
+    };
+    let pixels = wavelet::remove_max_haar_ll(&pixels);
+    let low = wavelet::haar_approximation(&pixels, ll_max_level - level);
+    let med = median::median_f64(&low.data);
+    Ok(hash_from(size, low.data.iter().map(|&v| v > med)))
+}
