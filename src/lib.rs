@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod index;
 pub mod pdq;
 pub mod pixels;
 
