@@ -1,6 +1,8 @@
 //! The integration test suite: one binary, run natively by `cargo test` and in wasm (Node and
 //! headless Chromium) by wasm-bindgen-test with the same embedded vectors.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod index;
 mod pdq;
 #[cfg(not(target_arch = "wasm32"))]
 mod properties;
