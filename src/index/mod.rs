@@ -385,7 +385,7 @@ impl<C: Code> Index<C> {
                 SCRATCH.with_borrow_mut(|scratch| {
                     for (q, out) in words.chunks_exact(C::WORDS).zip(&mut hits) {
                         base.tables
-                            .search(&base.codes, q, radius, &plan, skip, scratch, out);
+                            .search(&base.codes, q, radius, plan, skip, scratch, out);
                     }
                 });
             }
