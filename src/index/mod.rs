@@ -254,7 +254,10 @@ impl<C: Code> Index<C> {
         for (_, code) in &entries {
             code::push_words(code, &mut codes);
         }
-        let ids = entries.into_iter().map(|e| e.0).collect();
+        // Collected from a borrow: `into_iter().map().collect()` would reuse the entries'
+        // allocation, five times the size the ids need.
+        let ids = entries.iter().map(|e| e.0).collect();
+        drop(entries);
         Ok(Self::from_sorted(ids, codes, options))
     }
 
@@ -537,7 +540,7 @@ impl<C: Code> RebuildJob<C> {
         for (_, code) in &order {
             codes.extend_from_slice(code);
         }
-        let ids = order.into_iter().map(|e| e.0).collect();
+        let ids = order.iter().map(|e| e.0).collect();
         Rebuilt {
             base: Base::build(ids, codes, self.options),
             generation: self.generation,

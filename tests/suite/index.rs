@@ -372,3 +372,19 @@ fn auto_picks_multi_index_at_small_radii_and_the_scan_at_large_ones() {
     assert_eq!(index.strategy_for(8), Search::MultiIndex);
     assert_eq!(index.strategy_for(120), Search::Linear);
 }
+
+#[test]
+fn an_index_holds_its_codes_ids_and_tables_and_little_else() {
+    let mut rng = Rng(11);
+    let n = 50_000;
+    let stored: Vec<PdqHash> = codes(n, false, &mut rng);
+    let index = Index::build(entries(&stored, &mut rng)).unwrap();
+    let stats = index.stats();
+    let m = stats.substrings;
+    let (short, extra) = (256 / m, 256 % m);
+    let offsets: usize = (0..m)
+        .map(|i| 4 * ((1usize << (short + usize::from(i < extra))) + 1))
+        .sum();
+    let want = n * (8 + 32) + m * 4 * n + offsets + n.div_ceil(64) * 8;
+    assert_eq!(stats.heap_bytes, want);
+}
