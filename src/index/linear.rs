@@ -59,21 +59,22 @@ pub(crate) fn scan(
 }
 
 fn scan_fixed<const W: usize>(codes: &[u64], queries: &[u64], radius: u32, out: &mut [Vec<Hit>]) {
-    let (codes, _) = codes.as_chunks::<W>();
-    let (queries, _) = queries.as_chunks::<W>();
     let mut distances = [0u32; SCAN_BLOCK_CODES];
-    for (block_index, block) in codes.chunks(SCAN_BLOCK_CODES).enumerate() {
+    for (block_index, block) in codes.chunks(W * SCAN_BLOCK_CODES).enumerate() {
         let first = block_index * SCAN_BLOCK_CODES;
-        for (q, hits) in queries.iter().zip(out.iter_mut()) {
-            // Whole arrays, no bounds checks: this loop vectorises (vpopcntq where available).
-            for (d, code) in distances.iter_mut().zip(block) {
+        for (query, hits) in queries.chunks_exact(W).zip(out.iter_mut()) {
+            let q: [u64; W] = core::array::from_fn(|i| query[i]);
+            for (d, code) in distances.iter_mut().zip(block.chunks_exact(W)) {
+                // A whole array, so the loop has no bounds checks and vectorises (vpopcntq where
+                // the target has it); chunks_exact guarantees the length, so this never fails.
+                let code: &[u64; W] = code.try_into().expect("chunk of W words");
                 let mut sum = 0;
                 for i in 0..W {
                     sum += (code[i] ^ q[i]).count_ones();
                 }
                 *d = sum;
             }
-            for (j, &distance) in distances[..block.len()].iter().enumerate() {
+            for (j, &distance) in distances[..block.len() / W].iter().enumerate() {
                 if distance <= radius {
                     hits.push(Hit {
                         distance,
