@@ -40,7 +40,7 @@
 //! The probe count grows like `m * C(B/m, r/m)`; at 10M PDQ codes radius 31 needs about 2,900
 //! probes and as many expected candidates, radius 63 about 470,000 of each. Each probe and each
 //! candidate is a cache miss in a structure far larger than the caches, while the batched linear
-//! scan compares a code in under 2 ns from a block that stays in L2. [`MultiIndex::plan`]
+//! scan compares a code in under 2 ns from a block that stays in L2. `MultiIndex::plan`
 //! estimates the multi-index cost from the enumeration size and `N` (`PROBE_NS`, `CANDIDATE_NS`)
 //! and the index compares it with `N * SCAN_NS_PER_CODE`. On 10M uniform or clustered PDQ codes
 //! (bench/results/index-*.md) multi-index hashing is faster up to radius 47 and the batched scan
