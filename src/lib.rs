@@ -28,6 +28,7 @@ pub mod error;
 pub mod hash;
 pub mod hashlist;
 pub mod imagehash;
+pub mod index;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;

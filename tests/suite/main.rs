@@ -4,6 +4,8 @@
 mod decode;
 mod digest;
 mod imagehash;
+#[cfg(not(target_arch = "wasm32"))]
+mod index;
 mod pdq;
 #[cfg(not(target_arch = "wasm32"))]
 mod properties;
