@@ -329,6 +329,11 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         .into());
     }
     let format = detect_format(bytes)?;
+    if format == ImageFormat::WebP {
+        // image-webp allocates a metadata chunk (EXIF, ICCP, XMP) at the size it declares
+        // before reading it: a chunk claiming 4 GiB in a 100-byte file must be refused first.
+        webp_chunks_fit(bytes)?;
+    }
     let fail = |e: ImageError| match declared_length_exceeds_data(format, bytes) {
         Some(truncated) => truncated.into(),
         None => image_error(format, e),
@@ -483,6 +488,32 @@ fn corrupt(format: ImageFormat, detail: String) -> Error {
 /// Whether the data ends before what the container itself declares: JPEG must reach its
 /// end-of-image marker, WebP its RIFF size, BMP its header's file size. Checked before
 /// decoding JPEG and WebP; for every format also after a decoder failed, since some decoders
+/// Walks the RIFF chunks of a WebP file (12-byte file header, then `fourcc`, little-endian
+/// `size`, `size` bytes padded to even) and refuses a chunk that claims more bytes than follow.
+fn webp_chunks_fit(bytes: &[u8]) -> Result<(), ContentError> {
+    let mut pos = 12usize;
+    while pos + 8 <= bytes.len() {
+        let fourcc = String::from_utf8_lossy(&bytes[pos..pos + 4]).into_owned();
+        let size = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]) as u64;
+        let available = (bytes.len() - pos - 8) as u64;
+        if size > available {
+            return Err(ContentError::Truncated {
+                format: ImageFormat::WebP.name(),
+                detail: format!(
+                    "chunk {fourcc:?} at byte {pos} declares {size} bytes, {available} follow"
+                ),
+            });
+        }
+        pos += 8 + size as usize + (size as usize & 1);
+    }
+    Ok(())
+}
+
 /// report running out of data as a generic format error. BMP writers often leave the file
 /// size wrong, so it is only used to explain a failure.
 fn declared_length_exceeds_data(format: ImageFormat, bytes: &[u8]) -> Option<ContentError> {

@@ -902,3 +902,18 @@ mod properties {
         }
     }
 }
+
+/// Files the decode fuzz target found: each is refused with its code, without a large
+/// allocation (the WebP one made the decoder allocate the 4 GiB its EXIF chunk claims).
+#[test]
+fn hostile_files_found_by_fuzzing_are_refused() {
+    let cases: &[(&str, &[u8], &str)] = &[(
+        "webp-exif-chunk-claims-4gib.webp",
+        include_bytes!("../vectors/decode/hostile/webp-exif-chunk-claims-4gib.webp"),
+        "truncated_image",
+    )];
+    for (name, bytes, want) in cases {
+        let (code, message) = code_of(bytes, &DecodeOptions::default());
+        assert_eq!(code, *want, "{name}: {message}");
+    }
+}

@@ -1,0 +1,58 @@
+// hashBytes in Node (the wasm package) gives exactly what the `pixelprint` CLI prints for the
+// same files, and coded errors for files it cannot hash.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { repo, vectorPath, loadWasm } from './helpers.mjs';
+
+const wasm = await loadWasm();
+const root = fileURLToPath(repo);
+
+function cli(args) {
+  execFileSync('cargo', ['build', '--quiet', '-p', 'pixelprint-cli'], { cwd: root, stdio: 'inherit' });
+  const out = execFileSync(`${root}/target/debug/pixelprint`, args, { cwd: root, encoding: 'utf8' });
+  return out.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const ALL = 'pdq,pdq-dihedral,ahash,dhash,dhash-vertical,phash,phash16,whash,md5,sha1,sha256';
+
+test('hashBytes equals the CLI for every algorithm on JPEG, PNG, WebP, CMYK and EXIF-rotated files', () => {
+  const files = [
+    'bridge-mods/aaa-orig.jpg', 'misc-images/modes/P.png', 'misc-images/modes/RGBA.png', 'misc-images/modes/LA.png',
+    'misc-images/modes/CMYK.jpg', 'misc-images/modes/F.webp', 'misc-images/wee.jpg', 'reg-test-input/exif-rotn/exif-rotn-6.jpg',
+  ];
+  for (const orientation of ['ignore', 'apply']) {
+    const expected = cli(['hash', '--algorithms', ALL, '--orientation', orientation, ...files.map((f) => fileURLToPath(vectorPath(f)))]);
+    files.forEach((file, i) => {
+      const { path, ...want } = expected[i];
+      const got = wasm.hashBytes(readFileSync(vectorPath(file)), { algorithms: ALL.split(','), orientation });
+      delete got.orientation;
+      assert.deepEqual(got, want, `${file} (${orientation})`);
+    });
+  }
+  console.log(`hashBytes [Node ${process.versions.node}]: ${files.length} files x 2 orientation policies x 11 algorithms equal the CLI`);
+});
+
+test('hashBytes reports the EXIF orientation and defaults to the CLI defaults', () => {
+  const got = wasm.hashBytes(readFileSync(vectorPath('reg-test-input/exif-rotn/exif-rotn-6.jpg')));
+  assert.equal(got.orientation, 6);
+  assert.deepEqual(Object.keys(got).sort(), ['ahash', 'dhash', 'format', 'height', 'md5', 'orientation', 'pdq', 'phash', 'sha256', 'width']);
+});
+
+test('hashBytes throws coded errors and keeps working', () => {
+  const cases = [
+    [new Uint8Array(0), 'empty_input'],
+    [new TextEncoder().encode('hello, not an image'), 'unsupported_format'],
+    [readFileSync(vectorPath('misc-images/wee.jpg')).subarray(0, 2000), 'truncated_image'],
+  ];
+  for (const [bytes, code] of cases) {
+    assert.throws(() => wasm.hashBytes(bytes), (e) => e instanceof Error && e.code === code && e.message.length > 0);
+  }
+  assert.throws(() => wasm.hashBytes(new Uint8Array(8), { algorithms: ['pdq', 'nope'] }), (e) => e.code === 'unknown_algorithm');
+  assert.throws(() => wasm.hashBytes(new Uint8Array(8), { colour: 'x' }), (e) => e.code === 'invalid_option');
+  assert.throws(() => wasm.hashBytes(new Uint8Array(8), { orientation: 'sideways' }), /orientation must be/);
+  // Digests need no decoding: any bytes work.
+  assert.deepEqual(wasm.hashBytes(new TextEncoder().encode('abc'), { algorithms: 'md5' }), { md5: '900150983cd24f0b5621ee74ff3a0f47' });
+});
