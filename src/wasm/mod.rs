@@ -76,6 +76,31 @@ fn parse_options(options: JsValue) -> Result<HashOptions, JsValue> {
     let o: JsHashOptions = if options.is_undefined() || options.is_null() {
         JsHashOptions::default()
     } else {
+        // serde-wasm-bindgen reads only the fields it knows, so unknown keys (likely typos)
+        // are refused here.
+        const KNOWN: [&str; 5] = [
+            "algorithms",
+            "orientation",
+            "alpha",
+            "maxPixels",
+            "maxInputBytes",
+        ];
+        if let Some(object) = options.dyn_ref::<js_sys::Object>() {
+            for key in js_sys::Object::keys(object)
+                .iter()
+                .filter_map(|k| k.as_string())
+            {
+                if !KNOWN.contains(&key.as_str()) {
+                    return Err(js_error(
+                        "invalid_option",
+                        &format!(
+                            "unknown option {key:?}: expected one of {}",
+                            KNOWN.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         serde_wasm_bindgen::from_value(options)
             .map_err(|e| js_error("invalid_option", &e.to_string()))?
     };

@@ -54,5 +54,5 @@ test('hashBytes throws coded errors and keeps working', () => {
   assert.throws(() => wasm.hashBytes(new Uint8Array(8), { colour: 'x' }), (e) => e.code === 'invalid_option');
   assert.throws(() => wasm.hashBytes(new Uint8Array(8), { orientation: 'sideways' }), /orientation must be/);
   // Digests need no decoding: any bytes work.
-  assert.deepEqual(wasm.hashBytes(new TextEncoder().encode('abc'), { algorithms: 'md5' }), { md5: '900150983cd24f0b5621ee74ff3a0f47' });
+  assert.deepEqual(wasm.hashBytes(new TextEncoder().encode('abc'), { algorithms: 'md5' }), { md5: '900150983cd24fb0d6963f7d28e17f72' });
 });
