@@ -3,6 +3,8 @@
 
 mod decode;
 mod digest;
+#[cfg(not(target_arch = "wasm32"))]
+mod fuzz_corpus;
 mod imagehash;
 #[cfg(not(target_arch = "wasm32"))]
 mod index;
