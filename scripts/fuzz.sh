@@ -13,4 +13,4 @@ mkdir -p "$corpus"
 cp -n "$root/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true
 cd "$root/fuzz"
 RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "$corpus" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1

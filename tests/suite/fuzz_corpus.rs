@@ -29,7 +29,7 @@ fn decode_hash_corpus_hashes_or_fails_with_a_code() {
     let options = HashOptions {
         algorithms: HashAlgorithm::ALL.into_iter().collect(),
         decode: DecodeOptions {
-            max_pixels: 4_000_000,
+            max_pixels: 1_000_000,
             ..DecodeOptions::default()
         },
     };
