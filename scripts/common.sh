@@ -2,7 +2,10 @@
 # Build caches live outside the clone so that a fresh clone reuses them; a cold run rebuilds.
 PIXELPRINT_CACHE_DIR=${PIXELPRINT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pixelprint}
 PIXELPRINT_WASM_TARGET_DIR=${PIXELPRINT_WASM_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-wasm}
-export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR
+# Native builds of `make test` share a target dir in the cache too: dependencies are reused by
+# every clone (the project's own crates rebuild, as their paths differ).
+PIXELPRINT_NATIVE_TARGET_DIR=${PIXELPRINT_NATIVE_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-native}
+export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR PIXELPRINT_NATIVE_TARGET_DIR
 
 # The wasm-bindgen version pinned in Cargo.lock (the CLI must match it exactly).
 wasm_bindgen_lock_version() {

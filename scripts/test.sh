@@ -19,7 +19,8 @@ step() {
 }
 
 step "format" cargo fmt --all --check
-step "native tests" cargo test --workspace --all-targets
+export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
+step "native tests" cargo test --workspace
 step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture

@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { repo, vectorPath, loadWasm } from './helpers.mjs';
+import { repo, vectorPath, loadWasm, cliPath } from './helpers.mjs';
 
 const wasm = await loadWasm();
 const root = fileURLToPath(repo);
 
 function cli(args) {
-  execFileSync('cargo', ['build', '--quiet', '-p', 'pixelprint-cli'], { cwd: root, stdio: 'inherit' });
-  const out = execFileSync(`${root}/target/debug/pixelprint`, args, { cwd: root, encoding: 'utf8' });
+  const out = execFileSync(cliPath(), args, { cwd: root, encoding: 'utf8' });
   return out.trim().split('\n').map((l) => JSON.parse(l));
 }
 

@@ -4,7 +4,8 @@ import { gunzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export const repo = new URL('../../', import.meta.url);
 export const vectorPath = (p) => new URL(`tests/vectors/pdq/${p}`, repo);
@@ -46,6 +47,13 @@ export function readPnmAsRgba(path) {
     rgba[i * 4 + 3] = 255;
   }
   return { width: w, height: h, data: rgba, grey: channels === 1 };
+}
+
+/** The `pixelprint` CLI, built (a no-op when `make test` has built it) in the same target dir. */
+export function cliPath() {
+  const root = fileURLToPath(repo);
+  execFileSync('cargo', ['build', '--quiet', '-p', 'pixelprint-cli'], { cwd: root, stdio: 'inherit' });
+  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'pixelprint');
 }
 
 /** The wasm module built by scripts/build-wasm.sh, initialised synchronously. */
