@@ -33,6 +33,9 @@ use model::Algorithm;
 use ratelimit::RateLimiter;
 use storage::{Sqlite, Storage};
 
+/// Delta size that triggers a rebuild before --rebuild-secs are up.
+const REBUILD_MIN_DELTA: usize = 1000;
+
 /// The pages' Content-Security-Policy (docs/api.md).
 const CSP: &str = "default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'";
 
@@ -268,19 +271,28 @@ async fn run(args: Args) -> Result<(), String> {
                 }
             }
         });
-        let mut tick = tokio::time::interval(rebuild_every);
-        tick.tick().await;
+        // Rebuild when the delta is large (a bulk import), else every --rebuild-secs if it has
+        // any changes: searches scan the delta linearly.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last = tokio::time::Instant::now();
         loop {
             tick.tick().await;
-            let pending = loader
+            let (pending, entries) = loader
                 .catalog
                 .read()
-                .map(|c| c.pending())
+                .map(|c| {
+                    (
+                        c.pending(),
+                        c.counts().iter().map(|(_, n)| n).sum::<usize>(),
+                    )
+                })
                 .unwrap_or_default();
-            if pending > 0 {
+            let large = pending >= REBUILD_MIN_DELTA.max(entries / 8);
+            if pending > 0 && (large || last.elapsed() >= rebuild_every) {
                 if let Err(e) = loader.rebuild().await {
                     tracing::warn!(error = %e, "index rebuild failed");
                 }
+                last = tokio::time::Instant::now();
             }
         }
     });

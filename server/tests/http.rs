@@ -710,3 +710,52 @@ fn demo_flag_seeds_a_demo_bank() {
     let r = s.match_items(json!({"items": [{"pdq": bridge}]}));
     assert_eq!(matches_of(&r, 0).len(), 1);
 }
+
+#[test]
+fn a_bulk_import_is_folded_by_a_background_rebuild_and_still_matches() {
+    let dir = TempDir::new("rebuild");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let hashes: Vec<String> = (100..3100).map(pdq).collect();
+    let r = s.import("a", "", &hashes.join("\n"));
+    assert_eq!(r.json()["imported"], 3000, "{}", r.text());
+    let start = Instant::now();
+    loop {
+        let m = s.get("/metrics").text();
+        if m.contains("pixelprint_index_pending 0")
+            && !m.contains("pixelprint_index_rebuilds_total 0")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no rebuild within 15 s: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let items: Vec<Value> = [7usize, 1500, 2999]
+        .iter()
+        .map(|&i| json!({"pdq": flip(&hashes[i], 6)}))
+        .collect();
+    let r = s.match_items(json!({ "items": items }));
+    for i in 0..3 {
+        let m = matches_of(&r, i);
+        assert_eq!(m.len(), 1, "item {i}: {r}");
+        assert_eq!(m[0]["distance"], 6);
+    }
+    // A removal after the rebuild hides the entry (a tombstone in the new base).
+    let id = matches_of(&r, 0)[0]["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let d = s.request(
+        "DELETE",
+        &format!("/v1/banks/a/entries/{id}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(d.status, 204);
+    let r = s.match_items(json!({"items": [{"pdq": hashes[7]}]}));
+    assert!(matches_of(&r, 0).is_empty(), "{r}");
+}
