@@ -57,6 +57,15 @@ def main():
         assert status == 200, data
     import_s = time.time() - t0
 
+    # Wait (bounded) for the background rebuild to fold the import into the index's base.
+    for _ in range(300):
+        status, data = call(c, "GET", "/metrics")
+        if b"pixelprint_index_pending 0\n" in data:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("the index still had a delta after 30 s")
+
     # Check before timing: a stored hash with 8 bits flipped is found, a random one is not.
     probe = flip(hashes[n // 2], 8)
     status, data = call(c, "POST", "/v1/match", json.dumps({"items": [{"pdq": probe}, {"pdq": rng.randbytes(32).hex()}]}),
@@ -115,7 +124,7 @@ def main():
         f.write(f"# HTTP benchmark of /v1/match, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
         f.write(f"- Machine: `nproc` = {os.cpu_count()}, {platform.processor() or platform.machine()}; "
                 f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (shared with other builds)\n")
-        f.write(f"- Commit: `{commit}`; server binary: `{os.environ.get('SERVER_BIN', '?')}`\n")
+        f.write(f"- Commit: `{commit}`; server binary: `{os.environ.get('SERVER_BIN', '?')}` ({os.environ.get('SERVER_BUILD', 'cargo --release')})\n")
         f.write(f"- Bank: {n:,} random PDQ hashes (import took {import_s:.1f} s). Queries: half a stored hash "
                 f"with 8 bits flipped (one match), half random (no match); default threshold 31.\n")
         f.write(f"- Client: `bench/http/load.py` (Python http.client, a separate process on 127.0.0.1), "
