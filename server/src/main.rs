@@ -164,7 +164,10 @@ async fn static_guard(req: Request<axum::body::Body>, next: Next) -> Response {
 
 fn main() {
     let args = Args::parse();
+    // Logs go to stderr: stdout carries only the "listening on" line that scripts read.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

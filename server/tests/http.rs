@@ -23,7 +23,7 @@ fn admin_key_with(server: &Server, scopes: &[&str]) -> String {
 #[test]
 fn readyz_answers_503_until_the_index_is_loaded_then_reports_the_checkpoint() {
     let dir = TempDir::new("ready");
-    let s = Server::start(&dir.0, &["--load-delay-ms", "1500"]);
+    let s = Server::start(&dir.0, &["--load-delay-ms", "3000"]);
     let r = s.get("/readyz");
     assert_eq!(r.status, 503, "{}", r.text());
     let m = s.post_json(
