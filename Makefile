@@ -11,5 +11,6 @@ test: bootstrap
 wasm: bootstrap
 	bash scripts/build-wasm.sh
 
+# One server process: the pages, the API and a demo bank (data in .demo-data/).
 demo: wasm
-	node scripts/serve.mjs --port $${PORT:-8080}
+	cargo run -p pixelprint-server -- --demo --www www --data-dir .demo-data --bind 127.0.0.1:$${PORT:-8080}

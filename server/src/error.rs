@@ -1,0 +1,128 @@
+//! The server's one error type and its one mapping to HTTP statuses.
+//!
+//! 4xx answers say what was wrong with the request (and, for hash items, which item and field);
+//! 5xx answers say nothing internal: the cause is logged and the client gets a fixed message.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or invalid; `item` and `field` locate the problem.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        item: Option<usize>,
+        field: Option<String>,
+    },
+    #[error("a valid api key is required")]
+    Unauthorized,
+    #[error("the api key lacks the {0} scope")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("too many requests, retry after {0} s")]
+    RateLimited(u64),
+    #[error("the index is still loading")]
+    NotReady,
+    /// The cause is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            item: None,
+            field: None,
+        }
+    }
+
+    pub fn bad_at(
+        code: &'static str,
+        message: impl Into<String>,
+        item: Option<usize>,
+        field: &str,
+    ) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            item,
+            field: Some(field.to_string()),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "body_too_large",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::NotReady => "not_ready",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let ApiError::BadRequest { item, field, .. } = &self {
+            if let Some(i) = item {
+                error["item"] = json!(i);
+            }
+            if let Some(f) = field {
+                error["field"] = json!(f);
+            }
+        }
+        let mut response = (self.status(), axum::Json(json!({ "error": error }))).into_response();
+        if let ApiError::RateLimited(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}
+
+/// Storage failures are internal: the client learns nothing of them.
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        match e {
+            crate::storage::StorageError::Conflict(m) => ApiError::Conflict(m),
+            crate::storage::StorageError::Backend(m) => ApiError::Internal(m),
+        }
+    }
+}

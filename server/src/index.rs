@@ -1,0 +1,217 @@
+//! The in-memory matching state: one exact Hamming index per perceptual algorithm (PDQ 256-bit;
+//! 64-bit for pHash, dHash, aHash) and hash maps for the digests, plus what each entry is.
+//!
+//! It follows the storage's change log: [`Catalog::apply`] takes the log's rows in order, so a
+//! process's own writes and other processes' reach the index the same way.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use pixelprint::index::{Code, Code64, EntryId, Index, IndexError};
+use pixelprint::PdqHash;
+
+use crate::model::{Algorithm, ChangeOp, StoredEntry};
+
+/// What the index knows of an entry.
+#[derive(Clone, Debug)]
+pub struct EntryInfo {
+    pub bank: Arc<str>,
+    pub algorithm: Algorithm,
+}
+
+/// A hit: the entry and its distance (0 for digests).
+#[derive(Clone, Copy, Debug)]
+pub struct Hit {
+    pub id: i64,
+    pub distance: u32,
+}
+
+#[derive(Default, Clone)]
+pub struct Catalog {
+    pub pdq: Index<PdqHash>,
+    pub phash: Index<Code64>,
+    pub dhash: Index<Code64>,
+    pub ahash: Index<Code64>,
+    digests: HashMap<(Algorithm, String), BTreeSet<i64>>,
+    entries: HashMap<i64, (EntryInfo, String)>,
+    banks: HashMap<String, Arc<str>>,
+}
+
+pub fn parse_code64(hex: &str) -> Option<Code64> {
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+        .map(Code64)
+}
+
+impl Catalog {
+    /// A catalog of `entries`, with the indexes built in one go.
+    pub fn build(entries: Vec<StoredEntry>) -> Result<Catalog, IndexError> {
+        let mut c = Catalog::default();
+        let (mut pdq, mut phash, mut dhash, mut ahash) = (vec![], vec![], vec![], vec![]);
+        for e in entries {
+            let id = EntryId(e.id as u64);
+            match e.algorithm {
+                Algorithm::Pdq => {
+                    if let Ok(h) = PdqHash::from_hex(&e.hash) {
+                        pdq.push((id, h));
+                    }
+                }
+                Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
+                    if let Some(code) = parse_code64(&e.hash) {
+                        match e.algorithm {
+                            Algorithm::PHash => phash.push((id, code)),
+                            Algorithm::DHash => dhash.push((id, code)),
+                            _ => ahash.push((id, code)),
+                        }
+                    }
+                }
+                Algorithm::Md5 | Algorithm::Sha256 => {}
+            }
+            c.remember(e);
+        }
+        c.pdq = Index::build(pdq)?;
+        c.phash = Index::build(phash)?;
+        c.dhash = Index::build(dhash)?;
+        c.ahash = Index::build(ahash)?;
+        Ok(c)
+    }
+
+    fn remember(&mut self, e: StoredEntry) {
+        let bank = self
+            .banks
+            .entry(e.bank.clone())
+            .or_insert_with(|| Arc::from(e.bank.as_str()))
+            .clone();
+        if !e.algorithm.is_perceptual() {
+            self.digests
+                .entry((e.algorithm, e.hash.clone()))
+                .or_default()
+                .insert(e.id);
+        }
+        self.entries.insert(
+            e.id,
+            (
+                EntryInfo {
+                    bank,
+                    algorithm: e.algorithm,
+                },
+                e.hash,
+            ),
+        );
+    }
+
+    /// Applies one change-log row.
+    pub fn apply(&mut self, op: ChangeOp) {
+        match op {
+            ChangeOp::Add(e) => {
+                if self.entries.contains_key(&e.id) {
+                    return;
+                }
+                let id = EntryId(e.id as u64);
+                match e.algorithm {
+                    Algorithm::Pdq => {
+                        if let Ok(h) = PdqHash::from_hex(&e.hash) {
+                            self.pdq.insert(id, h);
+                        }
+                    }
+                    Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
+                        if let Some(code) = parse_code64(&e.hash) {
+                            self.index64_mut(e.algorithm).insert(id, code);
+                        }
+                    }
+                    Algorithm::Md5 | Algorithm::Sha256 => {}
+                }
+                self.remember(e);
+            }
+            ChangeOp::Remove(id) => {
+                let Some((info, hash)) = self.entries.remove(&id) else {
+                    return;
+                };
+                let eid = EntryId(id as u64);
+                match info.algorithm {
+                    Algorithm::Pdq => {
+                        self.pdq.remove(eid);
+                    }
+                    Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
+                        self.index64_mut(info.algorithm).remove(eid);
+                    }
+                    a @ (Algorithm::Md5 | Algorithm::Sha256) => {
+                        if let Some(set) = self.digests.get_mut(&(a, hash.clone())) {
+                            set.remove(&id);
+                            if set.is_empty() {
+                                self.digests.remove(&(a, hash));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn index64_mut(&mut self, a: Algorithm) -> &mut Index<Code64> {
+        match a {
+            Algorithm::PHash => &mut self.phash,
+            Algorithm::DHash => &mut self.dhash,
+            _ => &mut self.ahash,
+        }
+    }
+
+    pub fn index64(&self, a: Algorithm) -> &Index<Code64> {
+        match a {
+            Algorithm::PHash => &self.phash,
+            Algorithm::DHash => &self.dhash,
+            _ => &self.ahash,
+        }
+    }
+
+    pub fn entry(&self, id: i64) -> Option<&EntryInfo> {
+        self.entries.get(&id).map(|(info, _)| info)
+    }
+
+    pub fn search_pdq(&self, q: &PdqHash, radius: u32) -> Vec<Hit> {
+        hits(self.pdq.search(q, radius))
+    }
+
+    pub fn search64(&self, a: Algorithm, q: &Code64, radius: u32) -> Vec<Hit> {
+        hits(self.index64(a).search(q, radius))
+    }
+
+    pub fn lookup_digest(&self, a: Algorithm, hex: &str) -> Vec<Hit> {
+        self.digests
+            .get(&(a, hex.to_string()))
+            .map(|ids| ids.iter().map(|&id| Hit { id, distance: 0 }).collect())
+            .unwrap_or_default()
+    }
+
+    /// Live entries per algorithm.
+    pub fn counts(&self) -> Vec<(Algorithm, usize)> {
+        let mut counts: HashMap<Algorithm, usize> = HashMap::new();
+        for (info, _) in self.entries.values() {
+            *counts.entry(info.algorithm).or_default() += 1;
+        }
+        Algorithm::ALL
+            .iter()
+            .map(|a| (*a, counts.get(a).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// Entries waiting in the indexes' deltas and tombstones (what a rebuild folds).
+    pub fn pending(&self) -> usize {
+        fn p<C: Code>(i: &Index<C>) -> usize {
+            let s = i.stats();
+            s.delta_entries + s.tombstones
+        }
+        p(&self.pdq) + p(&self.phash) + p(&self.dhash) + p(&self.ahash)
+    }
+}
+
+fn hits(matches: Vec<pixelprint::index::Match>) -> Vec<Hit> {
+    matches
+        .into_iter()
+        .map(|m| Hit {
+            id: m.id.0 as i64,
+            distance: m.distance,
+        })
+        .collect()
+}

@@ -1,0 +1,312 @@
+//! `pixelprint-server`: the matching server. Answers "is this hash on a list?", takes anonymous
+//! tips, lets administrators manage banks, and serves the browser pages of `www/`.
+//!
+//! See `docs/api.md` for the HTTP API and `/v1/openapi.json` for its OpenAPI document.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod app;
+mod error;
+mod import;
+mod index;
+mod matching;
+mod model;
+mod ratelimit;
+mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use clap::Parser;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use app::{now_unix, sha256_hex, AppState, Limits};
+use model::Algorithm;
+use ratelimit::RateLimiter;
+use storage::{Sqlite, Storage};
+
+/// Delta size that triggers a rebuild before --rebuild-secs are up.
+const REBUILD_MIN_DELTA: usize = 1000;
+
+/// The pages' Content-Security-Policy (docs/api.md).
+const CSP: &str = "default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pixelprint-server",
+    version,
+    about = "pixelprint matching server"
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Directory for the SQLite database (created if missing).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Database URL; `sqlite://PATH` (default: pixelprint.db under --data-dir).
+    #[arg(long, env = "PIXELPRINT_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Serve this directory (the browser pages) at `/`.
+    #[arg(long)]
+    www: Option<PathBuf>,
+    /// Seed a bank named `demo` (if missing) with the demo hashes.
+    #[arg(long)]
+    demo: bool,
+    /// An API key with the admin scope, stored (hashed) at start if not stored yet.
+    #[arg(long, env = "PIXELPRINT_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Require an API key with the `match` scope for /v1/match.
+    #[arg(long)]
+    require_match_key: bool,
+    /// Allowed CORS origin (repeatable); none by default.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Largest request body in bytes (import bodies: --import-limit).
+    #[arg(long, default_value_t = 1 << 20)]
+    body_limit: usize,
+    /// Largest import body in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    import_limit: usize,
+    /// Most items in one /v1/match request.
+    #[arg(long, default_value_t = 1000)]
+    max_match_items: usize,
+    /// Largest PDQ threshold a request may use.
+    #[arg(long, default_value_t = 31)]
+    max_pdq_threshold: u32,
+    /// Largest threshold for the 64-bit hashes.
+    #[arg(long, default_value_t = 10)]
+    max_h64_threshold: u32,
+    /// Requests per second per client IP (0: no limit).
+    #[arg(long, default_value_t = 50.0)]
+    rate_ip: f64,
+    /// Burst per client IP.
+    #[arg(long, default_value_t = 200.0)]
+    burst_ip: f64,
+    /// Requests per second per API key (0: no limit).
+    #[arg(long, default_value_t = 100.0)]
+    rate_key: f64,
+    /// Burst per API key.
+    #[arg(long, default_value_t = 400.0)]
+    burst_key: f64,
+    /// How often to read the change log written by other processes, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    poll_ms: u64,
+    /// How often to fold the index deltas into new bases, in seconds.
+    #[arg(long, default_value_t = 60)]
+    rebuild_secs: u64,
+    /// Wait this long before loading the index (to observe /readyz answering 503).
+    #[arg(long, default_value_t = 0, hide = true)]
+    load_delay_ms: u64,
+}
+
+fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
+    let path = match args.database_url.as_deref() {
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
+            args.data_dir.join("pixelprint.db")
+        }
+        Some(url) if url.starts_with("sqlite://") => PathBuf::from(&url["sqlite://".len()..]),
+        Some(url) => {
+            let scheme = url.split(':').next().unwrap_or("");
+            return Err(format!(
+                "database URL scheme {scheme:?} is not supported by this build (sqlite:// only)"
+            ));
+        }
+    };
+    let storage = Sqlite::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Arc::new(storage))
+}
+
+fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
+    if let Some(key) = &args.admin_key {
+        storage
+            .put_api_key(
+                &sha256_hex(key.as_bytes()),
+                &["admin".to_string()],
+                Some("bootstrap"),
+                now_unix(),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    if args.demo && !storage.bank_exists("demo").map_err(|e| e.to_string())? {
+        storage
+            .create_bank("demo", Some("demo hashes"))
+            .map_err(|e| e.to_string())?;
+        let list = import::parse_import(
+            include_str!("../demo/demo-bank.txt"),
+            import::ImportFormat::Auto,
+            Algorithm::Pdq,
+        );
+        storage
+            .add_entries("demo", &list.entries)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Refuses paths into `node_modules` (dependencies of the pages' tests, not pages).
+async fn static_guard(req: Request<axum::body::Body>, next: Next) -> Response {
+    if req.uri().path().contains("node_modules") {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    next.run(req).await
+}
+
+fn main() {
+    let args = Args::parse();
+    // Logs go to stderr: stdout carries only the "listening on" line that scripts read.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pixelprint-server: cannot start the runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(args)) {
+        eprintln!("pixelprint-server: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let storage = open_storage(&args)?;
+    seed(&*storage, &args)?;
+    let limits = Limits {
+        body_bytes: args.body_limit,
+        import_bytes: args.import_limit,
+        match_items: args.max_match_items,
+        tip_items: 100,
+        pdq_max_threshold: args.max_pdq_threshold,
+        h64_max_threshold: args.max_h64_threshold,
+        require_match_key: args.require_match_key,
+    };
+    let state = AppState::new(
+        storage,
+        limits,
+        RateLimiter::new(args.rate_ip, args.burst_ip),
+        RateLimiter::new(args.rate_key, args.burst_key),
+    );
+
+    let mut app = api::routes(state.clone());
+    if let Some(www) = &args.www {
+        let pages = axum::Router::new()
+            .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
+            .layer(middleware::from_fn(static_guard))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ));
+        app = app.merge(pages);
+    }
+    app = app
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    if !args.cors_origins.is_empty() {
+        let origins = args
+            .cors_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| format!("invalid --cors-origin {o:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::PATCH,
+                    axum::http::Method::DELETE,
+                ])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+                .expose_headers([HeaderName::from_static("retry-after")]),
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Tests and scripts read this line to find the port when binding port 0.
+    println!("listening on http://{local}");
+    tracing::info!(%local, "listening");
+
+    // Load in the background: /readyz answers 503 until the index is built.
+    let loader = state.clone();
+    let delay = Duration::from_millis(args.load_delay_ms);
+    let poll = Duration::from_millis(args.poll_ms.max(10));
+    let rebuild_every = Duration::from_secs(args.rebuild_secs.max(1));
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        while let Err(e) = loader.load().await {
+            tracing::error!(error = %e, "loading the index failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let follower = loader.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poll);
+            loop {
+                tick.tick().await;
+                if let Err(e) = follower.catch_up().await {
+                    tracing::warn!(error = %e, "reading the change log failed");
+                }
+            }
+        });
+        // Rebuild when the delta is large (a bulk import), else every --rebuild-secs if it has
+        // any changes: searches scan the delta linearly.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let (pending, entries) = loader
+                .catalog
+                .read()
+                .map(|c| {
+                    (
+                        c.pending(),
+                        c.counts().iter().map(|(_, n)| n).sum::<usize>(),
+                    )
+                })
+                .unwrap_or_default();
+            let large = pending >= REBUILD_MIN_DELTA.max(entries / 8);
+            if pending > 0 && (large || last.elapsed() >= rebuild_every) {
+                if let Err(e) = loader.rebuild().await {
+                    tracing::warn!(error = %e, "index rebuild failed");
+                }
+                last = tokio::time::Instant::now();
+            }
+        }
+    });
+
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| format!("server: {e}"))
+}

@@ -1,0 +1,142 @@
+//! The kinds of hash the server matches, and the records it stores.
+
+use pixelprint::hashlist::SignalType;
+
+/// An algorithm the server keeps an index (or a digest table) for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    Pdq,
+    PHash,
+    DHash,
+    AHash,
+    Md5,
+    Sha256,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::Pdq,
+        Algorithm::PHash,
+        Algorithm::DHash,
+        Algorithm::AHash,
+        Algorithm::Md5,
+        Algorithm::Sha256,
+    ];
+
+    /// The name in the API, the CLI's JSON key.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Algorithm::Pdq => "pdq",
+            Algorithm::PHash => "phash",
+            Algorithm::DHash => "dhash",
+            Algorithm::AHash => "ahash",
+            Algorithm::Md5 => "md5",
+            Algorithm::Sha256 => "sha256",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Hex characters of a hash.
+    pub const fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Pdq | Algorithm::Sha256 => 64,
+            Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => 16,
+            Algorithm::Md5 => 32,
+        }
+    }
+
+    /// Whether hashes match by Hamming distance (else by equality).
+    pub const fn is_perceptual(self) -> bool {
+        !matches!(self, Algorithm::Md5 | Algorithm::Sha256)
+    }
+
+    pub fn from_signal(s: SignalType) -> Option<Algorithm> {
+        match s {
+            SignalType::Pdq => Some(Algorithm::Pdq),
+            SignalType::PHash => Some(Algorithm::PHash),
+            SignalType::DHash => Some(Algorithm::DHash),
+            SignalType::AHash => Some(Algorithm::AHash),
+            SignalType::Md5 => Some(Algorithm::Md5),
+            SignalType::Sha256 => Some(Algorithm::Sha256),
+            _ => None,
+        }
+    }
+}
+
+/// Checks `hex` as a hash of `algorithm` and returns it in lower case.
+pub fn normalize_hex(algorithm: Algorithm, hex: &str) -> Result<String, String> {
+    let want = algorithm.hex_len();
+    if let Some((i, c)) = hex.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "invalid hex character {c:?} at position {i} of the {} hash",
+            algorithm.name()
+        ));
+    }
+    if hex.len() != want {
+        return Err(format!(
+            "a {} hash has {want} hex characters, found {}",
+            algorithm.name(),
+            hex.len()
+        ));
+    }
+    Ok(hex.to_ascii_lowercase())
+}
+
+/// An entry to add to a bank (hash already normalised).
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub algorithm: Algorithm,
+    pub hash: String,
+    pub metadata: Option<String>,
+}
+
+/// An entry as stored.
+#[derive(Clone, Debug)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub bank: String,
+    pub algorithm: Algorithm,
+    pub hash: String,
+    pub metadata: Option<String>,
+}
+
+/// A bank with its entry count.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Bank {
+    pub name: String,
+    pub description: Option<String>,
+    pub entries: u64,
+}
+
+/// A tip as stored: the receipt token only as its SHA-256.
+#[derive(Clone, Debug)]
+pub struct TipRecord {
+    pub id: String,
+    pub token_sha256: String,
+    pub status: String,
+    pub category: String,
+    pub description: Option<String>,
+    pub urls: Vec<String>,
+    pub contact: Option<String>,
+    /// The items as received (JSON array text).
+    pub items_json: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One row of the change log that every replica follows.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub seq: i64,
+    /// `None` for an addition whose entry was deleted since (a later removal follows).
+    pub op: Option<ChangeOp>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ChangeOp {
+    Add(StoredEntry),
+    Remove(i64),
+}

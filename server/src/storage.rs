@@ -1,0 +1,381 @@
+//! Durable storage behind one trait. SQLite (one file under the data directory, WAL,
+//! `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
+//!
+//! Every change to the entries also appends a row to the change log (`changes`); the in-memory
+//! index follows that log, so a process sees its own writes and other processes' the same way.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::model::{Algorithm, Bank, Change, ChangeOp, NewEntry, StoredEntry, TipRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The write conflicts with what is stored (a bank that exists already).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What the server needs from a database. Calls block: callers run them off the async threads.
+pub trait Storage: Send + Sync + 'static {
+    /// Every entry and the change-log position they reflect, read in one snapshot.
+    fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)>;
+    /// Change-log rows after `seq`, oldest first, at most `limit`.
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>>;
+    fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()>;
+    fn list_banks(&self) -> Result<Vec<Bank>>;
+    fn bank_exists(&self, name: &str) -> Result<bool>;
+    /// Adds the entries in one transaction; returns their ids in order.
+    fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
+    fn delete_entry(&self, bank: &str, id: i64) -> Result<bool>;
+    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>>;
+    fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
+    fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
+    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
+    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
+    /// Stores an API key by its SHA-256 (does nothing if it is stored already).
+    fn put_api_key(
+        &self,
+        key_sha256: &str,
+        scopes: &[String],
+        label: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+}
+
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS banks (
+    name TEXT PRIMARY KEY,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bank TEXT NOT NULL REFERENCES banks(name),
+    algorithm TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_bank ON entries(bank);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL,
+    entry_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tips (
+    id TEXT PRIMARY KEY,
+    token_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    category TEXT NOT NULL,
+    description TEXT,
+    urls TEXT NOT NULL,
+    contact TEXT,
+    items TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_sha256 TEXT PRIMARY KEY,
+    scopes TEXT NOT NULL,
+    label TEXT,
+    created_at INTEGER NOT NULL
+);
+";
+
+impl Sqlite {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        // WAL with synchronous=FULL: a commit returns only once the log is on disk.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError::Backend(format!(
+                "journal_mode is {mode}, not wal"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Sqlite {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn algorithm_of(name: String) -> rusqlite::Result<Algorithm> {
+    Algorithm::from_name(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown algorithm {name:?}").into(),
+        )
+    })
+}
+
+fn tip_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<TipRecord> {
+    let urls: String = row.get(5)?;
+    Ok(TipRecord {
+        id: row.get(0)?,
+        token_sha256: row.get(1)?,
+        status: row.get(2)?,
+        category: row.get(3)?,
+        description: row.get(4)?,
+        urls: serde_json::from_str(&urls).unwrap_or_default(),
+        contact: row.get(6)?,
+        items_json: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
+}
+
+const TIP_COLUMNS: &str =
+    "id, token_sha256, status, category, description, urls, contact, items, created_at, updated_at";
+
+impl Storage for Sqlite {
+    fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+            r.get(0)
+        })?;
+        let mut entries = Vec::new();
+        {
+            let mut stmt =
+                tx.prepare("SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StoredEntry {
+                    id: r.get(0)?,
+                    bank: r.get(1)?,
+                    algorithm: algorithm_of(r.get(2)?)?,
+                    hash: r.get(3)?,
+                    metadata: r.get(4)?,
+                })
+            })?;
+            for row in rows {
+                entries.push(row?);
+            }
+        }
+        tx.commit()?;
+        Ok((entries, seq))
+    }
+
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT c.seq, c.op, c.entry_id, e.bank, e.algorithm, e.hash, e.metadata
+             FROM changes c LEFT JOIN entries e ON e.id = c.entry_id
+             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![seq, limit as i64], |r| {
+            let seq: i64 = r.get(0)?;
+            let op: String = r.get(1)?;
+            let id: i64 = r.get(2)?;
+            let bank: Option<String> = r.get(3)?;
+            let op = match (op.as_str(), bank) {
+                ("del", _) => Some(ChangeOp::Remove(id)),
+                (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
+                    id,
+                    bank,
+                    algorithm: algorithm_of(r.get(4)?)?,
+                    hash: r.get(5)?,
+                    metadata: r.get(6)?,
+                })),
+                (_, None) => None,
+            };
+            Ok(Change { seq, op })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT INTO banks (name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![name, description],
+        )?;
+        if n == 0 {
+            return Err(StorageError::Conflict(format!(
+                "bank {name:?} exists already"
+            )));
+        }
+        Ok(())
+    }
+
+    fn list_banks(&self) -> Result<Vec<Bank>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT b.name, b.description, (SELECT COUNT(*) FROM entries e WHERE e.bank = b.name)
+             FROM banks b ORDER BY b.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Bank {
+                name: r.get(0)?,
+                description: r.get(1)?,
+                entries: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn bank_exists(&self, name: &str) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT 1 FROM banks WHERE name = ?1", [name], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(entries.len());
+        {
+            let mut add = tx.prepare(
+                "INSERT INTO entries (bank, algorithm, hash, metadata) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut log = tx.prepare("INSERT INTO changes (op, entry_id) VALUES ('add', ?1)")?;
+            for e in entries {
+                add.execute(params![bank, e.algorithm.name(), e.hash, e.metadata])?;
+                let id = tx.last_insert_rowid();
+                log.execute([id])?;
+                ids.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn delete_entry(&self, bank: &str, id: i64) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM entries WHERE id = ?1 AND bank = ?2",
+            params![id, bank],
+        )?;
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO changes (op, entry_id) VALUES ('del', ?1)",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([bank], |r| {
+            Ok(StoredEntry {
+                id: r.get(0)?,
+                bank: r.get(1)?,
+                algorithm: algorithm_of(r.get(2)?)?,
+                hash: r.get(3)?,
+                metadata: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_tip(&self, t: &TipRecord) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &format!(
+                "INSERT INTO tips ({TIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
+            params![
+                t.id,
+                t.token_sha256,
+                t.status,
+                t.category,
+                t.description,
+                serde_json::to_string(&t.urls).unwrap_or_else(|_| "[]".into()),
+                t.contact,
+                t.items_json,
+                t.created_at,
+                t.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn get_tip(&self, id: &str) -> Result<Option<TipRecord>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = ?1"),
+                [id],
+                tip_of,
+            )
+            .optional()?)
+    }
+
+    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TIP_COLUMNS} FROM tips WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([status], tip_of)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE tips SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, status, now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn put_api_key(
+        &self,
+        key_sha256: &str,
+        scopes: &[String],
+        label: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO api_keys (key_sha256, scopes, label, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![key_sha256, scopes.join(" "), label, now],
+        )?;
+        Ok(())
+    }
+
+    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
+        let conn = self.conn();
+        let scopes: Option<String> = conn
+            .query_row(
+                "SELECT scopes FROM api_keys WHERE key_sha256 = ?1",
+                [key_sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+}

@@ -1,0 +1,334 @@
+//! The real server binary on 127.0.0.1 (a free port, a temporary data directory) and a small
+//! HTTP/1.1 client over `std::net::TcpStream`: real sockets, real requests, nothing mocked.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "pixelprint-server-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts the server on a free port with `data_dir` and the extra flags; waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pixelprint-server"))
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--admin-key", ADMIN_KEY, "--poll-ms", "200"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pixelprint-server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its address within 30 s");
+        let addr = line
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    /// Starts and waits for /readyz to answer 200.
+    pub fn start_ready(data_dir: &Path, extra: &[&str]) -> Server {
+        let s = Server::start(data_dir, extra);
+        s.wait_ready();
+        s
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.get("/readyz").status == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("/readyz did not answer 200 within 30 s");
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill9(mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        request(&self.addr, method, path, headers, body)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn get_auth(&self, path: &str, key: &str) -> Response {
+        let auth = format!("Bearer {key}");
+        self.request("GET", path, &[("authorization", &auth)], b"")
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    pub fn post_json_auth(&self, path: &str, key: &str, body: &Value) -> Response {
+        let auth = format!("Bearer {key}");
+        self.request(
+            "POST",
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    pub fn admin(&self, path: &str, body: &Value) -> Response {
+        self.post_json_auth(path, ADMIN_KEY, body)
+    }
+
+    pub fn import(&self, bank: &str, query: &str, text: &str) -> Response {
+        let auth = format!("Bearer {ADMIN_KEY}");
+        self.request(
+            "POST",
+            &format!("/v1/banks/{bank}/import?{query}"),
+            &[("content-type", "text/plain"), ("authorization", &auth)],
+            text.as_bytes(),
+        )
+    }
+
+    pub fn create_bank(&self, name: &str) {
+        let r = self.admin("/v1/banks", &serde_json::json!({ "name": name }));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+
+    /// Adds entries; returns their ids.
+    pub fn add(&self, bank: &str, entries: &[(&str, &str)]) -> Vec<String> {
+        let entries: Vec<Value> = entries
+            .iter()
+            .map(|(a, h)| serde_json::json!({"algorithm": a, "hash": h}))
+            .collect();
+        let r = self.admin(
+            &format!("/v1/banks/{bank}/entries"),
+            &serde_json::json!({ "entries": entries }),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn match_items(&self, body: Value) -> Value {
+        let r = self.post_json("/v1/match", &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) before reading the whole body and close: that is fine.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let mut reader = BufReader::new(stream);
+    let _ = reader.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Response {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
+    let head = std::str::from_utf8(&raw[..split]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = std::str::from_utf8(&data[..eol]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+/// Pseudo-random hex of `bytes` bytes from a seed (xorshift): different seeds are far apart.
+pub fn random_hex(seed: u64, bytes: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("{:02x}", (x >> 24) as u8)
+        })
+        .collect()
+}
+
+/// A PDQ hash (hex) from a seed.
+pub fn pdq(seed: u64) -> String {
+    random_hex(seed, 32)
+}
+
+/// Hamming distance of two hex strings.
+pub fn distance(a: &str, b: &str) -> u32 {
+    a.chars()
+        .zip(b.chars())
+        .map(|(x, y)| (x.to_digit(16).unwrap() ^ y.to_digit(16).unwrap()).count_ones())
+        .sum()
+}
+
+/// The hash with its first `bits` bits flipped.
+pub fn flip(hex: &str, bits: usize) -> String {
+    let mut bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    for b in 0..bits {
+        bytes[b / 8] ^= 1 << (b % 8);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

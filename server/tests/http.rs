@@ -1,0 +1,761 @@
+//! The server binary over real HTTP on 127.0.0.1, with its SQLite store in a temporary directory.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{distance, flip, pdq, random_hex, Server, TempDir, ADMIN_KEY};
+use serde_json::{json, Value};
+
+fn matches_of(response: &Value, item: usize) -> Vec<Value> {
+    response["results"][item]["matches"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn admin_key_with(server: &Server, scopes: &[&str]) -> String {
+    let r = server.admin("/v1/keys", &json!({ "scopes": scopes }));
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["key"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn readyz_answers_503_until_the_index_is_loaded_then_reports_the_checkpoint() {
+    let dir = TempDir::new("ready");
+    let s = Server::start(&dir.0, &["--load-delay-ms", "3000"]);
+    let r = s.get("/readyz");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let m = s.post_json(
+        "/v1/match",
+        &json!({"items": [{"md5": "d41d8cd98f00b204e9800998ecf8427e"}]}),
+    );
+    assert_eq!(m.status, 503);
+    assert_eq!(s.get("/healthz").status, 200);
+    s.wait_ready();
+    let r = s.get("/readyz").json();
+    assert_eq!(r["ready"], true);
+    assert_eq!(r["checkpoint"], 0);
+    s.create_bank("a");
+    s.add(
+        "a",
+        &[
+            ("pdq", &pdq(1)),
+            ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
+        ],
+    );
+    let r = s.get("/readyz").json();
+    assert_eq!(r["checkpoint"], 2);
+    assert!(r["index_age_seconds"].as_u64().unwrap() < 5);
+    let metrics = s.get("/metrics").text();
+    assert!(
+        metrics.contains("pixelprint_index_entries{algorithm=\"pdq\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pixelprint_index_checkpoint 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn openapi_document_lists_every_route() {
+    let dir = TempDir::new("openapi");
+    let s = Server::start_ready(&dir.0, &[]);
+    let doc = s.get("/v1/openapi.json").json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let routes = [
+        ("/v1/match", "post"),
+        ("/v1/tips", "post"),
+        ("/v1/tips", "get"),
+        ("/v1/tips/categories", "get"),
+        ("/v1/tips/{tip_id}", "get"),
+        ("/v1/tips/{tip_id}", "patch"),
+        ("/v1/banks", "post"),
+        ("/v1/banks", "get"),
+        ("/v1/banks/{name}/entries", "post"),
+        ("/v1/banks/{name}/entries/{id}", "delete"),
+        ("/v1/banks/{name}/import", "post"),
+        ("/v1/banks/{name}/export", "get"),
+        ("/v1/keys", "post"),
+        ("/v1/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| {
+            p.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        documented,
+        routes.len(),
+        "documented operations that the test does not know"
+    );
+}
+
+#[test]
+fn pages_are_served_with_the_strict_csp() {
+    let dir = TempDir::new("www");
+    let www = dir.0.join("www");
+    std::fs::create_dir_all(www.join("node_modules")).unwrap();
+    std::fs::write(
+        www.join("index.html"),
+        "<!doctype html><title>pixelprint</title>",
+    )
+    .unwrap();
+    std::fs::write(www.join("node_modules/x.js"), "secret").unwrap();
+    let s = Server::start_ready(&dir.0.join("data"), &["--www", www.to_str().unwrap()]);
+    let r = s.get("/");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("pixelprint"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(s.get("/node_modules/x.js").status, 404);
+}
+
+#[test]
+fn cors_allows_only_listed_origins() {
+    let dir = TempDir::new("cors");
+    let s = Server::start_ready(&dir.0, &["--cors-origin", "https://pages.example"]);
+    let r = s.request(
+        "GET",
+        "/v1/tips/categories",
+        &[("origin", "https://pages.example")],
+        b"",
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://pages.example")
+    );
+    let r = s.request(
+        "GET",
+        "/v1/tips/categories",
+        &[("origin", "https://other.example")],
+        b"",
+    );
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let dir2 = TempDir::new("nocors");
+    let s2 = Server::start_ready(&dir2.0, &[]);
+    let r = s2.request(
+        "GET",
+        "/v1/tips/categories",
+        &[("origin", "https://pages.example")],
+        b"",
+    );
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn match_finds_hits_misses_variants_digests_with_capped_thresholds_and_bank_filter() {
+    let dir = TempDir::new("match");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    s.create_bank("b");
+    let p = pdq(1);
+    let near = flip(&p, 5);
+    let d20 = flip(&pdq(2), 20);
+    let d40 = flip(&pdq(3), 40);
+    let rotated = pdq(4);
+    let ph = random_hex(5, 8);
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let ids_a = s.add(
+        "a",
+        &[
+            ("pdq", &p),
+            ("pdq", &d20),
+            ("pdq", &d40),
+            ("pdq", &rotated),
+            ("phash", &ph),
+            ("md5", md5),
+        ],
+    );
+    let ids_b = s.add("b", &[("pdq", &near)]);
+    for (x, y) in [(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)] {
+        assert!(
+            distance(&pdq(x), &pdq(y)) > 64,
+            "test hashes {x} and {y} are too close"
+        );
+    }
+
+    // Hit in both banks, sorted by distance; a far hash misses.
+    let r = s.match_items(
+        json!({"items": [{"pdq": p.to_uppercase(), "pdq_quality": 100}, {"pdq": pdq(9)}]}),
+    );
+    assert_eq!(
+        matches_of(&r, 0),
+        vec![
+            json!({"bank": "a", "entry_id": ids_a[0], "algorithm": "pdq", "distance": 0}),
+            json!({"bank": "b", "entry_id": ids_b[0], "algorithm": "pdq", "distance": 5}),
+        ]
+    );
+    assert_eq!(r["results"][1]["item"], 1);
+    assert_eq!(matches_of(&r, 1), Vec::<Value>::new());
+
+    // Bank filter.
+    let r = s.match_items(json!({"items": [{"pdq": p}], "banks": ["b"]}));
+    assert_eq!(matches_of(&r, 0).len(), 1);
+    assert_eq!(matches_of(&r, 0)[0]["bank"], "b");
+
+    // Low quality: reported, not matched.
+    let r = s.match_items(json!({"items": [{"pdq": p, "pdq_quality": 12, "md5": md5}]}));
+    assert_eq!(
+        r["results"][0]["not_matchable"],
+        json!([{"algorithm": "pdq", "reason": "pdq quality 12 is below 50"}])
+    );
+    let m = matches_of(&r, 0);
+    assert_eq!(m.len(), 1, "only the digest matches: {m:?}");
+    assert_eq!(m[0]["algorithm"], "md5");
+
+    // Thresholds: lower than the distance misses; above the cap is capped.
+    let t = pdq(2);
+    let r = s.match_items(json!({"items": [{"pdq": t}]}));
+    assert_eq!(matches_of(&r, 0)[0]["distance"], 20);
+    let r = s.match_items(json!({"items": [{"pdq": t}], "thresholds": {"pdq": 10}}));
+    assert!(matches_of(&r, 0).is_empty());
+    let r = s.match_items(json!({"items": [{"pdq": pdq(3)}], "thresholds": {"pdq": 64}}));
+    assert!(
+        matches_of(&r, 0).is_empty(),
+        "a threshold of 64 is capped at 31"
+    );
+
+    // Dihedral: the stored hash is the query's rot90 variant.
+    let mut dihedral: Vec<String> = (10..18).map(pdq).collect();
+    dihedral[1] = flip(&rotated, 2);
+    let r = s.match_items(json!({"items": [{"pdq": dihedral[0], "pdq_dihedral": dihedral}]}));
+    assert_eq!(
+        matches_of(&r, 0),
+        vec![
+            json!({"bank": "a", "entry_id": ids_a[3], "algorithm": "pdq", "distance": 2, "variant": "rot90"})
+        ]
+    );
+
+    // 64-bit and digests.
+    let r = s.match_items(json!({"items": [{"phash": flip(&ph, 3)}, {"md5": md5.to_uppercase()}, {"sha256": random_hex(6, 32)}]}));
+    assert_eq!(
+        matches_of(&r, 0),
+        vec![json!({"bank": "a", "entry_id": ids_a[4], "algorithm": "phash", "distance": 3})]
+    );
+    assert_eq!(
+        matches_of(&r, 1),
+        vec![json!({"bank": "a", "entry_id": ids_a[5], "algorithm": "md5", "distance": 0})]
+    );
+    assert!(matches_of(&r, 2).is_empty());
+    let r = s.match_items(json!({"items": [{"phash": flip(&ph, 3)}], "thresholds": {"phash": 2}}));
+    assert!(matches_of(&r, 0).is_empty());
+    let r =
+        s.match_items(json!({"items": [{"phash": flip(&ph, 12)}], "thresholds": {"phash": 64}}));
+    assert!(
+        matches_of(&r, 0).is_empty(),
+        "64-bit thresholds are capped at 10"
+    );
+
+    // Deleting an entry removes it from matching at once.
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let d = s.request(
+        "DELETE",
+        &format!("/v1/banks/b/entries/{}", ids_b[0]),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(d.status, 204);
+    let r = s.match_items(json!({"items": [{"pdq": near}]}));
+    assert_eq!(matches_of(&r, 0).len(), 1);
+    assert_eq!(matches_of(&r, 0)[0]["bank"], "a");
+    let d = s.request(
+        "DELETE",
+        &format!("/v1/banks/b/entries/{}", ids_b[0]),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(d.status, 404);
+}
+
+#[test]
+fn bad_input_is_a_400_that_says_where() {
+    let dir = TempDir::new("bad");
+    let s = Server::start_ready(&dir.0, &[]);
+    let check = |body: &[u8], code: &str, item: Option<u64>, field: Option<&str>| {
+        let r = s.request(
+            "POST",
+            "/v1/match",
+            &[("content-type", "application/json")],
+            body,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        let e = &r.json()["error"];
+        assert_eq!(e["code"], code, "{e}");
+        assert_eq!(e["item"].as_u64(), item, "{e}");
+        assert_eq!(e["field"].as_str(), field, "{e}");
+        assert!(!e["message"].as_str().unwrap().is_empty());
+    };
+    let good = pdq(1);
+    let body = json!({"items": [{"pdq": good}, {"pdq": good}, {"pdq": "zz"}]}).to_string();
+    check(body.as_bytes(), "invalid_hash", Some(2), Some("pdq"));
+    let body = json!({"items": [{"md5": "abc"}]}).to_string();
+    check(body.as_bytes(), "invalid_hash", Some(0), Some("md5"));
+    let body = json!({"items": [{"pdq": good, "pdq_dihedral": [good]}]}).to_string();
+    check(
+        body.as_bytes(),
+        "invalid_hash",
+        Some(0),
+        Some("pdq_dihedral"),
+    );
+    let body = json!({"items": [{"pdq": good, "colour": "red"}]}).to_string();
+    let r = s.post_json("/v1/match", &serde_json::from_str(&body).unwrap());
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("colour"), "{}", r.text());
+    assert_eq!(r.json()["error"]["item"], 0);
+    let body = json!({"items": [{"pdq": good}], "extra": 1}).to_string();
+    let r = s.request(
+        "POST",
+        "/v1/match",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 400);
+    let r = s.request(
+        "POST",
+        "/v1/match",
+        &[("content-type", "application/json")],
+        b"{\"items\": [",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "malformed_json");
+    let r = s.request(
+        "POST",
+        "/v1/match",
+        &[("content-type", "application/json")],
+        b"not json",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "malformed_json");
+    let body = json!({"items": [{}]}).to_string();
+    check(body.as_bytes(), "empty_item", Some(0), Some("item"));
+    let body = json!({"items": []}).to_string();
+    check(body.as_bytes(), "item_count", None, Some("items"));
+    let items: Vec<Value> = (0..1001)
+        .map(|_| json!({"md5": "d41d8cd98f00b204e9800998ecf8427e"}))
+        .collect();
+    check(
+        json!({ "items": items }).to_string().as_bytes(),
+        "item_count",
+        None,
+        Some("items"),
+    );
+    let r = s.post_json(
+        "/v1/match",
+        &json!({"items": [{"pdq": good}], "thresholds": {"whash": 3}}),
+    );
+    assert_eq!(r.status, 400);
+    // A body over the 1 MiB limit: 413, not a 5xx.
+    let big = format!("{{\"items\": [{{\"md5\": \"{}\"}}]}}", "a".repeat(1 << 20));
+    let r = s.request(
+        "POST",
+        "/v1/match",
+        &[("content-type", "application/json")],
+        big.as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "body_too_large");
+    let metrics = s.get("/metrics").text();
+    assert!(
+        metrics.contains("pixelprint_http_server_errors_total 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let dir = TempDir::new("rate");
+    let s = Server::start_ready(&dir.0, &["--rate-ip", "0.5", "--burst-ip", "3"]);
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| s.get("/v1/tips/categories").status)
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    let r = s.get("/v1/tips/categories");
+    assert_eq!(r.status, 429);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "retry-after {retry}");
+    assert_eq!(r.json()["error"]["code"], "rate_limited");
+    assert_eq!(
+        s.get("/healthz").status,
+        200,
+        "operations endpoints are not limited"
+    );
+
+    let dir = TempDir::new("ratekey");
+    let s = Server::start_ready(&dir.0, &["--rate-key", "0.5", "--burst-key", "2"]);
+    let key = admin_key_with(&s, &["match"]);
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| s.get_auth("/v1/tips/categories", &key).status)
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 429]);
+    assert_eq!(
+        s.get("/v1/tips/categories").status,
+        200,
+        "anonymous requests have their own bucket"
+    );
+}
+
+#[test]
+fn admin_endpoints_need_an_admin_key() {
+    let dir = TempDir::new("auth");
+    let s = Server::start_ready(&dir.0, &[]);
+    let r = s.post_json("/v1/banks", &json!({"name": "x"}));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+    let r = s.post_json_auth("/v1/banks", "not-a-key", &json!({"name": "x"}));
+    assert_eq!(r.status, 401);
+    let match_key = admin_key_with(&s, &["match"]);
+    let r = s.post_json_auth("/v1/banks", &match_key, &json!({"name": "x"}));
+    assert_eq!(r.status, 403);
+    assert_eq!(s.get_auth("/v1/tips", &match_key).status, 403);
+    assert_eq!(s.get_auth("/v1/banks", &match_key).status, 403);
+    assert_eq!(s.get("/v1/banks/x/export").status, 401);
+    let r = s.admin("/v1/banks", &json!({"name": "Bad Name"}));
+    assert_eq!(r.status, 400);
+    s.create_bank("x");
+    assert_eq!(s.admin("/v1/banks", &json!({"name": "x"})).status, 409);
+    let banks = s.get_auth("/v1/banks", ADMIN_KEY).json();
+    assert_eq!(
+        banks["banks"],
+        json!([{"name": "x", "description": null, "entries": 0}])
+    );
+    // A second admin key works too.
+    let admin2 = admin_key_with(&s, &["admin"]);
+    assert_eq!(s.get_auth("/v1/banks", &admin2).status, 200);
+
+    // A server that requires keys for matching.
+    let dir = TempDir::new("matchkey");
+    let s = Server::start_ready(&dir.0, &["--require-match-key"]);
+    let body = json!({"items": [{"pdq": pdq(1)}]});
+    assert_eq!(s.post_json("/v1/match", &body).status, 401);
+    let key = admin_key_with(&s, &["match"]);
+    assert_eq!(s.post_json_auth("/v1/match", &key, &body).status, 200);
+}
+
+#[test]
+fn tips_get_a_receipt_that_only_its_token_opens() {
+    let dir = TempDir::new("tips");
+    let s = Server::start_ready(&dir.0, &[]);
+    let cats = s.get("/v1/tips/categories").json();
+    let ids: Vec<&str> = cats["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "non_consensual_intimate_imagery",
+            "child_sexual_abuse",
+            "violent_extremism",
+            "harassment",
+            "other"
+        ]
+    );
+
+    // The hash is on a list: the answer must not say so.
+    s.create_bank("a");
+    let p = pdq(1);
+    s.add("a", &[("pdq", &p)]);
+    let tip = json!({"items": [{"pdq": p, "pdq_quality": 90}], "category": "harassment",
+                     "description": "seen on a forum", "urls": ["https://forum.example/t/1"]});
+    let r = s.post_json("/v1/tips", &tip);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["receipt_token", "status", "tip_id"]);
+    assert_eq!(body["status"], "received");
+    let (id, token) = (
+        body["tip_id"].as_str().unwrap(),
+        body["receipt_token"].as_str().unwrap(),
+    );
+    let miss = s
+        .post_json(
+            "/v1/tips",
+            &json!({"items": [{"pdq": pdq(2)}], "category": "other"}),
+        )
+        .json();
+    let miss_keys: Vec<&String> = miss.as_object().unwrap().keys().collect();
+    assert_eq!(
+        miss_keys, keys,
+        "a tip on a listed hash answers like any other"
+    );
+
+    let r = s.get_auth(&format!("/v1/tips/{id}"), token);
+    assert_eq!(r.status, 200);
+    let status = r.json();
+    assert_eq!(status["tip_id"], id);
+    assert_eq!(status["status"], "received");
+    assert!(status["created_at"].as_str().unwrap().ends_with('Z'));
+    let wrong = s.get_auth(&format!("/v1/tips/{id}"), &"0".repeat(64));
+    assert_eq!(wrong.status, 404);
+    let other = s.get_auth(
+        &format!("/v1/tips/{id}"),
+        miss["receipt_token"].as_str().unwrap(),
+    );
+    assert_eq!(
+        other.status, 404,
+        "another tip's token does not open this one"
+    );
+    assert_eq!(s.get(&format!("/v1/tips/{id}")).status, 404);
+    let unknown = s.get_auth("/v1/tips/0123", token);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.body, wrong.body,
+        "an unknown id and a wrong token look the same"
+    );
+
+    // Validation.
+    let bad = s.post_json(
+        "/v1/tips",
+        &json!({"items": [{"pdq": p}], "category": "spam"}),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"]["field"], "category");
+    let bad = s.post_json(
+        "/v1/tips",
+        &json!({"items": [{"pdq": p}], "category": "other", "description": "x".repeat(5001)}),
+    );
+    assert_eq!(bad.json()["error"]["field"], "description");
+    let bad = s.post_json(
+        "/v1/tips",
+        &json!({"items": [{"pdq": p}], "category": "other", "urls": ["javascript:alert(1)"]}),
+    );
+    assert_eq!(bad.json()["error"]["field"], "urls");
+    let items: Vec<Value> = (0..101).map(|_| json!({"pdq": p})).collect();
+    assert_eq!(
+        s.post_json("/v1/tips", &json!({"items": items, "category": "other"}))
+            .status,
+        400
+    );
+
+    // Admin view and status changes.
+    let list = s.get_auth("/v1/tips?status=received", ADMIN_KEY).json();
+    let tips = list["tips"].as_array().unwrap();
+    assert_eq!(tips.len(), 2);
+    let ours = tips.iter().find(|t| t["tip_id"] == id).unwrap();
+    assert_eq!(ours["items"], json!([{"pdq": p, "pdq_quality": 90}]));
+    assert_eq!(ours["category"], "harassment");
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let r = s.request(
+        "PATCH",
+        &format!("/v1/tips/{id}"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        br#"{"status":"in_review"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        s.get_auth(&format!("/v1/tips/{id}"), token).json()["status"],
+        "in_review"
+    );
+    assert_eq!(
+        s.get_auth("/v1/tips?status=received", ADMIN_KEY).json()["tips"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn import_reports_broken_lines_atomically_or_not() {
+    let dir = TempDir::new("import");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let (p1, p2, p3) = (pdq(1), pdq(2), pdq(3));
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let text = format!("# list\n{p1},first\nnot-hex\npdq {p2} second\nwhash 0123456789abcdef\nsignal_type,signal_str,bank\npdq,{p3},third\nmd5,{md5}\n");
+
+    // Atomic (the default): nothing is imported.
+    let r = s.import("a", "format=auto", &text);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["imported"], 0);
+    let lines: Vec<u64> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![3, 5]);
+    assert_eq!(
+        s.get_auth("/v1/banks", ADMIN_KEY).json()["banks"][0]["entries"],
+        0
+    );
+    let r = s.match_items(json!({"items": [{"pdq": p1}]}));
+    assert!(matches_of(&r, 0).is_empty());
+
+    // Not atomic: the good lines are imported, the broken ones reported.
+    let r = s.import("a", "format=auto&atomic=false", &text);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["imported"], 4);
+    assert_eq!(r.json()["errors"].as_array().unwrap().len(), 2);
+    let r = s.match_items(json!({"items": [{"pdq": p1}, {"pdq": p2}, {"pdq": p3}, {"md5": md5}]}));
+    for i in 0..4 {
+        assert_eq!(matches_of(&r, i).len(), 1, "item {i}: {r}");
+    }
+
+    // StopNCII records, and plain hex of another algorithm.
+    s.create_bank("b");
+    let p4 = pdq(4);
+    let records =
+        format!("{{\"signalType\":\"PDQ\",\"hashValue\":\"{p4}\",\"caseNumber\":\"c-1\"}}\n");
+    let r = s.import("b", "format=stopncii", &records);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["imported"], 1);
+    let dh = random_hex(7, 8);
+    let r = s.import("b", "format=plain&algorithm=dhash", &format!("{dh}\n"));
+    assert_eq!(r.json()["imported"], 1);
+    let r = s.match_items(json!({"items": [{"pdq": p4, "dhash": dh}]}));
+    assert_eq!(matches_of(&r, 0).len(), 2);
+
+    // Export: re-importable lines.
+    let export = s.get_auth("/v1/banks/b/export", ADMIN_KEY);
+    assert_eq!(export.status, 200);
+    assert_eq!(
+        export.text(),
+        format!("pdq,{p4},{{\"caseNumber\":\"c-1\"}}\ndhash,{dh}\n")
+    );
+    s.create_bank("c");
+    let r = s.import("c", "format=hma", &export.text());
+    assert_eq!(r.json()["imported"], 2, "{}", r.text());
+
+    assert_eq!(s.import("nope", "", &text).status, 404);
+    assert_eq!(s.import("a", "format=xml", &text).status, 400);
+}
+
+#[test]
+fn acknowledged_tips_and_imports_survive_kill_9() {
+    let dir = TempDir::new("durable");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let p = pdq(1);
+    let r = s.import("a", "", &format!("{p},kept\n"));
+    assert_eq!(r.status, 200);
+    let tip = s.post_json(
+        "/v1/tips",
+        &json!({"items": [{"pdq": p}], "category": "other"}),
+    );
+    assert_eq!(tip.status, 201);
+    let tip = tip.json();
+    s.kill9();
+
+    let s = Server::start_ready(&dir.0, &[]);
+    let r = s.match_items(json!({"items": [{"pdq": p}]}));
+    assert_eq!(matches_of(&r, 0).len(), 1, "{r}");
+    let id = tip["tip_id"].as_str().unwrap();
+    let r = s.get_auth(
+        &format!("/v1/tips/{id}"),
+        tip["receipt_token"].as_str().unwrap(),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_second_process_on_the_same_store_sees_changes_within_2_s() {
+    let dir = TempDir::new("replica");
+    let a = Server::start_ready(&dir.0, &[]);
+    let b = Server::start_ready(&dir.0, &[]);
+    a.create_bank("a");
+    let p = pdq(1);
+    assert_eq!(a.import("a", "", &format!("{p}\n")).status, 200);
+    let start = Instant::now();
+    loop {
+        let r = b.match_items(json!({"items": [{"pdq": p}]}));
+        if matches_of(&r, 0).len() == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "not matchable on the other process after 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn demo_flag_seeds_a_demo_bank() {
+    let dir = TempDir::new("demo");
+    let s = Server::start_ready(&dir.0, &["--demo"]);
+    let bridge = "f8f8f0cee0f4a84f06370a22038f67f0b36e2ed596221e1d33e6b39c4e9c9b22";
+    let r = s.match_items(json!({"items": [{"pdq": bridge}]}));
+    assert_eq!(matches_of(&r, 0)[0]["bank"], "demo");
+    drop(s);
+    // Seeding twice does not duplicate.
+    let s = Server::start_ready(&dir.0, &["--demo"]);
+    let r = s.match_items(json!({"items": [{"pdq": bridge}]}));
+    assert_eq!(matches_of(&r, 0).len(), 1);
+}
+
+#[test]
+fn a_bulk_import_is_folded_by_a_background_rebuild_and_still_matches() {
+    let dir = TempDir::new("rebuild");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let hashes: Vec<String> = (100..3100).map(pdq).collect();
+    let r = s.import("a", "", &hashes.join("\n"));
+    assert_eq!(r.json()["imported"], 3000, "{}", r.text());
+    let start = Instant::now();
+    loop {
+        let m = s.get("/metrics").text();
+        if m.contains("pixelprint_index_pending 0")
+            && !m.contains("pixelprint_index_rebuilds_total 0")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no rebuild within 15 s: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let items: Vec<Value> = [7usize, 1500, 2999]
+        .iter()
+        .map(|&i| json!({"pdq": flip(&hashes[i], 6)}))
+        .collect();
+    let r = s.match_items(json!({ "items": items }));
+    for i in 0..3 {
+        let m = matches_of(&r, i);
+        assert_eq!(m.len(), 1, "item {i}: {r}");
+        assert_eq!(m[0]["distance"], 6);
+    }
+    // A removal after the rebuild hides the entry (a tombstone in the new base).
+    let id = matches_of(&r, 0)[0]["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let d = s.request(
+        "DELETE",
+        &format!("/v1/banks/a/entries/{id}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(d.status, 204);
+    let r = s.match_items(json!({"items": [{"pdq": hashes[7]}]}));
+    assert!(matches_of(&r, 0).is_empty(), "{r}");
+}
