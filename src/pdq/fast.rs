@@ -89,6 +89,54 @@ fn box_row(input: &[f32], output: &mut [f32], window: usize) {
     }
 }
 
+/// Rows filtered together by [`box_rows`]: independent running sums interleaved, so the
+/// processor overlaps their add latencies.
+const ROW_BATCH: usize = 4;
+
+/// [`box_row`] on `ROW_BATCH` rows of `length` values at once (`input` and `output` hold the
+/// rows back to back). Each row's operations and their order are exactly [`box_row`]'s; only
+/// the rows are interleaved.
+fn box_rows(input: &[f32], output: &mut [f32], length: usize, window: usize) {
+    debug_assert!(window >= 1 && window <= length);
+    let rows: [&[f32]; ROW_BATCH] = std::array::from_fn(|k| &input[k * length..][..length]);
+    let mut outs: [&mut [f32]; ROW_BATCH] = {
+        let mut it = output[..ROW_BATCH * length].chunks_exact_mut(length);
+        std::array::from_fn(|_| it.next().unwrap())
+    };
+    let half = (window + 2) / 2;
+    let phase1 = half - 1;
+    let phase2 = window - half + 1;
+    let mut sums = [0.0f32; ROW_BATCH];
+    for i in 0..phase1 {
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][i];
+        }
+    }
+    let mut count = phase1 as u32;
+    for i in 0..phase2 {
+        count += 1;
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][phase1 + i];
+            outs[k][i] = sums[k] / count as f32;
+        }
+    }
+    let count_f = count as f32;
+    for i in 0..length - window {
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][window + i];
+            sums[k] -= rows[k][i];
+            outs[k][phase2 + i] = sums[k] / count_f;
+        }
+    }
+    for i in 0..phase1 {
+        count -= 1;
+        for k in 0..ROW_BATCH {
+            sums[k] -= rows[k][length - window + i];
+            outs[k][length - phase1 + i] = sums[k] / count as f32;
+        }
+    }
+}
+
 /// The box filter along every column of a plane that arrives one row at a time
 /// (`boxAlongColsFloat`, each column's operations in the reference's order).
 struct ColumnBox {
@@ -238,10 +286,10 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
     let window_along_rows = jarosz_window_size(cols, 64);
     let window_along_cols = jarosz_window_size(rows, 64);
 
-    let mut luma = vec![0.0f32; cols];
-    let mut row_box = vec![0.0f32; cols];
-    let mut col_box = vec![0.0f32; cols];
-    let mut row_box2 = vec![0.0f32; cols];
+    let mut luma = vec![0.0f32; cols * ROW_BATCH];
+    let mut row_box = vec![0.0f32; cols * ROW_BATCH];
+    let mut col_box = vec![0.0f32; cols * ROW_BATCH];
+    let mut row_box2 = vec![0.0f32; cols * ROW_BATCH];
     let mut pass1 = ColumnBox::new(cols, rows, window_along_cols);
     let mut pass2 = Pass2 {
         columns: ColumnBox::new(64, rows, window_along_cols),
@@ -253,17 +301,65 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
         buffer: Buffer64x64::zero(),
     };
 
-    for y in 0..rows {
-        luma_row(view.row(y), format, &mut luma);
-        box_row(&luma, &mut row_box, window_along_rows);
-        if pass1.push(&row_box, &mut col_box).is_some() {
-            box_row(&col_box, &mut row_box2, window_along_rows);
-            pass2.push(&row_box2);
+    // Pass 2's row box on `n` rows of pass 1's output, then on to pass 2's column box.
+    let mut pass2_rows = |col_box: &[f32], row_box2: &mut [f32], n: usize, pass2: &mut Pass2| {
+        if n == ROW_BATCH {
+            box_rows(col_box, row_box2, cols, window_along_rows);
+        } else {
+            for k in 0..n {
+                let range = k * cols..(k + 1) * cols;
+                box_row(
+                    &col_box[range.clone()],
+                    &mut row_box2[range],
+                    window_along_rows,
+                );
+            }
         }
+        for k in 0..n {
+            pass2.push(&row_box2[k * cols..(k + 1) * cols]);
+        }
+    };
+
+    let mut y = 0;
+    while y < rows {
+        let n = ROW_BATCH.min(rows - y);
+        for k in 0..n {
+            luma_row(view.row(y + k), format, &mut luma[k * cols..(k + 1) * cols]);
+        }
+        if n == ROW_BATCH {
+            box_rows(&luma, &mut row_box, cols, window_along_rows);
+        } else {
+            for k in 0..n {
+                let range = k * cols..(k + 1) * cols;
+                box_row(&luma[range.clone()], &mut row_box[range], window_along_rows);
+            }
+        }
+        let mut produced = 0;
+        for k in 0..n {
+            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+            if pass1
+                .push(&row_box[k * cols..(k + 1) * cols], out)
+                .is_some()
+            {
+                produced += 1;
+            }
+        }
+        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
+        y += n;
     }
-    while pass1.drain(&mut col_box).is_some() {
-        box_row(&col_box, &mut row_box2, window_along_rows);
-        pass2.push(&row_box2);
+    loop {
+        let mut produced = 0;
+        while produced < ROW_BATCH {
+            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+            if pass1.drain(out).is_none() {
+                break;
+            }
+            produced += 1;
+        }
+        if produced == 0 {
+            break;
+        }
+        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
     }
     pass2.finish()
 }
@@ -328,6 +424,26 @@ mod tests {
                 box_1d(&input, &mut want, length, 1, window);
                 let mut got = vec![f32::NAN; length];
                 box_row(&input, &mut got, window);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn box_rows_equals_box_1d_on_each_row() {
+        for length in 1..70 {
+            let input: Vec<f32> = (0..length * ROW_BATCH)
+                .map(|i| ((i * 29) % 13) as f32 * 0.37)
+                .collect();
+            for window in 1..=length {
+                let mut want = vec![0.0; input.len()];
+                for k in 0..ROW_BATCH {
+                    let r = k * length..(k + 1) * length;
+                    box_1d(&input[r.clone()], &mut want[r], length, 1, window);
+                }
+                let mut got = vec![f32::NAN; input.len()];
+                box_rows(&input, &mut got, length, window);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
             }
