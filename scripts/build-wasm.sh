@@ -10,6 +10,18 @@ scripts/wasm-cargo.sh build --release --lib --quiet
 wasm=$PIXELPRINT_WASM_TARGET_DIR/wasm32-unknown-unknown/release/pixelprint.wasm
 rm -rf www/pkg
 wasm-bindgen --target web --out-dir www/pkg --out-name pixelprint "$wasm"
-raw=$(stat -c %s www/pkg/pixelprint_bg.wasm)
-gz=$(gzip -9 -c www/pkg/pixelprint_bg.wasm | wc -c)
-echo "build-wasm: www/pkg/pixelprint_bg.wasm ${raw} bytes, ${gz} bytes gzipped"
+size() { echo "$(stat -c %s "$1") bytes, $(gzip -9 -c "$1" | wc -c) bytes gzipped"; }
+echo "build-wasm: wasm-bindgen output: $(size www/pkg/pixelprint_bg.wasm)"
+# wasm-opt from the npm package binaryen (www/package.json; scripts/bootstrap.sh runs npm ci).
+# The features are those rustc emits for wasm32-unknown-unknown plus simd128.
+wasm_opt=www/node_modules/.bin/wasm-opt
+if [[ -x $wasm_opt ]]; then
+    "$wasm_opt" "${WASM_OPT_LEVEL:--O3}" --enable-simd --enable-bulk-memory \
+        --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+        --enable-reference-types --enable-multivalue \
+        www/pkg/pixelprint_bg.wasm -o www/pkg/pixelprint_bg.opt.wasm
+    mv www/pkg/pixelprint_bg.opt.wasm www/pkg/pixelprint_bg.wasm
+    echo "build-wasm: after wasm-opt ${WASM_OPT_LEVEL:--O3}: $(size www/pkg/pixelprint_bg.wasm)"
+else
+    echo "build-wasm: $wasm_opt missing (run npm ci in www); module not optimised" >&2
+fi

@@ -6,7 +6,7 @@
 use super::Buffer64x64;
 
 /// Index of the input sample for output `out` of `out_len`, from an input of `in_len`.
-fn sample_index(out: usize, in_len: usize, out_len: usize) -> usize {
+pub(crate) fn sample_index(out: usize, in_len: usize, out_len: usize) -> usize {
     // Truncation of a non-negative f64 is floor, as the reference's (int) cast.
     (((out as f64 + 0.5) * in_len as f64) / out_len as f64) as usize
 }

@@ -4,8 +4,10 @@
 //! The pipeline is a chain of stages, one per file, each with a typed output:
 //! pixels → [`luma`] ([`LumaPlane`]) → [`jarosz`] blur → [`decimate`] ([`Buffer64x64`])
 //! → [`quality`] and [`dct`] ([`Dct16x16`]) → [`median`] threshold → [`bits`] ([`PdqHash`]),
-//! and [`dihedral`] for the eight symmetries. All arithmetic is IEEE f32 in the reference's
-//! operation order: no FMA, no reassociation, so native and wasm builds agree bit for bit.
+//! and [`dihedral`] for the eight symmetries. That chain is the [`scalar`] oracle; the default
+//! [`pdq_hash`] and [`pdq_dihedral`] run the streaming [`fast`] path, equal to it bit for
+//! bit. All arithmetic is IEEE f32 in the reference's operation order: no FMA, no
+//! reassociation, so native and wasm builds agree bit for bit.
 //!
 //! Two reference behaviours are kept on purpose:
 //! - images under [`PDQ_MIN_DIMENSION`] pixels on a side hash to all zeros with quality 0;
@@ -16,10 +18,12 @@ pub mod bits;
 pub mod dct;
 pub mod decimate;
 pub mod dihedral;
+pub mod fast;
 pub mod jarosz;
 pub mod luma;
 pub mod median;
 pub mod quality;
+pub mod scalar;
 
 use serde::Serialize;
 
@@ -134,12 +138,14 @@ pub fn pdq_dihedral_from_luma(luma: LumaPlane) -> PdqDihedralOutput {
     PdqDihedralOutput { hashes, quality }
 }
 
-/// PDQ hash and quality of an image.
+/// PDQ hash and quality of an image, by the streaming [`fast`] path (bit-identical to
+/// [`scalar::pdq_hash`]).
 pub fn pdq_hash(view: &PixelView<'_>) -> PdqOutput {
-    pdq_from_luma(luma::luma_plane(view))
+    fast::pdq_hash(view)
 }
 
-/// The eight dihedral PDQ hashes and quality of an image.
+/// The eight dihedral PDQ hashes and quality of an image, by the streaming [`fast`] path
+/// (bit-identical to [`scalar::pdq_dihedral`]).
 pub fn pdq_dihedral(view: &PixelView<'_>) -> PdqDihedralOutput {
-    pdq_dihedral_from_luma(luma::luma_plane(view))
+    fast::pdq_dihedral(view)
 }

@@ -41,6 +41,28 @@ fn assert_matches_reference(image: &Image, expected: &Expected) {
         dih.quality, expected.dihedral_quality,
         "{name}: dihedral quality"
     );
+    // The default path is the streaming one; the scalar oracle must agree on every vector.
+    assert_eq!(
+        pdq::scalar::pdq_hash(&image.view()),
+        plain,
+        "{name}: scalar plain hash"
+    );
+    assert_eq!(
+        pdq::scalar::pdq_dihedral(&image.view()),
+        dih,
+        "{name}: scalar dihedral hashes"
+    );
+    let bits = |b: pdq::Buffer64x64| {
+        b.0.iter()
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bits(pdq::fast::downsample(&image.view())),
+        bits(pdq::downsample(luma::luma_plane(&image.view()))),
+        "{name}: streaming 64x64 buffer"
+    );
 }
 
 #[test]

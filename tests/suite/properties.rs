@@ -1,5 +1,6 @@
 //! Property tests (native only: proptest needs an OS random source) and the edge-size table.
 
+use pixelprint::pdq::{self, scalar};
 use pixelprint::{pdq_dihedral, pdq_hash, PdqHash, PixelFormat, PixelView};
 use proptest::prelude::*;
 
@@ -7,8 +8,92 @@ fn any_hash() -> impl Strategy<Value = PdqHash> {
     proptest::array::uniform32(any::<u8>()).prop_map(PdqHash::from_bytes)
 }
 
+/// Deterministic pseudo-random bytes (xorshift32).
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// A side length biased to the edges of the pipeline: under the minimum, around 64 (the
+/// plain hash's no-blur case) and 128 (where the window grows from 1 to 2), then anything.
+fn any_side() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        1u32..7,
+        63u32..66,
+        127u32..130,
+        255u32..258,
+        1u32..400,
+        1u32..2000,
+    ]
+}
+
+fn any_format() -> impl Strategy<Value = PixelFormat> {
+    prop_oneof![
+        Just(PixelFormat::Rgb8),
+        Just(PixelFormat::Rgba8),
+        Just(PixelFormat::Gray8)
+    ]
+}
+
+/// The streaming path against the scalar oracle on one strided view: the 64x64 buffer, the
+/// plain hash and the dihedral hashes, bit for bit.
+fn assert_fast_equals_scalar(
+    width: u32,
+    height: u32,
+    pad: usize,
+    seed: u32,
+    format: PixelFormat,
+) -> Result<(), TestCaseError> {
+    let stride = width as usize * format.bytes_per_pixel() + pad;
+    // The last row needs no padding: views may end right after the last pixel.
+    let data = noise(stride * (height as usize - 1) + stride - pad, seed);
+    let view = PixelView::new(&data, width, height, stride, format).unwrap();
+    let bits = |b: pdq::Buffer64x64| {
+        b.0.iter()
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    prop_assert_eq!(
+        bits(pdq::fast::downsample(&view)),
+        bits(scalar::downsample(pdq::luma::luma_plane(&view))),
+        "{}x{} {:?} pad {}",
+        width,
+        height,
+        format,
+        pad
+    );
+    prop_assert_eq!(pdq::fast::pdq_hash(&view), scalar::pdq_hash(&view));
+    prop_assert_eq!(pdq::fast::pdq_dihedral(&view), scalar::pdq_dihedral(&view));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn fast_pdq_equals_scalar_pdq_on_random_sizes(
+        width in any_side(), height in any_side(), pad in 0usize..11, seed in any::<u32>(),
+        format in any_format(),
+    ) {
+        assert_fast_equals_scalar(width, height, pad, seed, format)?;
+    }
+
+    #[test]
+    fn fast_pdq_equals_scalar_pdq_on_thin_and_large_images(
+        long in 1u32..5001, short in 1u32..7, tall in any::<bool>(), pad in 0usize..11,
+        seed in any::<u32>(), format in any_format(),
+    ) {
+        let (width, height) = if tall { (short, long) } else { (long, short) };
+        assert_fast_equals_scalar(width, height, pad, seed, format)?;
+    }
 
     #[test]
     fn hex_round_trips_in_either_case(h in any_hash()) {
@@ -51,6 +136,25 @@ proptest! {
         }
         let view = PixelView::new(&padded, width, height, stride, format).unwrap();
         prop_assert_eq!((pdq_hash(&view), pdq_dihedral(&view)), want);
+    }
+}
+
+/// Fixed large and extreme sizes (proptest's random sizes rarely reach them): thin strips of
+/// the maximum side, odd multi-megapixel sizes, and one 5000x5000.
+#[test]
+fn fast_pdq_equals_scalar_pdq_on_fixed_large_sizes() {
+    let cases: &[(u32, u32, usize, PixelFormat)] = &[
+        (5000, 5, 3, PixelFormat::Rgb8),
+        (5, 5000, 1, PixelFormat::Rgba8),
+        (5000, 1, 0, PixelFormat::Gray8),
+        (1, 5000, 7, PixelFormat::Rgb8),
+        (1283, 2049, 5, PixelFormat::Rgba8),
+        (4001, 999, 2, PixelFormat::Rgb8),
+        (2999, 3001, 1, PixelFormat::Gray8),
+        (5000, 5000, 9, PixelFormat::Rgb8),
+    ];
+    for (i, &(width, height, pad, format)) in cases.iter().enumerate() {
+        assert_fast_equals_scalar(width, height, pad, 0x9E37_79B9 ^ i as u32, format).unwrap();
     }
 }
 

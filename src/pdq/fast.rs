@@ -1,0 +1,485 @@
+//! The streaming PDQ pipeline: pixels to the 64x64 buffer in one pass over the rows, with
+//! working memory O(width x window) instead of the scalar path's two full-size f32 planes.
+//!
+//! Input: a [`PixelView`]. Output: the same [`Buffer64x64`] as [`super::scalar::downsample`],
+//! bit for bit, hence the same hashes. The scalar path stays public as the oracle; the tests
+//! demand equality on every conformance vector and on random images of random sizes.
+//!
+//! Each input row goes through the stages of `jaroszFilterFloat`
+//! (pdq/cpp/downscaling/downscaling.cpp) as soon as it is read:
+//! luma → row box (pass 1) → column box (pass 1) → row box (pass 2) → column box (pass 2)
+//! → decimation. A column box keeps one running f32 sum per column and the last `window`
+//! input rows in a ring; per column the operations are those of `box1DFloat` in the same
+//! order (`sum += in[right]; sum -= in[left]; out = sum / count`), so the result is
+//! identical. The loops run across independent columns, so they vectorise (SSE2 natively,
+//! simd128 in wasm) without reordering any sum. The row box is the reference's sequential
+//! running sum; only one row is kept per stage. Pass 2 keeps only the 64 sampled columns
+//! after its row box: a column box's columns are independent, and decimation reads no other.
+
+use super::decimate::sample_index;
+use super::jarosz::jarosz_window_size;
+use super::luma::luma_of;
+use super::PDQ_MIN_DIMENSION;
+use super::{bits, dct, quality, Buffer64x64, Dihedral, PdqDihedralOutput, PdqOutput};
+use crate::hash::PdqHash;
+use crate::pixels::{PixelFormat, PixelView};
+
+/// Writes the luma of one row of pixels (reference `fillFloatLumaFromRGB`, same operations).
+fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
+    match format {
+        PixelFormat::Gray8 => {
+            for (o, &v) in out.iter_mut().zip(pixels) {
+                *o = f32::from(v);
+            }
+        }
+        PixelFormat::Rgb8 => {
+            for (o, p) in out.iter_mut().zip(pixels.chunks_exact(3)) {
+                *o = luma_of(p[0], p[1], p[2]);
+            }
+        }
+        PixelFormat::Rgba8 => {
+            for (o, p) in out.iter_mut().zip(pixels.chunks_exact(4)) {
+                *o = luma_of(p[0], p[1], p[2]);
+            }
+        }
+    }
+}
+
+/// The box filter along one row (`box1DFloat` with stride 1), the same four phases and
+/// operation order as [`super::jarosz::box_1d`]. `window` must be in `1..=input.len()`.
+fn box_row(input: &[f32], output: &mut [f32], window: usize) {
+    let length = input.len();
+    debug_assert!(window >= 1 && window <= length && output.len() == length);
+    let half = (window + 2) / 2;
+    let phase1 = half - 1;
+    let phase2 = window - half + 1;
+    let mut sum = 0.0f32;
+    // Phase 1: accumulate the first half window without writing.
+    for &v in &input[..phase1] {
+        sum += v;
+    }
+    // Phase 2: growing window; the count includes phase 1's values.
+    let mut count = phase1 as u32;
+    for (o, &v) in output[..phase2].iter_mut().zip(&input[phase1..window]) {
+        sum += v;
+        count += 1;
+        *o = sum / count as f32;
+    }
+    // Phase 3: the full window slides; input[i] enters as input[i - window] leaves.
+    let count_f = count as f32;
+    let full = count;
+    for ((o, &right), &left) in output[phase2..phase2 + (length - window)]
+        .iter_mut()
+        .zip(&input[window..])
+        .zip(&input[..length - window])
+    {
+        sum += right;
+        sum -= left;
+        *o = sum / count_f;
+    }
+    // Phase 4: shrinking window.
+    let mut count = full;
+    for (o, &left) in output[length - phase1..]
+        .iter_mut()
+        .zip(&input[length - window..length - window + phase1])
+    {
+        sum -= left;
+        count -= 1;
+        *o = sum / count as f32;
+    }
+}
+
+/// Rows filtered together by [`box_rows`]: independent running sums interleaved, so the
+/// processor overlaps their add latencies.
+const ROW_BATCH: usize = 4;
+
+/// [`box_row`] on `ROW_BATCH` rows of `length` values at once (`input` and `output` hold the
+/// rows back to back). Each row's operations and their order are exactly [`box_row`]'s; only
+/// the rows are interleaved.
+fn box_rows(input: &[f32], output: &mut [f32], length: usize, window: usize) {
+    debug_assert!(window >= 1 && window <= length);
+    let rows: [&[f32]; ROW_BATCH] = std::array::from_fn(|k| &input[k * length..][..length]);
+    let mut outs: [&mut [f32]; ROW_BATCH] = {
+        let mut it = output[..ROW_BATCH * length].chunks_exact_mut(length);
+        std::array::from_fn(|_| it.next().unwrap())
+    };
+    let half = (window + 2) / 2;
+    let phase1 = half - 1;
+    let phase2 = window - half + 1;
+    let mut sums = [0.0f32; ROW_BATCH];
+    for i in 0..phase1 {
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][i];
+        }
+    }
+    let mut count = phase1 as u32;
+    for i in 0..phase2 {
+        count += 1;
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][phase1 + i];
+            outs[k][i] = sums[k] / count as f32;
+        }
+    }
+    let count_f = count as f32;
+    for i in 0..length - window {
+        for k in 0..ROW_BATCH {
+            sums[k] += rows[k][window + i];
+            sums[k] -= rows[k][i];
+            outs[k][phase2 + i] = sums[k] / count_f;
+        }
+    }
+    for i in 0..phase1 {
+        count -= 1;
+        for k in 0..ROW_BATCH {
+            sums[k] -= rows[k][length - window + i];
+            outs[k][length - phase1 + i] = sums[k] / count as f32;
+        }
+    }
+}
+
+/// The box filter along every column of a plane that arrives one row at a time
+/// (`boxAlongColsFloat`, each column's operations in the reference's order).
+struct ColumnBox {
+    width: usize,
+    length: usize,
+    window: usize,
+    /// `half - 1` in `box1DFloat`: rows read before the first output.
+    lead: usize,
+    sums: Vec<f32>,
+    /// The last `window` input rows; row `r` lives in slot `r % window`.
+    ring: Vec<f32>,
+    pushed: usize,
+    emitted: usize,
+}
+
+impl ColumnBox {
+    fn new(width: usize, length: usize, window: usize) -> Self {
+        debug_assert!(window >= 1 && window <= length);
+        ColumnBox {
+            width,
+            length,
+            window,
+            lead: (window + 2) / 2 - 1,
+            sums: vec![0.0; width],
+            ring: vec![0.0; width * window],
+            pushed: 0,
+            emitted: 0,
+        }
+    }
+
+    /// Takes input row `pushed`; returns the index of the output row written to `out`, if
+    /// this row completes one.
+    fn push(&mut self, row: &[f32], out: &mut [f32]) -> Option<usize> {
+        let r = self.pushed;
+        debug_assert!(r < self.length);
+        self.pushed += 1;
+        let width = self.width;
+        let slot = &mut self.ring[(r % self.window) * width..][..width];
+        let (row, out) = (&row[..width], &mut out[..width]);
+        if r < self.lead {
+            // Phase 1.
+            for ((s, &v), keep) in self.sums.iter_mut().zip(row).zip(slot.iter_mut()) {
+                *s += v;
+                *keep = v;
+            }
+            return None;
+        }
+        if r < self.window {
+            // Phase 2: the count is the number of rows read so far.
+            let count = (r + 1) as f32;
+            for (((s, &v), keep), o) in self
+                .sums
+                .iter_mut()
+                .zip(row)
+                .zip(slot.iter_mut())
+                .zip(out.iter_mut())
+            {
+                *s += v;
+                *keep = v;
+                *o = *s / count;
+            }
+        } else {
+            // Phase 3: row r enters as row r - window (the slot's content) leaves.
+            let count = self.window as f32;
+            for (((s, &v), keep), o) in self
+                .sums
+                .iter_mut()
+                .zip(row)
+                .zip(slot.iter_mut())
+                .zip(out.iter_mut())
+            {
+                *s += v;
+                *s -= *keep;
+                *keep = v;
+                *o = *s / count;
+            }
+        }
+        self.emitted += 1;
+        Some(self.emitted - 1)
+    }
+
+    /// After all `length` rows are pushed: writes the next phase-4 output row, if any.
+    fn drain(&mut self, out: &mut [f32]) -> Option<usize> {
+        debug_assert_eq!(self.pushed, self.length);
+        if self.emitted == self.length {
+            return None;
+        }
+        let k = self.emitted - (self.length - self.lead);
+        let left = self.length - self.window + k;
+        let count = (self.window - 1 - k) as f32;
+        let width = self.width;
+        let slot = &self.ring[(left % self.window) * width..][..width];
+        for ((s, &v), o) in self.sums.iter_mut().zip(slot).zip(out[..width].iter_mut()) {
+            *s -= v;
+            *o = *s / count;
+        }
+        self.emitted += 1;
+        Some(self.emitted - 1)
+    }
+}
+
+/// Pass 2's column box, decimation and the 64x64 output.
+struct Pass2 {
+    columns: ColumnBox,
+    sample_cols: [usize; 64],
+    sample_rows: [usize; 64],
+    picked: Vec<f32>,
+    out_row: Vec<f32>,
+    next_row: usize,
+    buffer: Buffer64x64,
+}
+
+impl Pass2 {
+    /// Takes one row of pass 2's row box; keeps the sampled columns.
+    fn push(&mut self, row: &[f32]) {
+        for (p, &j) in self.picked.iter_mut().zip(&self.sample_cols) {
+            *p = row[j];
+        }
+        if let Some(o) = self.columns.push(&self.picked, &mut self.out_row) {
+            self.sample(o);
+        }
+    }
+
+    fn sample(&mut self, o: usize) {
+        // Small images sample the same row more than once.
+        while self.next_row < 64 && self.sample_rows[self.next_row] == o {
+            self.buffer.0[self.next_row].copy_from_slice(&self.out_row);
+            self.next_row += 1;
+        }
+    }
+
+    fn finish(mut self) -> Buffer64x64 {
+        while let Some(o) = self.columns.drain(&mut self.out_row) {
+            self.sample(o);
+        }
+        debug_assert_eq!(self.next_row, 64);
+        self.buffer
+    }
+}
+
+/// Blur and decimate an image to 64x64, equal bit for bit to
+/// `scalar::downsample(luma_plane(view))`. Needs at least one pixel on a side.
+pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
+    let cols = view.width() as usize;
+    let rows = view.height() as usize;
+    let format = view.format();
+    let window_along_rows = jarosz_window_size(cols, 64);
+    let window_along_cols = jarosz_window_size(rows, 64);
+
+    let mut luma = vec![0.0f32; cols * ROW_BATCH];
+    let mut row_box = vec![0.0f32; cols * ROW_BATCH];
+    let mut col_box = vec![0.0f32; cols * ROW_BATCH];
+    let mut row_box2 = vec![0.0f32; cols * ROW_BATCH];
+    let mut pass1 = ColumnBox::new(cols, rows, window_along_cols);
+    let mut pass2 = Pass2 {
+        columns: ColumnBox::new(64, rows, window_along_cols),
+        sample_cols: std::array::from_fn(|j| sample_index(j, cols, 64)),
+        sample_rows: std::array::from_fn(|i| sample_index(i, rows, 64)),
+        picked: vec![0.0; 64],
+        out_row: vec![0.0; 64],
+        next_row: 0,
+        buffer: Buffer64x64::zero(),
+    };
+
+    // Pass 2's row box on `n` rows of pass 1's output, then on to pass 2's column box.
+    let mut pass2_rows = |col_box: &[f32], row_box2: &mut [f32], n: usize, pass2: &mut Pass2| {
+        if n == ROW_BATCH {
+            box_rows(col_box, row_box2, cols, window_along_rows);
+        } else {
+            for k in 0..n {
+                let range = k * cols..(k + 1) * cols;
+                box_row(
+                    &col_box[range.clone()],
+                    &mut row_box2[range],
+                    window_along_rows,
+                );
+            }
+        }
+        for k in 0..n {
+            pass2.push(&row_box2[k * cols..(k + 1) * cols]);
+        }
+    };
+
+    let mut y = 0;
+    while y < rows {
+        let n = ROW_BATCH.min(rows - y);
+        for k in 0..n {
+            luma_row(view.row(y + k), format, &mut luma[k * cols..(k + 1) * cols]);
+        }
+        if n == ROW_BATCH {
+            box_rows(&luma, &mut row_box, cols, window_along_rows);
+        } else {
+            for k in 0..n {
+                let range = k * cols..(k + 1) * cols;
+                box_row(&luma[range.clone()], &mut row_box[range], window_along_rows);
+            }
+        }
+        let mut produced = 0;
+        for k in 0..n {
+            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+            if pass1
+                .push(&row_box[k * cols..(k + 1) * cols], out)
+                .is_some()
+            {
+                produced += 1;
+            }
+        }
+        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
+        y += n;
+    }
+    loop {
+        let mut produced = 0;
+        while produced < ROW_BATCH {
+            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+            if pass1.drain(out).is_none() {
+                break;
+            }
+            produced += 1;
+        }
+        if produced == 0 {
+            break;
+        }
+        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
+    }
+    pass2.finish()
+}
+
+fn too_small(view: &PixelView<'_>) -> bool {
+    (view.width() as usize) < PDQ_MIN_DIMENSION || (view.height() as usize) < PDQ_MIN_DIMENSION
+}
+
+/// PDQ hash and quality of an image (reference `pdqHash256FromFloatLuma` semantics).
+pub fn pdq_hash(view: &PixelView<'_>) -> PdqOutput {
+    if too_small(view) {
+        return PdqOutput {
+            hash: PdqHash::ZERO,
+            quality: 0,
+        };
+    }
+    let buffer = if view.width() == 64 && view.height() == 64 {
+        // The reference copies a 64x64 input straight into the buffer, skipping the blur.
+        let mut b = Buffer64x64::zero();
+        for (y, row) in b.0.iter_mut().enumerate() {
+            luma_row(view.row(y), view.format(), row);
+        }
+        b
+    } else {
+        downsample(view)
+    };
+    let quality = quality::quality(&buffer);
+    let dct = dct::dct_64_to_16(&buffer);
+    PdqOutput {
+        hash: bits::dct_to_hash(&dct),
+        quality,
+    }
+}
+
+/// The eight dihedral PDQ hashes and quality (`pdqDihedralHash256esFromFloatLuma`; a 64x64
+/// input is blurred here, as in the reference).
+pub fn pdq_dihedral(view: &PixelView<'_>) -> PdqDihedralOutput {
+    if too_small(view) {
+        return PdqDihedralOutput {
+            hashes: [PdqHash::ZERO; 8],
+            quality: 0,
+        };
+    }
+    let buffer = downsample(view);
+    let quality = quality::quality(&buffer);
+    let dct = dct::dct_64_to_16(&buffer);
+    let hashes = Dihedral::ALL.map(|d| bits::dct_to_hash(&d.apply(&dct)));
+    PdqDihedralOutput { hashes, quality }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdq::jarosz::box_1d;
+
+    #[test]
+    fn box_row_equals_box_1d_for_every_window() {
+        for length in 1..70 {
+            let input: Vec<f32> = (0..length).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+            for window in 1..=length {
+                let mut want = vec![0.0; length];
+                box_1d(&input, &mut want, length, 1, window);
+                let mut got = vec![f32::NAN; length];
+                box_row(&input, &mut got, window);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn box_rows_equals_box_1d_on_each_row() {
+        for length in 1..70 {
+            let input: Vec<f32> = (0..length * ROW_BATCH)
+                .map(|i| ((i * 29) % 13) as f32 * 0.37)
+                .collect();
+            for window in 1..=length {
+                let mut want = vec![0.0; input.len()];
+                for k in 0..ROW_BATCH {
+                    let r = k * length..(k + 1) * length;
+                    box_1d(&input[r.clone()], &mut want[r], length, 1, window);
+                }
+                let mut got = vec![f32::NAN; input.len()];
+                box_rows(&input, &mut got, length, window);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn column_box_equals_box_1d_for_every_window() {
+        let width = 3;
+        for length in 1..40 {
+            let plane: Vec<f32> = (0..length * width)
+                .map(|i| ((i * 53) % 17) as f32 * 0.7)
+                .collect();
+            for window in 1..=length {
+                let mut want = vec![0.0; plane.len()];
+                for j in 0..width {
+                    box_1d(&plane[j..], &mut want[j..], length, width, window);
+                }
+                let mut got = vec![f32::NAN; plane.len()];
+                let mut boxed = ColumnBox::new(width, length, window);
+                let mut out = vec![0.0; width];
+                let mut record = |o: Option<usize>, out: &[f32]| {
+                    if let Some(o) = o {
+                        got[o * width..][..width].copy_from_slice(out);
+                    }
+                };
+                for r in 0..length {
+                    let o = boxed.push(&plane[r * width..][..width], &mut out);
+                    record(o, &out);
+                }
+                while let Some(o) = boxed.drain(&mut out) {
+                    record(Some(o), &out);
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+}
