@@ -84,6 +84,7 @@ function sniffFormat(bytes, mime) {
     if (brand === 'avif' || brand === 'avis') return 'avif';
     if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'heic';
   }
+  if (bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 1 && bytes[3] === 0) return 'ico';
   if (bytes[0] === 0xff && bytes[1] === 0x0a) return 'jxl';
   if (bytes.length >= 12 && ascii(4, 8) === 'JXL ') return 'jxl';
   if (/^image\/[a-z0-9.+-]+$/.test(mime ?? '')) return mime.slice(6);
