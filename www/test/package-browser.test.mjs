@@ -78,7 +78,7 @@ test('a format only the browser decodes (PNG inside ICO) is hashed from the brow
   const [pixels] = cliHash(pixelAlgorithms, 'ignore', [pngPath]);
   const [digests] = cliHash('md5,sha1,sha256', 'ignore', [icoPath]);
   // The wasm module itself refuses ICO.
-  assert.throws(() => cliHash('pdq', 'ignore', [icoPath]), /unsupported|format/i);
+  assert.throws(() => cliHash('pdq', 'ignore', [icoPath]), (e) => e.status === 2);
   const got = await hashInPage(ico, { algorithms: ALL.split(',') }, 'pattern.ico');
   assert.equal(got.error, undefined, JSON.stringify(got.error));
   assert.equal(got.decodedBy, 'browser');
@@ -103,6 +103,7 @@ test('abort rejects with an AbortError and does not block the next job', async (
     // 2: queued behind it, cancelled before it starts.
     const c2 = new AbortController();
     const second = window.hasher.hash(file, { algorithms: ['pdq'], signal: c2.signal });
+    second.catch(() => {});
     c2.abort();
     const third = window.hasher.hash(file, { algorithms: ['pdq'] });
     for (const [name, p] of [['first', first], ['second', second]]) {
