@@ -24,6 +24,6 @@ step "native tests" cargo test --workspace
 step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture
-step "wasm package build" scripts/build-wasm.sh
+step "wasm and npm package build" scripts/build-npm.sh
 step "JS API and pages (Node, Chromium)" bash -c 'cd www && node --test test/*.test.mjs'
 echo "all test steps passed"

@@ -15,6 +15,7 @@ use crate::hash::{
 };
 use crate::imagehash;
 use crate::pdq::{pdq_dihedral, pdq_hash, PdqOutput};
+use crate::pixels::PixelView;
 
 /// Everything [`hash_bytes`] can compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -266,11 +267,22 @@ pub fn hash_image(
     algorithms: AlgorithmSet,
     out: &mut FileHashes,
 ) -> Result<(), Error> {
-    let view = image.view();
-    out.width = Some(image.width());
-    out.height = Some(image.height());
     out.format = Some(image.source_format().name());
     out.orientation = image.orientation().map(|o| o.tag());
+    hash_view(&image.view(), algorithms, out)
+}
+
+/// Hashes pixels decoded elsewhere (e.g. by a browser, for formats this crate does not decode)
+/// with every requested pixel algorithm, exactly as [`hash_image`] does; sets `width` and
+/// `height`, leaves `format`, `orientation` and the digests to the caller.
+pub fn hash_view(
+    view: &PixelView<'_>,
+    algorithms: AlgorithmSet,
+    out: &mut FileHashes,
+) -> Result<(), Error> {
+    let view = *view;
+    out.width = Some(view.width());
+    out.height = Some(view.height());
     for a in algorithms.iter() {
         match a {
             HashAlgorithm::Pdq => out.pdq = Some(pdq_hash(&view)),

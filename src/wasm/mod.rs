@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::decode::{AlphaPolicy, DecodeOptions, OrientationPolicy};
-use crate::pipeline::{hash_bytes, AlgorithmSet, HashOptions};
+use crate::pipeline::{hash_bytes, hash_view, AlgorithmSet, FileHashes, HashOptions};
 use crate::pixels::{PixelFormat, PixelView};
 
 fn rgba_view(data: &[u8], width: u32, height: u32) -> Result<PixelView<'_>, JsError> {
@@ -155,4 +155,33 @@ pub fn hash_bytes_js(bytes: &[u8], options: JsValue) -> Result<JsValue, JsValue>
         let _ = js_sys::Reflect::set(&value, &"orientation".into(), &tag.into());
     }
     Ok(value)
+}
+
+/// Every requested pixel hash of tightly packed RGBA pixels decoded elsewhere (the npm
+/// package's fallback for formats only the browser decodes): the same keys and values as
+/// [`hash_bytes_js`] gives for those pixels, with `width` and `height`; digest names in
+/// `algorithms` are skipped (digests are of the file's bytes: use `hashBytes` for them).
+#[wasm_bindgen(js_name = hashRgba)]
+pub fn hash_rgba_js(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    algorithms: JsValue,
+) -> Result<JsValue, JsValue> {
+    let set = if algorithms.is_undefined() || algorithms.is_null() {
+        AlgorithmSet::default()
+    } else {
+        let list: Algorithms = serde_wasm_bindgen::from_value(algorithms)
+            .map_err(|e| js_error("invalid_option", &e.to_string()))?;
+        match list {
+            Algorithms::Text(list) => AlgorithmSet::parse(&list),
+            Algorithms::List(names) => AlgorithmSet::parse(&names.join(",")),
+        }
+        .map_err(|e| js_error(e.code(), &e.to_string()))?
+    };
+    let view = PixelView::packed(data, width, height, PixelFormat::Rgba8)
+        .map_err(|e| js_error(e.code(), &e.to_string()))?;
+    let mut out = FileHashes::default();
+    hash_view(&view, set, &mut out).map_err(|e| js_error(e.code(), &e.to_string()))?;
+    to_js(&out).map_err(JsValue::from)
 }

@@ -1,0 +1,122 @@
+// The upload check page: hash each picked image in a worker, send only the hash items to
+// POST /v1/match, show per file whether it matches a list. The files are never sent.
+import { createHasher } from './index.js';
+import { IMAGE_ALGORITHMS, hashItem, apiError, formatBytes } from './lib/items.js';
+
+const $ = (id) => document.getElementById(id);
+const status = $('status');
+let hasher;
+let busy;
+
+function row(file) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = `${file.name} (${formatBytes(file.size)})`;
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute('aria-label', `Hashing ${file.name}`);
+  const state = document.createElement('div');
+  state.className = 'state';
+  state.textContent = 'Waiting…';
+  li.append(name, bar, state);
+  $('results').append(li);
+  return { li, bar, state };
+}
+
+function describeMatches(result) {
+  const banks = [...new Set(result.matches.map((m) => m.bank))];
+  if (banks.length) return { text: `Matches list ${banks.join(', ')}`, cls: 'match' };
+  const notes = result.not_matchable?.map((n) => n.reason) ?? [];
+  return { text: notes.length ? `No match (${notes.join('; ')})` : 'No match', cls: 'nomatch' };
+}
+
+async function check(files) {
+  const rows = files.map(row);
+  const hashed = [];
+  status.textContent = `Hashing ${files.length} image${files.length === 1 ? '' : 's'} on this device…`;
+  let i = 0;
+  for await (const item of hasher.hashMany(files, {
+    algorithms: IMAGE_ALGORITHMS,
+    onProgress: (p) => {
+      const r = rows[i];
+      r.bar.value = p.stage === 'read' ? 0.5 * (p.bytesRead / (p.totalBytes || 1)) : p.stage === 'done' ? 1 : 0.75;
+      r.state.textContent = p.stage === 'read' ? 'Reading…' : p.stage === 'done' ? 'Hashed' : 'Hashing…';
+    },
+  })) {
+    const r = rows[i];
+    r.bar.value = 1;
+    if (item.error) {
+      r.state.textContent = `Could not hash this file: ${item.error.message} (${item.error.code ?? item.error.name})`;
+      r.state.className = 'state error';
+    } else {
+      r.state.textContent = `Hashed in ${Math.round(item.result.timings.totalMs)} ms; checking…`;
+      hashed.push({ row: r, item: hashItem(item.result) });
+    }
+    i++;
+  }
+  if (!hashed.length) {
+    status.textContent = 'Nothing to check.';
+    return;
+  }
+  const body = JSON.stringify({ items: hashed.map((h) => h.item) });
+  $('sent').textContent = JSON.stringify(JSON.parse(body), null, 2);
+  $('sent-box').hidden = false;
+  status.textContent = 'Checking the hashes…';
+  let response;
+  try {
+    response = await fetch('/v1/match', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  } catch (err) {
+    status.textContent = `Could not reach the server: ${err.message}`;
+    for (const h of hashed) h.row.state.textContent = 'Not checked: the server could not be reached';
+    return;
+  }
+  if (!response.ok) {
+    const message = await apiError(response);
+    status.textContent = `The check failed: ${message}`;
+    for (const h of hashed) h.row.state.textContent = 'Not checked';
+    return;
+  }
+  const { results } = await response.json();
+  for (const result of results) {
+    const h = hashed[result.item];
+    if (!h) continue;
+    const { text, cls } = describeMatches(result);
+    h.row.state.textContent = text;
+    h.row.state.className = `state ${cls}`;
+  }
+  status.textContent = `Checked ${hashed.length} image${hashed.length === 1 ? '' : 's'}.`;
+}
+
+function enqueue(fileList) {
+  const files = [...fileList];
+  if (!files.length) return;
+  busy = busy.then(() => check(files)).catch((err) => {
+    status.textContent = `Something went wrong: ${err.message}`;
+  });
+}
+
+$('files').addEventListener('change', (e) => {
+  enqueue(e.target.files);
+  e.target.value = '';
+});
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  enqueue(e.dataTransfer.files);
+});
+
+busy = createHasher().then((h) => {
+  hasher = h;
+  status.textContent = 'Ready. Choose images to check.';
+}, (err) => {
+  status.textContent = `The hasher could not start: ${err.message}`;
+  throw err;
+});

@@ -1,0 +1,206 @@
+// pixelprint: perceptual image hashes computed where the image is. The image never leaves
+// this module; only the hashes are returned.
+//
+// createHasher() runs the wasm module in a module Web Worker in browsers (so the page stays
+// responsive), inline in Node or with {worker: false}. Results equal the `pixelprint` CLI's
+// for the same file and options, with camelCase keys.
+import { hashJob, errorFromData, AbortedError, PixelprintError } from './lib/core.js';
+
+export { PixelprintError };
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+const defaultWasmUrl = () => new URL('./pkg/pixelprint_bg.wasm', import.meta.url);
+
+async function compileWasm(wasmUrl) {
+  const url = wasmUrl ?? defaultWasmUrl();
+  if (isNode && String(url).startsWith('file:')) {
+    const fsName = 'node:fs/promises';
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fsName);
+    return WebAssembly.compile(await readFile(new URL(url)));
+  }
+  const response = fetch(url);
+  if (WebAssembly.compileStreaming) {
+    try {
+      return await WebAssembly.compileStreaming(response);
+    } catch {
+      // A server without the application/wasm type: compile the bytes instead.
+    }
+  }
+  const again = await fetch(url);
+  if (!again.ok) throw new PixelprintError('wasm_load_failed', `could not load ${url}: HTTP ${again.status}`);
+  return WebAssembly.compile(await again.arrayBuffer());
+}
+
+function abortReason(signal) {
+  return signal.reason instanceof Error || signal.reason instanceof DOMException ? signal.reason : new AbortedError();
+}
+
+function splitOptions(options = {}) {
+  const { signal, onProgress, ...hashOptions } = options;
+  return { signal, onProgress, hashOptions };
+}
+
+/** Inline: the wasm module on this thread. */
+async function inlineHasher(module) {
+  const bindings = await import('./pkg/pixelprint.js');
+  bindings.initSync({ module });
+  const wasm = { hashBytes: bindings.hashBytes, hashRgba: bindings.hashRgba };
+  let queue = Promise.resolve();
+  return {
+    mode: 'inline',
+    hash(input, options) {
+      const { signal, onProgress, hashOptions } = splitOptions(options);
+      const run = async () => {
+        signal?.throwIfAborted();
+        return hashJob(wasm, input, hashOptions, {
+          onProgress: onProgress ?? (() => {}),
+          isCancelled: () => !!signal?.aborted,
+        });
+      };
+      const job = queue.then(run, run);
+      queue = job.catch(() => {});
+      return job.catch((err) => {
+        if (signal?.aborted) throw abortReason(signal);
+        throw err;
+      });
+    },
+    terminate() {},
+  };
+}
+
+/** In a module worker: one job at a time; a job cancelled while hashing ends its worker. */
+function workerHasher(module, workerUrl) {
+  let worker = null;
+  let ready = null;
+  let nextId = 1;
+  let current = null;
+  const queue = [];
+  let terminated = false;
+
+  function start() {
+    worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module', name: 'pixelprint' });
+    ready = new Promise((resolve, reject) => {
+      worker.onerror = (e) => {
+        e.preventDefault?.();
+        const err = new PixelprintError('worker_failed', `the hashing worker failed: ${e.message ?? 'unknown error'}`);
+        reject(err);
+        if (current) finish(current, null, err);
+      };
+      worker.onmessage = ({ data }) => {
+        if (data.type === 'ready') return resolve();
+        if (data.type === 'init-error') return reject(errorFromData(data.error));
+        if (!current || data.id !== current.id) return;
+        if (data.type === 'progress') current.onProgress?.(data.progress);
+        else if (data.type === 'result') finish(current, data.result, null);
+        else if (data.type === 'error') finish(current, null, errorFromData(data.error));
+      };
+    });
+    worker.postMessage({ type: 'init', module });
+    return ready;
+  }
+
+  function restart() {
+    worker?.terminate();
+    worker = null;
+    ready = null;
+  }
+
+  function finish(job, result, error) {
+    if (current !== job) return;
+    current = null;
+    job.signal?.removeEventListener('abort', job.onAbort);
+    if (error) job.reject(error);
+    else job.resolve(result);
+    pump();
+  }
+
+  async function pump() {
+    if (current || queue.length === 0 || terminated) return;
+    const job = queue.shift();
+    current = job;
+    try {
+      if (!worker) start();
+      await ready;
+    } catch (err) {
+      restart();
+      finish(job, null, err);
+      return;
+    }
+    if (current !== job) return;
+    const input = job.input instanceof ArrayBuffer || ArrayBuffer.isView(job.input) ? copyBytes(job.input) : job.input;
+    worker.postMessage({ type: 'hash', id: job.id, input, options: job.hashOptions },
+      input instanceof Uint8Array ? [input.buffer] : []);
+  }
+
+  return {
+    mode: 'worker',
+    hash(input, options) {
+      const { signal, onProgress, hashOptions } = splitOptions(options);
+      if (terminated) return Promise.reject(new PixelprintError('terminated', 'the hasher was terminated'));
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      return new Promise((resolve, reject) => {
+        const job = { id: nextId++, input, hashOptions, onProgress, signal, resolve, reject };
+        job.onAbort = () => {
+          const i = queue.indexOf(job);
+          if (i >= 0) {
+            queue.splice(i, 1);
+            reject(abortReason(signal));
+          } else if (current === job) {
+            // The wasm call cannot be interrupted: end the worker (freeing its buffers) and
+            // start a fresh one for the next job.
+            restart();
+            finish(job, null, abortReason(signal));
+          }
+        };
+        signal?.addEventListener('abort', job.onAbort, { once: true });
+        queue.push(job);
+        pump();
+      });
+    },
+    terminate() {
+      terminated = true;
+      const err = new PixelprintError('terminated', 'the hasher was terminated');
+      for (const job of queue.splice(0)) job.reject(err);
+      if (current) finish(current, null, err);
+      restart();
+    },
+  };
+}
+
+function copyBytes(input) {
+  const view = input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  return view.slice();
+}
+
+/**
+ * A hasher. Options: `worker` (default true in browsers; Node always runs inline), `wasmUrl`,
+ * `workerUrl` (for hosting the files elsewhere).
+ */
+export async function createHasher({ worker = true, wasmUrl, workerUrl } = {}) {
+  const module = await compileWasm(wasmUrl);
+  const useWorker = worker && !isNode && typeof Worker === 'function';
+  const inner = useWorker ? workerHasher(module, workerUrl) : await inlineHasher(module);
+  const hash = (input, options) => {
+    const started = globalThis.performance?.now() ?? Date.now();
+    return inner.hash(input, options).then((result) => {
+      result.timings.totalMs = (globalThis.performance?.now() ?? Date.now()) - started;
+      return result;
+    });
+  };
+  return {
+    mode: inner.mode,
+    hash,
+    async *hashMany(inputs, options = {}) {
+      for await (const file of inputs) {
+        options.signal?.throwIfAborted();
+        try {
+          yield { file, result: await hash(file, options) };
+        } catch (error) {
+          if (options.signal?.aborted) throw error;
+          yield { file, error };
+        }
+      }
+    },
+    terminate: () => inner.terminate(),
+  };
+}

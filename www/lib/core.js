@@ -1,0 +1,193 @@
+// One hashing job, the same in the worker and inline: read the bytes (reporting progress and
+// checking for cancellation between chunks), hash them with the wasm module, and, for formats
+// only the browser decodes, fall back to the browser's decoder and hash its RGBA pixels.
+
+/** Defaults of the wasm module (src/decode.rs), checked here before reading a whole file. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+const DIGESTS = new Set(['md5', 'sha1', 'sha256']);
+const CAMEL_NAMES = { pdqDihedral: 'pdq-dihedral', dhashVertical: 'dhash-vertical' };
+const CAMEL_KEYS = { pdq_dihedral: 'pdqDihedral', dhash_vertical: 'dhashVertical' };
+
+/** An error with a stable `code` (the wasm module's codes, plus the package's own). */
+export class PixelprintError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'PixelprintError';
+    this.code = code;
+  }
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super('hashing was cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+/** Algorithm names as the wasm module takes them (CLI names; camelCase keys accepted). */
+export function algorithmNames(algorithms) {
+  if (algorithms === undefined) return undefined;
+  const list = typeof algorithms === 'string' ? algorithms.split(',') : Array.from(algorithms);
+  return list.map((n) => CAMEL_NAMES[String(n).trim()] ?? String(n).trim()).filter((n) => n);
+}
+
+/** The wasm result (the CLI's snake_case JSON) with camelCase keys; values untouched. */
+export function camelCase(raw) {
+  const out = {};
+  for (const [key, value] of Object.entries(raw)) out[CAMEL_KEYS[key] ?? key] = value;
+  return out;
+}
+
+function now() {
+  return globalThis.performance?.now() ?? Date.now();
+}
+
+/** The bytes of a Blob/File, ArrayBuffer or typed array, read in chunks. */
+async function readBytes(input, { maxInputBytes, onProgress, isCancelled }) {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (typeof Blob === 'undefined' || !(input instanceof Blob)) {
+    throw new PixelprintError('invalid_input', 'expected a File, Blob, ArrayBuffer or Uint8Array');
+  }
+  const total = input.size;
+  if (total > maxInputBytes) {
+    throw new PixelprintError('input_too_large', `input of ${total} bytes exceeds the limit of ${maxInputBytes} bytes`);
+  }
+  const bytes = new Uint8Array(total);
+  let read = 0;
+  onProgress({ stage: 'read', bytesRead: 0, totalBytes: total });
+  const reader = input.stream().getReader();
+  try {
+    for (;;) {
+      if (isCancelled()) throw new AbortedError();
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (read + value.length > total) throw new PixelprintError('corrupt_image', 'the file grew while it was read');
+      bytes.set(value, read);
+      read += value.length;
+      onProgress({ stage: 'read', bytesRead: read, totalBytes: total });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return read === total ? bytes : bytes.subarray(0, read);
+}
+
+/** ISO-BMFF brands and signatures of formats a browser may decode and the wasm module does not. */
+function sniffFormat(bytes, mime) {
+  const ascii = (from, to) => String.fromCharCode(...bytes.subarray(from, to));
+  if (bytes.length >= 12 && ascii(4, 8) === 'ftyp') {
+    const brand = ascii(8, 12);
+    if (brand === 'avif' || brand === 'avis') return 'avif';
+    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'heic';
+  }
+  if (bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 1 && bytes[3] === 0) return 'ico';
+  if (bytes[0] === 0xff && bytes[1] === 0x0a) return 'jxl';
+  if (bytes.length >= 12 && ascii(4, 8) === 'JXL ') return 'jxl';
+  if (/^image\/[a-z0-9.+-]+$/.test(mime ?? '')) return mime.slice(6);
+  return 'unknown';
+}
+
+function canDecodeInBrowser() {
+  return typeof createImageBitmap === 'function' && typeof OffscreenCanvas === 'function';
+}
+
+/** RGBA pixels as the browser decodes them: stored colours, no premultiplication. */
+async function browserPixels(bytes, mime, orientation, maxPixels) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes], { type: mime || '' }), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+      imageOrientation: orientation === 'apply' ? 'from-image' : 'none',
+    });
+  } catch {
+    return null;
+  }
+  try {
+    const { width, height } = bitmap;
+    if (width * height > maxPixels) {
+      throw new PixelprintError('too_many_pixels', `image of ${width}x${height} pixels exceeds the limit of ${maxPixels} pixels`);
+    }
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    return ctx.getImageData(0, 0, width, height);
+  } finally {
+    bitmap.close();
+  }
+}
+
+/**
+ * Hashes one input with the initialised wasm module `wasm` ({hashBytes, hashRgba}).
+ * `options`: the public hash options without signal/onProgress. Returns the camelCase result.
+ */
+export async function hashJob(wasm, input, options, { onProgress = () => {}, isCancelled = () => false } = {}) {
+  const start = now();
+  const { algorithms, orientation, alpha, maxPixels, maxInputBytes, ...unknown } = options ?? {};
+  const unknownKeys = Object.keys(unknown);
+  if (unknownKeys.length) {
+    throw new PixelprintError('invalid_option', `unknown option ${JSON.stringify(unknownKeys[0])}: expected algorithms, orientation, alpha, maxPixels, maxInputBytes, signal or onProgress`);
+  }
+  const names = algorithmNames(algorithms);
+  const wasmOptions = { algorithms: names, orientation, alpha, maxPixels, maxInputBytes };
+  for (const key of Object.keys(wasmOptions)) if (wasmOptions[key] === undefined) delete wasmOptions[key];
+
+  const bytes = await readBytes(input, {
+    maxInputBytes: maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES, onProgress, isCancelled,
+  });
+  const readMs = now() - start;
+  if (isCancelled()) throw new AbortedError();
+  onProgress({ stage: 'hash', bytesRead: bytes.length, totalBytes: bytes.length });
+  const hashStart = now();
+  let raw;
+  let decodedBy = 'wasm';
+  try {
+    raw = wasm.hashBytes(bytes, wasmOptions);
+  } catch (err) {
+    if (err?.code !== 'unsupported_format' || !canDecodeInBrowser()) throw coded(err);
+    const mime = typeof Blob !== 'undefined' && input instanceof Blob ? input.type : '';
+    if ((alpha ?? 'ignore') !== 'ignore') {
+      throw new PixelprintError('unsupported_format', `${err.message}; the browser's decoder is used only with alpha "ignore"`);
+    }
+    onProgress({ stage: 'decode', bytesRead: bytes.length, totalBytes: bytes.length });
+    const image = await browserPixels(bytes, mime, orientation, maxPixels ?? DEFAULT_MAX_PIXELS);
+    if (!image) throw new PixelprintError('unsupported_format', `${err.message}, and this browser cannot decode it either`);
+    if (isCancelled()) throw new AbortedError();
+    const requested = names ?? ['pdq', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+    const pixelNames = requested.filter((n) => !DIGESTS.has(n));
+    const digestNames = requested.filter((n) => DIGESTS.has(n));
+    raw = pixelNames.length ? wasm.hashRgba(image.data, image.width, image.height, pixelNames) : {};
+    raw = { ...raw, format: sniffFormat(bytes, mime) };
+    if (digestNames.length) Object.assign(raw, wasm.hashBytes(bytes, { algorithms: digestNames }));
+    decodedBy = 'browser';
+  }
+  const hashMs = now() - hashStart;
+  const result = camelCase(raw);
+  const ordered = { width: result.width, height: result.height, format: result.format, decodedBy, ...result };
+  for (const key of ['width', 'height', 'format']) if (ordered[key] === undefined) delete ordered[key];
+  if (!('width' in result)) delete ordered.decodedBy;
+  ordered.timings = { readMs, hashMs, totalMs: now() - start };
+  onProgress({ stage: 'done', bytesRead: bytes.length, totalBytes: bytes.length });
+  return ordered;
+}
+
+function coded(err) {
+  if (err instanceof PixelprintError || err instanceof AbortedError) return err;
+  return new PixelprintError(err?.code ?? 'internal_error', err?.message ?? String(err));
+}
+
+/** An error as plain data (postMessage drops custom properties of Error objects). */
+export function errorToData(err) {
+  if (err instanceof AbortedError) return { name: 'AbortError', message: err.message };
+  const c = coded(err);
+  return { name: c.name, code: c.code, message: c.message };
+}
+
+export function errorFromData(data) {
+  if (data.name === 'AbortError') return new AbortedError();
+  return new PixelprintError(data.code, data.message);
+}

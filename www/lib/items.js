@@ -1,0 +1,34 @@
+// From a hash result to the API's hash item (docs: shared api-v1 contract): only the
+// documented keys, values exactly as the wasm module gives them.
+export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
+
+export function hashItem(result) {
+  const item = {};
+  if (result.pdq) {
+    item.pdq = result.pdq.hash;
+    item.pdq_quality = result.pdq.quality;
+  }
+  if (result.pdqDihedral) item.pdq_dihedral = result.pdqDihedral;
+  for (const key of ['phash', 'dhash', 'ahash', 'md5', 'sha256']) {
+    if (result[key] !== undefined) item[key] = result[key];
+  }
+  return item;
+}
+
+/** A human-readable error from an API error body `{error: {code, message}}` or a status. */
+export async function apiError(response) {
+  try {
+    const body = await response.json();
+    if (body?.error?.message) return `${body.error.message} (${body.error.code}, HTTP ${response.status})`;
+  } catch {
+    // Not JSON: fall through to the status.
+  }
+  return `the server answered HTTP ${response.status}`;
+}
+
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
