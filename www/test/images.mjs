@@ -3,7 +3,7 @@
 import { deflateSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { repo } from './helpers.mjs';
+import { repo, cliPath } from './helpers.mjs';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -74,15 +74,12 @@ export function icoWrapping(png, width, height) {
 }
 
 const root = fileURLToPath(repo);
-let built = false;
+let cli = null;
 
 /** `pixelprint hash` (the CLI, debug build) for files: one JSON object per file, `path` removed. */
 export function cliHash(algorithms, orientation, paths) {
-  if (!built) {
-    execFileSync('cargo', ['build', '--quiet', '-p', 'pixelprint-cli'], { cwd: root, stdio: 'inherit' });
-    built = true;
-  }
-  const out = execFileSync(`${root}/target/debug/pixelprint`,
+  cli ??= cliPath();
+  const out = execFileSync(cli,
     ['hash', '--algorithms', algorithms, '--orientation', orientation, ...paths], { cwd: root, encoding: 'utf8' });
   return out.trim().split('\n').map((l) => {
     const { path, ...rest } = JSON.parse(l);
