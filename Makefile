@@ -13,4 +13,5 @@ wasm: bootstrap
 
 # One server process: the pages, the API and a demo bank (data in .demo-data/).
 demo: wasm
-	cargo run -p pixelprint-server -- --demo --www www --data-dir .demo-data --bind 127.0.0.1:$${PORT:-8080}
+	source scripts/common.sh && CARGO_TARGET_DIR=$$PIXELPRINT_NATIVE_TARGET_DIR \
+	  cargo run -p pixelprint-server -- --demo --www www --data-dir .demo-data --bind 127.0.0.1:$${PORT:-8080}
