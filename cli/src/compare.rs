@@ -8,7 +8,7 @@ use pixelprint::pipeline::{hex_distance, AlgorithmSet, FileHashes, HashAlgorithm
 use pixelprint::PDQ_MIN_QUALITY;
 use serde::Serialize;
 
-use crate::hash::hash_file;
+use crate::files::hash_file;
 use crate::{hash_options, Orientation};
 
 #[derive(Args)]

@@ -5,6 +5,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use indicatif::ProgressBar;
+use pixelprint::pipeline::{hash_bytes, FileHashes, HashOptions};
+use rayon::prelude::*;
 use serde::Serialize;
 use walkdir::WalkDir;
 
@@ -30,8 +33,11 @@ impl From<pixelprint::Error> for FileError {
     }
 }
 
+/// A file to hash, or the error found while listing it.
+pub type Input = Result<PathBuf, (PathBuf, FileError)>;
+
 /// Every file under the given paths; unreadable entries become errors in place.
-pub fn expand(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, FileError)>> {
+pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -87,4 +93,47 @@ pub fn read_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>, FileError> {
 /// Path as text for output (lossy for non-UTF-8 names).
 pub fn display(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Reads and hashes one file.
+pub fn hash_file(path: &Path, options: &HashOptions) -> Result<FileHashes, FileError> {
+    let bytes = read_limited(path, options.decode.max_input_bytes)?;
+    Ok(hash_bytes(&bytes, options)?)
+}
+
+/// Hashes every input on `jobs` threads (default: one per core) and hands each result to
+/// `emit` in input order; `emit` returning `false` stops the run. Chunks keep the order while
+/// the pool works on many files at once.
+pub fn hash_in_order(
+    inputs: &[Input],
+    jobs: Option<usize>,
+    options: &HashOptions,
+    progress: &ProgressBar,
+    mut emit: impl FnMut(&str, &Result<FileHashes, FileError>) -> bool,
+) -> Result<(), String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    for chunk in inputs.chunks(64) {
+        let results: Vec<(String, Result<FileHashes, FileError>)> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|input| {
+                    let r = match input {
+                        Ok(path) => (display(path), hash_file(path, options)),
+                        Err((path, e)) => (display(path), Err(e.clone())),
+                    };
+                    progress.inc(1);
+                    r
+                })
+                .collect()
+        });
+        for (path, result) in &results {
+            if !emit(path, result) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

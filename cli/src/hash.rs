@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pixelprint::pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
-use rayon::prelude::*;
+use pixelprint::pipeline::{AlgorithmSet, FileHashes, HashAlgorithm};
 use serde::Serialize;
 
 use crate::files::{self, FileError};
@@ -55,11 +54,6 @@ struct Record<'a> {
 enum Outcome<'a> {
     Hashes(&'a FileHashes),
     Error { error: &'a FileError },
-}
-
-pub fn hash_file(path: &std::path::Path, options: &HashOptions) -> Result<FileHashes, FileError> {
-    let bytes = files::read_limited(path, options.decode.max_input_bytes)?;
-    Ok(hash_bytes(&bytes, options)?)
 }
 
 fn csv_field(s: &str) -> String {
@@ -143,17 +137,6 @@ pub fn run(args: HashArgs) -> u8 {
         return 2;
     }
     let options = hash_options(algorithms, args.orientation);
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("pixelprint: cannot start worker threads: {e}");
-            return 2;
-        }
-    };
-
     let inputs = files::expand(&args.paths);
     let progress =
         ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
@@ -168,52 +151,34 @@ pub fn run(args: HashArgs) -> u8 {
         let _ = writeln!(out, "{}", csv_header(algorithms));
     }
     let mut failures = 0usize;
-    // Chunks keep the output in input order while the pool works on many files at once.
-    for chunk in inputs.chunks(64) {
-        let results: Vec<(String, Result<FileHashes, FileError>)> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|input| {
-                    let r = match input {
-                        Ok(path) => (files::display(path), hash_file(path, &options)),
-                        Err((path, e)) => (files::display(path), Err(e.clone())),
-                    };
-                    progress.inc(1);
-                    r
-                })
-                .collect()
-        });
-        for (path, result) in &results {
-            if result.is_err() {
-                failures += 1;
-            }
-            let line = match args.format {
-                Format::Jsonl => {
-                    let outcome = match result {
-                        Ok(h) => Outcome::Hashes(h),
-                        Err(e) => Outcome::Error { error: e },
-                    };
-                    serde_json::to_string(&Record { path, outcome }).unwrap_or_default()
-                }
-                Format::Csv => csv_row(path, algorithms, result),
-                Format::Text => match result {
-                    Ok(FileHashes { pdq: Some(p), .. }) => {
-                        format!("{},{},{}", p.hash, p.quality, path)
-                    }
-                    Ok(_) => continue,
-                    Err(e) => {
-                        progress
-                            .suspend(|| eprintln!("pixelprint: {path}: {}: {}", e.code, e.message));
-                        continue;
-                    }
-                },
-            };
-            if writeln!(out, "{line}").is_err() {
-                // Broken pipe (e.g. `| head`): stop quietly.
-                return if failures > 0 { 2 } else { 0 };
-            }
+    let run = files::hash_in_order(&inputs, args.jobs, &options, &progress, |path, result| {
+        if result.is_err() {
+            failures += 1;
         }
-        let _ = out.flush();
+        let line = match args.format {
+            Format::Jsonl => {
+                let outcome = match result {
+                    Ok(h) => Outcome::Hashes(h),
+                    Err(e) => Outcome::Error { error: e },
+                };
+                serde_json::to_string(&Record { path, outcome }).unwrap_or_default()
+            }
+            Format::Csv => csv_row(path, algorithms, result),
+            Format::Text => match result {
+                Ok(FileHashes { pdq: Some(p), .. }) => format!("{},{},{}", p.hash, p.quality, path),
+                Ok(_) => return true,
+                Err(e) => {
+                    progress.suspend(|| eprintln!("pixelprint: {path}: {}: {}", e.code, e.message));
+                    return true;
+                }
+            },
+        };
+        // A write error is a broken pipe (e.g. `| head`): stop quietly.
+        writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+    });
+    if let Err(e) = run {
+        eprintln!("pixelprint: {e}");
+        return 2;
     }
     progress.finish_and_clear();
     if failures > 0 {

@@ -8,14 +8,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use indicatif::ProgressBar;
 use pixelprint::hashlist::{parse_hash_list, ListEntry, SignalType};
 use pixelprint::pipeline::{hex_distance, AlgorithmSet, FileHashes, HashAlgorithm};
 use pixelprint::PDQ_MIN_QUALITY;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::files::{self, FileError};
-use crate::hash::hash_file;
 use crate::{hash_options, Orientation};
 
 #[derive(Args)]
@@ -158,48 +157,33 @@ pub fn run(args: MatchArgs) -> u8 {
         .map(|e| algorithm_of(e.signal))
         .collect();
     let options = hash_options(algorithms, args.orientation);
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("pixelprint: cannot start worker threads: {e}");
-            return 2;
-        }
-    };
     let inputs = files::expand(&args.paths);
     let (mut any_match, mut failures) = (false, 0usize);
-    for chunk in inputs.chunks(64) {
-        let results: Vec<(String, Result<FileHashes, FileError>)> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|input| match input {
-                    Ok(path) => (files::display(path), hash_file(path, &options)),
-                    Err((path, e)) => (files::display(path), Err(e.clone())),
+    let hidden = ProgressBar::hidden();
+    let run = files::hash_in_order(&inputs, args.jobs, &options, &hidden, |path, result| {
+        let line = match result {
+            Ok(hashes) => {
+                let (hits, not_matchable) = matches(hashes, &list.entries, args.threshold);
+                any_match |= !hits.is_empty();
+                let pdq_quality = hashes.pdq.map(|p| p.quality);
+                serde_json::to_string(&Report {
+                    path,
+                    pdq_quality,
+                    not_matchable,
+                    matches: hits,
                 })
-                .collect()
-        });
-        for (path, result) in &results {
-            let line = match result {
-                Ok(hashes) => {
-                    let (hits, not_matchable) = matches(hashes, &list.entries, args.threshold);
-                    any_match |= !hits.is_empty();
-                    let pdq_quality = hashes.pdq.map(|p| p.quality);
-                    serde_json::to_string(&Report {
-                        path,
-                        pdq_quality,
-                        not_matchable,
-                        matches: hits,
-                    })
-                }
-                Err(error) => {
-                    failures += 1;
-                    serde_json::to_string(&Failure { path, error })
-                }
-            };
-            println!("{}", line.unwrap_or_default());
-        }
+            }
+            Err(error) => {
+                failures += 1;
+                serde_json::to_string(&Failure { path, error })
+            }
+        };
+        println!("{}", line.unwrap_or_default());
+        true
+    });
+    if let Err(e) = run {
+        eprintln!("pixelprint: {e}");
+        return 2;
     }
     if failures > 0 {
         2

@@ -99,7 +99,7 @@ const ROW_BATCH: usize = 4;
 fn box_rows(input: &[f32], output: &mut [f32], length: usize, window: usize) {
     debug_assert!(window >= 1 && window <= length);
     let rows: [&[f32]; ROW_BATCH] = std::array::from_fn(|k| &input[k * length..][..length]);
-    let mut outs: [&mut [f32]; ROW_BATCH] = {
+    let outs: [&mut [f32]; ROW_BATCH] = {
         let mut it = output[..ROW_BATCH * length].chunks_exact_mut(length);
         std::array::from_fn(|_| it.next().unwrap())
     };
@@ -302,7 +302,7 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
     };
 
     // Pass 2's row box on `n` rows of pass 1's output, then on to pass 2's column box.
-    let mut pass2_rows = |col_box: &[f32], row_box2: &mut [f32], n: usize, pass2: &mut Pass2| {
+    let pass2_rows = |col_box: &[f32], row_box2: &mut [f32], n: usize, pass2: &mut Pass2| {
         if n == ROW_BATCH {
             box_rows(col_box, row_box2, cols, window_along_rows);
         } else {
