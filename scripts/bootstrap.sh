@@ -5,6 +5,7 @@
 #     source by scripts/wasm-cargo.sh);
 #   - wasm-bindgen-cli at exactly the version in Cargo.lock;
 #   - Chromium and ChromeDriver (Debian packages) for the browser tests;
+#   - PostgreSQL (Debian package) for the server's PostgreSQL tests (started by scripts/postgres.sh);
 #   - the Node packages of www/.
 # Idempotent: a second run only checks, in seconds. Every network step has a timeout, and no
 # step reads standard input.
@@ -69,7 +70,14 @@ else
     apt_install chromium chromium-driver
 fi
 
-# 4. Node packages of www/.
+# 4. PostgreSQL server.
+if compgen -G "/usr/lib/postgresql/*/bin/postgres" > /dev/null && command -v pg_ctlcluster > /dev/null; then
+    log "postgresql: $(ls /usr/lib/postgresql | sort -n | tail -n 1)"
+else
+    apt_install postgresql
+fi
+
+# 5. Node packages of www/.
 command -v node > /dev/null || apt_install nodejs npm
 if [[ -f $root/www/package-lock.json ]]; then
     stamp=$root/www/node_modules/.package-lock.json

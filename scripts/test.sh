@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: native Rust, the same suite compiled to wasm in Node and in headless Chromium,
-# then the JS API and the pages (Node test runner + Playwright on Debian Chromium).
+# Every test: native Rust (the server against PostgreSQL and SQLite), the same suite compiled to
+# wasm in Node and in headless Chromium, then the JS API and the pages (Node test runner +
+# Playwright on Debian Chromium).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/common.sh"
@@ -20,7 +21,11 @@ step() {
 
 step "format" cargo fmt --all --check
 export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
-step "native tests" cargo test --workspace
+# The server's tests run twice: on a real PostgreSQL (the cluster started by scripts/postgres.sh,
+# one database per test server) with the rest of the workspace, then on SQLite.
+pg_url=$(bash scripts/postgres.sh)
+step "native tests (server storage: PostgreSQL)" env PIXELPRINT_TEST_DATABASE_URL="$pg_url" cargo test --workspace
+step "server HTTP tests (storage: SQLite)" cargo test -p pixelprint-server --test http
 step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture

@@ -31,7 +31,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use app::{now_unix, sha256_hex, AppState, Limits};
 use model::Algorithm;
 use ratelimit::RateLimiter;
-use storage::{Sqlite, Storage};
+use storage::{Postgres, Sqlite, Storage};
 
 /// Delta size that triggers a rebuild before --rebuild-secs are up.
 const REBUILD_MIN_DELTA: usize = 1000;
@@ -52,7 +52,8 @@ struct Args {
     /// Directory for the SQLite database (created if missing).
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// Database URL; `sqlite://PATH` (default: pixelprint.db under --data-dir).
+    /// Database URL: `sqlite://PATH` (default: pixelprint.db under --data-dir) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB`, which several server processes can share.
     #[arg(long, env = "PIXELPRINT_DATABASE_URL")]
     database_url: Option<String>,
     /// Serve this directory (the browser pages) at `/`.
@@ -116,10 +117,14 @@ fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
             args.data_dir.join("pixelprint.db")
         }
         Some(url) if url.starts_with("sqlite://") => PathBuf::from(&url["sqlite://".len()..]),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let storage = Postgres::open(url).map_err(|e| format!("PostgreSQL: {e}"))?;
+            return Ok(Arc::new(storage));
+        }
         Some(url) => {
             let scheme = url.split(':').next().unwrap_or("");
             return Err(format!(
-                "database URL scheme {scheme:?} is not supported by this build (sqlite:// only)"
+                "database URL scheme {scheme:?} is not supported (sqlite:// or postgres://)"
             ));
         }
     };
@@ -187,8 +192,14 @@ fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let storage = open_storage(&args)?;
-    seed(&*storage, &args)?;
+    // Storage calls block (the PostgreSQL client runs its own event loop): off the async threads.
+    let (storage, args) = tokio::task::spawn_blocking(move || {
+        let storage = open_storage(&args)?;
+        seed(&*storage, &args)?;
+        Ok::<_, String>((storage, args))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let limits = Limits {
         body_bytes: args.body_limit,
         import_bytes: args.import_limit,

@@ -1,5 +1,11 @@
 //! The real server binary on 127.0.0.1 (a free port, a temporary data directory) and a small
 //! HTTP/1.1 client over `std::net::TcpStream`: real sockets, real requests, nothing mocked.
+//!
+//! Storage: SQLite under the data directory by default. With `PIXELPRINT_TEST_DATABASE_URL` set
+//! (a PostgreSQL URL whose role may create databases; `scripts/postgres.sh` prints one), every
+//! data directory gets its own PostgreSQL database instead, created on first use and dropped
+//! with the directory: the same tests then run against a real PostgreSQL, and two servers
+//! started on one data directory share one database, as replicas do.
 
 #![allow(dead_code)]
 
@@ -33,7 +39,67 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if let Some(base) = postgres_base_url() {
+            for name in take_databases_under(&self.0) {
+                let mut admin = postgres::Client::connect(&base, postgres::NoTls)
+                    .expect("connect to PostgreSQL");
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The PostgreSQL URL the tests run against, if any.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("PIXELPRINT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// The storage the tests run against, for messages.
+pub fn backend_name() -> &'static str {
+    if postgres_base_url().is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
+/// Databases created for data directories, to drop with them.
+static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn take_databases_under(dir: &Path) -> Vec<String> {
+    let mut all = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    let (under, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p.starts_with(dir));
+    *all = rest;
+    under.into_iter().map(|(_, name)| name).collect()
+}
+
+/// The URL of the database for `data_dir` under `base`, creating the database on first use.
+fn database_for(base: &str, data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    let name = format!("pixelprint_test_{:016x}", h.finish());
+    let mut all = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|(_, n)| *n == name) {
+        let mut admin =
+            postgres::Client::connect(base, postgres::NoTls).expect("connect to PostgreSQL");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        all.push((data_dir.to_path_buf(), name.clone()));
+    }
+    let (url, query) = base.split_once('?').unwrap_or((base, ""));
+    let (prefix, _) = url
+        .rsplit_once('/')
+        .expect("a database URL ends with /DATABASE");
+    if query.is_empty() {
+        format!("{prefix}/{name}")
+    } else {
+        format!("{prefix}/{name}?{query}")
     }
 }
 
@@ -45,12 +111,18 @@ pub struct Server {
 impl Server {
     /// Starts the server on a free port with `data_dir` and the extra flags; waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pixelprint-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pixelprint-server"));
+        command
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Some(base) = postgres_base_url() {
+            command.args(["--database-url", &database_for(&base, data_dir)]);
+        }
+        let mut child = command
             .args(["--admin-key", ADMIN_KEY, "--poll-ms", "200"])
             .args(extra)
             .env("RUST_LOG", "warn")
+            .env_remove("PIXELPRINT_DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -177,6 +249,18 @@ impl Server {
             .iter()
             .map(|v| v.as_str().unwrap().to_string())
             .collect()
+    }
+
+    /// Deletes an entry with the admin key; returns the status.
+    pub fn delete_entry(&self, bank: &str, id: &str) -> u16 {
+        let auth = format!("Bearer {ADMIN_KEY}");
+        self.request(
+            "DELETE",
+            &format!("/v1/banks/{bank}/entries/{id}"),
+            &[("authorization", &auth)],
+            b"",
+        )
+        .status
     }
 
     pub fn match_items(&self, body: Value) -> Value {

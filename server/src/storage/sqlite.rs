@@ -1,24 +1,14 @@
-//! Durable storage behind one trait. SQLite (one file under the data directory, WAL,
-//! `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
-//!
-//! Every change to the entries also appends a row to the change log (`changes`); the in-memory
-//! index follows that log, so a process sees its own writes and other processes' the same way.
+//! SQLite, the embedded default: one file under the data directory, WAL, `synchronous=FULL`,
+//! so an acknowledged write survives `kill -9` and power loss. Several processes may share the
+//! file on one machine (SQLite's own locking); they follow each other through the change log.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::{Result, Storage, StorageError, SHARED_SCHEMA, TIP_COLUMNS};
 use crate::model::{Algorithm, Bank, Change, ChangeOp, NewEntry, StoredEntry, TipRecord};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The write conflicts with what is stored (a bank that exists already).
-    #[error("{0}")]
-    Conflict(String),
-    #[error("storage: {0}")]
-    Backend(String),
-}
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -26,45 +16,12 @@ impl From<rusqlite::Error> for StorageError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, StorageError>;
-
-/// What the server needs from a database. Calls block: callers run them off the async threads.
-pub trait Storage: Send + Sync + 'static {
-    /// Every entry and the change-log position they reflect, read in one snapshot.
-    fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)>;
-    /// Change-log rows after `seq`, oldest first, at most `limit`.
-    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>>;
-    fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()>;
-    fn list_banks(&self) -> Result<Vec<Bank>>;
-    fn bank_exists(&self, name: &str) -> Result<bool>;
-    /// Adds the entries in one transaction; returns their ids in order.
-    fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
-    fn delete_entry(&self, bank: &str, id: i64) -> Result<bool>;
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>>;
-    fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
-    fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
-    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
-    /// Stores an API key by its SHA-256 (does nothing if it is stored already).
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()>;
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
-}
-
 pub struct Sqlite {
     conn: Mutex<Connection>,
 }
 
+/// The entry tables; the others are in [`super::SHARED_SCHEMA`].
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS banks (
-    name TEXT PRIMARY KEY,
-    description TEXT
-);
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     bank TEXT NOT NULL REFERENCES banks(name),
@@ -77,24 +34,6 @@ CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     op TEXT NOT NULL,
     entry_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tips (
-    id TEXT PRIMARY KEY,
-    token_sha256 TEXT NOT NULL,
-    status TEXT NOT NULL,
-    category TEXT NOT NULL,
-    description TEXT,
-    urls TEXT NOT NULL,
-    contact TEXT,
-    items TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_sha256 TEXT PRIMARY KEY,
-    scopes TEXT NOT NULL,
-    label TEXT,
-    created_at INTEGER NOT NULL
 );
 ";
 
@@ -111,6 +50,7 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Sqlite {
             conn: Mutex::new(conn),
@@ -148,9 +88,6 @@ fn tip_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<TipRecord> {
         updated_at: row.get(9)?,
     })
 }
-
-const TIP_COLUMNS: &str =
-    "id, token_sha256, status, category, description, urls, contact, items, created_at, updated_at";
 
 impl Storage for Sqlite {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {

@@ -1,0 +1,85 @@
+//! Durable storage behind one trait, with two implementations: SQLite (the embedded default)
+//! and PostgreSQL (for several server processes sharing one database).
+//!
+//! Every change to the entries also appends a row to the change log (`changes`); the in-memory
+//! index follows that log, so a process sees its own writes and other processes' the same way.
+//! The log's sequence numbers must become visible in order: a follower that has read up to `seq`
+//! never looks below it again. SQLite has one writer at a time; PostgreSQL writers take one
+//! advisory lock for the transaction (see `postgres.rs`).
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::Postgres;
+pub use sqlite::Sqlite;
+
+use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The write conflicts with what is stored (a bank that exists already).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage: {0}")]
+    Backend(String),
+}
+
+/// Tables both backends create alike (SQLite's BIGINT is its 64-bit INTEGER).
+const SHARED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS banks (
+    name TEXT PRIMARY KEY,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS tips (
+    id TEXT PRIMARY KEY,
+    token_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    category TEXT NOT NULL,
+    description TEXT,
+    urls TEXT NOT NULL,
+    contact TEXT,
+    items TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_sha256 TEXT PRIMARY KEY,
+    scopes TEXT NOT NULL,
+    label TEXT,
+    created_at BIGINT NOT NULL
+);
+";
+
+/// The columns of `tips`, in the order the backends read them.
+const TIP_COLUMNS: &str =
+    "id, token_sha256, status, category, description, urls, contact, items, created_at, updated_at";
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What the server needs from a database. Calls block: callers run them off the async threads.
+pub trait Storage: Send + Sync + 'static {
+    /// Every entry and the change-log position they reflect, read in one snapshot.
+    fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)>;
+    /// Change-log rows after `seq`, oldest first, at most `limit`.
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>>;
+    fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()>;
+    fn list_banks(&self) -> Result<Vec<Bank>>;
+    fn bank_exists(&self, name: &str) -> Result<bool>;
+    /// Adds the entries in one transaction; returns their ids in order.
+    fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
+    fn delete_entry(&self, bank: &str, id: i64) -> Result<bool>;
+    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>>;
+    fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
+    fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
+    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
+    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
+    /// Stores an API key by its SHA-256 (does nothing if it is stored already).
+    fn put_api_key(
+        &self,
+        key_sha256: &str,
+        scopes: &[String],
+        label: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+}
