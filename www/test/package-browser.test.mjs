@@ -1,6 +1,7 @@
-// The npm package in headless Chromium, served with the pages' CSP: the worker's results equal
-// the CLI bit for bit; the browser's decoder takes formats the wasm module does not decode;
-// abort, coded errors, and the page stays responsive while a 24 MP image is hashed.
+// The npm package in headless Chromium, served by the matching server under the pages' CSP: the
+// worker's results equal the CLI bit for bit; the browser's decoder takes formats the wasm
+// module does not decode; abort, coded errors, and the page stays responsive while a 24 MP
+// image is hashed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
