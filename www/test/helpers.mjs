@@ -1,5 +1,6 @@
 // Test helpers: the conformance vectors of tests/vectors, the wasm module, the workspace's
-// binaries (the CLI, the matching server), a browser.
+// binaries (the CLI, the matching server), a browser, and a main-thread long-task probe.
+import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -153,4 +154,46 @@ export async function startServer({ adminKey } = {}) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * In the page (pass to `page.evaluate`): starts recording main-thread long tasks and the largest
+ * gap between 10 ms timer ticks, into `window.longTaskProbe`.
+ */
+export function startLongTaskProbe() {
+  const probe = { longTasks: [], maxGap: 0, last: performance.now() };
+  probe.observer = new PerformanceObserver((list) => probe.longTasks.push(...list.getEntries().map((e) => e.duration)));
+  probe.observer.observe({ type: 'longtask' });
+  probe.timer = setInterval(() => {
+    const t = performance.now();
+    probe.maxGap = Math.max(probe.maxGap, t - probe.last);
+    probe.last = t;
+  }, 10);
+  window.longTaskProbe = probe;
+}
+
+/**
+ * In the page: stops the probe. A 150 ms busy loop afterwards is the control: the observer must
+ * report it, or its silence proves nothing.
+ */
+export async function finishLongTaskProbe() {
+  const probe = window.longTaskProbe;
+  clearInterval(probe.timer);
+  await new Promise((r) => setTimeout(r, 50));
+  const during = [...probe.longTasks];
+  const spin = performance.now();
+  while (performance.now() - spin < 150);
+  await new Promise((r) => setTimeout(r, 200));
+  probe.observer.disconnect();
+  return { longTasks: during, control: probe.longTasks.slice(during.length), maxGap: probe.maxGap,
+    supported: PerformanceObserver.supportedEntryTypes.includes('longtask') };
+}
+
+/** Asserts the probe saw its control and no long task over 100 ms; returns the worst one. */
+export function assertNoLongTask(probe, what) {
+  assert.ok(probe.supported, 'this Chromium reports long tasks');
+  assert.ok(probe.control.some((d) => d >= 140), `the control busy loop was not seen as a long task: ${probe.control}`);
+  const worst = Math.max(0, ...probe.longTasks);
+  assert.ok(worst <= 100, `main-thread long tasks while ${what}: ${probe.longTasks.join(', ')} ms`);
+  return worst;
 }
