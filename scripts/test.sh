@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: native Rust (the server against PostgreSQL and SQLite), the same suite compiled to
 # wasm in Node and in headless Chromium, then the JS API and the pages (Node test runner +
-# Playwright on Debian Chromium).
+# Playwright on Debian Chromium, the pages served by the matching server).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/common.sh"
@@ -30,5 +30,7 @@ step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm and npm package build" scripts/build-npm.sh
+# The JS tests run the CLI and the matching server from the native target dir.
+step "CLI and server binaries" cargo build -p pixelprint-cli -p pixelprint-server
 step "JS API and pages (Node, Chromium)" bash -c 'cd www && node --test test/*.test.mjs'
 echo "all test steps passed"

@@ -1,5 +1,6 @@
-// The demo page in headless Chromium: a person picks an image, the page shows its PDQ hash
-// and quality, computed in the page, equal to the reference's canonical row.
+// The demo page in headless Chromium, served by the matching server: a person picks an image,
+// the page shows its PDQ hash and quality, computed in the page, equal to the reference's
+// canonical row.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
 });
 
 test('the demo page hashes a picked image in the browser and shows the reference hash', async () => {

@@ -1,7 +1,8 @@
-// Test helpers: the conformance vectors of tests/vectors, the wasm module, a browser.
-import { readFileSync } from 'node:fs';
+// Test helpers: the conformance vectors of tests/vectors, the wasm module, the workspace's
+// binaries (the CLI, the matching server), a browser, and a main-thread long-task probe.
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
@@ -49,12 +50,18 @@ export function readPnmAsRgba(path) {
   return { width: w, height: h, data: rgba, grey: channels === 1 };
 }
 
-/** The `pixelprint` CLI, built (a no-op when `make test` has built it) in the same target dir. */
-export function cliPath() {
+/**
+ * A binary of the workspace, built (a no-op when `make test` has built it) in the build's target
+ * dir: `$CARGO_TARGET_DIR`, which scripts/test.sh sets to the shared native cache, or `target/`.
+ */
+function workspaceBinary(pkg, bin) {
   const root = fileURLToPath(repo);
-  execFileSync('cargo', ['build', '--quiet', '-p', 'pixelprint-cli'], { cwd: root, stdio: 'inherit' });
-  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', 'pixelprint');
+  execFileSync('cargo', ['build', '--quiet', '-p', pkg], { cwd: root, stdio: 'inherit' });
+  return join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug', bin);
 }
+
+/** The `pixelprint` CLI. */
+export const cliPath = () => workspaceBinary('pixelprint-cli', 'pixelprint');
 
 /** The wasm module built by scripts/build-wasm.sh, initialised synchronously. */
 export async function loadWasm() {
@@ -82,16 +89,111 @@ export async function launchBrowser() {
   };
 }
 
-/** Starts scripts/serve.mjs on a free port; resolves to {url, stop}. */
-export function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [new URL('scripts/serve.mjs', repo).pathname, '--port', '0'],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.on('error', reject);
-    child.stdout.on('data', (chunk) => {
-      const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(chunk.toString());
-      if (m) resolve({ url: m[0], stop: () => child.kill() });
-    });
-    setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000).unref();
+/** The Content-Security-Policy the server sends with every answer (docs/api.md). */
+export const PAGES_CSP = "default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+  "worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'";
+
+/**
+ * Starts the matching server (`pixelprint-server`) on a free port with a fresh data dir, serving
+ * www/ at `/`, and waits until its index is loaded. `adminKey`: an admin API key to create.
+ * Resolves to {url, api, apiCalls, stop}: `api(method, path, body?, key?)` resolves to
+ * {status, body} (JSON when the answer is JSON), `apiCalls` counts its calls; `stop()` ends the
+ * process and removes the data dir. The process is also ended if this test process exits first.
+ */
+export async function startServer({ adminKey } = {}) {
+  const binary = workspaceBinary('pixelprint-server', 'pixelprint-server');
+  const dataDir = mkdtempSync(join(tmpdir(), 'pixelprint-server-'));
+  const args = ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--www', fileURLToPath(new URL('www', repo))];
+  if (adminKey) args.push('--admin-key', adminKey);
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const killOnExit = () => child.kill();
+  process.on('exit', killOnExit);
+  // 'error' alone when the binary cannot be started; 'exit' otherwise.
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal));
+    child.on('error', resolve);
   });
+  let log = '';
+  child.stderr.on('data', (chunk) => {
+    log += chunk;
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    await exited;
+    process.off('exit', killOnExit);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+        const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+        if (m) resolve(`${m[1]}/`);
+      });
+      exited.then((how) => reject(new Error(`pixelprint-server ended (${how}) before listening:\n${log}`)));
+      setTimeout(() => reject(new Error(`pixelprint-server did not listen in 30 s:\n${log}`)), 30_000).unref();
+    });
+    let apiCalls = 0;
+    const api = async (method, path, body, key = adminKey) => {
+      apiCalls++;
+      const headers = {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (key) headers.authorization = `Bearer ${key}`;
+      const r = await fetch(new URL(path, url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, body: r.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text };
+    };
+    // /readyz answers 503 until the index is loaded.
+    for (let waited = 0; (await api('GET', '/readyz')).status !== 200; waited += 50) {
+      if (waited > 30_000) throw new Error(`pixelprint-server not ready in 30 s:\n${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { url, api, stop, get apiCalls() { return apiCalls; } };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * In the page (pass to `page.evaluate`): starts recording main-thread long tasks and the largest
+ * gap between 10 ms timer ticks, into `window.longTaskProbe`.
+ */
+export function startLongTaskProbe() {
+  const probe = { longTasks: [], maxGap: 0, last: performance.now() };
+  probe.observer = new PerformanceObserver((list) => probe.longTasks.push(...list.getEntries().map((e) => e.duration)));
+  probe.observer.observe({ type: 'longtask' });
+  probe.timer = setInterval(() => {
+    const t = performance.now();
+    probe.maxGap = Math.max(probe.maxGap, t - probe.last);
+    probe.last = t;
+  }, 10);
+  window.longTaskProbe = probe;
+}
+
+/**
+ * In the page: stops the probe. A 150 ms busy loop afterwards is the control: the observer must
+ * report it, or its silence proves nothing.
+ */
+export async function finishLongTaskProbe() {
+  const probe = window.longTaskProbe;
+  clearInterval(probe.timer);
+  await new Promise((r) => setTimeout(r, 50));
+  const during = [...probe.longTasks];
+  const spin = performance.now();
+  while (performance.now() - spin < 150);
+  await new Promise((r) => setTimeout(r, 200));
+  probe.observer.disconnect();
+  return { longTasks: during, control: probe.longTasks.slice(during.length), maxGap: probe.maxGap,
+    supported: PerformanceObserver.supportedEntryTypes.includes('longtask') };
+}
+
+/** Asserts the probe saw its control and no long task over 100 ms; returns the worst one. */
+export function assertNoLongTask(probe, what) {
+  assert.ok(probe.supported, 'this Chromium reports long tasks');
+  assert.ok(probe.control.some((d) => d >= 140), `the control busy loop was not seen as a long task: ${probe.control}`);
+  const worst = Math.max(0, ...probe.longTasks);
+  assert.ok(worst <= 100, `main-thread long tasks while ${what}: ${probe.longTasks.join(', ')} ms`);
+  return worst;
 }

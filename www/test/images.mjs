@@ -53,6 +53,9 @@ export function makePng(width, height, pixel) {
   return Buffer.concat([SIGNATURE, ihdr(width, height), chunk('IDAT', deflateSync(raw, { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** A 6000x4000 (24 MP) opaque PNG of gradients and a pattern (4.5 MB). */
+export const png24Mp = () => makePng(6000, 4000, (x, y) => [(x >> 4) & 255, (y >> 4) & 255, ((x ^ y) >> 3) & 255]);
+
 /** A valid PNG header claiming width x height pixels, followed by one row of data only. */
 export function pngClaiming(width, height) {
   return Buffer.concat([SIGNATURE, ihdr(width, height), chunk('IDAT', deflateSync(Buffer.alloc(16))), chunk('IEND', Buffer.alloc(0))]);

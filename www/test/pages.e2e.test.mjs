@@ -1,14 +1,21 @@
-// The check and report pages in headless Chromium against the contract stand-in
-// (contract-stand-in.mjs, test-only): files are hashed in the page, only documented hash
-// items go out, no request carries any 32-byte run of a file's bytes, results and the tip
-// receipt flow are shown. Screenshots go to docs/screenshots/.
+// The check and report pages in headless Chromium, served by the matching server
+// (pixelprint-server, the binary, with a fresh data dir) under its CSP. A bank is filled through
+// the admin API with the CLI's PDQ hash of one image. Files are hashed in the page; the hash
+// items shown and sent equal the CLI's bit for bit; the browser's every request is recorded:
+// bodies hold only the documented keys and no 32-byte run of a file's bytes, and the server
+// answered no API request the recording missed. Match, no match, the tip, its stored form and
+// its status all come from the server. Screenshots go to docs/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { repo, vectorPath, launchBrowser } from './helpers.mjs';
-import { cliHash } from './images.mjs';
-import { startStandIn } from './contract-stand-in.mjs';
+import {
+  repo, vectorPath, launchBrowser, startServer, PAGES_CSP, startLongTaskProbe, finishLongTaskProbe, assertNoLongTask,
+} from './helpers.mjs';
+import { cliHash, png24Mp, pngClaiming } from './images.mjs';
 
 /** A vector file as a Playwright file payload (paths and buffers cannot be mixed). */
 const payload = (p, mimeType) => ({ name: p.split('/').pop(), mimeType, buffer: readFileSync(vectorPath(p)) });
@@ -17,34 +24,66 @@ const ITEM_KEYS = ['pdq', 'pdq_quality', 'pdq_dihedral', 'phash', 'dhash', 'ahas
 const screenshots = new URL('docs/screenshots/', repo);
 const RGBA = 'misc-images/modes/RGBA.png';
 const OTHER = 'reg-test-input/pen-and-coaster.png';
+const BANK = 'known-abuse-demo';
+const ADMIN_KEY = randomBytes(24).toString('hex');
+
+/** The hash item (docs/api.md) the CLI gives for a vector file: what a page must send for it. */
+function cliItem(p) {
+  const [h] = cliHash('pdq,pdq-dihedral,ahash,dhash,phash,md5,sha256', 'ignore', [fileURLToPath(vectorPath(p))]);
+  return { pdq: h.pdq.hash, pdq_quality: h.pdq.quality, pdq_dihedral: h.pdq_dihedral,
+    phash: h.phash, dhash: h.dhash, ahash: h.ahash, md5: h.md5, sha256: h.sha256 };
+}
 
 let server;
 let browser;
+let rgbaItem;
+const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-pages-'));
 before(async () => {
-  const [rgba] = cliHash('pdq', 'ignore', [fileURLToPath(vectorPath(RGBA))]);
-  server = await startStandIn({ banks: { 'known-abuse-demo': [{ entry_id: '42', algorithm: 'pdq', hash: rgba.pdq.hash }] } });
+  server = await startServer({ adminKey: ADMIN_KEY });
+  rgbaItem = cliItem(RGBA);
+  const bank = await server.api('POST', '/v1/banks', { name: BANK, description: 'page tests' });
+  assert.equal(bank.status, 201, JSON.stringify(bank.body));
+  const added = await server.api('POST', `/v1/banks/${BANK}/entries`,
+    { entries: [{ algorithm: 'pdq', hash: rgbaItem.pdq, metadata: RGBA }] });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
   browser = await launchBrowser();
   mkdirSync(screenshots, { recursive: true });
 });
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Asserts no request body holds any 32-byte run of `bytes`, raw or base64-encoded. */
-function assertNoRunOf(bytes, name, since) {
+/** Requests answered by the server's API (`/metrics`), less those this test made itself. */
+async function apiTally() {
+  const ours = server.apiCalls;
+  const { body } = await server.api('GET', '/metrics');
+  return { served: Number(/^pixelprint_http_requests_total (\d+)$/m.exec(body)[1]), ours };
+}
+
+/** Asserts the server answered exactly the API requests the browser was recorded making. */
+async function assertAllApiRequestsRecorded(since, requests) {
+  const now = await apiTally();
+  const recorded = requests.filter((r) => r.path.startsWith('/v1/')).length;
+  assert.equal((now.served - since.served) - (now.ours - since.ours), recorded, 'API requests the recording missed');
+  return recorded;
+}
+
+/** Asserts no request URL or body holds any 32-byte run of `bytes`, raw or base64-encoded. */
+function assertNoRunOf(requests, bytes, name) {
   const b64 = Buffer.from(bytes.toString('base64'));
-  let checked = 0;
-  for (const r of server.requests.slice(since)) {
-    for (let i = 0; i + 32 <= r.body.length; i++) {
-      const run = r.body.subarray(i, i + 32);
-      assert.equal(bytes.indexOf(run), -1, `${r.method} ${r.path} carries bytes of ${name} at ${i}`);
-      assert.equal(b64.indexOf(run), -1, `${r.method} ${r.path} carries base64 of ${name} at ${i}`);
+  for (const r of requests) {
+    for (const sent of [Buffer.from(r.url), r.body]) {
+      for (let i = 0; i + 32 <= sent.length; i++) {
+        const run = sent.subarray(i, i + 32);
+        assert.equal(bytes.indexOf(run), -1, `${r.method} ${r.path} carries bytes of ${name} at ${i}`);
+        assert.equal(b64.indexOf(run), -1, `${r.method} ${r.path} carries base64 of ${name} at ${i}`);
+      }
+      assert.ok(!sent.toString('latin1').includes(name), `${r.method} ${r.path} names the file ${name}`);
     }
-    assert.ok(!r.body.toString('latin1').includes(name), `${r.path} names the file ${name}`);
-    checked++;
   }
-  return checked;
+  return requests.length;
 }
 
 function assertItems(items) {
@@ -53,6 +92,7 @@ function assertItems(items) {
   }
 }
 
+/** A phone-sized page whose every request is recorded (method, URL, path, body, the request). */
 async function newPage() {
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 412, height: 915 });
@@ -61,54 +101,115 @@ async function newPage() {
   // Failed responses are checked by URL below (the browser's own /favicon.ico request 404s).
   page.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && errors.push(m.text()));
   page.on('response', (r) => r.status() >= 400 && !r.url().endsWith('/favicon.ico') && !r.url().includes('/v1/tips/') && errors.push(`${r.status()} ${r.url()}`));
+  const requests = [];
   const outside = [];
-  page.on('request', (r) => r.url().startsWith(server.url) || outside.push(r.url()));
-  return { page, errors, outside };
+  page.on('request', (r) => {
+    requests.push({ method: r.method(), url: r.url(), path: new URL(r.url()).pathname, body: r.postDataBuffer() ?? Buffer.alloc(0), request: r });
+    if (!r.url().startsWith(server.url)) outside.push(r.url());
+  });
+  return { page, errors, outside, requests };
 }
 
+/** Opens a page of the server, checks it came with the server's CSP, waits for `ready`. */
+async function open(page, path, ready) {
+  const response = await page.goto(`${server.url}${path}`);
+  assert.equal(response.headers()['content-security-policy'], PAGES_CSP, path);
+  await page.getByText(ready).waitFor();
+}
+
+const posts = (requests) => requests.filter((r) => r.method !== 'GET');
+
 test('check page: hashes picked images locally, sends only hash items, shows match or no match', async () => {
-  const { page, errors, outside } = await newPage();
-  const since = server.requests.length;
-  await page.goto(`${server.url}check.html`);
-  await page.getByText('Ready. Choose images to check.').waitFor();
+  const { page, errors, outside, requests } = await newPage();
+  const since = await apiTally();
+  await open(page, 'check.html', 'Ready. Choose images to check.');
   const text = { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('a text file pretending to be a photo\n') };
   await page.getByLabel('Images to check').setInputFiles([payload(RGBA, 'image/png'), payload(OTHER, 'image/png'), text]);
   await page.getByText(/Checked 2 images/).waitFor({ timeout: 60_000 });
   const rows = page.locator('#results li');
   assert.equal(await rows.count(), 3);
-  assert.match(await rows.nth(0).textContent(), /Matches list known-abuse-demo/);
-  assert.match(await rows.nth(1).textContent(), /No match/);
+  assert.match(await rows.nth(0).textContent(), new RegExp(`Matches list ${BANK}$`));
+  assert.match(await rows.nth(1).textContent(), /No match$/);
   assert.match(await rows.nth(2).textContent(), /Could not hash this file: .*unsupported_format/);
   await page.screenshot({ path: fileURLToPath(new URL('check.png', screenshots)), fullPage: true });
 
-  const posts = server.requests.slice(since).filter((r) => r.method !== 'GET');
-  assert.equal(posts.length, 1);
-  assert.equal(posts[0].path, '/v1/match');
-  const body = JSON.parse(posts[0].body);
+  const sent = posts(requests);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].path, '/v1/match');
+  const body = JSON.parse(sent[0].body);
   assert.deepEqual(Object.keys(body), ['items']);
-  assert.equal(body.items.length, 2);
   assertItems(body.items);
-  const [want] = cliHash('pdq,pdq-dihedral,ahash,dhash,phash,md5,sha256', 'ignore', [fileURLToPath(vectorPath(RGBA))]);
-  assert.deepEqual(body.items[0], {
-    pdq: want.pdq.hash, pdq_quality: want.pdq.quality, pdq_dihedral: want.pdq_dihedral,
-    phash: want.phash, dhash: want.dhash, ahash: want.ahash, md5: want.md5, sha256: want.sha256,
-  });
-  let checked = 0;
+  assert.deepEqual(body.items, [rgbaItem, cliItem(OTHER)], 'the items sent are the CLI\'s hashes');
+  assert.deepEqual(JSON.parse(await page.locator('#sent').textContent()), body, 'the page shows what it sent');
   for (const [name, bytes] of [['RGBA.png', readFileSync(vectorPath(RGBA))], ['pen-and-coaster.png', readFileSync(vectorPath(OTHER))], ['holiday.jpg', text.buffer]]) {
-    checked = assertNoRunOf(bytes, name, since);
+    assertNoRunOf(requests, bytes, name);
   }
+  const api = await assertAllApiRequestsRecorded(since, requests);
   assert.deepEqual(outside, []);
   assert.deepEqual(errors, []);
-  console.log(`check page [Chromium]: 3 files (match, no match, error) shown; ${checked} requests checked: ` +
-    `no 32-byte run of any file, only documented keys (${posts[0].body.length} bytes sent to /v1/match)`);
+  console.log(`check page [Chromium, pixelprint-server]: 3 files (match, no match, error) shown; ${requests.length} requests ` +
+    `(${api} to the API, as the server counted) checked: no 32-byte run of any file, only documented keys, ` +
+    `items equal the CLI's (${sent[0].body.length} bytes sent to /v1/match)`);
+  await page.close();
+});
+
+test('check page: a truncated JPEG, a text file named .jpg and a PNG claiming 30000x30000 pixels each get a clear message; the page keeps working', async () => {
+  const { page, errors, outside, requests } = await newPage();
+  await open(page, 'check.html', 'Ready. Choose images to check.');
+  const jpeg = readFileSync(vectorPath('reg-test-input/exif-rotn/exif-rotn-6.jpg'));
+  const cases = [
+    ['truncated.jpg', 'image/jpeg', jpeg.subarray(0, jpeg.length >> 1), 'truncated_image'],
+    ['notes.jpg', 'image/jpeg', Buffer.from('these are my notes, not a photo\n'), 'unsupported_format'],
+    ['huge.png', 'image/png', pngClaiming(30000, 30000), 'too_many_pixels'],
+  ];
+  const rows = page.locator('#results li .state');
+  for (const [i, [name, mimeType, buffer, code]] of cases.entries()) {
+    await page.getByLabel('Images to check').setInputFiles({ name, mimeType, buffer });
+    await rows.nth(2 * i).getByText(/^Could not hash this file/).waitFor({ timeout: 60_000 });
+    const message = await rows.nth(2 * i).textContent();
+    assert.match(message, new RegExp(`^Could not hash this file: [a-z].{10,} \\(${code}\\)$`), name);
+    // The next file is hashed and checked as usual.
+    await page.getByLabel('Images to check').setInputFiles(payload(RGBA, 'image/png'));
+    await rows.nth(2 * i + 1).getByText(`Matches list ${BANK}`).waitFor({ timeout: 60_000 });
+    console.log(`check page [Chromium, pixelprint-server]: ${name} -> "${message}"; the next image matches`);
+  }
+  const sent = posts(requests);
+  assert.deepEqual(sent.map((r) => r.path), ['/v1/match', '/v1/match', '/v1/match'], 'only the good files were checked');
+  for (const r of sent) assert.deepEqual(JSON.parse(r.body), { items: [rgbaItem] });
+  assert.deepEqual(outside, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('check page: no main-thread long task over 100 ms while a 24 MP image is hashed and checked', async () => {
+  const { page, errors, requests } = await newPage();
+  await open(page, 'check.html', 'Ready. Choose images to check.');
+  const png = join(tmp, 'big.png');
+  writeFileSync(png, png24Mp());
+  await page.evaluate(startLongTaskProbe);
+  const start = Date.now();
+  await page.getByLabel('Images to check').setInputFiles(png);
+  await page.getByText('Checked 1 image.').waitFor({ timeout: 120_000 });
+  const elapsed = Date.now() - start;
+  const probe = await page.evaluate(finishLongTaskProbe);
+  assert.match(await page.locator('#results li .state').textContent(), /^No match$/);
+  const sent = posts(requests);
+  assert.deepEqual(sent.map((r) => r.path), ['/v1/match']);
+  const { items } = JSON.parse(sent[0].body);
+  assert.equal(items.length, 1);
+  assert.match(items[0].pdq, /^[0-9a-f]{64}$/);
+  assert.equal(items[0].pdq_dihedral.length, 8);
+  const worst = assertNoLongTask(probe, 'a 24 MP image was hashed and checked');
+  assert.deepEqual(errors, []);
+  console.log(`check page [Chromium, pixelprint-server]: 24 MP PNG picked, hashed and checked in ${elapsed} ms; main thread: ` +
+    `${probe.longTasks.length} long tasks (worst ${worst.toFixed(0)} ms), largest timer gap ${probe.maxGap.toFixed(0)} ms`);
   await page.close();
 });
 
 test('report page: previews exactly the JSON sent, submits the tip, shows the receipt and the status', async () => {
-  const { page, errors, outside } = await newPage();
-  const since = server.requests.length;
-  await page.goto(`${server.url}report.html`);
-  await page.getByText('Ready. Choose the files to report.').waitFor();
+  const { page, errors, outside, requests } = await newPage();
+  const since = await apiTally();
+  await open(page, 'report.html', 'Ready. Choose the files to report.');
   const video = { name: 'clip.mp4', mimeType: 'video/mp4', buffer: Buffer.concat([Buffer.from('\0\0\0\x18ftypmp42'), Buffer.alloc(4096, 7)]) };
   await page.getByLabel('Images or videos').setInputFiles([payload(RGBA, 'image/png'), video]);
   await page.getByText('2 file(s) ready to report.').waitFor({ timeout: 60_000 });
@@ -119,46 +220,62 @@ test('report page: previews exactly the JSON sent, submits the tip, shows the re
   const preview = await page.locator('#preview').textContent();
   await page.getByRole('button', { name: 'Send the report' }).click();
   await page.getByText('Report received. Keep the report id and the secret code.').waitFor();
-  await page.screenshot({ path: fileURLToPath(new URL('report.png', screenshots)), fullPage: true });
+  // The id and the secret code are new each run: masked, so the screenshot changes only with the
+  // page. Masks are placed from viewport positions: scroll to the top first, for a full-page shot.
+  const secrets = ['#receipt-id', '#receipt-token', '#status-id', '#status-token'].map((s) => page.locator(s));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: fileURLToPath(new URL('report.png', screenshots)), fullPage: true, mask: secrets, maskColor: '#888' });
 
-  const posts = server.requests.slice(since).filter((r) => r.method !== 'GET');
-  assert.equal(posts.length, 1);
-  assert.equal(posts[0].path, '/v1/tips');
-  assert.equal(posts[0].body.toString('utf8'), preview, 'the preview is exactly the body sent');
-  const body = JSON.parse(posts[0].body);
+  const sent = posts(requests);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].path, '/v1/tips');
+  assert.equal(sent[0].body.toString('utf8'), preview, 'the preview is exactly the body sent');
+  const body = JSON.parse(sent[0].body);
   assert.deepEqual(Object.keys(body).sort(), ['category', 'contact', 'description', 'items', 'urls']);
   assertItems(body.items);
-  assert.deepEqual(Object.keys(body.items[1]).sort(), ['md5', 'sha256'], 'a video gets only its digests');
-  const [videoDigests] = [{
-    md5: (await import('node:crypto')).createHash('md5').update(video.buffer).digest('hex'),
-    sha256: (await import('node:crypto')).createHash('sha256').update(video.buffer).digest('hex'),
-  }];
-  assert.deepEqual(body.items[1], videoDigests);
-  assert.equal(body.items[0].pdq.length, 64);
+  const digest = (algorithm) => createHash(algorithm).update(video.buffer).digest('hex');
+  assert.deepEqual(body.items, [rgbaItem, { md5: digest('md5'), sha256: digest('sha256') }],
+    'the image\'s items are the CLI\'s; a video gets only its digests');
   assert.deepEqual(body.urls, ['https://example.com/a', 'https://example.org/b']);
 
-  const [id] = [...server.tips.keys()];
-  assert.equal(await page.locator('#receipt-id').textContent(), id);
-  assert.equal(await page.locator('#receipt-token').textContent(), server.tips.get(id).token);
+  // The receipt is the server's, and the server stored exactly what was sent.
+  const id = await page.locator('#receipt-id').textContent();
+  const token = await page.locator('#receipt-token').textContent();
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.match(token, /^[0-9a-f]{64}$/);
+  const { body: { tips } } = await server.api('GET', '/v1/tips');
+  const stored = tips.find((t) => t.tip_id === id);
+  assert.ok(stored, `the server has no tip ${id}`);
+  const { category, description, urls, contact, items, status } = stored;
+  assert.deepEqual({ category, description, urls, contact, items }, body);
+  assert.equal(status, 'received');
+
   await page.getByRole('button', { name: 'Check the status' }).click();
-  await page.getByText(new RegExp(`Report ${id}: received`)).waitFor();
-  const statusRequest = server.requests.at(-1);
+  await page.getByText(new RegExp(`^Report ${id}: received \\(sent \\S+, last updated \\S+\\)\\.$`)).waitFor();
+  const statusRequest = requests.at(-1);
   assert.equal(statusRequest.path, `/v1/tips/${id}`);
-  assert.equal(statusRequest.headers.authorization, `Bearer ${server.tips.get(id).token}`);
-  await page.getByLabel('Secret code').fill('wrong-token');
+  assert.equal(await statusRequest.request.headerValue('authorization'), `Bearer ${token}`);
+  // A reviewer moves the tip on; the page shows the new status.
+  assert.equal((await server.api('PATCH', `/v1/tips/${id}`, { status: 'in_review' })).status, 204);
+  await page.getByRole('button', { name: 'Check the status' }).click();
+  await page.getByText(new RegExp(`^Report ${id}: being reviewed`)).waitFor();
+  await page.getByLabel('Secret code').fill('0'.repeat(64));
   await page.getByRole('button', { name: 'Check the status' }).click();
   await page.getByText('No report with this id and secret code.').waitFor();
+  assert.equal((await requests.at(-1).request.response()).status(), 404);
 
-  const checked = assertNoRunOf(readFileSync(vectorPath(RGBA)), 'RGBA.png', since) && assertNoRunOf(video.buffer, 'clip.mp4', since);
+  assertNoRunOf(requests, readFileSync(vectorPath(RGBA)), 'RGBA.png');
+  assertNoRunOf(requests, video.buffer, 'clip.mp4');
+  const api = await assertAllApiRequestsRecorded(since, requests);
   assert.deepEqual(outside, []);
   assert.deepEqual(errors, []);
-  console.log(`report page [Chromium]: preview equals the ${posts[0].body.length}-byte body sent; receipt and status flow work; ${checked} requests carry no file bytes`);
+  console.log(`report page [Chromium, pixelprint-server]: preview equals the ${sent[0].body.length}-byte body sent and the tip stored; ` +
+    `receipt and status (received, being reviewed, wrong code) work; ${requests.length} requests (${api} to the API) carry no file bytes`);
   await page.close();
 });
 
 test('both pages are keyboard-usable and linked from the index page', async () => {
   const { page } = await newPage();
-  await page.goto(server.url);
   for (const [link, heading] of [['Check images before uploading them', 'Check images before you upload them'], ['Report an image without uploading it', 'Report an image without uploading it']]) {
     await page.goto(server.url);
     await page.getByRole('link', { name: link }).click();
