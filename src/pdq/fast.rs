@@ -45,94 +45,158 @@ fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
     }
 }
 
-/// The box filter along one row (`box1DFloat` with stride 1), the same four phases and
-/// operation order as [`super::jarosz::box_1d`]. `window` must be in `1..=input.len()`.
-fn box_row(input: &[f32], output: &mut [f32], window: usize) {
+/// Writes the luma of rows `y..y + n` of `view` into lanes `0..n` (the same operations per
+/// pixel as [`luma_row`]). Four rows at a time, so that each store fills four neighbouring lanes.
+fn luma_lanes(view: &PixelView<'_>, y: usize, n: usize, lanes: &mut [Lanes]) {
+    let (gray, bpp) = match view.format() {
+        PixelFormat::Gray8 => (true, 1),
+        PixelFormat::Rgb8 => (false, 3),
+        PixelFormat::Rgba8 => (false, 4),
+    };
+    let luma = |p: &[u8]| {
+        if gray {
+            f32::from(p[0])
+        } else {
+            luma_of(p[0], p[1], p[2])
+        }
+    };
+    let mut k = 0;
+    while k + 4 <= n {
+        let [mut p0, mut p1, mut p2, mut p3] =
+            std::array::from_fn(|r| view.row(y + k + r).chunks_exact(bpp));
+        for l in lanes.iter_mut() {
+            let (Some(a), Some(b), Some(c), Some(d)) = (p0.next(), p1.next(), p2.next(), p3.next())
+            else {
+                break;
+            };
+            l[k..k + 4].copy_from_slice(&[luma(a), luma(b), luma(c), luma(d)]);
+        }
+        k += 4;
+    }
+    for k in k..n {
+        for (l, p) in lanes.iter_mut().zip(view.row(y + k).chunks_exact(bpp)) {
+            l[k] = luma(p);
+        }
+    }
+}
+
+/// Rows filtered side by side: `LANES` rows interleaved, value `i` of row `k` at `[i][k]`.
+/// Each row keeps its own running sum in its own lane, so the lanes' operations are exactly
+/// those of one row alone, and the inner loops over a [`Lanes`] vectorise (SSE2/AVX natively,
+/// simd128 in wasm) without reordering any sum. Sixteen lanes are four SSE or simd128 vectors:
+/// four independent dependency chains, so the adders stay busy despite the sums' latency.
+const LANES: usize = 16;
+type Lanes = [f32; LANES];
+
+/// The box filter along `LANES` interleaved rows (`box1DFloat` with stride 1 on each), the
+/// same four phases and operation order as [`super::jarosz::box_1d`].
+/// `window` must be in `1..=input.len()`.
+fn box_lanes(input: &[Lanes], output: &mut [Lanes], window: usize) {
     let length = input.len();
     debug_assert!(window >= 1 && window <= length && output.len() == length);
     let half = (window + 2) / 2;
     let phase1 = half - 1;
     let phase2 = window - half + 1;
-    let mut sum = 0.0f32;
+    let mut sums = [0.0f32; LANES];
     // Phase 1: accumulate the first half window without writing.
-    for &v in &input[..phase1] {
-        sum += v;
+    for v in &input[..phase1] {
+        for k in 0..LANES {
+            sums[k] += v[k];
+        }
     }
     // Phase 2: growing window; the count includes phase 1's values.
     let mut count = phase1 as u32;
-    for (o, &v) in output[..phase2].iter_mut().zip(&input[phase1..window]) {
-        sum += v;
+    for (o, v) in output[..phase2].iter_mut().zip(&input[phase1..window]) {
         count += 1;
-        *o = sum / count as f32;
+        let c = count as f32;
+        for k in 0..LANES {
+            sums[k] += v[k];
+            o[k] = sums[k] / c;
+        }
     }
     // Phase 3: the full window slides; input[i] enters as input[i - window] leaves.
-    let count_f = count as f32;
-    let full = count;
-    for ((o, &right), &left) in output[phase2..phase2 + (length - window)]
+    let full = count as f32;
+    for ((o, right), left) in output[phase2..phase2 + (length - window)]
         .iter_mut()
         .zip(&input[window..])
         .zip(&input[..length - window])
     {
-        sum += right;
-        sum -= left;
-        *o = sum / count_f;
+        for k in 0..LANES {
+            sums[k] += right[k];
+            sums[k] -= left[k];
+            o[k] = sums[k] / full;
+        }
     }
     // Phase 4: shrinking window.
-    let mut count = full;
-    for (o, &left) in output[length - phase1..]
+    for (o, left) in output[length - phase1..]
         .iter_mut()
         .zip(&input[length - window..length - window + phase1])
     {
-        sum -= left;
         count -= 1;
-        *o = sum / count as f32;
+        let c = count as f32;
+        for k in 0..LANES {
+            sums[k] -= left[k];
+            o[k] = sums[k] / c;
+        }
     }
 }
 
-/// Rows filtered together by [`box_rows`]: independent running sums interleaved, so the
-/// processor overlaps their add latencies.
-const ROW_BATCH: usize = 4;
+/// Interleaves the first `n` of the rows held back to back in `rows` (each `lanes.len()` long)
+/// into `lanes`; the other lanes keep what they held (their results are never read).
+fn to_lanes(rows: &[f32], n: usize, lanes: &mut [Lanes]) {
+    let cols = lanes.len();
+    if n == LANES {
+        // Whole batches in 4x4 blocks: four contiguous loads, four contiguous stores.
+        let rows: [&[f32]; LANES] = std::array::from_fn(|k| &rows[k * cols..][..cols]);
+        let main = cols / 4 * 4;
+        for (i, block) in (0..main).step_by(4).zip(lanes.chunks_exact_mut(4)) {
+            for kb in (0..LANES).step_by(4) {
+                let b: [[f32; 4]; 4] =
+                    std::array::from_fn(|r| rows[kb + r][i..i + 4].try_into().unwrap());
+                for (c, l) in block.iter_mut().enumerate() {
+                    l[kb..kb + 4].copy_from_slice(&[b[0][c], b[1][c], b[2][c], b[3][c]]);
+                }
+            }
+        }
+        for (i, l) in lanes.iter_mut().enumerate().skip(main) {
+            for (k, row) in rows.iter().enumerate() {
+                l[k] = row[i];
+            }
+        }
+        return;
+    }
+    for (i, l) in lanes.iter_mut().enumerate() {
+        for k in 0..n {
+            l[k] = rows[k * cols + i];
+        }
+    }
+}
 
-/// [`box_row`] on `ROW_BATCH` rows of `length` values at once (`input` and `output` hold the
-/// rows back to back). Each row's operations and their order are exactly [`box_row`]'s; only
-/// the rows are interleaved.
-fn box_rows(input: &[f32], output: &mut [f32], length: usize, window: usize) {
-    debug_assert!(window >= 1 && window <= length);
-    let rows: [&[f32]; ROW_BATCH] = std::array::from_fn(|k| &input[k * length..][..length]);
-    let outs: [&mut [f32]; ROW_BATCH] = {
-        let mut it = output[..ROW_BATCH * length].chunks_exact_mut(length);
-        std::array::from_fn(|_| it.next().unwrap())
-    };
-    let half = (window + 2) / 2;
-    let phase1 = half - 1;
-    let phase2 = window - half + 1;
-    let mut sums = [0.0f32; ROW_BATCH];
-    for i in 0..phase1 {
-        for k in 0..ROW_BATCH {
-            sums[k] += rows[k][i];
+/// The inverse of [`to_lanes`] for the first `n` lanes.
+fn from_lanes(lanes: &[Lanes], n: usize, rows: &mut [f32]) {
+    let cols = lanes.len();
+    if n == LANES {
+        let mut rows: Vec<&mut [f32]> = rows[..cols * LANES].chunks_exact_mut(cols).collect();
+        let main = cols / 4 * 4;
+        for (i, block) in (0..main).step_by(4).zip(lanes.chunks_exact(4)) {
+            for kb in (0..LANES).step_by(4) {
+                let b: [[f32; 4]; 4] =
+                    std::array::from_fn(|c| block[c][kb..kb + 4].try_into().unwrap());
+                for (r, row) in rows[kb..kb + 4].iter_mut().enumerate() {
+                    row[i..i + 4].copy_from_slice(&[b[0][r], b[1][r], b[2][r], b[3][r]]);
+                }
+            }
         }
-    }
-    let mut count = phase1 as u32;
-    for i in 0..phase2 {
-        count += 1;
-        for k in 0..ROW_BATCH {
-            sums[k] += rows[k][phase1 + i];
-            outs[k][i] = sums[k] / count as f32;
+        for (i, l) in lanes.iter().enumerate().skip(main) {
+            for (k, row) in rows.iter_mut().enumerate() {
+                row[i] = l[k];
+            }
         }
+        return;
     }
-    let count_f = count as f32;
-    for i in 0..length - window {
-        for k in 0..ROW_BATCH {
-            sums[k] += rows[k][window + i];
-            sums[k] -= rows[k][i];
-            outs[k][phase2 + i] = sums[k] / count_f;
-        }
-    }
-    for i in 0..phase1 {
-        count -= 1;
-        for k in 0..ROW_BATCH {
-            sums[k] -= rows[k][length - window + i];
-            outs[k][length - phase1 + i] = sums[k] / count as f32;
+    for (i, l) in lanes.iter().enumerate() {
+        for k in 0..n {
+            rows[k * cols + i] = l[k];
         }
     }
 }
@@ -250,10 +314,10 @@ struct Pass2 {
 }
 
 impl Pass2 {
-    /// Takes one row of pass 2's row box; keeps the sampled columns.
-    fn push(&mut self, row: &[f32]) {
+    /// Takes row `k` of pass 2's row box (interleaved); keeps the sampled columns.
+    fn push(&mut self, rows: &[Lanes], k: usize) {
         for (p, &j) in self.picked.iter_mut().zip(&self.sample_cols) {
-            *p = row[j];
+            *p = rows[j][k];
         }
         if let Some(o) = self.columns.push(&self.picked, &mut self.out_row) {
             self.sample(o);
@@ -282,14 +346,15 @@ impl Pass2 {
 pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
     let cols = view.width() as usize;
     let rows = view.height() as usize;
-    let format = view.format();
     let window_along_rows = jarosz_window_size(cols, 64);
     let window_along_cols = jarosz_window_size(rows, 64);
 
-    let mut luma = vec![0.0f32; cols * ROW_BATCH];
-    let mut row_box = vec![0.0f32; cols * ROW_BATCH];
-    let mut col_box = vec![0.0f32; cols * ROW_BATCH];
-    let mut row_box2 = vec![0.0f32; cols * ROW_BATCH];
+    // Rows travel in batches of LANES: luma rows, interleaved for pass 1's row box, back to
+    // rows for pass 1's column box, whose output rows are interleaved for pass 2's row box.
+    let mut rows_buf = vec![0.0f32; cols * LANES];
+    let mut lanes_in = vec![[0.0f32; LANES]; cols];
+    let mut lanes_out = vec![[0.0f32; LANES]; cols];
+    let mut col_rows = vec![0.0f32; cols * LANES];
     let mut pass1 = ColumnBox::new(cols, rows, window_along_cols);
     let mut pass2 = Pass2 {
         columns: ColumnBox::new(64, rows, window_along_cols),
@@ -301,56 +366,48 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
         buffer: Buffer64x64::zero(),
     };
 
-    // Pass 2's row box on `n` rows of pass 1's output, then on to pass 2's column box.
-    let pass2_rows = |col_box: &[f32], row_box2: &mut [f32], n: usize, pass2: &mut Pass2| {
-        if n == ROW_BATCH {
-            box_rows(col_box, row_box2, cols, window_along_rows);
-        } else {
-            for k in 0..n {
-                let range = k * cols..(k + 1) * cols;
-                box_row(
-                    &col_box[range.clone()],
-                    &mut row_box2[range],
-                    window_along_rows,
-                );
-            }
-        }
+    // Pass 2's row box on the first `n` rows of `col_rows`, then on to pass 2's column box.
+    let pass2_rows = |col_rows: &[f32],
+                      lanes_in: &mut [Lanes],
+                      lanes_out: &mut [Lanes],
+                      n: usize,
+                      pass2: &mut Pass2| {
+        to_lanes(col_rows, n, lanes_in);
+        box_lanes(lanes_in, lanes_out, window_along_rows);
         for k in 0..n {
-            pass2.push(&row_box2[k * cols..(k + 1) * cols]);
+            pass2.push(lanes_out, k);
         }
     };
 
     let mut y = 0;
     while y < rows {
-        let n = ROW_BATCH.min(rows - y);
-        for k in 0..n {
-            luma_row(view.row(y + k), format, &mut luma[k * cols..(k + 1) * cols]);
-        }
-        if n == ROW_BATCH {
-            box_rows(&luma, &mut row_box, cols, window_along_rows);
-        } else {
-            for k in 0..n {
-                let range = k * cols..(k + 1) * cols;
-                box_row(&luma[range.clone()], &mut row_box[range], window_along_rows);
-            }
-        }
+        let n = LANES.min(rows - y);
+        luma_lanes(view, y, n, &mut lanes_in);
+        box_lanes(&lanes_in, &mut lanes_out, window_along_rows);
+        from_lanes(&lanes_out, n, &mut rows_buf);
         let mut produced = 0;
         for k in 0..n {
-            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+            let out = &mut col_rows[produced * cols..(produced + 1) * cols];
             if pass1
-                .push(&row_box[k * cols..(k + 1) * cols], out)
+                .push(&rows_buf[k * cols..(k + 1) * cols], out)
                 .is_some()
             {
                 produced += 1;
             }
         }
-        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
+        pass2_rows(
+            &col_rows,
+            &mut lanes_in,
+            &mut lanes_out,
+            produced,
+            &mut pass2,
+        );
         y += n;
     }
     loop {
         let mut produced = 0;
-        while produced < ROW_BATCH {
-            let out = &mut col_box[produced * cols..(produced + 1) * cols];
+        while produced < LANES {
+            let out = &mut col_rows[produced * cols..(produced + 1) * cols];
             if pass1.drain(out).is_none() {
                 break;
             }
@@ -359,7 +416,13 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
         if produced == 0 {
             break;
         }
-        pass2_rows(&col_box, &mut row_box2, produced, &mut pass2);
+        pass2_rows(
+            &col_rows,
+            &mut lanes_in,
+            &mut lanes_out,
+            produced,
+            &mut pass2,
+        );
     }
     pass2.finish()
 }
@@ -416,34 +479,23 @@ mod tests {
     use crate::pdq::jarosz::box_1d;
 
     #[test]
-    fn box_row_equals_box_1d_for_every_window() {
+    fn box_lanes_equals_box_1d_on_each_lane() {
         for length in 1..70 {
-            let input: Vec<f32> = (0..length).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
-            for window in 1..=length {
-                let mut want = vec![0.0; length];
-                box_1d(&input, &mut want, length, 1, window);
-                let mut got = vec![f32::NAN; length];
-                box_row(&input, &mut got, window);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
-            }
-        }
-    }
-
-    #[test]
-    fn box_rows_equals_box_1d_on_each_row() {
-        for length in 1..70 {
-            let input: Vec<f32> = (0..length * ROW_BATCH)
+            let rows: Vec<f32> = (0..length * LANES)
                 .map(|i| ((i * 29) % 13) as f32 * 0.37)
                 .collect();
+            let mut lanes = vec![[0.0; LANES]; length];
+            to_lanes(&rows, LANES, &mut lanes);
             for window in 1..=length {
-                let mut want = vec![0.0; input.len()];
-                for k in 0..ROW_BATCH {
+                let mut want = vec![0.0; rows.len()];
+                for k in 0..LANES {
                     let r = k * length..(k + 1) * length;
-                    box_1d(&input[r.clone()], &mut want[r], length, 1, window);
+                    box_1d(&rows[r.clone()], &mut want[r], length, 1, window);
                 }
-                let mut got = vec![f32::NAN; input.len()];
-                box_rows(&input, &mut got, length, window);
+                let mut out = vec![[f32::NAN; LANES]; length];
+                box_lanes(&lanes, &mut out, window);
+                let mut got = vec![f32::NAN; rows.len()];
+                from_lanes(&out, LANES, &mut got);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
             }
