@@ -353,6 +353,16 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         limits.max_alloc = Some(allocation_budget(pixels));
         limits
     };
+    if format == ImageFormat::Jpeg {
+        // JPEG goes to zune-jpeg directly (the decoder the image crate would use, with the
+        // same options): the image crate's wrapper instantiates the decoder twice, which
+        // costs the WebAssembly module about 150 KB.
+        if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
+            return Err(truncated.into());
+        }
+        let (image, orientation) = zune::decode(bytes, options).map_err(fail)?;
+        return finish(image, format, orientation, options);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
     reader.limits(limits(
         declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h)),
@@ -393,6 +403,16 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
     } else {
         DynamicImage::from_decoder(decoder).map_err(fail)?
     };
+    finish(image, format, orientation, options)
+}
+
+/// The decoded image in one of the three 8-bit layouts, the orientation applied if asked.
+fn finish(
+    image: DynamicImage,
+    format: ImageFormat,
+    orientation: Option<Orientation>,
+    options: &DecodeOptions,
+) -> Result<DecodedImage, Error> {
     let (pixel_format, mut image) = to_8bit(image, options.alpha);
     if let (OrientationPolicy::Apply, Some(o)) = (options.orientation, orientation) {
         image.apply_orientation(o.to_image());
@@ -841,6 +861,95 @@ mod header {
             // without allocating by them.
             ImageFormat::Tiff => None,
         }
+    }
+}
+
+mod zune {
+    //! JPEG through zune-jpeg, set up as the image crate sets it up (image 0.25,
+    //! `codecs/jpeg/decoder.rs`): lenient mode, RGB, RGBA, Luma and LumaA kept, every other
+    //! colour space (YCbCr, CMYK, YCCK) converted to RGB by zune-jpeg.
+
+    use image::error::{
+        DecodingError, ImageFormatHint, LimitError, LimitErrorKind, UnsupportedError,
+        UnsupportedErrorKind,
+    };
+    use image::{DynamicImage, ImageError};
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    use zune_jpeg::errors::DecodeErrors;
+
+    use super::{allocation_budget, DecodeOptions, Orientation};
+
+    fn error(e: DecodeErrors) -> ImageError {
+        let hint = ImageFormatHint::Exact(image::ImageFormat::Jpeg);
+        match e {
+            DecodeErrors::Unsupported(desc) => ImageError::Unsupported(
+                UnsupportedError::from_format_and_kind(
+                    hint,
+                    UnsupportedErrorKind::GenericFeature(format!("{desc:?}")),
+                ),
+            ),
+            DecodeErrors::LargeDimensions(_) => {
+                ImageError::Limits(LimitError::from_kind(LimitErrorKind::DimensionError))
+            }
+            e => ImageError::Decoding(DecodingError::new(hint, e)),
+        }
+    }
+
+    /// Decodes to 8-bit pixels; the EXIF orientation tag, if any.
+    pub(super) fn decode(
+        bytes: &[u8],
+        options: &DecodeOptions,
+    ) -> Result<(DynamicImage, Option<Orientation>), ImageError> {
+        let settings = DecoderOptions::default()
+            .set_strict_mode(false)
+            .set_max_width(usize::MAX)
+            .set_max_height(usize::MAX);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), settings);
+        decoder.decode_headers().map_err(error)?;
+        let (width, height) = decoder
+            .dimensions()
+            .ok_or_else(|| error(DecodeErrors::FormatStatic("no frame header")))?;
+        let out = match decoder.input_colorspace() {
+            Some(c @ (ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA)) => c,
+            _ => ColorSpace::RGB,
+        };
+        decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+        let orientation = decoder
+            .exif()
+            .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif))
+            .map(Orientation::from_image);
+
+        let (w, h) = (width as u32, height as u32);
+        let pixels = u64::from(w) * u64::from(h);
+        if pixels > options.max_pixels {
+            return Err(ImageError::Limits(LimitError::from_kind(
+                LimitErrorKind::DimensionError,
+            )));
+        }
+        let len = pixels * out.num_components() as u64;
+        if len > allocation_budget(pixels) {
+            return Err(ImageError::Limits(LimitError::from_kind(
+                LimitErrorKind::InsufficientMemory,
+            )));
+        }
+        let mut buf = vec![0u8; len as usize];
+        decoder.decode_into(&mut buf).map_err(error)?;
+        let built = match out {
+            ColorSpace::Luma => image::GrayImage::from_raw(w, h, buf).map(DynamicImage::from),
+            ColorSpace::LumaA => {
+                image::GrayAlphaImage::from_raw(w, h, buf).map(DynamicImage::from)
+            }
+            ColorSpace::RGBA => image::RgbaImage::from_raw(w, h, buf).map(DynamicImage::from),
+            _ => image::RgbImage::from_raw(w, h, buf).map(DynamicImage::from),
+        };
+        let image = built.ok_or_else(|| {
+            error(DecodeErrors::FormatStatic(
+                "decoded size does not match the dimensions",
+            ))
+        })?;
+        Ok((image, orientation))
     }
 }
 
