@@ -6,7 +6,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/common.sh"
 cd "$root"
 
-scripts/wasm-cargo.sh build --release --lib --quiet
+# The shipped module: without TIFF (the `tiff` feature), which would add a quarter to it (TIFF
+# files go to the browser's own decoder, which Safari has, or fail with unsupported_format), and
+# with panics that abort at once where std is built here (scripts/wasm-cargo.sh). Its own target
+# dir: other flags than the tests' build, so neither rebuilds the other's std.
+export PIXELPRINT_WASM_TARGET_DIR=$PIXELPRINT_CACHE_DIR/target-wasm-pkg
+PIXELPRINT_WASM_PANIC=immediate-abort scripts/wasm-cargo.sh build --release --lib --quiet --no-default-features
 wasm=$PIXELPRINT_WASM_TARGET_DIR/wasm32-unknown-unknown/release/pixelprint.wasm
 rm -rf www/pkg
 wasm-bindgen --target web --out-dir www/pkg --out-name pixelprint "$wasm"

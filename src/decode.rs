@@ -27,7 +27,7 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
 use crate::error::{ContentError, Error, LimitError};
 use crate::pixels::{PixelFormat, PixelView};
@@ -390,19 +390,20 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         }
     }
 
-    let cmyk_tiff = format == ImageFormat::Tiff
+    // The image crate converts CMYK TIFF with its own rounding; read the raw samples to
+    // convert them as Pillow does.
+    #[cfg(feature = "tiff")]
+    if format == ImageFormat::Tiff
         && matches!(
             decoder.original_color_type(),
-            ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16
-        );
-    let image = if cmyk_tiff {
-        // The image crate converts CMYK TIFF with its own rounding; read the raw samples to
-        // convert them as Pillow does.
+            image::ExtendedColorType::Cmyk8 | image::ExtendedColorType::Cmyk16
+        )
+    {
         drop(decoder);
-        tiff_cmyk::decode(bytes, allocation_budget(pixels))?
-    } else {
-        DynamicImage::from_decoder(decoder).map_err(fail)?
-    };
+        let image = tiff_cmyk::decode(bytes, allocation_budget(pixels))?;
+        return finish(image, format, orientation, options);
+    }
+    let image = DynamicImage::from_decoder(decoder).map_err(fail)?;
     finish(image, format, orientation, options)
 }
 
@@ -451,6 +452,10 @@ fn check_pixel_count(width: u32, height: u32, options: &DecodeOptions) -> Result
 /// The format from the leading bytes (the `image` crate's signature table).
 fn detect_format(bytes: &[u8]) -> Result<ImageFormat, ContentError> {
     match image::guess_format(bytes) {
+        #[cfg(not(feature = "tiff"))]
+        Ok(image::ImageFormat::Tiff) => Err(ContentError::UnsupportedFormat {
+            found: "a TIFF file".to_string(),
+        }),
         Ok(f) => ImageFormat::from_image(f).ok_or_else(|| ContentError::UnsupportedFormat {
             found: format!(
                 "a {} file",
@@ -718,6 +723,7 @@ fn composite(c: u8, a: u8, bg: u8) -> u8 {
 /// Pillow's `cmyk2rgb` (Convert.c) for one pixel of stored (non-inverted) CMYK:
 /// `nk = 255 - K; R = nk - MULDIV255(C, nk)`, likewise G from M and B from Y, where
 /// `MULDIV255(a, b) = ((t >> 8) + t) >> 8` with `t = a * b + 128` (a * b / 255 rounded).
+#[cfg(feature = "tiff")]
 fn pillow_cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
     let nk = 255 - u32::from(k);
     let channel = |v: u8| {
@@ -728,6 +734,7 @@ fn pillow_cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
     [channel(c), channel(m), channel(y)]
 }
 
+#[cfg(feature = "tiff")]
 mod tiff_cmyk {
     //! CMYK TIFF read with the `tiff` crate (the `image` crate's TIFF decoder) to its raw
     //! samples, then converted as Pillow converts its mode `CMYK`. 16-bit samples keep their
@@ -1114,6 +1121,7 @@ mod tests {
     /// Pillow's cmyk2rgb on inverted (Adobe) samples equals zune-jpeg's CMYK conversion
     /// `round(C' * K' / 255)`, which the CMYK JPEG path relies on.
     #[test]
+    #[cfg(feature = "tiff")]
     fn pillow_cmyk_conversion_equals_the_rounded_product_on_inverted_samples() {
         for c in 0..=255u8 {
             for k in 0..=255u8 {

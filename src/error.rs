@@ -92,6 +92,13 @@ impl CallerError {
     }
 }
 
+/// The formats this build decodes, for messages. TIFF is a cargo feature (`tiff`, on by
+/// default); the browser build leaves it out to keep the module small.
+#[cfg(feature = "tiff")]
+const SUPPORTED_FORMATS: &str = "a JPEG, PNG, GIF, WebP, BMP or TIFF file";
+#[cfg(not(feature = "tiff"))]
+const SUPPORTED_FORMATS: &str = "a JPEG, PNG, GIF, WebP or BMP file (this build leaves out TIFF)";
+
 /// Bytes that are not an image this crate can decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContentError {
@@ -99,9 +106,7 @@ pub enum ContentError {
     #[error("input is empty: expected the bytes of an image file, found 0 bytes")]
     EmptyInput,
     /// The leading bytes are not the signature of a supported format.
-    #[error(
-        "unsupported format: expected a JPEG, PNG, GIF, WebP, BMP or TIFF file, found {found}"
-    )]
+    #[error("unsupported format: expected {}, found {found}", SUPPORTED_FORMATS)]
     UnsupportedFormat {
         /// What the bytes look like, e.g. `an AVIF file` or `bytes 48 65 6c 6c 6f ...`.
         found: String,
