@@ -32,6 +32,7 @@ pub mod index;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;
+pub mod video;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
@@ -40,7 +41,7 @@ pub use decode::{
     decode, AlphaPolicy, DecodeOptions, DecodedImage, ImageFormat, Orientation, OrientationPolicy,
     DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS,
 };
-pub use digest::{md5_hex, sha1_hex, sha256_hex, Digests};
+pub use digest::{md5_hex, sha1_hex, sha256_hex, DigestStream, Digests};
 pub use error::{CallerError, ContentError, Error, LimitError};
 pub use hash::{
     Algorithm, Average, AverageHash, Difference, DifferenceHash, DifferenceVertical,
@@ -54,3 +55,7 @@ pub use pdq::{
 };
 pub use pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
 pub use pixels::{PixelFormat, PixelView};
+pub use video::{
+    match_vpdq, parse_vpdq_text, write_vpdq_text, VideoError, VpdqFeature, VpdqHasher, VpdqMatch,
+    VpdqMatchOptions, VpdqTextError, VPDQ_DEFAULT_SECONDS_PER_HASH,
+};
