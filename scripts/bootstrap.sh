@@ -5,6 +5,7 @@
 #     source by scripts/wasm-cargo.sh);
 #   - wasm-bindgen-cli at exactly the version in Cargo.lock;
 #   - Chromium and ChromeDriver (Debian packages) for the browser tests;
+#   - ffmpeg and ffprobe (Debian package ffmpeg) for `pixelprint hash-video` and its tests;
 #   - the Node packages of www/.
 # Idempotent: a second run only checks, in seconds. Every network step has a timeout, and no
 # step reads standard input.
@@ -69,7 +70,14 @@ else
     apt_install chromium chromium-driver
 fi
 
-# 4. Node packages of www/.
+# 4. ffmpeg and ffprobe: hash-video decodes through them; its tests fail without them in CI.
+if command -v ffmpeg > /dev/null && command -v ffprobe > /dev/null; then
+    log "video: $(command -v ffmpeg)"
+else
+    apt_install ffmpeg
+fi
+
+# 5. Node packages of www/.
 command -v node > /dev/null || apt_install nodejs npm
 if [[ -f $root/www/package-lock.json ]]; then
     stamp=$root/www/node_modules/.package-lock.json
