@@ -3,7 +3,8 @@
 //!
 //! PDQ here is bit-exact with the reference implementation on the same pixels, natively
 //! and in WebAssembly; so are aHash, dHash, pHash and wHash with Python's `imagehash` 4.3.2
-//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it).
+//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it). Videos get vPDQ
+//! ([`video`]): the reference's frame selection, text format and matchers, fed decoded frames.
 //!
 //! ```
 //! use pixelprint::{pdq_hash, PixelFormat, PixelView};
