@@ -284,25 +284,26 @@ pub fn probe(programs: &Programs<'_>, path: &Path) -> Result<VideoStream, FileEr
         .iter()
         .find(|s| s.codec_type == "video" && s.disposition.attached_pic == 0)
     else {
-        let mut kinds: Vec<&str> = parsed
-            .streams
-            .iter()
-            .map(|s| s.codec_type.as_str())
-            .collect();
-        kinds.dedup();
-        let found = if kinds.is_empty() {
+        let is_cover = |s: &&ProbeStream| s.disposition.attached_pic != 0;
+        let mut kinds: Vec<&str> = Vec::new();
+        for s in parsed.streams.iter().filter(|s| !is_cover(s)) {
+            if !kinds.contains(&s.codec_type.as_str()) {
+                kinds.push(&s.codec_type);
+            }
+        }
+        let mut parts = Vec::new();
+        if !kinds.is_empty() {
+            parts.push(format!("only {} streams", kinds.join(", ")));
+        }
+        match parsed.streams.iter().filter(is_cover).count() {
+            0 => {}
+            1 => parts.push("a cover picture".to_string()),
+            n => parts.push(format!("{n} cover pictures")),
+        }
+        let found = if parts.is_empty() {
             "no streams".to_string()
         } else {
-            format!("only {} streams", kinds.join(", "))
-        };
-        let found = if parsed
-            .streams
-            .iter()
-            .any(|s| s.disposition.attached_pic != 0)
-        {
-            format!("{found} (a cover picture is not a video)")
-        } else {
-            found
+            parts.join(" and ")
         };
         return Err(FileError::new(
             "no_video_stream",

@@ -309,6 +309,27 @@ fn broken_videos_get_clear_errors_and_the_run_goes_on() {
     ]);
     let whole = std::fs::read(&mkv).unwrap();
     std::fs::write(d("i-cut.mkv"), &whole[..whole.len() / 2]).unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=1:duration=1",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c:v",
+        "png",
+        "-frames:v",
+        "1",
+        "-disposition:v:0",
+        "attached_pic",
+        path_str(&d("j-cover.m4a")),
+    ]);
 
     let o = run(&["hash-video", path_str(dir.path())]);
     assert_eq!(o.status.code(), Some(2));
@@ -331,7 +352,8 @@ fn broken_videos_get_clear_errors_and_the_run_goes_on() {
             "no_video_stream",
             "frame_too_small",
             "ok",
-            "truncated_video"
+            "truncated_video",
+            "no_video_stream"
         ],
         "{}",
         stdout(&o)
@@ -359,7 +381,7 @@ fn broken_videos_get_clear_errors_and_the_run_goes_on() {
     ]);
     let mp4: serde_json::Value = serde_json::from_str(stdout(&mp4).trim()).unwrap();
     assert_eq!(good["vpdq"], mp4["vpdq"]);
-    assert!(stderr(&o).contains("8 of 9 videos failed"));
+    assert!(stderr(&o).contains("9 of 10 videos failed"));
 }
 
 #[test]
