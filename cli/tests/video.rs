@@ -10,30 +10,18 @@
 //! `PIXELPRINT_VPDQ_CONFORMANCE` to a directory laid out like it (`sample-videos/<name>.mp4`,
 //! `sample-hashes/<name>.txt`) to check more.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{error_codes, json_lines, run, stderr, stdout};
 use pixelprint::{
     match_vpdq, parse_vpdq_text, Digests, PdqHash, VpdqFeature, VpdqMatchOptions, PDQ_MIN_QUALITY,
 };
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/vpdq")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pixelprint"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::vectors_in("vpdq")
 }
 
 /// Whether ffmpeg and ffprobe can run; a failure in CI if not.
@@ -333,14 +321,8 @@ fn broken_videos_get_clear_errors_and_the_run_goes_on() {
 
     let o = run(&["hash-video", path_str(dir.path())]);
     assert_eq!(o.status.code(), Some(2));
-    let lines: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let codes: Vec<&str> = lines
-        .iter()
-        .map(|v| v["error"]["code"].as_str().unwrap_or("ok"))
-        .collect();
+    let lines = json_lines(&o);
+    let codes = error_codes(&lines);
     assert_eq!(
         codes,
         [
@@ -387,28 +369,31 @@ fn broken_videos_get_clear_errors_and_the_run_goes_on() {
 #[test]
 fn limits_and_missing_programs_are_errors_before_decoding() {
     let video = vectors().join("sample-videos/test-padded-dimensions.mp4");
-    let o = run(&[
+    let (code, message) = only_error(&run(&[
         "hash-video",
         "--ffprobe",
         "/nonexistent/ffprobe",
         path_str(&video),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    assert_eq!(v["error"]["code"], "ffmpeg_missing");
-    assert!(v["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("apt-get install ffmpeg"));
+    ]));
+    assert_eq!(code, "ffmpeg_missing");
+    assert!(message.contains("apt-get install ffmpeg"), "{message}");
     if !have_ffmpeg("limits") {
         return;
     }
-    let o = run(&["hash-video", "--max-pixels", "1000000", path_str(&video)]);
-    assert_eq!(o.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    assert_eq!(v["error"]["code"], "too_many_pixels");
-    assert!(v["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("1080x1080 = 1166400"));
+    let (code, message) = only_error(&run(&[
+        "hash-video",
+        "--max-pixels",
+        "1000000",
+        path_str(&video),
+    ]));
+    assert_eq!(code, "too_many_pixels");
+    assert!(message.contains("1080x1080 = 1166400"), "{message}");
+}
+
+/// The code and message of a run that failed on its one video.
+fn only_error(o: &Output) -> (String, String) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    let v: serde_json::Value = serde_json::from_str(stdout(o).trim()).unwrap();
+    let field = |k: &str| v["error"][k].as_str().unwrap_or_default().to_string();
+    (field("code"), field("message"))
 }
