@@ -3,8 +3,9 @@
 //!
 //! What the reference (`vpdq/cpp/vpdq/cpp/hashing/ffmpegwrapper.cpp`, `filehasher.cpp`) does,
 //! and how it is reproduced here:
-//! - the first video stream, its codec width and height, and `avg_frame_rate` (falling back to
-//!   `r_frame_rate` when it is 0): `ffprobe -show_entries stream=...`;
+//! - the first video stream (here: that is not a cover picture), its codec width and height,
+//!   and `avg_frame_rate` (falling back to `r_frame_rate` when it is 0):
+//!   `ffprobe -show_entries stream=...`;
 //! - every decoded frame, numbered by decoding count: `-fps_mode passthrough`, so ffmpeg
 //!   neither drops nor duplicates frames, and we count frames as they arrive;
 //! - `sws_scale` to RGB24 at the codec size with `SWS_AREA`: `scale=W:H:flags=...` then
@@ -13,8 +14,9 @@
 //! - no display-matrix rotation (the reference ignores it): `-noautorotate`.
 //!
 //! Decoding errors stop the run (`-xerror`), so a corrupt file is an error, not a silently
-//! shorter hash; an MP4/MOV file cut short is recognised before decoding ([`cut_short`]). Only the `file` protocol is allowed, and paths are passed as
-//! `file:` URLs so that a name like `concat:a|b` or `-x` is never taken for anything else.
+//! shorter hash; an MP4/MOV or Matroska/WebM file cut short is recognised before decoding
+//! ([`cut_short`]). Only the `file` protocol is allowed, and paths are passed as `file:` URLs
+//! so that a name like `concat:a|b` or `-x` is never taken for anything else.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
