@@ -6,6 +6,7 @@
 #   - wasm-bindgen-cli at exactly the version in Cargo.lock;
 #   - Chromium and ChromeDriver (Debian packages) for the browser tests;
 #   - PostgreSQL (Debian package) for the server's PostgreSQL tests (started by scripts/postgres.sh);
+#   - ffmpeg and ffprobe (Debian package ffmpeg) for `pixelprint hash-video` and its tests;
 #   - the Node packages of www/.
 # Idempotent: a second run only checks, in seconds. Every network step has a timeout, and no
 # step reads standard input.
@@ -77,7 +78,14 @@ else
     apt_install postgresql
 fi
 
-# 5. Node packages of www/.
+# 5. ffmpeg and ffprobe: hash-video decodes through them; its tests fail without them in CI.
+if command -v ffmpeg > /dev/null && command -v ffprobe > /dev/null; then
+    log "video: $(command -v ffmpeg)"
+else
+    apt_install ffmpeg
+fi
+
+# 6. Node packages of www/.
 command -v node > /dev/null || apt_install nodejs npm
 if [[ -f $root/www/package-lock.json ]]; then
     stamp=$root/www/node_modules/.package-lock.json

@@ -23,10 +23,40 @@ pub struct Digests {
 impl Digests {
     /// All three digests of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
+        let mut stream = DigestStream::new();
+        stream.update(bytes);
+        stream.finish()
+    }
+}
+
+/// The three digests of input that arrives in pieces (a large file read in chunks): the same
+/// values as [`Digests::of`] on the concatenation, in constant memory.
+#[derive(Debug, Clone, Default)]
+pub struct DigestStream {
+    md5: Md5,
+    sha1: Sha1,
+    sha256: Sha256,
+}
+
+impl DigestStream {
+    /// No input yet.
+    pub fn new() -> Self {
+        DigestStream::default()
+    }
+
+    /// Appends `bytes` to the input.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.md5.update(bytes);
+        self.sha1.update(bytes);
+        self.sha256.update(bytes);
+    }
+
+    /// The digests of everything given to [`update`](Self::update).
+    pub fn finish(self) -> Digests {
         Digests {
-            md5: md5_hex(bytes),
-            sha1: sha1_hex(bytes),
-            sha256: sha256_hex(bytes),
+            md5: hex(&self.md5.finalize()),
+            sha1: hex(&self.sha1.finalize()),
+            sha256: hex(&self.sha256.finalize()),
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! PDQ here is bit-exact with the reference implementation on the same pixels, natively
 //! and in WebAssembly; so are aHash, dHash, pHash and wHash with Python's `imagehash` 4.3.2
-//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it).
+//! (and the Pillow, NumPy, SciPy and PyWavelets arithmetic under it). Videos get vPDQ
+//! ([`video`]): the reference's frame selection, text format and matchers, fed decoded frames.
 //!
 //! ```
 //! use pixelprint::{pdq_hash, PixelFormat, PixelView};
@@ -32,6 +33,7 @@ pub mod index;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;
+pub mod video;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
@@ -40,7 +42,7 @@ pub use decode::{
     decode, AlphaPolicy, DecodeOptions, DecodedImage, ImageFormat, Orientation, OrientationPolicy,
     DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS,
 };
-pub use digest::{md5_hex, sha1_hex, sha256_hex, Digests};
+pub use digest::{md5_hex, sha1_hex, sha256_hex, DigestStream, Digests};
 pub use error::{CallerError, ContentError, Error, LimitError};
 pub use hash::{
     Algorithm, Average, AverageHash, Difference, DifferenceHash, DifferenceVertical,
@@ -54,3 +56,7 @@ pub use pdq::{
 };
 pub use pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
 pub use pixels::{PixelFormat, PixelView};
+pub use video::{
+    match_vpdq, parse_vpdq_text, write_vpdq_text, VideoError, VpdqFeature, VpdqHasher, VpdqMatch,
+    VpdqMatchOptions, VpdqTextError, VPDQ_DEFAULT_SECONDS_PER_HASH,
+};

@@ -1,13 +1,17 @@
-//! `pixelprint`: hash image files, compare two files or hashes, match files against a list.
+//! `pixelprint`: hash image files, compare two files or hashes, match files against a list,
+//! hash videos (vPDQ, decoded by ffmpeg).
 //!
-//! A thin adapter: arguments in, `pixelprint::pipeline::hash_bytes` per file, output out.
+//! A thin adapter: arguments in, `pixelprint::pipeline::hash_bytes` per file (or
+//! `pixelprint::VpdqHasher` per decoded video frame), output out.
 //! Exit codes: 0 ok (or: a match was found), 1 no match, 2 an error (for `hash`: any file
 //! failed; the other files are still hashed and printed).
 
 mod compare;
+mod ffmpeg;
 mod files;
 mod hash;
 mod matching;
+mod video;
 
 use std::process::ExitCode;
 
@@ -19,7 +23,7 @@ use pixelprint::pipeline::{AlgorithmSet, HashOptions};
 #[command(
     name = "pixelprint",
     version,
-    about = "Perceptual hashes of image files (PDQ, aHash, dHash, pHash, wHash) and digests"
+    about = "Perceptual hashes of image files (PDQ, aHash, dHash, pHash, wHash), videos (vPDQ) and digests"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +38,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Match files against a hash list.
     Match(matching::MatchArgs),
+    /// vPDQ-hash video files (needs the ffmpeg and ffprobe programs).
+    HashVideo(video::HashVideoArgs),
 }
 
 /// Whether to rotate the pixels by the EXIF orientation before hashing.
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         Command::Hash(args) => hash::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Match(args) => matching::run(args),
+        Command::HashVideo(args) => video::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,22 +1,14 @@
 //! The `pixelprint` binary run for real on the reference images: documented JSON, exit
 //! codes, formats, compare and match.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+use common::{error_codes, json_lines, run, stdout};
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/pdq")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pixelprint"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8")
+    common::vectors_in("pdq")
 }
 
 fn canonical(file: &str) -> (String, u8) {
@@ -112,14 +104,8 @@ fn a_failing_file_is_reported_and_the_run_goes_on_with_exit_2() {
     .unwrap();
     let o = run(&["hash", "--jobs", "2", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    let lines: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let codes: Vec<&str> = lines
-        .iter()
-        .map(|v| v["error"]["code"].as_str().unwrap_or("ok"))
-        .collect();
+    let lines = json_lines(&o);
+    let codes = error_codes(&lines);
     assert_eq!(
         codes,
         ["unsupported_format", "empty_input", "truncated_image", "ok"]

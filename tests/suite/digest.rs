@@ -1,7 +1,7 @@
 //! Digests of the original bytes against the published test vectors: RFC 1321 (MD5),
 //! FIPS 180 / RFC 3174 and RFC 6234 (SHA-1, SHA-256).
 
-use pixelprint::{md5_hex, sha1_hex, sha256_hex, Digests};
+use pixelprint::{md5_hex, sha1_hex, sha256_hex, DigestStream, Digests};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -56,6 +56,27 @@ fn digests_of_a_million_a_match_the_published_values() {
     assert_eq!(sha1_hex(&bytes), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
     assert_eq!(
         sha256_hex(&bytes),
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    );
+}
+
+#[test]
+fn a_million_a_in_uneven_pieces_streams_to_the_published_values() {
+    let mut stream = DigestStream::new();
+    let mut left = 1_000_000usize;
+    for piece in [0usize, 1, 63, 64, 65, 4095, 65_536].iter().cycle() {
+        let n = (*piece).min(left);
+        stream.update(&vec![b'a'; n]);
+        left -= n;
+        if left == 0 {
+            break;
+        }
+    }
+    let all = stream.finish();
+    assert_eq!(all.md5, "7707d6ae4e027c70eea2a935c2296f21");
+    assert_eq!(all.sha1, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+    assert_eq!(
+        all.sha256,
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
     );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use pixelprint::decode::DecodeOptions;
 use pixelprint::hashlist::{parse_hash_list, SignalType};
 use pixelprint::pipeline::{hash_bytes, HashAlgorithm, HashOptions};
-use pixelprint::PdqHash;
+use pixelprint::{parse_vpdq_text, write_vpdq_text, PdqHash};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,5 +62,24 @@ fn hex_and_hashlist_corpora_parse_or_fail_cleanly() {
                 .all(|e| e.hash.len() == e.signal.hex_len()),
             "{name}"
         );
+    }
+}
+
+#[test]
+fn vpdq_text_corpus_parses_and_writes_back_or_fails_with_a_line() {
+    let inputs = corpus("vpdq_text");
+    assert!(inputs.len() >= 5);
+    for (name, bytes) in &inputs {
+        let text = String::from_utf8_lossy(bytes);
+        match parse_vpdq_text(&text) {
+            Ok(features) => {
+                let again = parse_vpdq_text(&write_vpdq_text(&features)).unwrap();
+                assert_eq!(again, features, "{name}");
+            }
+            Err(e) => assert!(
+                e.line >= 1 && e.line <= text.split('\n').count(),
+                "{name}: {e}"
+            ),
+        }
     }
 }

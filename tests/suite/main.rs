@@ -12,6 +12,7 @@ mod pdq;
 #[cfg(not(target_arch = "wasm32"))]
 mod properties;
 mod vectors;
+mod video;
 
 /// Which environment the suite runs in, for the vector counts it prints: `native`, or for
 /// wasm the JS host as it names itself (Node's version, or the browser's user agent).

@@ -1,7 +1,10 @@
 //! Property tests (native only: proptest needs an OS random source) and the edge-size table.
 
 use pixelprint::pdq::{self, scalar};
-use pixelprint::{pdq_dihedral, pdq_hash, PdqHash, PixelFormat, PixelView};
+use pixelprint::{
+    match_vpdq, parse_vpdq_text, pdq_dihedral, pdq_hash, write_vpdq_text, PdqHash, PixelFormat,
+    PixelView, VpdqFeature, VpdqMatchOptions,
+};
 use proptest::prelude::*;
 
 fn any_hash() -> impl Strategy<Value = PdqHash> {
@@ -205,6 +208,102 @@ fn edge_sizes_hash_without_panic_and_follow_the_reference_rules() {
                     "{w}x{h}: {why}: plain and dihedral orig agree"
                 );
             }
+        }
+    }
+}
+
+/// Video features whose hashes lie near one of three fixed hashes (so that some frames match
+/// and some do not), with any quality; frame numbers increase.
+fn any_video() -> impl Strategy<Value = Vec<VpdqFeature>> {
+    let bases = [0x00u8, 0x5a, 0xf0].map(|b| [b; 32]);
+    proptest::collection::vec(
+        (
+            0..3usize,
+            proptest::collection::vec(0..256usize, 0..48),
+            0u8..=100,
+        ),
+        0..24,
+    )
+    .prop_map(move |frames| {
+        frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, (base, flips, quality))| {
+                let mut bytes = bases[base];
+                for k in flips {
+                    bytes[k / 8] ^= 1 << (k % 8);
+                }
+                VpdqFeature {
+                    frame_number: i as u64 * 3,
+                    timestamp: i as f64 * 0.1,
+                    hash: PdqHash::from_bytes(bytes),
+                    quality,
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn vpdq_text_round_trips(
+        frames in proptest::collection::vec(
+            (1u64..5000, 0u64..100_000_000_000, any_hash(), 0u8..=100), 1..40)
+    ) {
+        let mut frame_number = 0;
+        let features: Vec<VpdqFeature> = frames
+            .into_iter()
+            .map(|(gap, millis, hash, quality)| {
+                frame_number += gap;
+                VpdqFeature { frame_number, timestamp: millis as f64 / 1000.0, hash, quality }
+            })
+            .collect();
+        let text = write_vpdq_text(&features);
+        prop_assert_eq!(parse_vpdq_text(&text).unwrap(), features);
+    }
+
+    #[test]
+    fn vpdq_parser_never_panics_and_names_a_line_of_the_input(
+        text in "([0-9]{0,3},[0-9]{0,3},[0-9a-fA-F]{60,66},[0-9.]{0,6}\r?\n|[ -~]{0,20}\n){0,5}[ -~]{0,8}"
+    ) {
+        if let Err(e) = parse_vpdq_text(&text) {
+            prop_assert!(e.line >= 1 && e.line <= text.split('\n').count(), "{}", e);
+        }
+    }
+
+    #[test]
+    fn vpdq_match_is_symmetric(q in any_video(), t in any_video()) {
+        for options in [VpdqMatchOptions::PYTHON_THREATEXCHANGE, VpdqMatchOptions::CPP_REFERENCE] {
+            let a = match_vpdq(&q, &t, &options);
+            let b = match_vpdq(&t, &q, &options);
+            prop_assert_eq!(
+                (a.query_percent, a.target_percent, a.query_frames, a.target_frames),
+                (b.target_percent, b.query_percent, b.target_frames, b.query_frames)
+            );
+            prop_assert!(a.query_matched <= a.query_frames && a.target_matched <= a.target_frames);
+            // Nothing matches on one side only when the other side has frames to match.
+            prop_assert_eq!(a.query_matched == 0, a.target_matched == 0);
+        }
+    }
+
+    #[test]
+    fn vpdq_strict_rule_never_finds_more_frames_than_the_inclusive_one(
+        q in any_video(), t in any_video()
+    ) {
+        let strict = match_vpdq(&q, &t, &VpdqMatchOptions::CPP_REFERENCE);
+        let inclusive = match_vpdq(&q, &t, &VpdqMatchOptions { dedupe: false, ..VpdqMatchOptions::PYTHON_THREATEXCHANGE });
+        prop_assert!(strict.query_matched <= inclusive.query_matched);
+        prop_assert!(strict.target_matched <= inclusive.target_matched);
+    }
+
+    #[test]
+    fn vpdq_of_a_video_with_usable_frames_matches_itself_fully(v in any_video()) {
+        let m = match_vpdq(&v, &v, &VpdqMatchOptions::default());
+        prop_assert_eq!(m.is_match(), m.query_frames > 0);
+        if m.query_frames > 0 {
+            prop_assert_eq!((m.query_percent, m.target_percent), (100.0, 100.0));
         }
     }
 }
