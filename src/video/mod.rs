@@ -9,7 +9,9 @@
 //!   [`PixelView`](crate::PixelView)s (it keeps no frame and no feature: memory is bounded);
 //! - [`text`]: the reference file format `frameNumber,quality,pdqHex,timestamp`, written and
 //!   parsed strictly;
-//! - [`matcher`]: the reference brute-force matcher, with both reference conventions.
+//! - [`matcher`]: the reference brute-force matcher, with both reference conventions;
+//! - [`yuv`]: decoded YUV frames to RGB24 exactly as libswscale converts them for the reference
+//!   and the CLI (for decoders outside FFmpeg: the browser's WebCodecs).
 //!
 //! No I/O and no decoding here: adapters (the CLI's `hash-video` through ffmpeg) decode and
 //! feed frames.
@@ -18,6 +20,7 @@ pub mod hasher;
 pub mod matcher;
 pub mod select;
 pub mod text;
+pub mod yuv;
 
 use serde::{Serialize, Serializer};
 
@@ -28,6 +31,7 @@ pub use hasher::VpdqHasher;
 pub use matcher::{match_vpdq, DistanceRule, VpdqMatch, VpdqMatchOptions};
 pub use select::{reference_timestamp, FrameSelection};
 pub use text::{parse_vpdq_text, write_vpdq_text, VpdqTextError};
+pub use yuv::{ChromaLayout, YuvMatrix, YuvToRgb};
 
 /// The reference's default: one hashed frame per second of video.
 pub const VPDQ_DEFAULT_SECONDS_PER_HASH: f64 = 1.0;

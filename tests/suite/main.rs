@@ -13,6 +13,8 @@ mod pdq;
 mod properties;
 mod vectors;
 mod video;
+#[cfg(not(target_arch = "wasm32"))]
+mod yuv;
 
 /// Which environment the suite runs in, for the vector counts it prints: `native`, or for
 /// wasm the JS host as it names itself (Node's version, or the browser's user agent).
