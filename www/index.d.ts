@@ -70,10 +70,81 @@ export class PixelprintError extends Error {
 
 export type HashManyItem<T> = { file: T; result: HashResult; error?: undefined } | { file: T; error: Error; result?: undefined };
 
+export interface VideoProgress {
+  /** `digest`: the bytes being read for MD5 and SHA-256; `frames`: decoding and hashing; `done`. */
+  stage: 'digest' | 'frames' | 'done';
+  bytesRead: number;
+  totalBytes: number;
+  /** Frames decoded so far (every frame counts, hashed or not). */
+  framesDone: number;
+  /** Frames the file's index lists. */
+  framesExpected: number;
+}
+
+export interface VideoOptions {
+  /** One hashed frame every this many seconds (frame `n` is hashed iff `n % int(secondsPerHash * fps) == 0`);
+   * 0 hashes every frame. Default 1, as the reference `vpdq-hash-video` and `pixelprint hash-video`. */
+  secondsPerHash?: number;
+  /** Refuse frames of more pixels (default 100 000 000), before decoding. */
+  maxPixels?: number;
+  /** Refuse videos of more frames (default 2 000 000), before decoding. */
+  maxFrames?: number;
+  /** Compute MD5 and SHA-256 of the file's bytes (default true). */
+  digests?: boolean;
+  /** `'auto'` (default): 8-bit 4:2:0 and 4:2:2 frames of even size are converted to RGB in wasm exactly as
+   * the CLI (libswscale) converts them, other frames by the browser; `'browser'`: every frame by the browser. */
+  conversion?: 'auto' | 'browser';
+  /** Cancels the job: the promise rejects with an AbortError (or the signal's reason). */
+  signal?: AbortSignal;
+  onProgress?: (progress: VideoProgress) => void;
+}
+
+/** One hashed frame, as `pixelprint hash-video --format jsonl` prints it. */
+export interface VpdqFrame {
+  /** 0-based number of the frame among all decoded frames. */
+  frame: number;
+  /** `frame / fps` in seconds (an f32 division, as the reference), rounded to milliseconds. */
+  timestamp: number;
+  /** PDQ hash, 64 lower-case hex digits. */
+  hash: string;
+  /** PDQ quality 0-100; the matcher ignores frames under 50. */
+  quality: number;
+}
+
+export interface VideoResult {
+  /** The frames' visible size. */
+  width: number;
+  height: number;
+  /** The WebCodecs codec string, e.g. `avc1.4d401e`. */
+  codec: string;
+  /** FFmpeg's `avg_frame_rate` of the track: frames over the sum of their durations. */
+  frameRate: number;
+  /** Every decoded frame, hashed or not. */
+  frames: number;
+  secondsPerHash: number;
+  /** Absent with `digests: false`. */
+  md5?: string;
+  sha256?: string;
+  vpdq: VpdqFrame[];
+  decodedBy: 'webcodecs';
+  /** How the hashed frames became RGB: `exact` (all as the CLI converts them), `browser` or `mixed`. */
+  conversion: 'exact' | 'browser' | 'mixed';
+  timings: { indexMs: number; digestMs: number; decodeMs: number; totalMs: number };
+}
+
 export interface Hasher {
   /** `'worker'` or `'inline'`. */
   readonly mode: 'worker' | 'inline';
   hash(input: HashInput, options?: HashOptions): Promise<HashResult>;
+  /**
+   * The vPDQ hash (and MD5, SHA-256) of an MP4 or QuickTime video, decoded by the browser's
+   * WebCodecs frame by frame in bounded memory. Error codes: `empty_input`, `unsupported_format`
+   * (not MP4/MOV, or fragmented MP4), `truncated_video`, `corrupt_video`, `no_video_stream`,
+   * `no_frames`, `unknown_frame_rate`, `unsupported_codec`, `too_many_pixels`, `too_many_frames`,
+   * `input_too_large` (an index over 64 MiB), `decode_stalled`, `unsupported_environment` (no
+   * WebCodecs, e.g. Node), `invalid_option`.
+   */
+  hashVideo(input: HashInput, options?: VideoOptions): Promise<VideoResult>;
   /** One after the other; a failure is yielded as `{file, error}`, cancellation throws. */
   hashMany<T extends HashInput>(inputs: Iterable<T> | AsyncIterable<T>, options?: HashOptions): AsyncGenerator<HashManyItem<T>, void, undefined>;
   /** Ends the worker; pending jobs reject with code `terminated`. */
@@ -90,3 +161,6 @@ export interface CreateHasherOptions {
 }
 
 export function createHasher(options?: CreateHasherOptions): Promise<Hasher>;
+
+/** The reference vPDQ text format of a video result: `frame,quality,hash,timestamp` lines (3-decimal timestamps). */
+export function vpdqText(result: Pick<VideoResult, 'vpdq'>): string;

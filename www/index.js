@@ -3,7 +3,8 @@
 //
 // createHasher() runs the wasm module in a module Web Worker in browsers (so the page stays
 // responsive), inline in Node or with {worker: false}. Results equal the `pixelprint` CLI's
-// for the same file and options, with camelCase keys.
+// for the same file and options, with camelCase keys. hashVideo() gives a video's vPDQ (the
+// frames decoded by the browser's WebCodecs) and digests, as `pixelprint hash-video` does.
 import { hashJob, errorFromData, AbortedError, PixelprintError } from './lib/core.js';
 
 export { PixelprintError };
@@ -40,19 +41,29 @@ function splitOptions(options = {}) {
   return { signal, onProgress, hashOptions };
 }
 
+/** The job function of a kind: images (lib/core.js) or videos (lib/video.js, loaded when first used). */
+async function jobOf(kind) {
+  if (kind === 'video') return (await import('./lib/video.js')).hashVideoJob;
+  return hashJob;
+}
+
 /** Inline: the wasm module on this thread. */
 async function inlineHasher(module) {
   const bindings = await import('./pkg/pixelprint.js');
   bindings.initSync({ module });
-  const wasm = { hashBytes: bindings.hashBytes, hashRgba: bindings.hashRgba };
+  const wasm = {
+    hashBytes: bindings.hashBytes, hashRgba: bindings.hashRgba,
+    VpdqHasher: bindings.VpdqHasher, DigestStream: bindings.DigestStream,
+  };
   let queue = Promise.resolve();
   return {
     mode: 'inline',
-    hash(input, options) {
+    run(kind, input, options) {
       const { signal, onProgress, hashOptions } = splitOptions(options);
       const run = async () => {
         signal?.throwIfAborted();
-        return hashJob(wasm, input, hashOptions, {
+        const job = await jobOf(kind);
+        return job(wasm, input, hashOptions, {
           onProgress: onProgress ?? (() => {}),
           isCancelled: () => !!signal?.aborted,
         });
@@ -128,18 +139,18 @@ function workerHasher(module, workerUrl) {
     }
     if (current !== job) return;
     const input = job.input instanceof ArrayBuffer || ArrayBuffer.isView(job.input) ? copyBytes(job.input) : job.input;
-    worker.postMessage({ type: 'hash', id: job.id, input, options: job.hashOptions },
+    worker.postMessage({ type: 'hash', kind: job.kind, id: job.id, input, options: job.hashOptions },
       input instanceof Uint8Array ? [input.buffer] : []);
   }
 
   return {
     mode: 'worker',
-    hash(input, options) {
+    run(kind, input, options) {
       const { signal, onProgress, hashOptions } = splitOptions(options);
       if (terminated) return Promise.reject(new PixelprintError('terminated', 'the hasher was terminated'));
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       return new Promise((resolve, reject) => {
-        const job = { id: nextId++, input, hashOptions, onProgress, signal, resolve, reject };
+        const job = { id: nextId++, kind, input, hashOptions, onProgress, signal, resolve, reject };
         job.onAbort = () => {
           const i = queue.indexOf(job);
           if (i >= 0) {
@@ -180,16 +191,18 @@ export async function createHasher({ worker = true, wasmUrl, workerUrl } = {}) {
   const module = await compileWasm(wasmUrl);
   const useWorker = worker && !isNode && typeof Worker === 'function';
   const inner = useWorker ? workerHasher(module, workerUrl) : await inlineHasher(module);
-  const hash = (input, options) => {
+  const timed = (kind) => (input, options) => {
     const started = globalThis.performance?.now() ?? Date.now();
-    return inner.hash(input, options).then((result) => {
+    return inner.run(kind, input, options).then((result) => {
       result.timings.totalMs = (globalThis.performance?.now() ?? Date.now()) - started;
       return result;
     });
   };
+  const hash = timed('image');
   return {
     mode: inner.mode,
     hash,
+    hashVideo: timed('video'),
     async *hashMany(inputs, options = {}) {
       for await (const file of inputs) {
         options.signal?.throwIfAborted();
@@ -203,4 +216,14 @@ export async function createHasher({ worker = true, wasmUrl, workerUrl } = {}) {
     },
     terminate: () => inner.terminate(),
   };
+}
+
+/**
+ * The reference vPDQ text format of a hashVideo result (what `vpdq-hash-video` writes and
+ * `pixelprint hash-video --format vpdq` prints): `frame,quality,hash,timestamp` lines, the
+ * timestamp with 3 decimals.
+ */
+export function vpdqText(result) {
+  // The timestamps are already rounded to milliseconds, as the reference prints them.
+  return result.vpdq.map((f) => `${f.frame},${f.quality},${f.hash},${f.timestamp.toFixed(3)}\n`).join('');
 }

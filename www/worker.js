@@ -1,10 +1,11 @@
 // The hashing worker (a module worker): receives the compiled wasm module once, then one job
-// at a time. Cancellation between read chunks is cooperative; the page terminates the worker
-// when a job is cancelled during hashing, which frees all of its memory.
-import { initSync, hashBytes, hashRgba } from './pkg/pixelprint.js';
+// at a time (an image, or a video: lib/video.js, loaded when the first video comes). Cancellation
+// between read chunks is cooperative; the page terminates the worker when a job is cancelled
+// during hashing, which frees all of its memory (a video decoder's too).
+import { initSync, hashBytes, hashRgba, VpdqHasher, DigestStream } from './pkg/pixelprint.js';
 import { hashJob, errorToData } from './lib/core.js';
 
-const wasm = { hashBytes, hashRgba };
+const wasm = { hashBytes, hashRgba, VpdqHasher, DigestStream };
 const cancelled = new Set();
 
 self.onmessage = async ({ data }) => {
@@ -22,9 +23,10 @@ self.onmessage = async ({ data }) => {
     return;
   }
   if (data.type === 'hash') {
-    const { id, input, options } = data;
+    const { id, kind, input, options } = data;
     try {
-      const result = await hashJob(wasm, input, options, {
+      const job = kind === 'video' ? (await import('./lib/video.js')).hashVideoJob : hashJob;
+      const result = await job(wasm, input, options, {
         onProgress: (p) => self.postMessage({ type: 'progress', id, progress: p }),
         isCancelled: () => cancelled.has(id),
       });
