@@ -1,14 +1,16 @@
 // The report page: hash the picked files on this device (images: perceptual hashes and
-// digests; videos: digests of the bytes), build the POST /v1/tips body, show it exactly as it
-// will be sent, send it, show the receipt; and check a tip's status with its receipt token.
+// digests; videos: digests of the bytes, and their vPDQ when the server's hash item takes it),
+// build the POST /v1/tips body, show it exactly as it will be sent, send it, show the receipt;
+// and check a tip's status with its receipt token.
 import { createHasher } from './index.js';
-import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, apiError, formatBytes } from './lib/items.js';
+import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, videoItem, serverTakesVpdq, apiError, formatBytes } from './lib/items.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
 const entries = []; // {file, item | null, li}
 let hashing = 0;
 let ready;
+const vpdqTaken = serverTakesVpdq();
 
 function isVideo(file) {
   return file.type.startsWith('video/') || /\.(mp4|m4v|mov|webm|mkv|avi|3gp)$/i.test(file.name);
@@ -53,6 +55,35 @@ function refresh() {
   $('submit').disabled = hashing > 0 || problems.length > 0;
 }
 
+/** The item of one file and what to say about it. */
+async function hashFile(hasher, file, onProgress, onVideoProgress) {
+  const video = isVideo(file);
+  let note = '';
+  if (video && await vpdqTaken) {
+    try {
+      const result = await hasher.hashVideo(file, { onProgress: onVideoProgress });
+      return {
+        item: videoItem(result),
+        text: `Video: ${result.vpdq.length} frames fingerprinted (vPDQ, one a second); MD5 and SHA-256 of the file computed.`,
+      };
+    } catch (err) {
+      note = ` Its frames could not be fingerprinted (${err.message}); only MD5 and SHA-256 will be sent.`;
+    }
+  }
+  let result;
+  try {
+    result = await hasher.hash(file, { algorithms: video ? DIGEST_ALGORITHMS : IMAGE_ALGORITHMS, onProgress });
+  } catch (err) {
+    // An image this browser cannot decode still has exact fingerprints.
+    result = await hasher.hash(file, { algorithms: DIGEST_ALGORITHMS, onProgress });
+    note = ` Its image hashes could not be computed (${err.message}); only MD5 and SHA-256 will be sent.`;
+  }
+  return {
+    item: video ? videoItem(result) : hashItem(result),
+    text: (video ? 'Video: MD5 and SHA-256 of the file computed.' : 'Hashed.') + note,
+  };
+}
+
 async function addFiles(fileList) {
   const hasher = await ready;
   for (const file of fileList) {
@@ -83,19 +114,16 @@ async function addFiles(fileList) {
     const onProgress = (p) => {
       bar.value = p.stage === 'read' ? 0.5 * (p.bytesRead / (p.totalBytes || 1)) : p.stage === 'done' ? 1 : 0.75;
     };
+    // Videos: the digests (the first fifth of the bar), then the frames.
+    const onVideoProgress = (p) => {
+      bar.value = p.stage === 'digest' ? 0.2 * (p.bytesRead / (p.totalBytes || 1))
+        : p.stage === 'done' ? 1 : 0.2 + 0.8 * (p.framesDone / (p.framesExpected || 1));
+      if (p.stage === 'frames') state.textContent = `Hashing the video on this device: frame ${p.framesDone} of ${p.framesExpected}…`;
+    };
     try {
-      const video = isVideo(file);
-      let result;
-      let note = '';
-      try {
-        result = await hasher.hash(file, { algorithms: video ? DIGEST_ALGORITHMS : IMAGE_ALGORITHMS, onProgress });
-      } catch (err) {
-        // An image this browser cannot decode still has exact fingerprints.
-        result = await hasher.hash(file, { algorithms: DIGEST_ALGORITHMS, onProgress });
-        note = ` Its image hashes could not be computed (${err.message}); only MD5 and SHA-256 will be sent.`;
-      }
-      entry.item = hashItem(result);
-      state.textContent = (video ? 'Video: MD5 and SHA-256 of the file computed.' : 'Hashed.') + note;
+      const { item, text } = await hashFile(hasher, file, onProgress, onVideoProgress);
+      entry.item = item;
+      state.textContent = text;
     } catch (err) {
       state.textContent = `Could not read this file: ${err.message}`;
       state.className = 'error';

@@ -16,6 +16,30 @@ export function hashItem(result) {
   return item;
 }
 
+/**
+ * A video's item: its digests and, from a hashVideo result, its vPDQ frames as the API's `vpdq`
+ * field takes them (`{frame_number, timestamp, pdq, quality}`, the reference's names).
+ */
+export function videoItem(result) {
+  const item = { md5: result.md5, sha256: result.sha256 };
+  if (result.vpdq) {
+    item.vpdq = result.vpdq.map((f) => ({ frame_number: f.frame, timestamp: f.timestamp, pdq: f.hash, quality: f.quality }));
+  }
+  return item;
+}
+
+/** Whether the server's hash item takes `vpdq` (its OpenAPI schema says so); false when unsure. */
+export async function serverTakesVpdq() {
+  try {
+    const response = await fetch('/v1/openapi.json');
+    if (!response.ok) return false;
+    const schema = await response.json();
+    return !!schema?.components?.schemas?.HashItem?.properties?.vpdq;
+  } catch {
+    return false;
+  }
+}
+
 /** A human-readable error from an API error body `{error: {code, message}}` or a status. */
 export async function apiError(response) {
   try {
