@@ -156,7 +156,8 @@ test('made videos: variable frame rate, odd size, 4:4:4, 10-bit, a stream-copied
     // Frames 1/30 s apart, then 1/10 s apart: the frame rate is the average, as FFmpeg's.
     'vfr.mp4': ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=4', '-vf', "setpts='if(lt(N,60),N/30,2+(N-60)/10)/TB'",
       '-fps_mode', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p'],
-    'odd-size-444.mp4': ['-f', 'lavfi', '-i', 'testsrc2=size=321x241:rate=25:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv444p'],
+    // H.264 4:2:0 cannot have odd sizes; 4:4:4 can.
+    'odd-size-444.mp4': ['-f', 'lavfi', '-i', 'testsrc=size=321x241:rate=25:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv444p'],
     'yuv444.mp4': ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv444p'],
     'ten-bit.mp4': ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p10le'],
     'bt709-full.mov': ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=24:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuvj420p',
