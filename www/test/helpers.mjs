@@ -157,6 +157,35 @@ export async function startServer({ adminKey } = {}) {
 }
 
 /**
+ * The matching server, a browser and a page on test/harness.html (the package under the pages'
+ * CSP) with `window.hasher = await createHasher()`. `onPage(page)` runs before the page loads
+ * (to listen to it). Resolves to {server, browser, page, close}; `close()` ends all of them.
+ */
+export async function startHarness({ onPage } = {}) {
+  const server = await startServer();
+  let browser;
+  const close = async () => {
+    await browser?.close();
+    await server.stop();
+  };
+  try {
+    browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e));
+    onPage?.(page);
+    await page.goto(`${server.url}test/harness.html`);
+    await page.getByText('ready').waitFor();
+    await page.evaluate(async () => {
+      window.hasher = await window.pixelprint.createHasher();
+    });
+    return { server, browser, page, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
  * In the page (pass to `page.evaluate`): starts recording main-thread long tasks and the largest
  * gap between 10 ms timer ticks, into `window.longTaskProbe`.
  */

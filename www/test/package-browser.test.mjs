@@ -8,27 +8,18 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { vectorPath, launchBrowser, startServer, startLongTaskProbe, finishLongTaskProbe, assertNoLongTask } from './helpers.mjs';
+import { vectorPath, startHarness, startLongTaskProbe, finishLongTaskProbe, assertNoLongTask } from './helpers.mjs';
 import { cliHash, camel, ALL, makePng, png24Mp, pngClaiming, icoWrapping } from './images.mjs';
 
-let server;
-let browser;
+let harness;
 let page;
 const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-pkg-'));
 before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e));
-  await page.goto(`${server.url}test/harness.html`);
-  await page.getByText('ready').waitFor();
-  await page.evaluate(async () => {
-    window.hasher = await window.pixelprint.createHasher();
-  });
+  harness = await startHarness();
+  ({ page } = harness);
 });
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await harness?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -10,33 +10,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { repo, cliPath, launchBrowser, startServer } from './helpers.mjs';
+import { repo, cliPath, startHarness } from './helpers.mjs';
 
 const videoPath = (name) => fileURLToPath(new URL(`tests/vectors/vpdq/sample-videos/${name}`, repo));
 const SAMPLES = ['chair-20-sd-bar.mp4', 'doorknob-hd-no-bar.mp4', 'pattern-sd-grey-bar.mp4'];
 const SMALLEST = 'test-padded-dimensions.mp4';
 
+let harness;
 let server;
 let browser;
 let page;
 const consoleMessages = [];
 const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-video-'));
 before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e));
-  page.on('console', (m) => consoleMessages.push(m.text()));
-  page.on('worker', (w) => w.on('console', (m) => consoleMessages.push(m.text())));
-  await page.goto(`${server.url}test/harness.html`);
-  await page.getByText('ready').waitFor();
-  await page.evaluate(async () => {
-    window.hasher = await window.pixelprint.createHasher();
+  harness = await startHarness({
+    onPage: (p) => {
+      p.on('console', (m) => consoleMessages.push(m.text()));
+      p.on('worker', (w) => w.on('console', (m) => consoleMessages.push(m.text())));
+    },
   });
+  ({ server, browser, page } = harness);
 });
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await harness?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
