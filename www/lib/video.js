@@ -1,16 +1,16 @@
 // One video hashing job (vPDQ), in the worker or inline in a browser: the MP4/MOV index is read
-// (lib/mp4.js), the file's MD5 and SHA-256 computed while it is read in chunks, then every frame is
-// decoded in order by WebCodecs' VideoDecoder and counted; the frames the wasm VpdqHasher selects
-// (`n % int(secondsPerHash * fps) == 0`, as the reference and the CLI) are converted to RGBA and
-// hashed, the others closed at once (frameConverter: how a frame's pixels reach the wasm module). Memory stays bounded: the index, one read range of a few
-// megabytes, a decoder queue of at most MAX_DECODE_QUEUE frames and MAX_READY_FRAMES decoded
-// frames waiting for conversion.
+// (lib/mp4.js), the file's MD5 and SHA-256 computed while it is read in chunks, then every frame
+// is decoded in order by WebCodecs' VideoDecoder and counted; the frames the wasm VpdqHasher
+// selects (`n % int(secondsPerHash * fps) == 0`, as the reference and the CLI) are converted to
+// RGB and hashed, the others closed at once (frameConverter: how a frame's pixels reach the wasm
+// module). Memory stays bounded: the index, one read range of a few megabytes, at most
+// MAX_DECODE_QUEUE chunks in the decoder and the frames it has decoded but not yet handed over
+// (frames waiting for conversion are converted before the next chunk is fed).
 import { PixelprintError, AbortedError, DEFAULT_MAX_PIXELS } from './core.js';
 import { readMovie, readSamples, DEFAULT_MAX_FRAMES } from './mp4.js';
 
 export const DEFAULT_SECONDS_PER_HASH = 1;
 const MAX_DECODE_QUEUE = 8;
-const MAX_READY_FRAMES = 2;
 /** A decoder that neither takes input nor gives a frame for this long is given up on. */
 const STALL_MS = 30_000;
 const PROGRESS_INTERVAL_MS = 100;
@@ -306,12 +306,13 @@ export async function hashVideoJob(wasm, input, options, { onProgress = () => {}
   try {
     decoder.configure(config);
     for await (const { index, data } of readSamples(blob, samples)) {
-      await drain();
-      check();
-      while (decoder.decodeQueueSize >= MAX_DECODE_QUEUE || ready.length >= MAX_READY_FRAMES) {
-        await nextEvent();
-        check();
+      // drain() returns with no frame waiting; the decoder then holds at most MAX_DECODE_QUEUE
+      // chunks and the frames it reorders, which come out as it is fed.
+      for (;;) {
         await drain();
+        check();
+        if (decoder.decodeQueueSize < MAX_DECODE_QUEUE) break;
+        await nextEvent();
       }
       decoder.decode(new EncodedVideoChunk({
         type: samples.key[index] ? 'key' : 'delta',
