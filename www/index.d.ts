@@ -77,7 +77,7 @@ export interface VideoProgress {
   totalBytes: number;
   /** Frames decoded so far (every frame counts, hashed or not). */
   framesDone: number;
-  /** Frames the file's index lists. */
+  /** Frames the file's index lists (inside its edit list's window, as `frames` counts them). */
   framesExpected: number;
 }
 
@@ -101,7 +101,7 @@ export interface VideoOptions {
 
 /** One hashed frame, as `pixelprint hash-video --format jsonl` prints it. */
 export interface VpdqFrame {
-  /** 0-based number of the frame among all decoded frames. */
+  /** 0-based number of the frame among all the video's frames (hashed or not). */
   frame: number;
   /** `frame / fps` in seconds (an f32 division, as the reference), rounded to milliseconds. */
   timestamp: number;
@@ -119,7 +119,8 @@ export interface VideoResult {
   codec: string;
   /** FFmpeg's `avg_frame_rate` of the track: frames over the sum of their durations. */
   frameRate: number;
-  /** Every decoded frame, hashed or not. */
+  /** Every frame, hashed or not, as FFmpeg counts them (decoded frames that a stream-copied cut's edit
+   * list hides are not counted). */
   frames: number;
   secondsPerHash: number;
   /** Absent with `digests: false`. */
