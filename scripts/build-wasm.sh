@@ -30,3 +30,8 @@ if [[ -x $wasm_opt ]]; then
 else
     echo "build-wasm: $wasm_opt missing (run npm ci in www); module not optimised" >&2
 fi
+# The MP4 demuxer the package's video hasher imports (copied from www/node_modules by the npm
+# `prepare` script, which `npm ci` runs): copied here too if it went missing since.
+if [[ ! -f www/vendor/mp4box/mp4box.all.mjs && -d www/node_modules/mp4box ]]; then
+    (cd www && node tools/vendor.mjs)
+fi
