@@ -51,10 +51,15 @@ function hashVideoInPage(bytes, options, name = 'video.mp4') {
 }
 
 let cli = null;
-/** `pixelprint hash-video --format jsonl` of one file. */
+const cliResults = new Map();
+/** `pixelprint hash-video --format jsonl` of one file (the debug build: kept for the next test). */
 function cliVideo(path, secondsPerHash) {
   cli ??= cliPath();
-  return JSON.parse(execFileSync(cli, ['hash-video', '--format', 'jsonl', '-s', String(secondsPerHash), path], { encoding: 'utf8' }));
+  const key = `${secondsPerHash} ${path}`;
+  if (!cliResults.has(key)) {
+    cliResults.set(key, execFileSync(cli, ['hash-video', '--format', 'jsonl', '-s', String(secondsPerHash), path], { encoding: 'utf8' }));
+  }
+  return JSON.parse(cliResults.get(key));
 }
 
 function cliVpdqText(path, secondsPerHash) {
