@@ -31,7 +31,7 @@ const DEFAULTS = ['pdq', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 const PDQ_DECODER_TOLERANCE_BITS = 10;
 
 const image = (label, path) => ({ label, path, bytes: statSync(path).size });
-const wallpaper = image('wallpaper SafeLanding (plasma-workspace-wallpapers)', join(wallpapers, 'SafeLanding/contents/images/5120x2880.jpg'));
+const wallpaper = image('wallpaper SafeLanding, a painting (plasma-workspace-wallpapers)', join(wallpapers, 'SafeLanding/contents/images/5120x2880.jpg'));
 const phone = image('phone photo exif-rotn-1 (tests/vectors)', join(vectors, 'reg-test-input/exif-rotn/exif-rotn-1.jpg'));
 const MAIN = [phone, wallpaper];
 const DECODER = [

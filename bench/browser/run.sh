@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser benchmark: in headless Chromium, through the npm package (www/, its worker and
 # .wasm), file bytes -> the CLI's default hashes against the native Python pipeline (Pillow,
-# pdqhash, imagehash, hashlib) on a 12 MP phone photo and a 14.7 MP wallpaper; dHash against
+# pdqhash, imagehash, hashlib) on a 12 MP phone photo (tests/vectors) and a 14.7 MP painted
+# wallpaper (Debian's plasma-workspace-wallpapers, whose photos are 4 MP at most); dHash against
 # the npm package browser-image-hash; the package's wasm JPEG decoder against the browser's.
 # Every result is checked before its timing (bench/browser/bench.mjs says how).
 # Writes bench/results/browser-DATE.md.
