@@ -891,12 +891,12 @@ mod zune {
     fn error(e: DecodeErrors) -> ImageError {
         let hint = ImageFormatHint::Exact(image::ImageFormat::Jpeg);
         match e {
-            DecodeErrors::Unsupported(desc) => ImageError::Unsupported(
-                UnsupportedError::from_format_and_kind(
+            DecodeErrors::Unsupported(desc) => {
+                ImageError::Unsupported(UnsupportedError::from_format_and_kind(
                     hint,
                     UnsupportedErrorKind::GenericFeature(format!("{desc:?}")),
-                ),
-            ),
+                ))
+            }
             DecodeErrors::LargeDimensions(_) => {
                 ImageError::Limits(LimitError::from_kind(LimitErrorKind::DimensionError))
             }
@@ -919,7 +919,9 @@ mod zune {
             .dimensions()
             .ok_or_else(|| error(DecodeErrors::FormatStatic("no frame header")))?;
         let out = match decoder.input_colorspace() {
-            Some(c @ (ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA)) => c,
+            Some(
+                c @ (ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA),
+            ) => c,
             _ => ColorSpace::RGB,
         };
         decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
@@ -945,9 +947,7 @@ mod zune {
         decoder.decode_into(&mut buf).map_err(error)?;
         let built = match out {
             ColorSpace::Luma => image::GrayImage::from_raw(w, h, buf).map(DynamicImage::from),
-            ColorSpace::LumaA => {
-                image::GrayAlphaImage::from_raw(w, h, buf).map(DynamicImage::from)
-            }
+            ColorSpace::LumaA => image::GrayAlphaImage::from_raw(w, h, buf).map(DynamicImage::from),
             ColorSpace::RGBA => image::RgbaImage::from_raw(w, h, buf).map(DynamicImage::from),
             _ => image::RgbImage::from_raw(w, h, buf).map(DynamicImage::from),
         };

@@ -79,6 +79,16 @@ async function inlineHasher(module) {
   };
 }
 
+/**
+ * The hashing worker. Bundlers (Vite, webpack 5, Parcel) bundle a worker and its imports only
+ * when they see `new Worker(new URL('literal', import.meta.url), {type: 'module'})` as written
+ * here; any other form makes them copy worker.js alone, whose imports then fail to load.
+ */
+function spawnWorker(workerUrl) {
+  if (workerUrl) return new Worker(workerUrl, { type: 'module', name: 'pixelprint' });
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'pixelprint' });
+}
+
 /** In a module worker: one job at a time; a job cancelled while hashing ends its worker. */
 function workerHasher(module, workerUrl) {
   let worker = null;
@@ -89,7 +99,7 @@ function workerHasher(module, workerUrl) {
   let terminated = false;
 
   function start() {
-    worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module', name: 'pixelprint' });
+    worker = spawnWorker(workerUrl);
     ready = new Promise((resolve, reject) => {
       worker.onerror = (e) => {
         e.preventDefault?.();

@@ -466,7 +466,7 @@ async fn add_entries(
                 ApiError::bad_at(
                     "invalid_algorithm",
                     format!(
-                        "algorithm is one of pdq, phash, dhash, ahash, md5, sha256; found {:?}",
+                        "algorithm is one of pdq, phash, dhash, ahash, md5, sha256, vpdq; found {:?}",
                         e.algorithm
                     ),
                     Some(i),
@@ -497,6 +497,9 @@ struct ImportParams {
     /// The algorithm of plain hex lines (default pdq).
     #[serde(default)]
     algorithm: Option<String>,
+    /// Metadata of the entry a `format=vpdq` import makes.
+    #[serde(default)]
+    metadata: Option<String>,
 }
 
 async fn import_entries(
@@ -515,7 +518,7 @@ async fn import_entries(
             ApiError::bad_at(
                 "invalid_format",
                 format!(
-                    "format is one of auto, plain, csv, threatexchange, hma, stopncii; found {f:?}"
+                    "format is one of auto, plain, csv, threatexchange, hma, stopncii, vpdq; found {f:?}"
                 ),
                 None,
                 "format",
@@ -537,7 +540,12 @@ async fn import_entries(
     let body = read_body(req, &()).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad("invalid_utf8", format!("the list is not UTF-8: {e}")))?;
-    let parsed = parse_import(text, format, default);
+    let mut parsed = parse_import(text, format, default);
+    if format == ImportFormat::Vpdq {
+        for e in &mut parsed.entries {
+            e.metadata.clone_from(&params.metadata);
+        }
+    }
     let errors: Vec<_> = parsed
         .errors
         .iter()
@@ -599,7 +607,9 @@ async fn export_bank(
     for e in entries {
         text.push_str(e.algorithm.name());
         text.push(',');
-        text.push_str(&e.hash);
+        // A vPDQ hash is several lines of the reference format: one line here, frames
+        // separated by `;`.
+        text.push_str(&e.hash.trim_end().replace('\n', ";"));
         if let Some(m) = e.metadata {
             text.push(',');
             text.push_str(&m.replace(['\n', '\r'], " "));

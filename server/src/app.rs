@@ -170,10 +170,17 @@ impl AppState {
                 c.phash.begin_rebuild(),
                 c.dhash.begin_rebuild(),
                 c.ahash.begin_rebuild(),
+                c.vpdq_frames.begin_rebuild(),
             )
         };
-        let (pdq, phash, dhash, ahash) = tokio::task::spawn_blocking(move || {
-            (jobs.0.run(), jobs.1.run(), jobs.2.run(), jobs.3.run())
+        let (pdq, phash, dhash, ahash, frames) = tokio::task::spawn_blocking(move || {
+            (
+                jobs.0.run(),
+                jobs.1.run(),
+                jobs.2.run(),
+                jobs.3.run(),
+                jobs.4.run(),
+            )
         })
         .await
         .map_err(ApiError::internal)?;
@@ -182,6 +189,9 @@ impl AppState {
         c.phash.finish_rebuild(phash).map_err(ApiError::internal)?;
         c.dhash.finish_rebuild(dhash).map_err(ApiError::internal)?;
         c.ahash.finish_rebuild(ahash).map_err(ApiError::internal)?;
+        c.vpdq_frames
+            .finish_rebuild(frames)
+            .map_err(ApiError::internal)?;
         self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

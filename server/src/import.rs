@@ -7,6 +7,7 @@
 //! every other field is kept as the entry's metadata (JSON text).
 
 use pixelprint::hashlist::{parse_hash_list, ListLineError, SignalType};
+use pixelprint::video::{parse_vpdq_text, write_vpdq_text};
 use serde_json::Value;
 
 use crate::model::{normalize_hex, Algorithm, NewEntry};
@@ -19,6 +20,9 @@ pub enum ImportFormat {
     ThreatExchange,
     Hma,
     StopNcii,
+    /// One video's vPDQ in the reference text format (`frameNumber,quality,pdqHex,timestamp`
+    /// per line): one entry.
+    Vpdq,
 }
 
 impl ImportFormat {
@@ -30,6 +34,7 @@ impl ImportFormat {
             "threatexchange" => ImportFormat::ThreatExchange,
             "hma" => ImportFormat::Hma,
             "stopncii" => ImportFormat::StopNcii,
+            "vpdq" => ImportFormat::Vpdq,
             _ => return None,
         })
     }
@@ -48,10 +53,15 @@ fn signal_of(a: Algorithm) -> SignalType {
         Algorithm::AHash => SignalType::AHash,
         Algorithm::Md5 => SignalType::Md5,
         Algorithm::Sha256 => SignalType::Sha256,
+        // A vPDQ list is one video's text (format=vpdq), never lines of hex.
+        Algorithm::Vpdq => SignalType::Pdq,
     }
 }
 
 pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Parsed {
+    if format == ImportFormat::Vpdq {
+        return parse_video(text);
+    }
     let json = matches!(text.trim_start().chars().next(), Some('[' | '{'));
     if format == ImportFormat::StopNcii || (format == ImportFormat::Auto && json) {
         return parse_stopncii(text);
@@ -75,6 +85,31 @@ pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Par
         }
     }
     parsed.errors.sort_by_key(|e| e.line);
+    parsed
+}
+
+fn parse_video(text: &str) -> Parsed {
+    let mut parsed = Parsed {
+        entries: vec![],
+        errors: vec![],
+    };
+    let checked = parse_vpdq_text(text)
+        .map_err(|e| ListLineError {
+            line: e.line,
+            message: e.message,
+        })
+        .and_then(|features| {
+            normalize_hex(Algorithm::Vpdq, &write_vpdq_text(&features))
+                .map_err(|message| ListLineError { line: 1, message })
+        });
+    match checked {
+        Ok(hash) => parsed.entries.push(NewEntry {
+            algorithm: Algorithm::Vpdq,
+            hash,
+            metadata: None,
+        }),
+        Err(e) => parsed.errors.push(e),
+    }
     parsed
 }
 

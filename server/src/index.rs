@@ -8,9 +8,42 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use pixelprint::index::{Code, Code64, EntryId, Index, IndexError};
+use pixelprint::video::{match_vpdq, VpdqFeature, VpdqMatch, VpdqMatchOptions};
 use pixelprint::PdqHash;
 
-use crate::model::{Algorithm, ChangeOp, StoredEntry};
+use crate::model::{parse_vpdq, Algorithm, ChangeOp, StoredEntry};
+
+/// Frame ids in the vPDQ frame index: the video's entry id above, the frame's position below.
+const FRAME_BITS: u32 = 20;
+
+fn frame_id(video: i64, k: usize) -> EntryId {
+    EntryId(((video as u64) << FRAME_BITS) | k as u64)
+}
+
+fn video_of(frame: EntryId) -> i64 {
+    (frame.0 >> FRAME_BITS) as i64
+}
+
+/// The frames of a video that can match (quality at least 50), with their frame ids.
+fn indexed_frames(
+    video: i64,
+    features: &[VpdqFeature],
+) -> impl Iterator<Item = (EntryId, PdqHash)> + '_ {
+    features
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| u32::from(f.quality) >= crate::app::PDQ_MIN_QUALITY)
+        .map(move |(k, f)| (frame_id(video, k), f.hash))
+}
+
+/// A video that matches a vPDQ query.
+#[derive(Clone, Debug)]
+pub struct VideoHit {
+    pub id: i64,
+    /// The smallest distance between a query frame and one of the video's frames.
+    pub distance: u32,
+    pub result: VpdqMatch,
+}
 
 /// What the index knows of an entry.
 #[derive(Clone, Debug)]
@@ -32,6 +65,9 @@ pub struct Catalog {
     pub phash: Index<Code64>,
     pub dhash: Index<Code64>,
     pub ahash: Index<Code64>,
+    /// Every usable frame of every stored video (see [`frame_id`]).
+    pub vpdq_frames: Index<PdqHash>,
+    videos: HashMap<i64, Arc<[VpdqFeature]>>,
     digests: HashMap<(Algorithm, String), BTreeSet<i64>>,
     entries: HashMap<i64, (EntryInfo, String)>,
     banks: HashMap<String, Arc<str>>,
@@ -49,6 +85,7 @@ impl Catalog {
     pub fn build(entries: Vec<StoredEntry>) -> Result<Catalog, IndexError> {
         let mut c = Catalog::default();
         let (mut pdq, mut phash, mut dhash, mut ahash) = (vec![], vec![], vec![], vec![]);
+        let mut frames = vec![];
         for e in entries {
             let id = EntryId(e.id as u64);
             match e.algorithm {
@@ -66,6 +103,12 @@ impl Catalog {
                         }
                     }
                 }
+                Algorithm::Vpdq => {
+                    if let Ok(features) = parse_vpdq(&e.hash) {
+                        frames.extend(indexed_frames(e.id, &features));
+                        c.videos.insert(e.id, features.into());
+                    }
+                }
                 Algorithm::Md5 | Algorithm::Sha256 => {}
             }
             c.remember(e);
@@ -74,6 +117,7 @@ impl Catalog {
         c.phash = Index::build(phash)?;
         c.dhash = Index::build(dhash)?;
         c.ahash = Index::build(ahash)?;
+        c.vpdq_frames = Index::build(frames)?;
         Ok(c)
     }
 
@@ -83,7 +127,7 @@ impl Catalog {
             .entry(e.bank.clone())
             .or_insert_with(|| Arc::from(e.bank.as_str()))
             .clone();
-        if !e.algorithm.is_perceptual() {
+        if e.algorithm.is_digest() {
             self.digests
                 .entry((e.algorithm, e.hash.clone()))
                 .or_default()
@@ -120,6 +164,14 @@ impl Catalog {
                             self.index64_mut(e.algorithm).insert(id, code);
                         }
                     }
+                    Algorithm::Vpdq => {
+                        if let Ok(features) = parse_vpdq(&e.hash) {
+                            for (fid, h) in indexed_frames(e.id, &features) {
+                                self.vpdq_frames.insert(fid, h);
+                            }
+                            self.videos.insert(e.id, features.into());
+                        }
+                    }
                     Algorithm::Md5 | Algorithm::Sha256 => {}
                 }
                 self.remember(e);
@@ -135,6 +187,13 @@ impl Catalog {
                     }
                     Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
                         self.index64_mut(info.algorithm).remove(eid);
+                    }
+                    Algorithm::Vpdq => {
+                        if let Some(features) = self.videos.remove(&id) {
+                            for (fid, _) in indexed_frames(id, &features) {
+                                self.vpdq_frames.remove(fid);
+                            }
+                        }
                     }
                     a @ (Algorithm::Md5 | Algorithm::Sha256) => {
                         if let Some(set) = self.digests.get_mut(&(a, hash.clone())) {
@@ -177,6 +236,39 @@ impl Catalog {
         hits(self.index64(a).search(q, radius))
     }
 
+    /// Videos that match a query video: candidates from the frame index (a usable query frame
+    /// within `radius` of one of theirs), then the reference brute-force matcher on each.
+    pub fn search_vpdq(&self, query: &[VpdqFeature], radius: u32) -> Vec<VideoHit> {
+        let options = VpdqMatchOptions {
+            distance_threshold: radius,
+            ..VpdqMatchOptions::PYTHON_THREATEXCHANGE
+        };
+        let mut candidates: HashMap<i64, u32> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for f in query {
+            if u32::from(f.quality) < crate::app::PDQ_MIN_QUALITY || !seen.insert(f.hash) {
+                continue;
+            }
+            for m in self.vpdq_frames.search(&f.hash, radius) {
+                let d = candidates.entry(video_of(m.id)).or_insert(m.distance);
+                *d = (*d).min(m.distance);
+            }
+        }
+        let mut hits: Vec<VideoHit> = candidates
+            .into_iter()
+            .filter_map(|(id, distance)| {
+                let result = match_vpdq(query, self.videos.get(&id)?, &options);
+                result.is_match().then_some(VideoHit {
+                    id,
+                    distance,
+                    result,
+                })
+            })
+            .collect();
+        hits.sort_by_key(|h| h.id);
+        hits
+    }
+
     pub fn lookup_digest(&self, a: Algorithm, hex: &str) -> Vec<Hit> {
         self.digests
             .get(&(a, hex.to_string()))
@@ -202,7 +294,7 @@ impl Catalog {
             let s = i.stats();
             s.delta_entries + s.tombstones
         }
-        p(&self.pdq) + p(&self.phash) + p(&self.dhash) + p(&self.ahash)
+        p(&self.pdq) + p(&self.phash) + p(&self.dhash) + p(&self.ahash) + p(&self.vpdq_frames)
     }
 }
 

@@ -3,13 +3,14 @@
 use std::collections::{BTreeMap, HashSet};
 
 use pixelprint::index::Code64;
+use pixelprint::video::{VpdqFeature, VpdqMatch};
 use pixelprint::PdqHash;
 use serde::{Deserialize, Serialize};
 
 use crate::app::PDQ_MIN_QUALITY;
 use crate::error::ApiError;
 use crate::index::{parse_code64, Catalog, Hit};
-use crate::model::{normalize_hex, Algorithm};
+use crate::model::{normalize_hex, Algorithm, MAX_VPDQ_FRAMES};
 
 /// One image's hashes as the CLI and the wasm `hashBytes` print them.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -31,6 +32,19 @@ pub struct HashItem {
     pub md5: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// A video's vPDQ frames, as `pixelprint hash-video --format jsonl` prints them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpdq: Option<Vec<VpdqFrame>>,
+}
+
+/// One frame of a vPDQ item.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpdqFrame {
+    pub frame: u64,
+    pub timestamp: f64,
+    pub hash: String,
+    pub quality: u32,
 }
 
 /// The dihedral variants in the order of `pdq_dihedral` (the reference's order).
@@ -53,6 +67,7 @@ pub struct Query {
     pub dihedral: Option<Vec<PdqHash>>,
     pub h64: Vec<(Algorithm, Code64)>,
     pub digests: Vec<(Algorithm, String)>,
+    pub vpdq: Option<Vec<VpdqFeature>>,
 }
 
 impl HashItem {
@@ -113,7 +128,15 @@ impl HashItem {
                     .push((a, normalize_hex(a, hex).map_err(|m| bad(a.name(), m))?));
             }
         }
-        if q.pdq.is_none() && q.dihedral.is_none() && q.h64.is_empty() && q.digests.is_empty() {
+        if let Some(frames) = &self.vpdq {
+            q.vpdq = Some(check_vpdq(frames).map_err(|m| bad("vpdq", m))?);
+        }
+        if q.pdq.is_none()
+            && q.dihedral.is_none()
+            && q.h64.is_empty()
+            && q.digests.is_empty()
+            && q.vpdq.is_none()
+        {
             return Err(ApiError::bad_at(
                 "empty_item",
                 "an item needs at least one hash",
@@ -123,6 +146,40 @@ impl HashItem {
         }
         Ok(q)
     }
+}
+
+/// Checks a vPDQ item's frames (messages name the frame's position).
+fn check_vpdq(frames: &[VpdqFrame]) -> Result<Vec<VpdqFeature>, String> {
+    if frames.is_empty() || frames.len() > MAX_VPDQ_FRAMES {
+        return Err(format!(
+            "vpdq has 1..={MAX_VPDQ_FRAMES} frames, found {}",
+            frames.len()
+        ));
+    }
+    frames
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let hex =
+                normalize_hex(Algorithm::Pdq, &f.hash).map_err(|m| format!("frame {k}: {m}"))?;
+            let hash = PdqHash::from_hex(&hex).map_err(|e| format!("frame {k}: {e}"))?;
+            if f.quality > 100 {
+                return Err(format!(
+                    "frame {k}: quality is 0..=100, found {}",
+                    f.quality
+                ));
+            }
+            if !f.timestamp.is_finite() || f.timestamp < 0.0 {
+                return Err(format!("frame {k}: timestamp must be a number >= 0"));
+            }
+            Ok(VpdqFeature {
+                frame_number: f.frame,
+                timestamp: f.timestamp,
+                hash,
+                quality: f.quality as u8,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,14 +201,21 @@ pub struct MatchRequest {
     pub thresholds: Option<Thresholds>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq)]
 pub struct MatchHit {
     pub bank: String,
     pub entry_id: String,
     pub algorithm: &'static str,
+    /// For vPDQ: the smallest distance between a query frame and one of the video's frames.
     pub distance: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<&'static str>,
+    /// vPDQ: share (percent) of the query's usable frames with a close frame in the video.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_percent: Option<f64>,
+    /// vPDQ: share (percent) of the video's usable frames with a close frame in the query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_percent: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,13 +313,37 @@ pub fn match_query(
     for (a, hex) in &q.digests {
         consider(catalog.lookup_digest(*a, hex), *a, None);
     }
-    let mut matches: Vec<(u32, &str, i64, MatchHit)> = best
+    let mut videos = Vec::new();
+    if let Some(frames) = &q.vpdq {
+        if frames
+            .iter()
+            .any(|f| u32::from(f.quality) >= PDQ_MIN_QUALITY)
+        {
+            videos = catalog.search_vpdq(frames, radii.pdq);
+        } else {
+            not_matchable.push(NotMatchable {
+                algorithm: "vpdq",
+                reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
+            });
+        }
+    }
+    let percents =
+        |r: Option<&VpdqMatch>| (r.map(|r| r.query_percent), r.map(|r| r.target_percent));
+    let found = best
         .into_iter()
-        .filter_map(|(id, (distance, algorithm, variant))| {
+        .map(|(id, (distance, algorithm, variant))| (id, distance, algorithm, variant, None))
+        .chain(
+            videos
+                .iter()
+                .map(|v| (v.id, v.distance, Algorithm::Vpdq, None, Some(&v.result))),
+        );
+    let mut matches: Vec<(u32, &str, i64, MatchHit)> = found
+        .filter_map(|(id, distance, algorithm, variant, video)| {
             let info = catalog.entry(id)?;
             if banks.is_some_and(|b| !b.contains(&*info.bank)) {
                 return None;
             }
+            let (query_percent, target_percent) = percents(video);
             Some((
                 distance,
                 &*info.bank,
@@ -266,6 +354,8 @@ pub fn match_query(
                     algorithm: algorithm.name(),
                     distance,
                     variant,
+                    query_percent,
+                    target_percent,
                 },
             ))
         })

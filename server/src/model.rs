@@ -1,6 +1,7 @@
 //! The kinds of hash the server matches, and the records it stores.
 
 use pixelprint::hashlist::SignalType;
+use pixelprint::video::{parse_vpdq_text, write_vpdq_text, VpdqFeature};
 
 /// An algorithm the server keeps an index (or a digest table) for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,16 +12,19 @@ pub enum Algorithm {
     AHash,
     Md5,
     Sha256,
+    /// A video's vPDQ: its frame features, stored in the reference text format.
+    Vpdq,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 6] = [
+    pub const ALL: [Algorithm; 7] = [
         Algorithm::Pdq,
         Algorithm::PHash,
         Algorithm::DHash,
         Algorithm::AHash,
         Algorithm::Md5,
         Algorithm::Sha256,
+        Algorithm::Vpdq,
     ];
 
     /// The name in the API, the CLI's JSON key.
@@ -32,6 +36,7 @@ impl Algorithm {
             Algorithm::AHash => "ahash",
             Algorithm::Md5 => "md5",
             Algorithm::Sha256 => "sha256",
+            Algorithm::Vpdq => "vpdq",
         }
     }
 
@@ -39,18 +44,19 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    /// Hex characters of a hash.
+    /// Hex characters of a hash (0 for vPDQ, which is text).
     pub const fn hex_len(self) -> usize {
         match self {
             Algorithm::Pdq | Algorithm::Sha256 => 64,
             Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => 16,
             Algorithm::Md5 => 32,
+            Algorithm::Vpdq => 0,
         }
     }
 
-    /// Whether hashes match by Hamming distance (else by equality).
-    pub const fn is_perceptual(self) -> bool {
-        !matches!(self, Algorithm::Md5 | Algorithm::Sha256)
+    /// Whether hashes match by exact equality (the digests).
+    pub const fn is_digest(self) -> bool {
+        matches!(self, Algorithm::Md5 | Algorithm::Sha256)
     }
 
     pub fn from_signal(s: SignalType) -> Option<Algorithm> {
@@ -66,8 +72,31 @@ impl Algorithm {
     }
 }
 
-/// Checks `hex` as a hash of `algorithm` and returns it in lower case.
+/// Most frames a stored or queried vPDQ hash may hold (a day of video at one hash a second).
+pub const MAX_VPDQ_FRAMES: usize = 86_400;
+
+/// Parses a vPDQ hash in the reference text format (`frameNumber,quality,pdqHex,timestamp`
+/// per line) within [`MAX_VPDQ_FRAMES`].
+pub fn parse_vpdq(text: &str) -> Result<Vec<VpdqFeature>, String> {
+    let features = parse_vpdq_text(text).map_err(|e| e.to_string())?;
+    if features.is_empty() {
+        return Err("a vpdq hash has at least one frame".into());
+    }
+    if features.len() > MAX_VPDQ_FRAMES {
+        return Err(format!(
+            "a vpdq hash has at most {MAX_VPDQ_FRAMES} frames, found {}",
+            features.len()
+        ));
+    }
+    Ok(features)
+}
+
+/// Checks `hex` as a hash of `algorithm` and returns it in lower case. A vPDQ hash (text in the
+/// reference format) comes back in its canonical form.
 pub fn normalize_hex(algorithm: Algorithm, hex: &str) -> Result<String, String> {
+    if algorithm == Algorithm::Vpdq {
+        return parse_vpdq(hex).map(|f| write_vpdq_text(&f));
+    }
     let want = algorithm.hex_len();
     if let Some((i, c)) = hex.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
         return Err(format!(

@@ -790,3 +790,120 @@ fn a_follower_misses_no_entry_written_concurrently_through_two_processes() {
         (0..hashes.len()).all(|i| matches_of(r, i).len() == 1)
     });
 }
+
+/// The reference sample hashes (tests/vectors/vpdq) as a `vpdq` item's frames.
+fn vpdq_frames(name: &str) -> (String, Value) {
+    let path = format!(
+        "{}/../tests/vectors/vpdq/sample-hashes/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let frames: Vec<Value> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            json!({"frame": f[0].parse::<u64>().unwrap(), "quality": f[1].parse::<u32>().unwrap(),
+                   "hash": f[2], "timestamp": f[3].parse::<f64>().unwrap()})
+        })
+        .collect();
+    (text, Value::Array(frames))
+}
+
+/// python-threatexchange's percentages for (query, target) from expected-match-percentages.txt.
+fn expected_percentages(query: &str, target: &str) -> (f64, f64) {
+    let path = format!(
+        "{}/../tests/vectors/vpdq/expected-match-percentages.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let key = format!("{query}.txt,{target}.txt");
+    let line = text
+        .lines()
+        .find(|l| l.split(" | ").next() == Some(key.as_str()))
+        .unwrap_or_else(|| panic!("no row for {key}"));
+    let python: Vec<f64> = line
+        .split(" | ")
+        .nth(2)
+        .unwrap()
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    (python[0], python[1])
+}
+
+#[test]
+fn videos_match_by_vpdq_with_both_percentages() {
+    let dir = TempDir::new("vpdq");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("videos");
+    let (chair20, _) = vpdq_frames("chair-20-sd-bar");
+    let (pattern, _) = vpdq_frames("pattern-hd-no-bar");
+    for (text, name) in [(&chair20, "chair-20"), (&pattern, "pattern-hd")] {
+        let r = s.import("videos", &format!("format=vpdq&metadata={name}"), text);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["imported"], 1);
+    }
+    // A broken line: nothing imported, the line named.
+    let broken = chair20.replacen(",100,", ",1000,", 1);
+    let r = s.import("videos", "format=vpdq", &broken);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["line"], 1);
+
+    // chair-19 against the stored chair-20: a match, with python-threatexchange's percentages.
+    let (_, chair19) = vpdq_frames("chair-19-sd-bar");
+    let r = s.match_items(json!({"items": [{"vpdq": chair19}]}));
+    let m = matches_of(&r, 0);
+    assert_eq!(m.len(), 1, "{r}");
+    assert_eq!(m[0]["algorithm"], "vpdq");
+    let (q, t) = expected_percentages("chair-19-sd-bar", "chair-20-sd-bar");
+    let got = (
+        m[0]["query_percent"].as_f64().unwrap(),
+        m[0]["target_percent"].as_f64().unwrap(),
+    );
+    assert!(
+        (got.0 - q).abs() < 0.005 && (got.1 - t).abs() < 0.005,
+        "{got:?} vs {q},{t}"
+    );
+    let chair20_id = m[0]["entry_id"].as_str().unwrap().to_string();
+
+    // Videos that share no frame with anything stored: no match.
+    let (_, doorknob) = vpdq_frames("doorknob-hd-no-bar");
+    let r = s.match_items(json!({"items": [{"vpdq": doorknob}]}));
+    assert!(matches_of(&r, 0).is_empty(), "{r}");
+    // pattern-sd-grey-bar shares 0 % with pattern-hd-no-bar in the reference table.
+    assert_eq!(
+        expected_percentages("pattern-sd-grey-bar", "pattern-hd-no-bar"),
+        (0.0, 0.0)
+    );
+    let (_, grey) = vpdq_frames("pattern-sd-grey-bar");
+    let r = s.match_items(json!({"items": [{"vpdq": grey}]}));
+    assert!(matches_of(&r, 0).is_empty(), "{r}");
+
+    // Frames all below quality 50: reported as not matchable.
+    let low: Vec<Value> = chair19.as_array().unwrap()[..5]
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f["quality"] = json!(10);
+            f
+        })
+        .collect();
+    let r = s.match_items(json!({"items": [{"vpdq": low}]}));
+    assert_eq!(
+        r["results"][0]["not_matchable"][0]["algorithm"], "vpdq",
+        "{r}"
+    );
+
+    // A bad frame names the item and the field.
+    let r = s.post_json(
+        "/v1/match",
+        &json!({"items": [{"vpdq": [{"frame": 0, "timestamp": 0.0, "hash": "xyz", "quality": 100}]}]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "vpdq", "{}", r.text());
+
+    // Deleted: gone from matching.
+    assert_eq!(s.delete_entry("videos", &chair20_id), 204);
+    let r = s.match_items(json!({"items": [{"vpdq": chair19}]}));
+    assert!(matches_of(&r, 0).is_empty(), "{r}");
+}

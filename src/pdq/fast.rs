@@ -141,6 +141,80 @@ fn box_lanes(input: &[Lanes], output: &mut [Lanes], window: usize) {
     }
 }
 
+/// Writes the outputs wanted at output index `o` (`samples` ascending; small images sample an
+/// index more than once): `sums / count`, as [`box_lanes`] would write at `o`.
+#[inline(always)]
+fn emit_sampled(
+    o: usize,
+    count: f32,
+    sums: &Lanes,
+    samples: &[usize; 64],
+    next: &mut usize,
+    out: &mut [Lanes; 64],
+) {
+    while *next < 64 && samples[*next] == o {
+        for k in 0..LANES {
+            out[*next][k] = sums[k] / count;
+        }
+        *next += 1;
+    }
+}
+
+/// [`box_lanes`] when only the outputs at `samples` are read (pass 2, whose decimation keeps 64
+/// columns): the same running sums in the same order, divided only where an output is kept.
+/// `out[s]` is output `samples[s]`.
+fn box_lanes_sampled(input: &[Lanes], window: usize, samples: &[usize; 64], out: &mut [Lanes; 64]) {
+    let length = input.len();
+    debug_assert!(window >= 1 && window <= length);
+    let half = (window + 2) / 2;
+    let phase1 = half - 1;
+    let phase2 = window - half + 1;
+    let mut sums = [0.0f32; LANES];
+    let mut next = 0;
+    for v in &input[..phase1] {
+        for k in 0..LANES {
+            sums[k] += v[k];
+        }
+    }
+    let mut count = phase1 as u32;
+    for (o, v) in input[phase1..window].iter().enumerate() {
+        count += 1;
+        for k in 0..LANES {
+            sums[k] += v[k];
+        }
+        emit_sampled(o, count as f32, &sums, samples, &mut next, out);
+    }
+    let full = count as f32;
+    for (i, (right, left)) in input[window..]
+        .iter()
+        .zip(&input[..length - window])
+        .enumerate()
+    {
+        for k in 0..LANES {
+            sums[k] += right[k];
+            sums[k] -= left[k];
+        }
+        emit_sampled(phase2 + i, full, &sums, samples, &mut next, out);
+    }
+    for (i, left) in input[length - window..length - window + phase1]
+        .iter()
+        .enumerate()
+    {
+        count -= 1;
+        for k in 0..LANES {
+            sums[k] -= left[k];
+        }
+        emit_sampled(
+            length - phase1 + i,
+            count as f32,
+            &sums,
+            samples,
+            &mut next,
+            out,
+        );
+    }
+}
+
 /// Interleaves the first `n` of the rows held back to back in `rows` (each `lanes.len()` long)
 /// into `lanes`; the other lanes keep what they held (their results are never read).
 fn to_lanes(rows: &[f32], n: usize, lanes: &mut [Lanes]) {
@@ -315,9 +389,9 @@ struct Pass2 {
 
 impl Pass2 {
     /// Takes row `k` of pass 2's row box (interleaved); keeps the sampled columns.
-    fn push(&mut self, rows: &[Lanes], k: usize) {
-        for (p, &j) in self.picked.iter_mut().zip(&self.sample_cols) {
-            *p = rows[j][k];
+    fn push(&mut self, sampled: &[Lanes; 64], k: usize) {
+        for (p, l) in self.picked.iter_mut().zip(sampled) {
+            *p = l[k];
         }
         if let Some(o) = self.columns.push(&self.picked, &mut self.out_row) {
             self.sample(o);
@@ -367,15 +441,17 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
     };
 
     // Pass 2's row box on the first `n` rows of `col_rows`, then on to pass 2's column box.
-    let pass2_rows = |col_rows: &[f32],
-                      lanes_in: &mut [Lanes],
-                      lanes_out: &mut [Lanes],
-                      n: usize,
-                      pass2: &mut Pass2| {
+    let pass2_rows = |col_rows: &[f32], lanes_in: &mut [Lanes], n: usize, pass2: &mut Pass2| {
         to_lanes(col_rows, n, lanes_in);
-        box_lanes(lanes_in, lanes_out, window_along_rows);
+        let mut sampled = [[0.0f32; LANES]; 64];
+        box_lanes_sampled(
+            lanes_in,
+            window_along_rows,
+            &pass2.sample_cols,
+            &mut sampled,
+        );
         for k in 0..n {
-            pass2.push(lanes_out, k);
+            pass2.push(&sampled, k);
         }
     };
 
@@ -395,13 +471,7 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
                 produced += 1;
             }
         }
-        pass2_rows(
-            &col_rows,
-            &mut lanes_in,
-            &mut lanes_out,
-            produced,
-            &mut pass2,
-        );
+        pass2_rows(&col_rows, &mut lanes_in, produced, &mut pass2);
         y += n;
     }
     loop {
@@ -416,13 +486,7 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
         if produced == 0 {
             break;
         }
-        pass2_rows(
-            &col_rows,
-            &mut lanes_in,
-            &mut lanes_out,
-            produced,
-            &mut pass2,
-        );
+        pass2_rows(&col_rows, &mut lanes_in, produced, &mut pass2);
     }
     pass2.finish()
 }
@@ -498,6 +562,32 @@ mod tests {
                 from_lanes(&out, LANES, &mut got);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn box_lanes_sampled_equals_box_lanes_at_the_samples() {
+        for length in 1..150 {
+            let rows: Vec<f32> = (0..length * LANES)
+                .map(|i| ((i * 31) % 17) as f32 * 0.41)
+                .collect();
+            let mut lanes = vec![[0.0; LANES]; length];
+            to_lanes(&rows, LANES, &mut lanes);
+            let samples: [usize; 64] = std::array::from_fn(|j| sample_index(j, length, 64));
+            for window in 1..=length {
+                let mut full = vec![[f32::NAN; LANES]; length];
+                box_lanes(&lanes, &mut full, window);
+                let mut got = [[f32::NAN; LANES]; 64];
+                box_lanes_sampled(&lanes, window, &samples, &mut got);
+                for (s, &j) in samples.iter().enumerate() {
+                    let bits = |l: &Lanes| l.map(f32::to_bits);
+                    assert_eq!(
+                        bits(&got[s]),
+                        bits(&full[j]),
+                        "length {length} window {window}"
+                    );
+                }
             }
         }
     }

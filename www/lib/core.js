@@ -95,8 +95,11 @@ function canDecodeInBrowser() {
   return typeof createImageBitmap === 'function' && typeof OffscreenCanvas === 'function';
 }
 
-/** RGBA pixels as the browser decodes them: stored colours, no premultiplication. */
-async function browserPixels(bytes, mime, orientation, maxPixels) {
+/**
+ * RGBA pixels as the browser decodes them: stored colours, no premultiplication. Null when the
+ * browser cannot decode the bytes. Exported for bench/browser, which times it.
+ */
+export async function browserPixels(bytes, mime, orientation, maxPixels) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes], { type: mime || '' }), {

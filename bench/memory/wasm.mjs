@@ -1,0 +1,10 @@
+// Hashes FILE with the wasm module's hashBytes (the CLI's default algorithms) in Node and
+// prints one JSON line: the result and the wasm linear memory size afterwards.
+import { readFileSync } from 'node:fs';
+
+const [file] = process.argv.slice(2);
+const root = new URL('../../', import.meta.url);
+const wasm = await import(new URL('www/pkg/pixelprint.js', root));
+const instance = wasm.initSync({ module: readFileSync(new URL('www/pkg/pixelprint_bg.wasm', root)) });
+const result = wasm.hashBytes(readFileSync(file));
+console.log(JSON.stringify({ result, memory_bytes: instance.memory.buffer.byteLength }));
