@@ -17,14 +17,12 @@ export function hashItem(result) {
 }
 
 /**
- * A video's item: its digests and, from a hashVideo result, its vPDQ frames as the API's `vpdq`
- * field takes them (`{frame_number, timestamp, pdq, quality}`, the reference's names).
+ * A video's item: its digests and, from a hashVideo result, its vPDQ frames, which the API's
+ * `vpdq` field takes as they are (`{frame, timestamp, hash, quality}`, hash-video's JSON).
  */
 export function videoItem(result) {
   const item = { md5: result.md5, sha256: result.sha256 };
-  if (result.vpdq) {
-    item.vpdq = result.vpdq.map((f) => ({ frame_number: f.frame, timestamp: f.timestamp, pdq: f.hash, quality: f.quality }));
-  }
+  if (result.vpdq) item.vpdq = result.vpdq;
   return item;
 }
 

@@ -159,10 +159,11 @@ export async function startServer({ adminKey } = {}) {
 /**
  * The matching server, a browser and a page on test/harness.html (the package under the pages'
  * CSP) with `window.hasher = await createHasher()`. `onPage(page)` runs before the page loads
- * (to listen to it). Resolves to {server, browser, page, close}; `close()` ends all of them.
+ * (to listen to it); `adminKey` as for startServer. Resolves to {server, browser, page, close};
+ * `close()` ends all of them.
  */
-export async function startHarness({ onPage } = {}) {
-  const server = await startServer();
+export async function startHarness({ onPage, adminKey } = {}) {
+  const server = await startServer({ adminKey });
   let browser;
   const close = async () => {
     await browser?.close();

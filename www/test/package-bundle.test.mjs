@@ -2,7 +2,7 @@
 // then (a) its declarations type-check a program with `tsc --noEmit --strict` (and reject a
 // wrong one), (b) a tiny app importing `pixelprint` is built with Vite and served by
 // `vite preview`; in headless Chromium the bundled worker and .wasm load and hash a photo
-// bit for bit as the CLI does.
+// bit for bit as the CLI does, and a video (the bundled MP4 demuxer) as `hash-video` does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { vectorPath, launchBrowser } from './helpers.mjs';
+import { repo, cliPath, vectorPath, launchBrowser } from './helpers.mjs';
 import { cliHash, camel, ALL } from './images.mjs';
 
 const www = fileURLToPath(new URL('..', import.meta.url));
 const tsc = join(www, 'node_modules', '.bin', 'tsc');
 const app = mkdtempSync(join(tmpdir(), 'pixelprint-app-'));
 const PHOTO = 'reg-test-input/exif-rotn/exif-rotn-6.jpg';
+const VIDEO = fileURLToPath(new URL('tests/vectors/vpdq/sample-videos/test-padded-dimensions.mp4', repo));
 
 before(() => {
   const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', app], { cwd: www, encoding: 'utf8' }).trim();
@@ -41,7 +42,7 @@ function typeCheck(file, source) {
 
 test('the packed declarations type-check a strict program using createHasher, hash, hashMany and the results', () => {
   const { status, output } = typeCheck('uses.ts', `
-import { createHasher, PixelprintError, type HashResult, type HashOptions, type Hasher } from 'pixelprint';
+import { createHasher, vpdqText, PixelprintError, type HashResult, type HashOptions, type Hasher, type VideoOptions, type VideoResult } from 'pixelprint';
 
 export async function hashAll(files: File[], signal: AbortSignal): Promise<string[]> {
   const hasher: Hasher = await createHasher({ worker: true, wasmUrl: new URL('/pixelprint_bg.wasm', location.href) });
@@ -58,6 +59,11 @@ export async function hashAll(files: File[], signal: AbortSignal): Promise<strin
     if (item.error) lines.push(\`\${item.file.name}: \${item.error instanceof PixelprintError ? item.error.code : item.error.message}\`);
     else lines.push(\`\${item.file.name}: \${item.result.dhash ?? ''} \${item.result.sha256 ?? ''}\`);
   }
+  const videoOptions: VideoOptions = {
+    secondsPerHash: 0.5, signal, onProgress: ({ stage, framesDone, framesExpected }) => console.log(stage, framesDone / framesExpected),
+  };
+  const video: VideoResult = await hasher.hashVideo(files[0], videoOptions);
+  lines.push(vpdqText(video), \`\${video.frames} \${video.frameRate} \${video.vpdq[0]?.hash ?? ''} \${video.conversion} \${video.md5 ?? ''}\`);
   hasher.terminate();
   return lines;
 }
@@ -74,6 +80,7 @@ test('the packed declarations reject misuse under --strict', () => {
     ['const r = await h.hash(new Blob()); r.pdq.hash;', 'TS18048'],
     ['(await h.hash(new Blob())).pdqHash;', 'TS2551'],
     ['for await (const item of h.hashMany([new Blob()])) item.result.md5;', 'TS18048'],
+    ["await h.hashVideo(new Blob(), { secondsPerHash: '1' });", 'TS2322'],
   ];
   const { status, output } = typeCheck('misuse.ts', [
     "import { createHasher } from 'pixelprint';",
@@ -89,7 +96,7 @@ test('the packed declarations reject misuse under --strict', () => {
   }
 });
 
-test('a Vite-built app loads the bundled worker and .wasm and hashes a photo as the CLI does', async () => {
+test('a Vite-built app loads the bundled worker and .wasm and hashes a photo and a video as the CLI does', async () => {
   const { build, preview } = await import('vite');
   writeFileSync(join(app, 'index.html'), '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>app</title></head>\n' +
     '<body><p id="state">loading</p><script type="module" src="./main.js"></script></body></html>\n');
@@ -102,6 +109,7 @@ window.hasherReady = createHasher().then((hasher) => {
 `);
   mkdirSync(join(app, 'public'), { recursive: true });
   copyFileSync(vectorPath(PHOTO), join(app, 'public', 'photo.jpg'));
+  copyFileSync(VIDEO, join(app, 'public', 'video.mp4'));
   await build({ root: app, configFile: false, logLevel: 'warn' });
   const assets = readdirSync(join(app, 'dist', 'assets'));
   assert.ok(assets.some((f) => /^pixelprint_bg-.*\.wasm$/.test(f)), `no .wasm among ${assets}`);
@@ -129,12 +137,19 @@ window.hasherReady = createHasher().then((hasher) => {
     const { timings, orientation, decodedBy, ...hashes } = got.result;
     assert.deepEqual(hashes, camel(want));
     assert.equal(orientation, 6);
+    const video = await page.evaluate(async () => {
+      const file = new File([await (await fetch('/video.mp4')).blob()], 'video.mp4');
+      return window.hasher.hashVideo(file, { secondsPerHash: 1 });
+    });
+    const cli = execFileSync(cliPath(), ['hash-video', '--format', 'jsonl', VIDEO], { encoding: 'utf8' });
+    const { vpdq, md5, sha256, frames } = JSON.parse(cli);
+    assert.deepEqual({ vpdq: video.vpdq, md5: video.md5, sha256: video.sha256, frames: video.frames }, { vpdq, md5, sha256, frames });
     const loaded = (re) => responses.filter((r) => re.test(r.path));
     assert.deepEqual(loaded(/^\/assets\/worker-.*\.js$/).map((r) => r.status), [200], JSON.stringify(responses));
     assert.deepEqual(loaded(/^\/assets\/pixelprint_bg-.*\.wasm$/).map((r) => r.status), [200], JSON.stringify(responses));
     assert.deepEqual(responses.filter((r) => r.status >= 400), []);
     console.log(`package [Vite build, Chromium worker]: ${PHOTO} ${got.result.width}x${got.result.height}, 11 algorithms equal the CLI; ` +
-      `loaded ${responses.map((r) => r.path).join(', ')}; hash ${timings.hashMs.toFixed(0)} ms`);
+      `loaded ${responses.map((r) => r.path).join(', ')}; hash ${timings.hashMs.toFixed(0)} ms; a video's ${vpdq.length} vPDQ frames equal hash-video's`);
   } finally {
     await browser.close();
     await new Promise((resolve) => server.httpServer.close(resolve));
