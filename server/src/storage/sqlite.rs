@@ -73,6 +73,17 @@ fn algorithm_of(name: String) -> rusqlite::Result<Algorithm> {
     })
 }
 
+/// An `entries` row read as `id, bank, algorithm, hash, metadata`.
+fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
+    Ok(StoredEntry {
+        id: r.get(0)?,
+        bank: r.get(1)?,
+        algorithm: algorithm_of(r.get(2)?)?,
+        hash: r.get(3)?,
+        metadata: r.get(4)?,
+    })
+}
+
 fn tip_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<TipRecord> {
     let urls: String = row.get(5)?;
     Ok(TipRecord {
@@ -100,15 +111,7 @@ impl Storage for Sqlite {
         {
             let mut stmt =
                 tx.prepare("SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredEntry {
-                    id: r.get(0)?,
-                    bank: r.get(1)?,
-                    algorithm: algorithm_of(r.get(2)?)?,
-                    hash: r.get(3)?,
-                    metadata: r.get(4)?,
-                })
-            })?;
+            let rows = stmt.query_map([], entry_of)?;
             for row in rows {
                 entries.push(row?);
             }
@@ -225,15 +228,7 @@ impl Storage for Sqlite {
         let mut stmt = conn.prepare(
             "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([bank], |r| {
-            Ok(StoredEntry {
-                id: r.get(0)?,
-                bank: r.get(1)?,
-                algorithm: algorithm_of(r.get(2)?)?,
-                hash: r.get(3)?,
-                metadata: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([bank], entry_of)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
