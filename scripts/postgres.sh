@@ -4,7 +4,9 @@
 # create databases, and prints a URL for it on stdout:
 #   postgres://pixelprint:pixelprint@127.0.0.1:PORT/postgres
 # Tests create one database per test server from that URL and drop it afterwards.
-# Idempotent; no step reads standard input; every wait is bounded.
+# Idempotent; no step reads standard input; every wait is bounded. Only the URL goes to stdout:
+# the tools' own messages (pg_ctlcluster says "Removed stale pid file." after an unclean stop) go to
+# stderr, so callers can capture stdout as the URL.
 set -euo pipefail
 
 log() { echo "postgres: $*" >&2; }
@@ -29,7 +31,7 @@ if [[ -z ${version:-} ]]; then
 fi
 if [[ $status != online* ]]; then
     log "starting cluster $version/$cluster on port $port"
-    timeout 120 "${as_root[@]}" pg_ctlcluster "$version" "$cluster" start < /dev/null \
+    timeout 120 "${as_root[@]}" pg_ctlcluster "$version" "$cluster" start < /dev/null >&2 \
         || die "pg_ctlcluster $version $cluster start failed (log: /var/log/postgresql/postgresql-$version-$cluster.log)"
 fi
 for _ in $(seq 1 60); do
@@ -43,6 +45,6 @@ psql_admin() {
 }
 if [[ $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'pixelprint'") != 1 ]]; then
     log "creating role pixelprint"
-    psql_admin -c "CREATE ROLE pixelprint LOGIN CREATEDB PASSWORD 'pixelprint'"
+    psql_admin -c "CREATE ROLE pixelprint LOGIN CREATEDB PASSWORD 'pixelprint'" >&2
 fi
 echo "postgres://pixelprint:pixelprint@127.0.0.1:$port/postgres"

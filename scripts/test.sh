@@ -24,6 +24,10 @@ export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
 # The server's tests run twice: on a real PostgreSQL (the cluster started by scripts/postgres.sh,
 # one database per test server) with the rest of the workspace, then on SQLite.
 pg_url=$(bash scripts/postgres.sh)
+if [[ $pg_url != postgres://* || $pg_url == *$'\n'* ]]; then
+    echo "test: scripts/postgres.sh printed something other than one URL: $pg_url" >&2
+    exit 1
+fi
 step "native tests (server storage: PostgreSQL)" env PIXELPRINT_TEST_DATABASE_URL="$pg_url" cargo test --workspace
 step "server HTTP tests (storage: SQLite)" cargo test -p pixelprint-server --test http
 step "native doc tests" cargo test --workspace --doc
