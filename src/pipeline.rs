@@ -283,18 +283,18 @@ pub fn hash_view(
     let view = *view;
     out.width = Some(view.width());
     out.height = Some(view.height());
+    // The imagehash family shares one grey image.
+    let family = imagehash::ImageHasher::new(&view);
     for a in algorithms.iter() {
         match a {
             HashAlgorithm::Pdq => out.pdq = Some(pdq_hash(&view)),
             HashAlgorithm::PdqDihedral => out.pdq_dihedral = Some(pdq_dihedral(&view).hashes),
-            HashAlgorithm::AHash => out.ahash = Some(imagehash::average_hash(&view, 8)?),
-            HashAlgorithm::DHash => out.dhash = Some(imagehash::dhash(&view, 8)?),
-            HashAlgorithm::DHashVertical => {
-                out.dhash_vertical = Some(imagehash::dhash_vertical(&view, 8)?)
-            }
-            HashAlgorithm::PHash => out.phash = Some(imagehash::phash(&view, 8)?),
-            HashAlgorithm::PHash16 => out.phash16 = Some(imagehash::phash(&view, 16)?),
-            HashAlgorithm::WHash => out.whash = Some(imagehash::whash(&view, 8)?),
+            HashAlgorithm::AHash => out.ahash = Some(family.average_hash(8)?),
+            HashAlgorithm::DHash => out.dhash = Some(family.dhash(8)?),
+            HashAlgorithm::DHashVertical => out.dhash_vertical = Some(family.dhash_vertical(8)?),
+            HashAlgorithm::PHash => out.phash = Some(family.phash(8)?),
+            HashAlgorithm::PHash16 => out.phash16 = Some(family.phash(16)?),
+            HashAlgorithm::WHash => out.whash = Some(family.whash(8)?),
             HashAlgorithm::Md5 | HashAlgorithm::Sha1 | HashAlgorithm::Sha256 => {}
         }
     }

@@ -39,12 +39,8 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
         let row = view.row(y);
         match view.format() {
             PixelFormat::Gray8 => data.extend_from_slice(row),
-            PixelFormat::Rgb8 => {
-                data.extend(row.chunks_exact(3).map(|p| grey_of(p[0], p[1], p[2])))
-            }
-            PixelFormat::Rgba8 => {
-                data.extend(row.chunks_exact(4).map(|p| grey_of(p[0], p[1], p[2])))
-            }
+            PixelFormat::Rgb8 => grey_row::<3>(row, &mut data),
+            PixelFormat::Rgba8 => grey_row::<4>(row, &mut data),
         }
     }
     GreyImage {
@@ -52,6 +48,22 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
         height,
         data,
     }
+}
+
+/// Appends the grey values of a row of `BPP`-byte colour pixels, sixteen at a time through
+/// planar arrays so that the products run several lanes wide (the same [`grey_of`] per pixel).
+fn grey_row<const BPP: usize>(row: &[u8], out: &mut Vec<u8>) {
+    let blocks = row.chunks_exact(16 * BPP);
+    let rest = blocks.remainder();
+    for block in blocks {
+        let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+        for (i, p) in block.chunks_exact(BPP).enumerate() {
+            (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
+        }
+        let grey: [u8; 16] = std::array::from_fn(|i| grey_of(r[i], g[i], b[i]));
+        out.extend_from_slice(&grey);
+    }
+    out.extend(rest.chunks_exact(BPP).map(|p| grey_of(p[0], p[1], p[2])));
 }
 
 #[cfg(test)]
@@ -66,5 +78,34 @@ mod tests {
         assert_eq!(grey_of(255, 0, 0), 76);
         assert_eq!(grey_of(0, 255, 0), 150);
         assert_eq!(grey_of(0, 0, 255), 29);
+    }
+
+    #[test]
+    fn blocked_rows_equal_pixel_by_pixel() {
+        let mut state = 0x2545_f491u32;
+        for len in [0, 1, 15, 16, 17, 33, 100] {
+            let row: Vec<u8> = (0..len * 4)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as u8
+                })
+                .collect();
+            let mut rgb = Vec::new();
+            grey_row::<3>(&row[..len * 3], &mut rgb);
+            let want: Vec<u8> = row[..len * 3]
+                .chunks_exact(3)
+                .map(|p| grey_of(p[0], p[1], p[2]))
+                .collect();
+            assert_eq!(rgb, want);
+            let mut rgba = Vec::new();
+            grey_row::<4>(&row, &mut rgba);
+            let want: Vec<u8> = row
+                .chunks_exact(4)
+                .map(|p| grey_of(p[0], p[1], p[2]))
+                .collect();
+            assert_eq!(rgba, want);
+        }
     }
 }

@@ -54,8 +54,91 @@ fn check_size<A: Algorithm>(hash_size: u32, expected: &'static str) -> Result<us
 
 const ANY_SIZE: &str = "2 to 16";
 
-fn shrink(view: &PixelView<'_>, width: usize, height: usize) -> GreyImage {
-    resample::resize_lanczos(&grey::to_grey(view), width, height)
+/// One image's imagehash family: the grey image (`convert('L')`) is computed on first use
+/// and shared by every hash asked of it, as it would be in Python if the caller converted once.
+/// The free functions ([`average_hash`] and the rest) are this with a single hash.
+pub struct ImageHasher<'a> {
+    view: PixelView<'a>,
+    grey: std::cell::OnceCell<GreyImage>,
+}
+
+impl<'a> ImageHasher<'a> {
+    pub fn new(view: &PixelView<'a>) -> Self {
+        ImageHasher {
+            view: *view,
+            grey: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn shrink(&self, width: usize, height: usize) -> GreyImage {
+        let grey = self.grey.get_or_init(|| grey::to_grey(&self.view));
+        resample::resize_lanczos(grey, width, height)
+    }
+
+    /// imagehash `average_hash(image, hash_size)`.
+    pub fn average_hash(&self, hash_size: u32) -> Result<AverageHash, CallerError> {
+        let size = check_size::<crate::hash::Average>(hash_size, ANY_SIZE)?;
+        let small = self.shrink(size, size);
+        let avg = median::mean_u8(&small.data);
+        Ok(hash_from(
+            size,
+            small.data.iter().map(|&p| f64::from(p) > avg),
+        ))
+    }
+
+    /// imagehash `dhash(image, hash_size)`: each row's pixels against their left neighbours.
+    pub fn dhash(&self, hash_size: u32) -> Result<DifferenceHash, CallerError> {
+        let size = check_size::<crate::hash::Difference>(hash_size, ANY_SIZE)?;
+        let small = self.shrink(size + 1, size);
+        let bits = (0..size).flat_map(|y| {
+            let row = small.row(y);
+            (0..size).map(move |x| row[x + 1] > row[x])
+        });
+        Ok(hash_from(size, bits))
+    }
+
+    /// imagehash `dhash_vertical(image, hash_size)`: each pixel against the one above.
+    pub fn dhash_vertical(&self, hash_size: u32) -> Result<DifferenceVerticalHash, CallerError> {
+        let size = check_size::<crate::hash::DifferenceVertical>(hash_size, ANY_SIZE)?;
+        let small = self.shrink(size, size + 1);
+        let bits = (0..size).flat_map(|y| {
+            let (above, below) = (small.row(y), small.row(y + 1));
+            (0..size).map(move |x| below[x] > above[x])
+        });
+        Ok(hash_from(size, bits))
+    }
+
+    /// imagehash `phash(image, hash_size)`: the low `hash_size` x `hash_size` DCT coefficients
+    /// of the image shrunk to `4 hash_size` square, against their median.
+    pub fn phash(&self, hash_size: u32) -> Result<PerceptualHash, CallerError> {
+        let size = check_size::<crate::hash::Perceptual>(hash_size, ANY_SIZE)?;
+        let img_size = size * PHASH_HIGHFREQ_FACTOR;
+        let small = self.shrink(img_size, img_size);
+        let low = dct::dct_2d_low(&small.data, img_size, size);
+        let med = median::median_f64(&low);
+        Ok(hash_from(size, low.iter().map(|&v| v > med)))
+    }
+
+    /// imagehash `whash(image, hash_size)` with its defaults: haar, `image_scale` the largest
+    /// power of two not above the smaller side (at least `hash_size`), `remove_max_haar_ll=True`.
+    pub fn whash(&self, hash_size: u32) -> Result<WaveletHash, CallerError> {
+        let size = check_size::<crate::hash::Wavelet>(hash_size, "2, 4, 8 or 16")?;
+        let smaller = self.view.width().min(self.view.height());
+        // 2 ** int(log2(min(image.size))): log2 is exact or far from an integer at these sizes.
+        let natural_scale = 1usize << (31 - smaller.leading_zeros());
+        let image_scale = natural_scale.max(size);
+        let ll_max_level = image_scale.trailing_zeros();
+        let level = size.trailing_zeros();
+        let small = self.shrink(image_scale, image_scale);
+        let pixels = wavelet::Plane {
+            size: image_scale,
+            data: small.data.iter().map(|&p| f64::from(p) / 255.0).collect(),
+        };
+        let pixels = wavelet::remove_max_haar_ll(&pixels);
+        let low = wavelet::haar_approximation(&pixels, ll_max_level - level);
+        let med = median::median_f64(&low.data);
+        Ok(hash_from(size, low.data.iter().map(|&v| v > med)))
+    }
 }
 
 fn hash_from<A: Algorithm>(size: usize, bits: impl IntoIterator<Item = bool>) -> ImageHash<A> {
@@ -65,68 +148,28 @@ fn hash_from<A: Algorithm>(size: usize, bits: impl IntoIterator<Item = bool>) ->
 
 /// imagehash `average_hash(image, hash_size)`.
 pub fn average_hash(view: &PixelView<'_>, hash_size: u32) -> Result<AverageHash, CallerError> {
-    let size = check_size::<crate::hash::Average>(hash_size, ANY_SIZE)?;
-    let small = shrink(view, size, size);
-    let avg = median::mean_u8(&small.data);
-    Ok(hash_from(
-        size,
-        small.data.iter().map(|&p| f64::from(p) > avg),
-    ))
+    ImageHasher::new(view).average_hash(hash_size)
 }
 
-/// imagehash `dhash(image, hash_size)`: each row's pixels against their left neighbours.
+/// imagehash `dhash(image, hash_size)`.
 pub fn dhash(view: &PixelView<'_>, hash_size: u32) -> Result<DifferenceHash, CallerError> {
-    let size = check_size::<crate::hash::Difference>(hash_size, ANY_SIZE)?;
-    let small = shrink(view, size + 1, size);
-    let bits = (0..size).flat_map(|y| {
-        let row = small.row(y);
-        (0..size).map(move |x| row[x + 1] > row[x])
-    });
-    Ok(hash_from(size, bits))
+    ImageHasher::new(view).dhash(hash_size)
 }
 
-/// imagehash `dhash_vertical(image, hash_size)`: each pixel against the one above.
+/// imagehash `dhash_vertical(image, hash_size)`.
 pub fn dhash_vertical(
     view: &PixelView<'_>,
     hash_size: u32,
 ) -> Result<DifferenceVerticalHash, CallerError> {
-    let size = check_size::<crate::hash::DifferenceVertical>(hash_size, ANY_SIZE)?;
-    let small = shrink(view, size, size + 1);
-    let bits = (0..size).flat_map(|y| {
-        let (above, below) = (small.row(y), small.row(y + 1));
-        (0..size).map(move |x| below[x] > above[x])
-    });
-    Ok(hash_from(size, bits))
+    ImageHasher::new(view).dhash_vertical(hash_size)
 }
 
-/// imagehash `phash(image, hash_size)`: the low `hash_size` x `hash_size` DCT coefficients of
-/// the image shrunk to `4 hash_size` square, against their median.
+/// imagehash `phash(image, hash_size)`.
 pub fn phash(view: &PixelView<'_>, hash_size: u32) -> Result<PerceptualHash, CallerError> {
-    let size = check_size::<crate::hash::Perceptual>(hash_size, ANY_SIZE)?;
-    let img_size = size * PHASH_HIGHFREQ_FACTOR;
-    let small = shrink(view, img_size, img_size);
-    let low = dct::dct_2d_low(&small.data, img_size, size);
-    let med = median::median_f64(&low);
-    Ok(hash_from(size, low.iter().map(|&v| v > med)))
+    ImageHasher::new(view).phash(hash_size)
 }
 
-/// imagehash `whash(image, hash_size)` with its defaults: haar, `image_scale` the largest power
-/// of two not above the smaller side (at least `hash_size`), `remove_max_haar_ll=True`.
+/// imagehash `whash(image, hash_size)`.
 pub fn whash(view: &PixelView<'_>, hash_size: u32) -> Result<WaveletHash, CallerError> {
-    let size = check_size::<crate::hash::Wavelet>(hash_size, "2, 4, 8 or 16")?;
-    let smaller = view.width().min(view.height());
-    // 2 ** int(log2(min(image.size))): log2 is exact or far from an integer at these sizes.
-    let natural_scale = 1usize << (31 - smaller.leading_zeros());
-    let image_scale = natural_scale.max(size);
-    let ll_max_level = image_scale.trailing_zeros();
-    let level = size.trailing_zeros();
-    let small = shrink(view, image_scale, image_scale);
-    let pixels = wavelet::Plane {
-        size: image_scale,
-        data: small.data.iter().map(|&p| f64::from(p) / 255.0).collect(),
-    };
-    let pixels = wavelet::remove_max_haar_ll(&pixels);
-    let low = wavelet::haar_approximation(&pixels, ll_max_level - level);
-    let med = median::median_f64(&low.data);
-    Ok(hash_from(size, low.data.iter().map(|&v| v > med)))
+    ImageHasher::new(view).whash(hash_size)
 }

@@ -25,58 +25,34 @@ use crate::hash::PdqHash;
 use crate::pixels::{PixelFormat, PixelView};
 
 /// Writes the luma of one row of pixels (reference `fillFloatLumaFromRGB`, same operations).
+/// Colour rows go sixteen pixels at a time through planar arrays: the byte shuffle is
+/// scalar, the conversions and products then run four or more lanes wide.
 fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
+    fn colour<const BPP: usize>(pixels: &[u8], out: &mut [f32]) {
+        let blocks = pixels.chunks_exact(16 * BPP);
+        let rest = blocks.remainder();
+        let mut outs = out.chunks_exact_mut(16);
+        for (block, o) in blocks.zip(&mut outs) {
+            let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+            for (i, p) in block.chunks_exact(BPP).enumerate() {
+                (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
+            }
+            for i in 0..16 {
+                o[i] = luma_of(r[i], g[i], b[i]);
+            }
+        }
+        for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(BPP)) {
+            *o = luma_of(p[0], p[1], p[2]);
+        }
+    }
     match format {
         PixelFormat::Gray8 => {
             for (o, &v) in out.iter_mut().zip(pixels) {
                 *o = f32::from(v);
             }
         }
-        PixelFormat::Rgb8 => {
-            for (o, p) in out.iter_mut().zip(pixels.chunks_exact(3)) {
-                *o = luma_of(p[0], p[1], p[2]);
-            }
-        }
-        PixelFormat::Rgba8 => {
-            for (o, p) in out.iter_mut().zip(pixels.chunks_exact(4)) {
-                *o = luma_of(p[0], p[1], p[2]);
-            }
-        }
-    }
-}
-
-/// Writes the luma of rows `y..y + n` of `view` into lanes `0..n` (the same operations per
-/// pixel as [`luma_row`]). Four rows at a time, so that each store fills four neighbouring lanes.
-fn luma_lanes(view: &PixelView<'_>, y: usize, n: usize, lanes: &mut [Lanes]) {
-    let (gray, bpp) = match view.format() {
-        PixelFormat::Gray8 => (true, 1),
-        PixelFormat::Rgb8 => (false, 3),
-        PixelFormat::Rgba8 => (false, 4),
-    };
-    let luma = |p: &[u8]| {
-        if gray {
-            f32::from(p[0])
-        } else {
-            luma_of(p[0], p[1], p[2])
-        }
-    };
-    let mut k = 0;
-    while k + 4 <= n {
-        let [mut p0, mut p1, mut p2, mut p3] =
-            std::array::from_fn(|r| view.row(y + k + r).chunks_exact(bpp));
-        for l in lanes.iter_mut() {
-            let (Some(a), Some(b), Some(c), Some(d)) = (p0.next(), p1.next(), p2.next(), p3.next())
-            else {
-                break;
-            };
-            l[k..k + 4].copy_from_slice(&[luma(a), luma(b), luma(c), luma(d)]);
-        }
-        k += 4;
-    }
-    for k in k..n {
-        for (l, p) in lanes.iter_mut().zip(view.row(y + k).chunks_exact(bpp)) {
-            l[k] = luma(p);
-        }
+        PixelFormat::Rgb8 => colour::<3>(pixels, out),
+        PixelFormat::Rgba8 => colour::<4>(pixels, out),
     }
 }
 
@@ -458,7 +434,14 @@ pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
     let mut y = 0;
     while y < rows {
         let n = LANES.min(rows - y);
-        luma_lanes(view, y, n, &mut lanes_in);
+        for k in 0..n {
+            luma_row(
+                view.row(y + k),
+                view.format(),
+                &mut rows_buf[k * cols..(k + 1) * cols],
+            );
+        }
+        to_lanes(&rows_buf, n, &mut lanes_in);
         box_lanes(&lanes_in, &mut lanes_out, window_along_rows);
         from_lanes(&lanes_out, n, &mut rows_buf);
         let mut produced = 0;
