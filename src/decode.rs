@@ -223,6 +223,7 @@ impl Orientation {
         }
     }
 
+    #[cfg(test)]
     fn to_image(self) -> image::metadata::Orientation {
         use image::metadata::Orientation as I;
         match self {
@@ -414,12 +415,12 @@ fn finish(
     orientation: Option<Orientation>,
     options: &DecodeOptions,
 ) -> Result<DecodedImage, Error> {
-    let (pixel_format, mut image) = to_8bit(image, options.alpha);
+    let (pixel_format, image) = to_8bit(image, options.alpha);
+    let (mut width, mut height) = (image.width(), image.height());
+    let mut pixels = image.into_bytes();
     if let (OrientationPolicy::Apply, Some(o)) = (options.orientation, orientation) {
-        image.apply_orientation(o.to_image());
+        (pixels, width, height) = orient(&pixels, width, height, pixel_format.bytes_per_pixel(), o);
     }
-    let (width, height) = (image.width(), image.height());
-    let pixels = image.into_bytes();
     PixelView::packed(&pixels, width, height, pixel_format).map_err(|e| {
         corrupt(
             format,
@@ -434,6 +435,54 @@ fn finish(
         source_format: format,
         orientation,
     })
+}
+
+/// Packed pixels of `bpp` bytes transformed as the EXIF orientation says (what the image
+/// crate's `apply_orientation` does, in a few lines instead of its per-layout generic code,
+/// which is larger in the WebAssembly module). Returns the pixels and the new width and height.
+fn orient(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    bpp: usize,
+    o: Orientation,
+) -> (Vec<u8>, u32, u32) {
+    let (w, h) = (width as usize, height as usize);
+    let transposed = matches!(
+        o,
+        Orientation::Rotate90FlipHorizontal
+            | Orientation::Rotate90
+            | Orientation::Rotate270FlipHorizontal
+            | Orientation::Rotate270
+    );
+    let (out_w, out_h) = if transposed { (h, w) } else { (w, h) };
+    // The source pixel of output pixel (x, y).
+    let source = |x: usize, y: usize| -> (usize, usize) {
+        match o {
+            Orientation::Normal => (x, y),
+            Orientation::FlipHorizontal => (w - 1 - x, y),
+            Orientation::Rotate180 => (w - 1 - x, h - 1 - y),
+            Orientation::FlipVertical => (x, h - 1 - y),
+            Orientation::Rotate90FlipHorizontal => (y, x),
+            Orientation::Rotate90 => (y, h - 1 - x),
+            Orientation::Rotate270FlipHorizontal => (w - 1 - y, h - 1 - x),
+            Orientation::Rotate270 => (w - 1 - y, x),
+        }
+    };
+    let mut out = Vec::with_capacity(pixels.len());
+    for y in 0..out_h {
+        for x in 0..out_w {
+            let (sx, sy) = source(x, y);
+            let at = (sy * w + sx) * bpp;
+            out.extend_from_slice(&pixels[at..at + bpp]);
+        }
+    }
+    let (out_w, out_h) = if transposed {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    (out, out_w, out_h)
 }
 
 fn check_pixel_count(width: u32, height: u32, options: &DecodeOptions) -> Result<(), LimitError> {
@@ -463,7 +512,7 @@ fn detect_format(bytes: &[u8]) -> Result<ImageFormat, ContentError> {
                     .first()
                     .copied()
                     .unwrap_or("different image")
-                    .to_uppercase()
+                    .to_ascii_uppercase()
             ),
         }),
         Err(_) => Err(ContentError::UnsupportedFormat {
@@ -1132,6 +1181,21 @@ mod tests {
                     "C'={c} K'={k}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn orient_equals_the_image_crates_apply_orientation() {
+        let (w, h) = (5u32, 3u32);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        for tag in 1..=8u16 {
+            let o = Orientation::from_tag(tag).unwrap();
+            let mut want =
+                DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb.clone()).unwrap());
+            want.apply_orientation(o.to_image());
+            let (got, gw, gh) = orient(&rgb, w, h, 3, o);
+            assert_eq!((gw, gh), (want.width(), want.height()), "tag {tag}");
+            assert_eq!(got, want.into_bytes(), "tag {tag}");
         }
     }
 

@@ -40,7 +40,9 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
         match view.format() {
             PixelFormat::Gray8 => data.extend_from_slice(row),
             PixelFormat::Rgb8 => grey_row::<3>(row, &mut data),
-            PixelFormat::Rgba8 => grey_row::<4>(row, &mut data),
+            PixelFormat::Rgba8 => {
+                data.extend(row.chunks_exact(4).map(|p| grey_of(p[0], p[1], p[2])))
+            }
         }
     }
     GreyImage {
@@ -52,6 +54,7 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
 
 /// Appends the grey values of a row of `BPP`-byte colour pixels, sixteen at a time through
 /// planar arrays so that the products run several lanes wide (the same [`grey_of`] per pixel).
+/// Used for RGB; RGBA pixels, aligned words, vectorise as they are.
 fn grey_row<const BPP: usize>(row: &[u8], out: &mut Vec<u8>) {
     let blocks = row.chunks_exact(16 * BPP);
     let rest = blocks.remainder();

@@ -25,34 +25,38 @@ use crate::hash::PdqHash;
 use crate::pixels::{PixelFormat, PixelView};
 
 /// Writes the luma of one row of pixels (reference `fillFloatLumaFromRGB`, same operations).
-/// Colour rows go sixteen pixels at a time through planar arrays: the byte shuffle is
-/// scalar, the conversions and products then run four or more lanes wide.
+/// RGB rows (decoded photos) go sixteen pixels at a time through planar arrays: the byte
+/// shuffle is scalar, the conversions and products then run four or more lanes wide. RGBA
+/// rows, whose pixels are aligned words, vectorise as they are.
 fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
-    fn colour<const BPP: usize>(pixels: &[u8], out: &mut [f32]) {
-        let blocks = pixels.chunks_exact(16 * BPP);
-        let rest = blocks.remainder();
-        let mut outs = out.chunks_exact_mut(16);
-        for (block, o) in blocks.zip(&mut outs) {
-            let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
-            for (i, p) in block.chunks_exact(BPP).enumerate() {
-                (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
-            }
-            for i in 0..16 {
-                o[i] = luma_of(r[i], g[i], b[i]);
-            }
-        }
-        for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(BPP)) {
-            *o = luma_of(p[0], p[1], p[2]);
-        }
-    }
     match format {
         PixelFormat::Gray8 => {
             for (o, &v) in out.iter_mut().zip(pixels) {
                 *o = f32::from(v);
             }
         }
-        PixelFormat::Rgb8 => colour::<3>(pixels, out),
-        PixelFormat::Rgba8 => colour::<4>(pixels, out),
+        PixelFormat::Rgb8 => {
+            let blocks = pixels.chunks_exact(48);
+            let rest = blocks.remainder();
+            let mut outs = out.chunks_exact_mut(16);
+            for (block, o) in blocks.zip(&mut outs) {
+                let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+                for (i, p) in block.chunks_exact(3).enumerate() {
+                    (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
+                }
+                for i in 0..16 {
+                    o[i] = luma_of(r[i], g[i], b[i]);
+                }
+            }
+            for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(3)) {
+                *o = luma_of(p[0], p[1], p[2]);
+            }
+        }
+        PixelFormat::Rgba8 => {
+            for (o, p) in out.iter_mut().zip(pixels.chunks_exact(4)) {
+                *o = luma_of(p[0], p[1], p[2]);
+            }
+        }
     }
 }
 

@@ -7,6 +7,9 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
 const DIGESTS = new Set(['md5', 'sha1', 'sha256']);
+const DEFAULT_ALGORITHMS = ['pdq', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+/** Digests the platform's Web Crypto computes (off the calling thread, in native code). */
+const SUBTLE_DIGESTS = { sha1: 'SHA-1', sha256: 'SHA-256' };
 const CAMEL_NAMES = { pdqDihedral: 'pdq-dihedral', dhashVertical: 'dhash-vertical' };
 const CAMEL_KEYS = { pdq_dihedral: 'pdqDihedral', dhash_vertical: 'dhashVertical' };
 
@@ -74,6 +77,27 @@ async function readBytes(input, { maxInputBytes, onProgress, isCancelled }) {
     reader.releaseLock();
   }
   return read === total ? bytes : bytes.subarray(0, read);
+}
+
+/**
+ * Starts the SHA-1/SHA-256 digests of `bytes` among `requested` on Web Crypto, where there is
+ * one (secure contexts, Node), so that they run while the wasm module decodes. Returns the
+ * names left for the wasm module and a promise of the digests' hex strings (keyed as the
+ * module keys them); without Web Crypto every name stays with the module.
+ */
+function digestsAside(bytes, requested) {
+  const subtle = globalThis.crypto?.subtle;
+  const normal = (n) => n.trim().toLowerCase().replaceAll('_', '-');
+  const aside = subtle ? [...new Set(requested.map(normal).filter((n) => n in SUBTLE_DIGESTS))] : [];
+  const rest = requested.filter((n) => !aside.includes(normal(n)));
+  const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+  // In the module's order (sha1 before sha256), after its own keys, as it would place them.
+  const ordered = ['sha1', 'sha256'].filter((n) => aside.includes(n));
+  const promise = Promise.all(ordered.map((n) => subtle.digest(SUBTLE_DIGESTS[n], bytes)))
+    .then((buffers) => Object.fromEntries(ordered.map((n, i) => [n, hex(buffers[i])])));
+  // A rejection is reported where the promise is awaited; never left unhandled meanwhile.
+  promise.catch(() => {});
+  return { rest, aside: ordered, promise };
 }
 
 /** ISO-BMFF brands and signatures of formats a browser may decode and the wasm module does not. */
@@ -146,10 +170,13 @@ export async function hashJob(wasm, input, options, { onProgress = () => {}, isC
   if (isCancelled()) throw new AbortedError();
   onProgress({ stage: 'hash', bytesRead: bytes.length, totalBytes: bytes.length });
   const hashStart = now();
+  const requested = names ?? DEFAULT_ALGORITHMS;
+  const digests = digestsAside(bytes, requested);
+  const onlyAside = digests.rest.length === 0 && digests.aside.length > 0;
   let raw;
   let decodedBy = 'wasm';
   try {
-    raw = wasm.hashBytes(bytes, wasmOptions);
+    raw = onlyAside ? {} : wasm.hashBytes(bytes, { ...wasmOptions, algorithms: digests.rest });
   } catch (err) {
     if (err?.code !== 'unsupported_format' || !canDecodeInBrowser()) throw coded(err);
     const mime = typeof Blob !== 'undefined' && input instanceof Blob ? input.type : '';
@@ -160,14 +187,14 @@ export async function hashJob(wasm, input, options, { onProgress = () => {}, isC
     const image = await browserPixels(bytes, mime, orientation, maxPixels ?? DEFAULT_MAX_PIXELS);
     if (!image) throw new PixelprintError('unsupported_format', `${err.message}, and this browser cannot decode it either`);
     if (isCancelled()) throw new AbortedError();
-    const requested = names ?? ['pdq', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
-    const pixelNames = requested.filter((n) => !DIGESTS.has(n));
-    const digestNames = requested.filter((n) => DIGESTS.has(n));
+    const pixelNames = digests.rest.filter((n) => !DIGESTS.has(n));
+    const digestNames = digests.rest.filter((n) => DIGESTS.has(n));
     raw = pixelNames.length ? wasm.hashRgba(image.data, image.width, image.height, pixelNames) : {};
     raw = { ...raw, format: sniffFormat(bytes, mime) };
     if (digestNames.length) Object.assign(raw, wasm.hashBytes(bytes, { algorithms: digestNames }));
     decodedBy = 'browser';
   }
+  Object.assign(raw, await digests.promise);
   const hashMs = now() - hashStart;
   const result = camelCase(raw);
   const ordered = { width: result.width, height: result.height, format: result.format, decodedBy, ...result };
