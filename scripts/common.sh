@@ -3,7 +3,10 @@
 PIXELPRINT_CACHE_DIR=${PIXELPRINT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pixelprint}
 PIXELPRINT_WASM_TARGET_DIR=${PIXELPRINT_WASM_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-wasm}
 # Native builds of `make test` share a target dir in the cache too: dependencies are reused by
-# every clone (the project's own crates rebuild, as their paths differ).
+# every clone (the project's own crates rebuild, as their paths differ). The final binaries
+# (target-native/debug/pixelprint, ...) are one copy for all clones: two clones building or
+# testing at the same time overwrite each other's. Give each its own PIXELPRINT_CACHE_DIR (or
+# PIXELPRINT_NATIVE_TARGET_DIR) to run them side by side.
 PIXELPRINT_NATIVE_TARGET_DIR=${PIXELPRINT_NATIVE_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-native}
 export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR PIXELPRINT_NATIVE_TARGET_DIR
 

@@ -361,7 +361,7 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
             return Err(truncated.into());
         }
-        let (image, orientation) = zune::decode(bytes, options).map_err(fail)?;
+        let (image, orientation) = zune::decode(bytes, options, fail)?;
         return finish(image, format, orientation, options);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
@@ -935,7 +935,8 @@ mod zune {
     use zune_core::options::DecoderOptions;
     use zune_jpeg::errors::DecodeErrors;
 
-    use super::{allocation_budget, DecodeOptions, Orientation};
+    use super::{allocation_budget, check_pixel_count, DecodeOptions, Orientation};
+    use crate::error::Error;
 
     fn error(e: DecodeErrors) -> ImageError {
         let hint = ImageFormatHint::Exact(image::ImageFormat::Jpeg);
@@ -953,11 +954,14 @@ mod zune {
         }
     }
 
-    /// Decodes to 8-bit pixels; the EXIF orientation tag, if any.
+    /// Decodes to 8-bit pixels; the EXIF orientation tag, if any. Decoder errors go through
+    /// `fail`, the caller's mapping of image errors; limits are checked as for every format.
     pub(super) fn decode(
         bytes: &[u8],
         options: &DecodeOptions,
-    ) -> Result<(DynamicImage, Option<Orientation>), ImageError> {
+        fail: impl Fn(ImageError) -> Error,
+    ) -> Result<(DynamicImage, Option<Orientation>), Error> {
+        let error = |e: DecodeErrors| fail(error(e));
         let settings = DecoderOptions::default()
             .set_strict_mode(false)
             .set_max_width(usize::MAX)
@@ -980,17 +984,15 @@ mod zune {
             .map(Orientation::from_image);
 
         let (w, h) = (width as u32, height as u32);
+        // Usually checked already from our own header parse; this covers a frame header that
+        // parse did not find.
+        check_pixel_count(w, h, options)?;
         let pixels = u64::from(w) * u64::from(h);
-        if pixels > options.max_pixels {
-            return Err(ImageError::Limits(LimitError::from_kind(
-                LimitErrorKind::DimensionError,
-            )));
-        }
         let len = pixels * out.num_components() as u64;
         if len > allocation_budget(pixels) {
-            return Err(ImageError::Limits(LimitError::from_kind(
+            return Err(fail(ImageError::Limits(LimitError::from_kind(
                 LimitErrorKind::InsufficientMemory,
-            )));
+            ))));
         }
         let mut buf = vec![0u8; len as usize];
         decoder.decode_into(&mut buf).map_err(error)?;

@@ -1,7 +1,7 @@
 // The upload check page: hash each picked image in a worker, send only the hash items to
 // POST /v1/match, show per file whether it matches a list. The files are never sent.
 import { createHasher } from './index.js';
-import { IMAGE_ALGORITHMS, hashItem, apiError, formatBytes } from './lib/items.js';
+import { IMAGE_ALGORITHMS, hashItem, apiError, fileRow, imageProgress } from './lib/items.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
@@ -9,20 +9,10 @@ let hasher;
 let busy;
 
 function row(file) {
-  const li = document.createElement('li');
-  const name = document.createElement('div');
-  name.className = 'name';
-  name.textContent = `${file.name} (${formatBytes(file.size)})`;
-  const bar = document.createElement('progress');
-  bar.max = 1;
-  bar.value = 0;
-  bar.setAttribute('aria-label', `Hashing ${file.name}`);
-  const state = document.createElement('div');
-  state.className = 'state';
-  state.textContent = 'Waiting…';
-  li.append(name, bar, state);
-  $('results').append(li);
-  return { li, bar, state };
+  const r = fileRow(file, 'Waiting…');
+  r.state.className = 'state';
+  $('results').append(r.li);
+  return r;
 }
 
 function describeMatches(result) {
@@ -41,7 +31,7 @@ async function check(files) {
     algorithms: IMAGE_ALGORITHMS,
     onProgress: (p) => {
       const r = rows[i];
-      r.bar.value = p.stage === 'read' ? 0.5 * (p.bytesRead / (p.totalBytes || 1)) : p.stage === 'done' ? 1 : 0.75;
+      r.bar.value = imageProgress(p);
       r.state.textContent = p.stage === 'read' ? 'Reading…' : p.stage === 'done' ? 'Hashed' : 'Hashing…';
     },
   })) {

@@ -3,7 +3,7 @@
 // build the POST /v1/tips body, show it exactly as it will be sent, send it, show the receipt;
 // and check a tip's status with its receipt token.
 import { createHasher } from './index.js';
-import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, videoItem, serverTakesVpdq, apiError, formatBytes } from './lib/items.js';
+import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, videoItem, serverTakesVpdq, apiError, fileRow, imageProgress } from './lib/items.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
@@ -87,20 +87,11 @@ async function hashFile(hasher, file, onProgress, onVideoProgress) {
 async function addFiles(fileList) {
   const hasher = await ready;
   for (const file of fileList) {
-    const li = document.createElement('li');
-    const name = document.createElement('div');
-    name.className = 'name';
-    name.textContent = `${file.name} (${formatBytes(file.size)})`;
-    const bar = document.createElement('progress');
-    bar.max = 1;
-    bar.value = 0;
-    bar.setAttribute('aria-label', `Hashing ${file.name}`);
-    const state = document.createElement('div');
-    state.textContent = 'Hashing on this device…';
+    const { li, bar, state } = fileRow(file, 'Hashing on this device…');
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.textContent = `Remove ${file.name}`;
-    li.append(name, bar, state, remove);
+    li.append(remove);
     $('file-list').append(li);
     const entry = { file, item: null, li };
     entries.push(entry);
@@ -112,7 +103,7 @@ async function addFiles(fileList) {
     hashing++;
     refresh();
     const onProgress = (p) => {
-      bar.value = p.stage === 'read' ? 0.5 * (p.bytesRead / (p.totalBytes || 1)) : p.stage === 'done' ? 1 : 0.75;
+      bar.value = imageProgress(p);
     };
     // Videos: the digests (the first fifth of the bar), then the frames.
     const onVideoProgress = (p) => {

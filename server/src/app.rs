@@ -29,7 +29,7 @@ pub struct Limits {
     pub require_match_key: bool,
 }
 
-pub const PDQ_MIN_QUALITY: u32 = 50;
+pub const PDQ_MIN_QUALITY: u32 = pixelprint::pdq::PDQ_MIN_QUALITY as u32;
 
 pub const TIP_CATEGORIES: [(&str, &str); 5] = [
     (

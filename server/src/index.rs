@@ -32,7 +32,7 @@ fn indexed_frames(
     features
         .iter()
         .enumerate()
-        .filter(|(_, f)| u32::from(f.quality) >= crate::app::PDQ_MIN_QUALITY)
+        .filter(|(_, f)| f.is_matchable())
         .map(move |(k, f)| (frame_id(video, k), f.hash))
 }
 
@@ -246,7 +246,7 @@ impl Catalog {
         let mut candidates: HashMap<i64, u32> = HashMap::new();
         let mut seen = std::collections::HashSet::new();
         for f in query {
-            if u32::from(f.quality) < crate::app::PDQ_MIN_QUALITY || !seen.insert(f.hash) {
+            if !f.is_matchable() || !seen.insert(f.hash) {
                 continue;
             }
             for m in self.vpdq_frames.search(&f.hash, radius) {

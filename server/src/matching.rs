@@ -315,10 +315,7 @@ pub fn match_query(
     }
     let mut videos = Vec::new();
     if let Some(frames) = &q.vpdq {
-        if frames
-            .iter()
-            .any(|f| u32::from(f.quality) >= PDQ_MIN_QUALITY)
-        {
+        if frames.iter().any(VpdqFeature::is_matchable) {
             videos = catalog.search_vpdq(frames, radii.pdq);
         } else {
             not_matchable.push(NotMatchable {

@@ -59,6 +59,14 @@ pub struct VpdqFeature {
     pub quality: u8,
 }
 
+impl VpdqFeature {
+    /// Whether the frame may take part in matching: quality at least
+    /// [`crate::pdq::PDQ_MIN_QUALITY`], the reference matchers' default.
+    pub fn is_matchable(&self) -> bool {
+        self.quality >= crate::pdq::PDQ_MIN_QUALITY
+    }
+}
+
 /// JSON: `{"frame": 30, "timestamp": 1.0, "hash": "<64 hex>", "quality": 100}`, the timestamp
 /// rounded to milliseconds as in the reference text format.
 impl Serialize for VpdqFeature {

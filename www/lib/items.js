@@ -54,3 +54,28 @@ export function formatBytes(n) {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/**
+ * A list entry for a chosen file, not yet attached: its name and size, a progress bar and a
+ * state line (with `stateText`), read by screen readers through the list's live region.
+ */
+export function fileRow(file, stateText) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = `${file.name} (${formatBytes(file.size)})`;
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute('aria-label', `Hashing ${file.name}`);
+  const state = document.createElement('div');
+  state.textContent = stateText;
+  li.append(name, bar, state);
+  return { li, bar, state };
+}
+
+/** The progress bar's value for an image's hashing progress: reading is the first half. */
+export function imageProgress(p) {
+  if (p.stage === 'read') return 0.5 * (p.bytesRead / (p.totalBytes || 1));
+  return p.stage === 'done' ? 1 : 0.75;
+}
