@@ -69,7 +69,12 @@ pub struct Catalog {
     pub vpdq_frames: Index<PdqHash>,
     videos: HashMap<i64, Arc<[VpdqFeature]>>,
     digests: HashMap<(Algorithm, String), BTreeSet<i64>>,
-    entries: HashMap<i64, (EntryInfo, String)>,
+    /// Bank and algorithm of every live entry. The hashes themselves live in the indexes
+    /// (and, for digests, in `digests` and `digest_of`), not here: at tens of millions of
+    /// entries a copy of each hex string costs gigabytes.
+    entries: HashMap<i64, EntryInfo>,
+    /// The hex of each digest entry, to find its set in `digests` when it is removed.
+    digest_of: HashMap<i64, String>,
     banks: HashMap<String, Arc<str>>,
 }
 
@@ -132,16 +137,14 @@ impl Catalog {
                 .entry((e.algorithm, e.hash.clone()))
                 .or_default()
                 .insert(e.id);
+            self.digest_of.insert(e.id, e.hash);
         }
         self.entries.insert(
             e.id,
-            (
-                EntryInfo {
-                    bank,
-                    algorithm: e.algorithm,
-                },
-                e.hash,
-            ),
+            EntryInfo {
+                bank,
+                algorithm: e.algorithm,
+            },
         );
     }
 
@@ -177,7 +180,7 @@ impl Catalog {
                 self.remember(e);
             }
             ChangeOp::Remove(id) => {
-                let Some((info, hash)) = self.entries.remove(&id) else {
+                let Some(info) = self.entries.remove(&id) else {
                     return;
                 };
                 let eid = EntryId(id as u64);
@@ -196,6 +199,9 @@ impl Catalog {
                         }
                     }
                     a @ (Algorithm::Md5 | Algorithm::Sha256) => {
+                        let Some(hash) = self.digest_of.remove(&id) else {
+                            return;
+                        };
                         if let Some(set) = self.digests.get_mut(&(a, hash.clone())) {
                             set.remove(&id);
                             if set.is_empty() {
@@ -225,7 +231,7 @@ impl Catalog {
     }
 
     pub fn entry(&self, id: i64) -> Option<&EntryInfo> {
-        self.entries.get(&id).map(|(info, _)| info)
+        self.entries.get(&id)
     }
 
     pub fn search_pdq(&self, q: &PdqHash, radius: u32) -> Vec<Hit> {
@@ -279,7 +285,7 @@ impl Catalog {
     /// Live entries per algorithm.
     pub fn counts(&self) -> Vec<(Algorithm, usize)> {
         let mut counts: HashMap<Algorithm, usize> = HashMap::new();
-        for (info, _) in self.entries.values() {
+        for info in self.entries.values() {
             *counts.entry(info.algorithm).or_default() += 1;
         }
         Algorithm::ALL
@@ -306,4 +312,55 @@ fn hits(matches: Vec<pixelprint::index::Match>) -> Vec<Hit> {
             distance: m.distance,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64, algorithm: Algorithm, hash: &str) -> StoredEntry {
+        StoredEntry {
+            id,
+            bank: "b".into(),
+            algorithm,
+            hash: hash.into(),
+            metadata: None,
+        }
+    }
+
+    /// Two entries may share a digest; removing one keeps the other matchable, and removing
+    /// entries of every kind (built or added later) leaves no trace in the counts.
+    #[test]
+    fn removals_find_what_they_remove() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let pdq = "f".repeat(64);
+        let mut c = Catalog::build(vec![
+            entry(1, Algorithm::Md5, md5),
+            entry(2, Algorithm::Pdq, &pdq),
+        ])
+        .unwrap();
+        c.apply(ChangeOp::Add(entry(3, Algorithm::Md5, md5)));
+        c.apply(ChangeOp::Add(entry(
+            4,
+            Algorithm::PHash,
+            "00000000000000ff",
+        )));
+        let ids = |hits: Vec<Hit>| hits.iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(ids(c.lookup_digest(Algorithm::Md5, md5)), [1, 3]);
+
+        c.apply(ChangeOp::Remove(1));
+        assert_eq!(ids(c.lookup_digest(Algorithm::Md5, md5)), [3]);
+        c.apply(ChangeOp::Remove(3));
+        assert!(c.lookup_digest(Algorithm::Md5, md5).is_empty());
+        assert!(c.digests.is_empty() && c.digest_of.is_empty());
+
+        let q = PdqHash::from_hex(&pdq).unwrap();
+        assert_eq!(ids(c.search_pdq(&q, 0)), [2]);
+        c.apply(ChangeOp::Remove(2));
+        assert!(c.search_pdq(&q, 0).is_empty());
+        c.apply(ChangeOp::Remove(4));
+        // Removing twice is harmless.
+        c.apply(ChangeOp::Remove(4));
+        assert!(c.counts().iter().all(|(_, n)| *n == 0), "{:?}", c.counts());
+    }
 }
