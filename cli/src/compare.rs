@@ -37,7 +37,7 @@ pub enum CompareFormat {
 
 /// One side: a file's hashes, or a hash given as text.
 enum Side {
-    File(FileHashes),
+    File(Box<FileHashes>),
     Hash(String),
 }
 
@@ -116,7 +116,7 @@ fn load(arg: &str, algorithms: AlgorithmSet, orientation: Orientation) -> Result
     if path.is_file() {
         let options = hash_options(algorithms, orientation);
         hash_file(path, &options)
-            .map(Side::File)
+            .map(|h| Side::File(Box::new(h)))
             .map_err(|e| format!("{arg}: {}: {}", e.code, e.message))
     } else if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(Side::Hash(arg.to_string()))

@@ -202,9 +202,8 @@ mod tests {
             Some("{\"caseNumber\":\"7\"}")
         );
         assert_eq!(p.errors[0].line, 2);
-        let array =
-            format!("[{{\"signal_type\":\"md5\",\"hash\":\"D41D8CD98F00B204E9800998ECF8427E\"}}]");
-        let p = parse_import(&array, ImportFormat::Auto, Algorithm::Pdq);
+        let array = r#"[{"signal_type":"md5","hash":"D41D8CD98F00B204E9800998ECF8427E"}]"#;
+        let p = parse_import(array, ImportFormat::Auto, Algorithm::Pdq);
         assert_eq!(p.entries[0].hash, "d41d8cd98f00b204e9800998ecf8427e");
     }
 }

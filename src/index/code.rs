@@ -63,7 +63,7 @@ pub(crate) fn push_words<C: Code>(code: &C, out: &mut Vec<u64>) {
 /// bit `j` is code bit `start + j`.
 #[inline]
 pub(crate) fn substring(words: &[u64], start: u32, len: u32) -> u32 {
-    debug_assert!(len >= 1 && len <= 32);
+    debug_assert!((1..=32).contains(&len));
     let (w, off) = ((start / 64) as usize, start % 64);
     let mut v = words[w] >> off;
     if off + len > 64 {

@@ -222,7 +222,9 @@ impl MultiIndex {
     }
 
     /// Appends to `out` every position within `radius` of `query` that `skip` (tombstones, if
-    /// any) does not contain, in no particular order.
+    /// any) does not contain, in no particular order. (The arguments are the index's parts and
+    /// the caller's reusable buffers; bundling them would only rename them.)
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn search(
         &self,
         codes: &[u64],

@@ -12,7 +12,8 @@ pub const JAROSZ_PASSES: usize = 2;
 /// The reference window for shrinking `old_dimension` towards `new_dimension`:
 /// `(old + 2 * new - 1) / (2 * new)`, i.e. `(old + 127) / 128` for PDQ's 64.
 pub fn jarosz_window_size(old_dimension: usize, new_dimension: usize) -> usize {
-    (old_dimension + 2 * new_dimension - 1) / (2 * new_dimension)
+    // The reference's integer expression is a ceiling division.
+    old_dimension.div_ceil(2 * new_dimension)
 }
 
 /// One box filter over `length` values `stride` apart, from `input` to `output`

@@ -11,9 +11,9 @@ pub fn quality(buffer: &Buffer64x64) -> u8 {
     let b = &buffer.0;
     let term = |u: f32, v: f32| -> i64 { (((u - v) * 100.0) / 255.0) as i32 as i64 };
     let mut gradient_sum: i64 = 0;
-    for i in 0..63 {
-        for j in 0..64 {
-            gradient_sum += term(b[i][j], b[i + 1][j]).abs();
+    for (up, down) in b.iter().zip(&b[1..]) {
+        for (&u, &d) in up.iter().zip(down) {
+            gradient_sum += term(u, d).abs();
         }
     }
     for row in b.iter() {

@@ -93,10 +93,10 @@ function digestsAside(bytes, requested) {
   const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
   // In the module's order (sha1 before sha256), after its own keys, as it would place them.
   const ordered = ['sha1', 'sha256'].filter((n) => aside.includes(n));
+  // Null when Web Crypto refuses (it rejects views of a SharedArrayBuffer, for one): the caller
+  // then has the module compute them.
   const promise = Promise.all(ordered.map((n) => subtle.digest(SUBTLE_DIGESTS[n], bytes)))
-    .then((buffers) => Object.fromEntries(ordered.map((n, i) => [n, hex(buffers[i])])));
-  // A rejection is reported where the promise is awaited; never left unhandled meanwhile.
-  promise.catch(() => {});
+    .then((buffers) => Object.fromEntries(ordered.map((n, i) => [n, hex(buffers[i])])), () => null);
   return { rest, aside: ordered, promise };
 }
 
@@ -194,7 +194,9 @@ export async function hashJob(wasm, input, options, { onProgress = () => {}, isC
     if (digestNames.length) Object.assign(raw, wasm.hashBytes(bytes, { algorithms: digestNames }));
     decodedBy = 'browser';
   }
-  Object.assign(raw, await digests.promise);
+  if (digests.aside.length) {
+    Object.assign(raw, (await digests.promise) ?? wasm.hashBytes(bytes, { algorithms: digests.aside }));
+  }
   const hashMs = now() - hashStart;
   const result = camelCase(raw);
   const ordered = { width: result.width, height: result.height, format: result.format, decodedBy, ...result };

@@ -37,6 +37,25 @@ test('the package in Node equals the CLI on JPEG, PNG, WebP, CMYK and EXIF-rotat
   console.log(`package [Node ${process.versions.node}]: ${compared} results (${files.length} files x 2 orientations x Blob/bytes) equal the CLI on 11 algorithms`);
 });
 
+test('digests are the same from Web Crypto, from a shared buffer it refuses, and from the module', async () => {
+  const bytes = readFileSync(vectorPath('misc-images/modes/F.webp'));
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  shared.set(bytes);
+  const want = cliHash('md5,sha1,sha256', 'ignore', [fileURLToPath(vectorPath('misc-images/modes/F.webp'))])[0];
+  for (const input of [new Uint8Array(bytes), shared]) {
+    // Digests alone (Web Crypto only for SHA), and with pixel hashes (beside the decode).
+    for (const algorithms of [['sha256', 'sha1'], ['md5', 'sha1', 'sha256'], ['pdq', 'SHA256', 'SHA1']]) {
+      const got = await hasher.hash(input, { algorithms });
+      assert.equal(got.sha256, want.sha256, `${algorithms}`);
+      assert.equal(got.sha1, want.sha1, `${algorithms}`);
+      if (algorithms.includes('md5')) assert.equal(got.md5, want.md5);
+      // Keys in the module's order: digests last, sha1 before sha256.
+      const keys = Object.keys(strip(got));
+      assert.ok(keys.indexOf('sha1') < keys.indexOf('sha256') && keys.at(-1) === 'sha256', keys.join());
+    }
+  }
+});
+
 test('progress reports bytes read and the stages', async () => {
   const bytes = readFileSync(vectorPath('misc-images/modes/F.webp'));
   const seen = [];
