@@ -36,6 +36,8 @@ pub mod pipeline;
 pub mod pixels;
 #[allow(unsafe_code)]
 mod simd;
+#[cfg(test)]
+mod testing;
 pub mod video;
 
 #[cfg(target_arch = "wasm32")]

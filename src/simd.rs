@@ -100,13 +100,7 @@ mod tests {
 
     #[test]
     fn vector_dot_equals_scalar_dot() {
-        let mut state = 0x9e37_79b9u32;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
+        let mut next = crate::testing::xorshift32(0x9e37_79b9);
         for len in (0..100).chain([1000, 3025, 4097]) {
             let pixels: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             for weights in [

@@ -85,16 +85,9 @@ mod tests {
 
     #[test]
     fn blocked_rows_equal_pixel_by_pixel() {
-        let mut state = 0x2545_f491u32;
+        let mut next = crate::testing::xorshift32(0x2545_f491);
         for len in [0, 1, 15, 16, 17, 33, 100] {
-            let row: Vec<u8> = (0..len * 4)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    state as u8
-                })
-                .collect();
+            let row: Vec<u8> = (0..len * 4).map(|_| next() as u8).collect();
             let mut rgb = Vec::new();
             grey_row::<3>(&row[..len * 3], &mut rgb);
             let want: Vec<u8> = row[..len * 3]

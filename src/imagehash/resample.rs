@@ -309,13 +309,7 @@ mod tests {
     /// fit in 16 bits and for split ones, on rows of random and extreme pixels.
     #[test]
     fn sixteen_bit_sums_equal_the_32_bit_ones() {
-        let mut state = 0x2545_f491u32;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
+        let mut next = crate::testing::xorshift32(0x2545_f491);
         for (n_in, n_out) in [
             (4032, 8),
             (4032, 32),

@@ -319,13 +319,7 @@ mod tests {
     /// the Lanczos arguments of a phone photo's weights.
     #[test]
     fn short_path_equals_full_series() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::xorshift64(0x9e37_79b9_7f4a_7c15);
         let mut args: Vec<f64> = (0..400_000)
             .map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64 * 24.0 - 12.0)
             .collect();
