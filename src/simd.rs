@@ -80,6 +80,125 @@ fn v128_zero() -> core::arch::wasm32::v128 {
     bytemuck::cast([0u8; 16])
 }
 
+/// Writes PDQ's f32 luma (`cr * r + cg * g + cb * b`, the products and sums in that order, as
+/// [`crate::pdq::luma::luma_of`]) of the leading whole blocks of 16 RGB pixels of `pixels` to
+/// `out`; returns how many pixels it did. Only in wasm builds with simd128 (channels split by
+/// byte shuffles, then f32x4 arithmetic: the same IEEE operations per pixel); elsewhere 0,
+/// and the caller's loop does them all.
+#[inline]
+pub fn luma_rgb16(pixels: &[u8], out: &mut [f32], weights: [f32; 3]) -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unused_unsafe)]
+    // SAFETY: the cfg above proves the build enables simd128.
+    return unsafe { wasm::luma_rgb16(pixels, out, weights) };
+    #[allow(unreachable_code)]
+    {
+        let _ = (pixels, out, weights);
+        0
+    }
+}
+
+/// Writes Pillow's grey (`(19595 r + 38470 g + 7471 b + 0x8000) >> 16`, as
+/// [`crate::imagehash::grey::grey_of`]) of the leading whole blocks of 16 RGB pixels of `row`
+/// to the start of `out`; returns how many pixels it did. Only in wasm builds with simd128 (integer
+/// arithmetic, exact in any lane width); elsewhere 0.
+#[inline]
+pub fn grey_rgb16(row: &[u8], out: &mut [u8]) -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unused_unsafe)]
+    // SAFETY: the cfg above proves the build enables simd128.
+    return unsafe { wasm::grey_rgb16(row, out) };
+    #[allow(unreachable_code)]
+    {
+        let _ = (row, out);
+        0
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use core::arch::wasm32::*;
+
+    /// The red, green and blue bytes of 16 packed RGB pixels (pixel i's channel c is byte
+    /// 3i + c): two shuffles per channel. Lanes 0-15 of a shuffle index its first operand,
+    /// 16-31 its second.
+    #[target_feature(enable = "simd128")]
+    fn split(block: &[u8]) -> [v128; 3] {
+        let v: [v128; 3] = std::array::from_fn(|k| {
+            bytemuck::cast(<[u8; 16]>::try_from(&block[16 * k..][..16]).expect("16 bytes"))
+        });
+        let r = i8x16_shuffle::<0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 0, 0, 0, 0, 0>(v[0], v[1]);
+        let r = i8x16_shuffle::<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 20, 23, 26, 29>(r, v[2]);
+        let g = i8x16_shuffle::<1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 0, 0, 0, 0, 0>(v[0], v[1]);
+        let g = i8x16_shuffle::<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 21, 24, 27, 30>(g, v[2]);
+        let b = i8x16_shuffle::<2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 0, 0, 0, 0, 0, 0>(v[0], v[1]);
+        let b = i8x16_shuffle::<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 22, 25, 28, 31>(b, v[2]);
+        [r, g, b]
+    }
+
+    /// Sixteen bytes as four u32x4, in order.
+    #[target_feature(enable = "simd128")]
+    fn widen(v: v128) -> [v128; 4] {
+        let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
+        [
+            u32x4_extend_low_u16x8(lo),
+            u32x4_extend_high_u16x8(lo),
+            u32x4_extend_low_u16x8(hi),
+            u32x4_extend_high_u16x8(hi),
+        ]
+    }
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn luma_rgb16(pixels: &[u8], out: &mut [f32], weights: [f32; 3]) -> usize {
+        let [cr, cg, cb] = weights.map(|w| f32x4_splat(w));
+        let mut done = 0;
+        for (block, o) in pixels.chunks_exact(48).zip(out.chunks_exact_mut(16)) {
+            let [r, g, b] = split(block).map(|v| widen(v));
+            for q in 0..4 {
+                // u8 values convert exactly; then the reference's products and sums in order.
+                let (r, g, b) = (
+                    f32x4_convert_u32x4(r[q]),
+                    f32x4_convert_u32x4(g[q]),
+                    f32x4_convert_u32x4(b[q]),
+                );
+                let l = f32x4_add(
+                    f32x4_add(f32x4_mul(cr, r), f32x4_mul(cg, g)),
+                    f32x4_mul(cb, b),
+                );
+                o[4 * q..4 * q + 4].copy_from_slice(&bytemuck::cast::<v128, [f32; 4]>(l));
+            }
+            done += 16;
+        }
+        done
+    }
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn grey_rgb16(row: &[u8], out: &mut [u8]) -> usize {
+        let [wr, wg, wb, half] = [19595, 38470, 7471, 0x8000].map(|w| u32x4_splat(w));
+        let mut done = 0;
+        for (block, o) in row.chunks_exact(48).zip(out.chunks_exact_mut(16)) {
+            let [r, g, b] = split(block).map(|v| widen(v));
+            let grey: [v128; 4] = std::array::from_fn(|q| {
+                let sum = i32x4_add(
+                    i32x4_add(i32x4_mul(r[q], wr), i32x4_mul(g[q], wg)),
+                    i32x4_add(i32x4_mul(b[q], wb), half),
+                );
+                // At most 255 * 65536 + 0x8000: positive in i32, at most 255 after the shift.
+                u32x4_shr(sum, 16)
+            });
+            let words = [
+                u16x8_narrow_i32x4(grey[0], grey[1]),
+                u16x8_narrow_i32x4(grey[2], grey[3]),
+            ];
+            o.copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(u8x16_narrow_i16x8(
+                words[0], words[1],
+            )));
+            done += 16;
+        }
+        done
+    }
+}
+
 /// The plain form of [`dot_u8_i16`]: the fallback, and the oracle of the tests.
 #[cfg_attr(
     any(

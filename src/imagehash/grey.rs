@@ -34,14 +34,16 @@ pub fn grey_of(r: u8, g: u8, b: u8) -> u8 {
 /// `Image.convert('L')` of the view.
 pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
     let (width, height) = (view.width() as usize, view.height() as usize);
-    let mut data = Vec::with_capacity(width * height);
-    for y in 0..height {
+    let mut data = vec![0u8; width * height];
+    for (y, out) in data.chunks_exact_mut(width.max(1)).enumerate().take(height) {
         let row = view.row(y);
         match view.format() {
-            PixelFormat::Gray8 => data.extend_from_slice(row),
-            PixelFormat::Rgb8 => grey_row::<3>(row, &mut data),
+            PixelFormat::Gray8 => out.copy_from_slice(&row[..width]),
+            PixelFormat::Rgb8 => grey_row::<3>(row, out),
             PixelFormat::Rgba8 => {
-                data.extend(row.chunks_exact(4).map(|p| grey_of(p[0], p[1], p[2])))
+                for (o, p) in out.iter_mut().zip(row.chunks_exact(4)) {
+                    *o = grey_of(p[0], p[1], p[2]);
+                }
             }
         }
     }
@@ -55,18 +57,29 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
 /// Appends the grey values of a row of `BPP`-byte colour pixels, sixteen at a time through
 /// planar arrays so that the products run several lanes wide (the same [`grey_of`] per pixel).
 /// Used for RGB; RGBA pixels, aligned words, vectorise as they are.
-fn grey_row<const BPP: usize>(row: &[u8], out: &mut Vec<u8>) {
+fn grey_row<const BPP: usize>(row: &[u8], out: &mut [u8]) {
+    // Vector grey for RGB where the build has it (wasm simd128); this loop does the rest.
+    let done = if BPP == 3 {
+        crate::simd::grey_rgb16(row, out)
+    } else {
+        0
+    };
+    let (row, out) = (&row[BPP * done..], &mut out[done..]);
     let blocks = row.chunks_exact(16 * BPP);
     let rest = blocks.remainder();
-    for block in blocks {
+    let mut outs = out.chunks_exact_mut(16);
+    for (block, o) in blocks.zip(&mut outs) {
         let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
         for (i, p) in block.chunks_exact(BPP).enumerate() {
             (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
         }
-        let grey: [u8; 16] = std::array::from_fn(|i| grey_of(r[i], g[i], b[i]));
-        out.extend_from_slice(&grey);
+        for i in 0..16 {
+            o[i] = grey_of(r[i], g[i], b[i]);
+        }
     }
-    out.extend(rest.chunks_exact(BPP).map(|p| grey_of(p[0], p[1], p[2])));
+    for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(BPP)) {
+        *o = grey_of(p[0], p[1], p[2]);
+    }
 }
 
 #[cfg(test)]
@@ -88,14 +101,14 @@ mod tests {
         let mut next = crate::testing::xorshift32(0x2545_f491);
         for len in [0, 1, 15, 16, 17, 33, 100] {
             let row: Vec<u8> = (0..len * 4).map(|_| next() as u8).collect();
-            let mut rgb = Vec::new();
+            let mut rgb = vec![0; len];
             grey_row::<3>(&row[..len * 3], &mut rgb);
             let want: Vec<u8> = row[..len * 3]
                 .chunks_exact(3)
                 .map(|p| grey_of(p[0], p[1], p[2]))
                 .collect();
             assert_eq!(rgb, want);
-            let mut rgba = Vec::new();
+            let mut rgba = vec![0; len];
             grey_row::<4>(&row, &mut rgba);
             let want: Vec<u8> = row
                 .chunks_exact(4)

@@ -36,6 +36,17 @@ fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
             }
         }
         PixelFormat::Rgb8 => {
+            // Vector luma where the build has it (wasm simd128); this loop does the rest.
+            let done = crate::simd::luma_rgb16(
+                pixels,
+                out,
+                [
+                    super::luma::LUMA_FROM_R,
+                    super::luma::LUMA_FROM_G,
+                    super::luma::LUMA_FROM_B,
+                ],
+            );
+            let (pixels, out) = (&pixels[3 * done..], &mut out[done..]);
             let blocks = pixels.chunks_exact(48);
             let rest = blocks.remainder();
             let mut outs = out.chunks_exact_mut(16);

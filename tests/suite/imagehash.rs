@@ -297,6 +297,38 @@ fn stride_alpha_and_grey_layout_do_not_change_the_hash() {
     }
 }
 
+/// The grey image (vectorised where the target allows) equals Pillow's formula pixel by pixel,
+/// RGB and RGBA, on a noise vector and on a generated image whose rows are not whole blocks.
+#[test]
+fn grey_conversion_equals_the_formula_on_every_pixel() {
+    use pixelprint::imagehash::grey::{grey_of, to_grey};
+    let noise = load("noise_33x31_rgb.png");
+    let mut state = 0x2545_f491u32;
+    let generated: Vec<u8> = (0..203 * 37 * 3)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect();
+    for (rgb, w, h) in [
+        (&noise.data, noise.width, noise.height),
+        (&generated, 203, 37),
+    ] {
+        let want: Vec<u8> = rgb
+            .chunks_exact(3)
+            .map(|p| grey_of(p[0], p[1], p[2]))
+            .collect();
+        let view = PixelView::packed(rgb, w, h, PixelFormat::Rgb8).unwrap();
+        assert_eq!(to_grey(&view).data, want, "{w}x{h} RGB");
+        let rgba: Vec<u8> = rgb
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
+        let view = PixelView::packed(&rgba, w, h, PixelFormat::Rgba8).unwrap();
+        assert_eq!(to_grey(&view).data, want, "{w}x{h} RGBA");
+    }
+}
+
 /// Property tests (native only: proptest needs an OS random source).
 #[cfg(not(target_arch = "wasm32"))]
 mod properties {
