@@ -39,7 +39,7 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
         let row = view.row(y);
         match view.format() {
             PixelFormat::Gray8 => out.copy_from_slice(&row[..width]),
-            PixelFormat::Rgb8 => grey_row::<3>(row, out),
+            PixelFormat::Rgb8 => grey_row_rgb(row, out),
             PixelFormat::Rgba8 => {
                 for (o, p) in out.iter_mut().zip(row.chunks_exact(4)) {
                     *o = grey_of(p[0], p[1], p[2]);
@@ -54,30 +54,26 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
     }
 }
 
-/// Appends the grey values of a row of `BPP`-byte colour pixels, sixteen at a time through
-/// planar arrays so that the products run several lanes wide (the same [`grey_of`] per pixel).
-/// Used for RGB; RGBA pixels, aligned words, vectorise as they are.
-fn grey_row<const BPP: usize>(row: &[u8], out: &mut [u8]) {
-    // Vector grey for RGB where the build has it (wasm simd128); this loop does the rest.
-    let done = if BPP == 3 {
-        crate::simd::grey_rgb16(row, out)
-    } else {
-        0
-    };
-    let (row, out) = (&row[BPP * done..], &mut out[done..]);
-    let blocks = row.chunks_exact(16 * BPP);
+/// Writes the grey values of a row of RGB pixels, sixteen at a time through planar arrays so
+/// that the products run several lanes wide (the same [`grey_of`] per pixel). RGBA pixels,
+/// aligned words, vectorise as they are.
+fn grey_row_rgb(row: &[u8], out: &mut [u8]) {
+    // Vector grey where the build has it (wasm simd128); this loop does the rest.
+    let done = crate::simd::grey_rgb16(row, out);
+    let (row, out) = (&row[3 * done..], &mut out[done..]);
+    let blocks = row.chunks_exact(48);
     let rest = blocks.remainder();
     let mut outs = out.chunks_exact_mut(16);
     for (block, o) in blocks.zip(&mut outs) {
         let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
-        for (i, p) in block.chunks_exact(BPP).enumerate() {
+        for (i, p) in block.chunks_exact(3).enumerate() {
             (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
         }
         for i in 0..16 {
             o[i] = grey_of(r[i], g[i], b[i]);
         }
     }
-    for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(BPP)) {
+    for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(3)) {
         *o = grey_of(p[0], p[1], p[2]);
     }
 }
@@ -102,14 +98,17 @@ mod tests {
         for len in [0, 1, 15, 16, 17, 33, 100] {
             let row: Vec<u8> = (0..len * 4).map(|_| next() as u8).collect();
             let mut rgb = vec![0; len];
-            grey_row::<3>(&row[..len * 3], &mut rgb);
+            grey_row_rgb(&row[..len * 3], &mut rgb);
             let want: Vec<u8> = row[..len * 3]
                 .chunks_exact(3)
                 .map(|p| grey_of(p[0], p[1], p[2]))
                 .collect();
             assert_eq!(rgb, want);
-            let mut rgba = vec![0; len];
-            grey_row::<4>(&row, &mut rgba);
+            if len == 0 {
+                continue;
+            }
+            let view = PixelView::packed(&row, len as u32, 1, PixelFormat::Rgba8).unwrap();
+            let rgba = to_grey(&view).data;
             let want: Vec<u8> = row
                 .chunks_exact(4)
                 .map(|p| grey_of(p[0], p[1], p[2]))
