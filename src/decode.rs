@@ -355,14 +355,66 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         limits
     };
     if format == ImageFormat::Jpeg {
-        // JPEG goes to zune-jpeg directly (the decoder the image crate would use, with the
-        // same options): the image crate's wrapper instantiates the decoder twice, which
-        // costs the WebAssembly module about 150 KB.
+        // JPEG goes to our own decoder (`crate::jpeg`), then, for what it leaves out, to
+        // zune-jpeg directly (the decoder the image crate would use, with the same options:
+        // the image crate's wrapper instantiates the decoder twice).
         if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
             return Err(truncated.into());
         }
-        let (image, orientation) = zune::decode(bytes, options, fail)?;
-        return finish(image, format, orientation, options);
+        // Our decoder gives libjpeg-turbo's pixels (Pillow's); the files it does not cover
+        // (see `crate::jpeg`) go to zune-jpeg where the build has it.
+        let pixels = declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h));
+        let refusal =
+            match crate::jpeg::decode(bytes, options.max_pixels, allocation_budget(pixels)) {
+                Ok(d) => {
+                    let orientation = d
+                        .exif
+                        .as_deref()
+                        .and_then(image::metadata::Orientation::from_exif_chunk)
+                        .map(Orientation::from_image);
+                    let (w, h) = (d.width, d.height);
+                    let image = if d.grey {
+                        image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                    } else {
+                        image::RgbImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                    };
+                    let image =
+                        image.ok_or_else(|| corrupt(format, "decoded size mismatch".into()))?;
+                    return finish(image, format, orientation, options);
+                }
+                Err(refusal) => refusal,
+            };
+        if let crate::jpeg::Refusal::TooManyPixels(w, h) = refusal {
+            check_pixel_count(w, h, options)?;
+        }
+        let refused = match refusal {
+            crate::jpeg::Refusal::Unsupported(what) => ContentError::UnsupportedFeature {
+                format: "jpeg",
+                detail: what.to_string(),
+            }
+            .into(),
+            crate::jpeg::Refusal::Memory => LimitError::MemoryLimit {
+                detail: "the JPEG decoder's buffers would exceed the allocation limit".into(),
+            }
+            .into(),
+            _ => corrupt(
+                format,
+                "malformed marker segments or entropy-coded data".into(),
+            ),
+        };
+        #[cfg(not(feature = "zune-jpeg"))]
+        return Err(refused);
+        #[cfg(feature = "zune-jpeg")]
+        {
+            // A feature ours leaves out and zune-jpeg too is reported as ours names it.
+            let unsupported = matches!(refusal, crate::jpeg::Refusal::Unsupported(_));
+            let (image, orientation) = match zune::decode(bytes, options, fail) {
+                Ok(decoded) => decoded,
+                Err(_) if unsupported => return Err(refused),
+                Err(e) => return Err(e),
+            };
+            return finish(image, format, orientation, options);
+        }
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
     reader.limits(limits(
@@ -920,6 +972,7 @@ mod header {
     }
 }
 
+#[cfg(feature = "zune-jpeg")]
 mod zune {
     //! JPEG through zune-jpeg, set up as the image crate sets it up (image 0.25,
     //! `codecs/jpeg/decoder.rs`): lenient mode, RGB, RGBA, Luma and LumaA kept, every other

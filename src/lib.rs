@@ -31,6 +31,7 @@ pub mod hash;
 pub mod hashlist;
 pub mod imagehash;
 pub mod index;
+mod jpeg;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;

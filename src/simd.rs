@@ -115,6 +115,43 @@ pub fn grey_rgb16(row: &[u8], out: &mut [u8]) -> usize {
     }
 }
 
+/// libjpeg-turbo's accurate inverse DCT of one block, as [`crate::jpeg`]'s `idct` module
+/// computes it (the same 32-bit products and sums, lane by lane; first-pass results
+/// saturated to 16 bits, samples to 0..=255). Only in wasm builds with simd128, where it
+/// returns `true`; elsewhere `false`, and the caller runs the plain form.
+#[inline]
+pub fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) -> bool {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unused_unsafe)]
+    // SAFETY: the cfg above proves the build enables simd128.
+    return unsafe {
+        wasm::idct_islow(coef, quant, out, stride);
+        true
+    };
+    #[allow(unreachable_code)]
+    {
+        let _ = (coef, quant, out, stride);
+        false
+    }
+}
+
+/// libjpeg's YCbCr to RGB (`jdcolor.c`, as [`crate::jpeg`]'s `output` module computes it) of
+/// the leading whole blocks of 16 pixels, written packed to `out`; returns how many pixels
+/// it did. Only in wasm builds with simd128 (integer arithmetic, exact in any lane width);
+/// elsewhere 0.
+#[inline]
+pub fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unused_unsafe)]
+    // SAFETY: the cfg above proves the build enables simd128.
+    return unsafe { wasm::ycc_rgb16(y, cb, cr, out) };
+    #[allow(unreachable_code)]
+    {
+        let _ = (y, cb, cr, out);
+        0
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use core::arch::wasm32::*;
@@ -166,6 +203,176 @@ mod wasm {
                     f32x4_mul(cb, b),
                 );
                 o[4 * q..4 * q + 4].copy_from_slice(&bytemuck::cast::<v128, [f32; 4]>(l));
+            }
+            done += 16;
+        }
+        done
+    }
+
+    /// One 1-D pass of the accurate IDCT on eight lines side by side, the arithmetic of
+    /// `jpeg::idct::pass`: `v[k]` holds input `k` of four lines.
+    #[target_feature(enable = "simd128")]
+    fn idct_pass(v: [v128; 8], shift: u32) -> [v128; 8] {
+        let k = |c: i32| i32x4_splat(c);
+        let (add, sub, mul) = (i32x4_add, i32x4_sub, i32x4_mul);
+        let z1 = mul(add(v[2], v[6]), k(4433));
+        let tmp2 = add(z1, mul(v[6], k(-15137)));
+        let tmp3 = add(z1, mul(v[2], k(6270)));
+        let tmp0 = i32x4_shl(add(v[0], v[4]), 13);
+        let tmp1 = i32x4_shl(sub(v[0], v[4]), 13);
+        let (tmp10, tmp13) = (add(tmp0, tmp3), sub(tmp0, tmp3));
+        let (tmp11, tmp12) = (add(tmp1, tmp2), sub(tmp1, tmp2));
+        let (t0, t1, t2, t3) = (v[7], v[5], v[3], v[1]);
+        let z5 = mul(add(add(t0, t2), add(t1, t3)), k(9633));
+        let z1 = mul(add(t0, t3), k(-7373));
+        let z2 = mul(add(t1, t2), k(-20995));
+        let z3 = add(z5, mul(add(t0, t2), k(-16069)));
+        let z4 = add(z5, mul(add(t1, t3), k(-3196)));
+        let t0 = add(add(mul(t0, k(2446)), z1), z3);
+        let t1 = add(add(mul(t1, k(16819)), z2), z4);
+        let t2 = add(add(mul(t2, k(25172)), z2), z3);
+        let t3 = add(add(mul(t3, k(12299)), z1), z4);
+        let round = k(1 << (shift - 1));
+        let out = |a: v128| i32x4_shr(add(a, round), shift);
+        [
+            out(add(tmp10, t3)),
+            out(add(tmp11, t2)),
+            out(add(tmp12, t1)),
+            out(add(tmp13, t0)),
+            out(sub(tmp13, t0)),
+            out(sub(tmp12, t1)),
+            out(sub(tmp11, t2)),
+            out(sub(tmp10, t3)),
+        ]
+    }
+
+    /// Transposes an 8x8 matrix of 16-bit values held as eight rows.
+    #[target_feature(enable = "simd128")]
+    fn transpose16(a: [v128; 8]) -> [v128; 8] {
+        let lo = |x, y| i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(x, y);
+        let hi = |x, y| i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(x, y);
+        let t = [
+            lo(a[0], a[1]),
+            hi(a[0], a[1]),
+            lo(a[2], a[3]),
+            hi(a[2], a[3]),
+            lo(a[4], a[5]),
+            hi(a[4], a[5]),
+            lo(a[6], a[7]),
+            hi(a[6], a[7]),
+        ];
+        let lo = |x, y| i32x4_shuffle::<0, 4, 1, 5>(x, y);
+        let hi = |x, y| i32x4_shuffle::<2, 6, 3, 7>(x, y);
+        let u = [
+            lo(t[0], t[2]),
+            hi(t[0], t[2]),
+            lo(t[1], t[3]),
+            hi(t[1], t[3]),
+            lo(t[4], t[6]),
+            hi(t[4], t[6]),
+            lo(t[5], t[7]),
+            hi(t[5], t[7]),
+        ];
+        let lo = |x, y| i64x2_shuffle::<0, 2>(x, y);
+        let hi = |x, y| i64x2_shuffle::<1, 3>(x, y);
+        [
+            lo(u[0], u[4]),
+            hi(u[0], u[4]),
+            lo(u[1], u[5]),
+            hi(u[1], u[5]),
+            lo(u[2], u[6]),
+            hi(u[2], u[6]),
+            lo(u[3], u[7]),
+            hi(u[3], u[7]),
+        ]
+    }
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) {
+        let raw: [v128; 8] = std::array::from_fn(|r| {
+            bytemuck::cast(<[i16; 8]>::try_from(&coef[8 * r..][..8]).expect("8"))
+        });
+        let q: [v128; 8] = std::array::from_fn(|r| {
+            bytemuck::cast(<[u16; 8]>::try_from(&quant[8 * r..][..8]).expect("8"))
+        });
+        // Dequantised: the low 16 bits of each product, as the scalar form keeps them.
+        let rows: [v128; 8] = std::array::from_fn(|r| i16x8_mul(raw[r], q[r]));
+        // Pass 1 along columns: lanes are columns.
+        let lo = idct_pass(rows.map(|r| i32x4_extend_low_i16x8(r)), 11);
+        let hi = idct_pass(rows.map(|r| i32x4_extend_high_i16x8(r)), 11);
+        // Saturated to 16 bits, then rows become lanes for pass 2.
+        let ws: [v128; 8] = std::array::from_fn(|r| i16x8_narrow_i32x4(lo[r], hi[r]));
+        let cols = transpose16(ws);
+        let lo = idct_pass(cols.map(|c| i32x4_extend_low_i16x8(c)), 18);
+        let hi = idct_pass(cols.map(|c| i32x4_extend_high_i16x8(c)), 18);
+        // Plus 128, saturated to 16 then to unsigned 8 bits: the clamp to 0..=255.
+        let centre = i32x4_splat(128);
+        let by_column: [v128; 8] = std::array::from_fn(|x| {
+            i16x8_narrow_i32x4(i32x4_add(lo[x], centre), i32x4_add(hi[x], centre))
+        });
+        let by_row = transpose16(by_column);
+        for (r, v) in by_row.iter().enumerate() {
+            let bytes: [u8; 16] = bytemuck::cast(u8x16_narrow_i16x8(*v, *v));
+            out[r * stride..r * stride + 8].copy_from_slice(&bytes[..8]);
+        }
+    }
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
+        let k = |c: i32| i32x4_splat(c);
+        let load =
+            |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
+        let mut done = 0;
+        for (((o, y), cb), cr) in out
+            .chunks_exact_mut(48)
+            .zip(y.chunks_exact(16))
+            .zip(cb.chunks_exact(16))
+            .zip(cr.chunks_exact(16))
+        {
+            let (y, cb, cr) = (widen(load(y)), widen(load(cb)), widen(load(cr)));
+            let mut rgb = [[k(0); 4]; 3];
+            for q in 0..4 {
+                let cb = i32x4_sub(cb[q], k(128));
+                let cr = i32x4_sub(cr[q], k(128));
+                let half = k(1 << 15);
+                rgb[0][q] = i32x4_add(
+                    y[q],
+                    i32x4_shr(i32x4_add(i32x4_mul(cr, k(91881)), half), 16),
+                );
+                let g = i32x4_add(
+                    i32x4_add(i32x4_mul(cb, k(-22554)), half),
+                    i32x4_mul(cr, k(-46802)),
+                );
+                rgb[1][q] = i32x4_add(y[q], i32x4_shr(g, 16));
+                rgb[2][q] = i32x4_add(
+                    y[q],
+                    i32x4_shr(i32x4_add(i32x4_mul(cb, k(116130)), half), 16),
+                );
+            }
+            // Saturating narrowing: the clamp to 0..=255.
+            let [r, g, b] = rgb.map(|c| {
+                u8x16_narrow_i16x8(
+                    i16x8_narrow_i32x4(c[0], c[1]),
+                    i16x8_narrow_i32x4(c[2], c[3]),
+                )
+            });
+            // Interleave: r0 g0 r1 g1 ... then the blue bytes between.
+            let rg_lo =
+                i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r, g);
+            let rg_hi =
+                i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(r, g);
+            let out0 =
+                i8x16_shuffle::<0, 1, 16, 2, 3, 17, 4, 5, 18, 6, 7, 19, 8, 9, 20, 10>(rg_lo, b);
+            let mid = i8x16_shuffle::<11, 0, 12, 13, 0, 14, 15, 0, 16, 17, 0, 18, 19, 0, 20, 21>(
+                rg_lo, rg_hi,
+            );
+            let out1 =
+                i8x16_shuffle::<0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15>(mid, b);
+            let out2 = i8x16_shuffle::<26, 6, 7, 27, 8, 9, 28, 10, 11, 29, 12, 13, 30, 14, 15, 31>(
+                rg_hi, b,
+            );
+            for (i, v) in [out0, out1, out2].iter().enumerate() {
+                o[16 * i..16 * i + 16].copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(*v));
             }
             done += 16;
         }

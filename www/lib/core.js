@@ -178,14 +178,17 @@ export async function hashJob(wasm, input, options, { onProgress = () => {}, isC
   try {
     raw = onlyAside ? {} : wasm.hashBytes(bytes, { ...wasmOptions, algorithms: digests.rest });
   } catch (err) {
-    if (err?.code !== 'unsupported_format' || !canDecodeInBrowser()) throw coded(err);
+    // Formats the module leaves out, and JPEG features its decoder leaves out (arithmetic
+    // coding, 12-bit samples, YCCK: the browser's libjpeg-turbo decodes them as Pillow does).
+    const fallback = err?.code === 'unsupported_format' || err?.code === 'unsupported_feature';
+    if (!fallback || !canDecodeInBrowser()) throw coded(err);
     const mime = typeof Blob !== 'undefined' && input instanceof Blob ? input.type : '';
     if ((alpha ?? 'ignore') !== 'ignore') {
-      throw new PixelprintError('unsupported_format', `${err.message}; the browser's decoder is used only with alpha "ignore"`);
+      throw new PixelprintError(err.code, `${err.message}; the browser's decoder is used only with alpha "ignore"`);
     }
     onProgress({ stage: 'decode', bytesRead: bytes.length, totalBytes: bytes.length });
     const image = await browserPixels(bytes, mime, orientation, maxPixels ?? DEFAULT_MAX_PIXELS);
-    if (!image) throw new PixelprintError('unsupported_format', `${err.message}, and this browser cannot decode it either`);
+    if (!image) throw new PixelprintError(err.code, `${err.message}, and this browser cannot decode it either`);
     if (isCancelled()) throw new AbortedError();
     const pixelNames = digests.rest.filter((n) => !DIGESTS.has(n));
     const digestNames = digests.rest.filter((n) => DIGESTS.has(n));

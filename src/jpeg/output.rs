@@ -1,0 +1,338 @@
+//! From coefficients to pixels: inverse DCT into component planes, then, row by row as the
+//! planes fill, upsampling (`jdsample.c`) and colour conversion (`jdcolor.c`).
+
+use super::idct::idct_block;
+use super::{Colour, Frame};
+
+/// How a component reaches full resolution; the choice `jinit_upsampler` makes with fancy
+/// upsampling on (Pillow's default).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Up {
+    Full,
+    /// Horizontal 2:1, triangle filter (`h2v1_fancy_upsample`).
+    H2V1,
+    /// Vertical 2:1, triangle filter (`h1v2_fancy_upsample`).
+    H1V2,
+    /// Both 2:1, triangle filter (`h2v2_fancy_upsample`).
+    H2V2,
+    /// Any whole ratios, by replication (`int_upsample`, `h2v1_upsample`, `h2v2_upsample`).
+    Replicate(usize, usize),
+}
+
+struct Plane {
+    samples: Vec<u8>,
+    stride: usize,
+    width: usize,
+    height: usize,
+    /// Rows written so far.
+    ready: usize,
+    up: Up,
+    rv: usize,
+    /// Room for one upsampled row, and for the sums it is made from.
+    row: Vec<u8>,
+    sums: Vec<u16>,
+}
+
+pub(super) struct Output {
+    width: usize,
+    height: usize,
+    colour: Colour,
+    planes: Vec<Plane>,
+    next: usize,
+    pixels: Vec<u8>,
+    /// The image came in one interleaved sequential scan, output as it was decoded.
+    pub(super) streamed: bool,
+}
+
+impl Output {
+    pub(super) fn new(f: &Frame, colour: Colour, budget: u64) -> Option<Output> {
+        let channels = if colour == Colour::Grey { 1 } else { 3 };
+        let mut bytes = f.width as u64 * f.height as u64 * channels;
+        for c in &f.comps {
+            bytes += c.bw as u64 * 8 * c.bh_used as u64 * 8;
+        }
+        if bytes > budget {
+            return None;
+        }
+        let planes = f
+            .comps
+            .iter()
+            .map(|c| {
+                let (rh, rv) = (f.hmax / c.h, f.vmax / c.v);
+                let up = match (rh, rv) {
+                    (1, 1) => Up::Full,
+                    (2, 1) if c.width > 2 => Up::H2V1,
+                    (1, 2) => Up::H1V2,
+                    (2, 2) if c.width > 2 => Up::H2V2,
+                    _ => Up::Replicate(rh, rv),
+                };
+                Plane {
+                    samples: vec![0; c.bw * 8 * c.bh_used * 8],
+                    stride: c.bw * 8,
+                    width: c.width,
+                    height: c.height,
+                    ready: 0,
+                    up,
+                    rv,
+                    row: vec![
+                        0;
+                        if up == Up::Full {
+                            0
+                        } else {
+                            f.width.max(2 * c.width)
+                        }
+                    ],
+                    sums: vec![0; c.width],
+                }
+            })
+            .collect();
+        Some(Output {
+            width: f.width,
+            height: f.height,
+            colour,
+            planes,
+            next: 0,
+            pixels: vec![0; (f.width * f.height) * channels as usize],
+            streamed: false,
+        })
+    }
+
+    pub(super) fn complete(&self) -> bool {
+        self.next == self.height
+    }
+
+    pub(super) fn into_pixels(self) -> Vec<u8> {
+        self.pixels
+    }
+
+    /// Inverse DCT of MCU row `my` of every component, `coefs(c)` giving component `c`'s
+    /// coefficients from the first block of that row on; then outputs the rows now complete.
+    pub(super) fn idct_rows<'a>(
+        &mut self,
+        f: &Frame,
+        my: usize,
+        coefs: impl Fn(usize) -> &'a [i16],
+    ) {
+        for (ci, c) in f.comps.iter().enumerate() {
+            let quant = c.quant.as_ref().unwrap_or(&[0; 64]);
+            let p = &mut self.planes[ci];
+            let src = coefs(ci);
+            for v in 0..c.v {
+                let by = my * c.v + v;
+                if by >= c.bh_used {
+                    break;
+                }
+                idct_row(
+                    &src[v * c.bw * 64..(v + 1) * c.bw * 64],
+                    quant,
+                    p,
+                    by,
+                    c.bw_used,
+                );
+            }
+        }
+        self.emit();
+    }
+
+    /// Inverse DCT of block row `by` of the single component `ci` (a one-component image).
+    pub(super) fn idct_block_row(&mut self, f: &Frame, ci: usize, by: usize, coefs: &[i16]) {
+        let c = &f.comps[ci];
+        let quant = c.quant.as_ref().unwrap_or(&[0; 64]);
+        idct_row(
+            &coefs[..c.bw * 64],
+            quant,
+            &mut self.planes[ci],
+            by,
+            c.bw_used,
+        );
+        self.emit();
+    }
+
+    /// Outputs every row whose component rows (and the neighbours the filters read) exist.
+    fn emit(&mut self) {
+        while self.next < self.height {
+            let y = self.next;
+            let ready = self.planes.iter().all(|p| {
+                let need = match p.rv {
+                    1 => y + 1,
+                    2 => y / 2 + 2,
+                    rv => y / rv + 1,
+                };
+                p.ready >= need.min(p.height)
+            });
+            if !ready {
+                return;
+            }
+            self.row(y);
+            self.next += 1;
+        }
+    }
+
+    fn row(&mut self, y: usize) {
+        let w = self.width;
+        for p in &mut self.planes {
+            upsample(p, y, w);
+        }
+        let channels = if self.colour == Colour::Grey { 1 } else { 3 };
+        let out = &mut self.pixels[y * w * channels..(y + 1) * w * channels];
+        fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
+            if p.up == Up::Full {
+                &p.samples[y * p.stride..y * p.stride + w]
+            } else {
+                &p.row[..w]
+            }
+        }
+        match (self.colour, self.planes.as_slice()) {
+            (Colour::Grey, [g]) => out.copy_from_slice(line(g, y, w)),
+            (Colour::YCbCr, [a, b, c]) => {
+                ycc_to_rgb(line(a, y, w), line(b, y, w), line(c, y, w), out)
+            }
+            (Colour::Rgb, [a, b, c]) => {
+                let (a, b, c) = (line(a, y, w), line(b, y, w), line(c, y, w));
+                for (((px, &r), &g), &b) in out.chunks_exact_mut(3).zip(a).zip(b).zip(c) {
+                    px.copy_from_slice(&[r, g, b]);
+                }
+            }
+            (Colour::Cmyk, [c, m, ye, k]) => cmyk_to_rgb(
+                line(c, y, w),
+                line(m, y, w),
+                line(ye, y, w),
+                line(k, y, w),
+                out,
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn idct_row(coefs: &[i16], quant: &[u16; 64], p: &mut Plane, by: usize, blocks: usize) {
+    let stride = p.stride;
+    let rows = &mut p.samples[by * 8 * stride..(by * 8 + 8) * stride];
+    for (bx, block) in coefs.chunks_exact(64).take(blocks).enumerate() {
+        let block: &[i16; 64] = block.try_into().unwrap_or(&[0; 64]);
+        idct_block(block, quant, &mut rows[bx * 8..], stride);
+    }
+    p.ready = ((by + 1) * 8).min(p.height);
+}
+
+/// Upsamples the component row(s) behind output row `y` into `p.row`.
+fn upsample(p: &mut Plane, y: usize, out_width: usize) {
+    let (stride, width) = (p.stride, p.width);
+    let samples = &p.samples;
+    let row = |r: usize| &samples[r * stride..r * stride + width];
+    // The nearer and the further source row of a vertical 2:1 triangle filter; above the
+    // first and below the last row the edge row repeats (`jdmainct.c` context rows).
+    let near = y / 2;
+    let far = if y % 2 == 0 {
+        near.saturating_sub(1)
+    } else {
+        (near + 1).min(p.height - 1)
+    };
+    match p.up {
+        Up::Full => {}
+        Up::H2V1 => {
+            for (s, &v) in p.sums.iter_mut().zip(row(y)) {
+                *s = u16::from(v);
+            }
+            triangle(&p.sums, &mut p.row, 1, 2, 2);
+        }
+        Up::H1V2 => {
+            let bias = if y % 2 == 0 { 1 } else { 2 };
+            for ((o, &a), &b) in p.row.iter_mut().zip(row(near)).zip(row(far)) {
+                *o = ((u16::from(a) * 3 + u16::from(b) + bias) >> 2) as u8;
+            }
+        }
+        Up::H2V2 => {
+            let sums = &mut p.sums;
+            for ((s, &a), &b) in sums.iter_mut().zip(row(near)).zip(row(far)) {
+                *s = u16::from(a) * 3 + u16::from(b);
+            }
+            triangle(sums, &mut p.row, 8, 7, 4);
+        }
+        Up::Replicate(rh, rv) => {
+            let src = row(y / rv);
+            for (x, o) in p.row[..out_width].iter_mut().enumerate() {
+                *o = src[x / rh];
+            }
+        }
+    }
+}
+
+/// The horizontal 2:1 triangle filter of `h2v1_fancy_upsample` (on the samples, biases
+/// 1 and 2, shift 2) and `h2v2_fancy_upsample` (on the column sums `3 near + far`, biases 8
+/// and 7, shift 4): between inputs `a` and `b`, the output nearer `a` is
+/// `(3 a + b + odd) >> shift` and the one nearer `b` is `(3 b + a + even) >> shift`. At the
+/// edges the input stands in for its missing neighbour, which gives libjpeg's edge
+/// outputs: `(4 s + even) >> shift` first and `(4 s + odd) >> shift` last.
+fn triangle(s: &[u16], out: &mut [u8], even: u16, odd: u16, shift: u32) {
+    let n = s.len();
+    out[0] = ((s[0] * 4 + even) >> shift) as u8;
+    out[2 * n - 1] = ((s[n - 1] * 4 + odd) >> shift) as u8;
+    for ((o, &a), &b) in out[1..2 * n - 1]
+        .chunks_exact_mut(2)
+        .zip(&s[..n - 1])
+        .zip(&s[1..])
+    {
+        o[0] = ((3 * a + b + odd) >> shift) as u8;
+        o[1] = ((3 * b + a + even) >> shift) as u8;
+    }
+}
+
+/// YCbCr to RGB (`jdcolor.c`, `ycc_rgb_convert` and its tables, 16-bit fixed point):
+/// `R = Y + round(1.402 (Cr - 128))`, `B = Y + round(1.772 (Cb - 128))`,
+/// `G = Y + ((-0.34414 (Cb - 128) - 0.71414 (Cr - 128)) * 2^16 + 2^15) >> 16`, each factor
+/// rounded to 16 fractional bits, results clamped to 0..=255.
+fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    const HALF: i32 = 1 << 15;
+    let convert = |y: u8, cb: u8, cr: u8| {
+        let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+        [
+            (y + ((91881 * cr + HALF) >> 16)).clamp(0, 255) as u8,
+            (y + ((-22554 * cb + HALF - 46802 * cr) >> 16)).clamp(0, 255) as u8,
+            (y + ((116130 * cb + HALF) >> 16)).clamp(0, 255) as u8,
+        ]
+    };
+    // Sixteen pixels at a time into planar arrays, so that the arithmetic runs on vectors;
+    // then interleaved.
+    let vectors = crate::simd::ycc_rgb16(y, cb, cr, out);
+    const N: usize = 16;
+    let whole = vectors + (y.len().min(out.len() / 3) - vectors) / N * N;
+    for (((o, y), cb), cr) in out[vectors * 3..whole * 3]
+        .chunks_exact_mut(3 * N)
+        .zip(y[vectors..].chunks_exact(N))
+        .zip(cb[vectors..].chunks_exact(N))
+        .zip(cr[vectors..].chunks_exact(N))
+    {
+        let mut planes = [[0u8; N]; 3];
+        for i in 0..N {
+            let [r, g, b] = convert(y[i], cb[i], cr[i]);
+            planes[0][i] = r;
+            planes[1][i] = g;
+            planes[2][i] = b;
+        }
+        for (i, px) in o.chunks_exact_mut(3).enumerate() {
+            px.copy_from_slice(&[planes[0][i], planes[1][i], planes[2][i]]);
+        }
+    }
+    for (i, px) in out[whole * 3..].chunks_exact_mut(3).enumerate() {
+        let x = whole + i;
+        px.copy_from_slice(&convert(y[x], cb[x], cr[x]));
+    }
+}
+
+/// CMYK JPEG to RGB as Pillow gives it: Pillow reads the samples with Adobe's inverted
+/// polarity (`CMYK;I`) and converts with `cmyk2rgb` (`libImaging/Convert.c`): with
+/// `nk = 255 - k` of the inverted sample, `R = nk - MULDIV255(c, nk)`, likewise G and B.
+fn cmyk_to_rgb(c: &[u8], m: &[u8], y: &[u8], k: &[u8], out: &mut [u8]) {
+    let muldiv255 = |a: u32, b: u32| {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    };
+    for ((((px, &c), &m), &y), &k) in out.chunks_exact_mut(3).zip(c).zip(m).zip(y).zip(k) {
+        // Inverted reading: Pillow's c is 255 - stored, and nk = 255 - (255 - k) = k.
+        let nk = u32::from(k);
+        for (o, s) in px.iter_mut().zip([c, m, y]) {
+            *o = (nk - muldiv255(255 - u32::from(s), nk)) as u8;
+        }
+    }
+}
