@@ -152,6 +152,24 @@ pub fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
     }
 }
 
+/// The pairs of libjpeg's 2:1 triangle filter, as [`crate::jpeg`]'s `output::triangle`
+/// computes them: for `i` from 1, `out[2i - 1] = (3 s[i-1] + s[i] + odd) >> shift` and
+/// `out[2i] = (3 s[i] + s[i-1] + even) >> shift`, in 16-bit lanes (the sums stay below
+/// 2^13). Does whole blocks of eight pairs and returns how many pairs; only in wasm builds
+/// with simd128, elsewhere 0.
+#[inline]
+pub fn triangle_pairs(s: &[u16], out: &mut [u8], even: u16, odd: u16, shift: u32) -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unused_unsafe)]
+    // SAFETY: the cfg above proves the build enables simd128.
+    return unsafe { wasm::triangle_pairs(s, out, even, odd, shift) };
+    #[allow(unreachable_code)]
+    {
+        let _ = (s, out, even, odd, shift);
+        0
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use core::arch::wasm32::*;
@@ -209,40 +227,50 @@ mod wasm {
         done
     }
 
-    /// One 1-D pass of the accurate IDCT on eight lines side by side, the arithmetic of
-    /// `jpeg::idct::pass`: `v[k]` holds input `k` of four lines.
+    /// One 1-D pass of the accurate IDCT on eight lines side by side: `v[k]` holds input `k`
+    /// of each line as 16-bit lanes; returns the outputs as 32-bit lanes, lines 0-3 and 4-7.
+    /// Each output of `jpeg::idct::pass` is a sum of the inputs times fixed integers; those
+    /// sums are regrouped here as dot products of input pairs with constant pairs
+    /// (`i32x4.dot_i16x8_s`, as libjpeg-turbo's SSE2 code does with `pmaddwd`), which gives
+    /// the same value in wrapping 32-bit arithmetic. For example, `tmp2 = z1 - 15137 v6` with
+    /// `z1 = 4433 (v2 + v6)` is `4433 v2 - 10704 v6`.
     #[target_feature(enable = "simd128")]
-    fn idct_pass(v: [v128; 8], shift: u32) -> [v128; 8] {
-        let k = |c: i32| i32x4_splat(c);
-        let (add, sub, mul) = (i32x4_add, i32x4_sub, i32x4_mul);
-        let z1 = mul(add(v[2], v[6]), k(4433));
-        let tmp2 = add(z1, mul(v[6], k(-15137)));
-        let tmp3 = add(z1, mul(v[2], k(6270)));
-        let tmp0 = i32x4_shl(add(v[0], v[4]), 13);
-        let tmp1 = i32x4_shl(sub(v[0], v[4]), 13);
-        let (tmp10, tmp13) = (add(tmp0, tmp3), sub(tmp0, tmp3));
-        let (tmp11, tmp12) = (add(tmp1, tmp2), sub(tmp1, tmp2));
-        let (t0, t1, t2, t3) = (v[7], v[5], v[3], v[1]);
-        let z5 = mul(add(add(t0, t2), add(t1, t3)), k(9633));
-        let z1 = mul(add(t0, t3), k(-7373));
-        let z2 = mul(add(t1, t2), k(-20995));
-        let z3 = add(z5, mul(add(t0, t2), k(-16069)));
-        let z4 = add(z5, mul(add(t1, t3), k(-3196)));
-        let t0 = add(add(mul(t0, k(2446)), z1), z3);
-        let t1 = add(add(mul(t1, k(16819)), z2), z4);
-        let t2 = add(add(mul(t2, k(25172)), z2), z3);
-        let t3 = add(add(mul(t3, k(12299)), z1), z4);
-        let round = k(1 << (shift - 1));
-        let out = |a: v128| i32x4_shr(add(a, round), shift);
+    fn idct_pass(v: [v128; 8], shift: u32) -> [[v128; 8]; 2] {
+        let pair = |a: i16, b: i16| i16x8(a, b, a, b, a, b, a, b);
+        let lo = |x, y| i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(x, y);
+        let hi = |x, y| i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(x, y);
+        let round = i32x4_splat(1 << (shift - 1));
+        let half = |p04: v128, p26: v128, p75: v128, p31: v128| {
+            let dot = i32x4_dot_i16x8;
+            let tmp0 = dot(p04, pair(8192, 8192));
+            let tmp1 = dot(p04, pair(8192, -8192));
+            let tmp2 = dot(p26, pair(4433, -10704));
+            let tmp3 = dot(p26, pair(10703, 4433));
+            let (tmp10, tmp13) = (i32x4_add(tmp0, tmp3), i32x4_sub(tmp0, tmp3));
+            let (tmp11, tmp12) = (i32x4_add(tmp1, tmp2), i32x4_sub(tmp1, tmp2));
+            // Odd part: t0..t3 are inputs 7, 5, 3, 1 (pairs (t0, t1) and (t2, t3)).
+            let odd = |a: i16, b: i16, c: i16, d: i16| {
+                i32x4_add(dot(p75, pair(a, b)), dot(p31, pair(c, d)))
+            };
+            let t0 = odd(-11363, 9633, -6436, 2260);
+            let t1 = odd(9633, 2261, -11362, 6437);
+            let t2 = odd(-6436, -11362, -2259, 9633);
+            let t3 = odd(2260, 6437, 9633, 11363);
+            let out = |a: v128| i32x4_shr(i32x4_add(a, round), shift);
+            [
+                out(i32x4_add(tmp10, t3)),
+                out(i32x4_add(tmp11, t2)),
+                out(i32x4_add(tmp12, t1)),
+                out(i32x4_add(tmp13, t0)),
+                out(i32x4_sub(tmp13, t0)),
+                out(i32x4_sub(tmp12, t1)),
+                out(i32x4_sub(tmp11, t2)),
+                out(i32x4_sub(tmp10, t3)),
+            ]
+        };
         [
-            out(add(tmp10, t3)),
-            out(add(tmp11, t2)),
-            out(add(tmp12, t1)),
-            out(add(tmp13, t0)),
-            out(sub(tmp13, t0)),
-            out(sub(tmp12, t1)),
-            out(sub(tmp11, t2)),
-            out(sub(tmp10, t3)),
+            half(lo(v[0], v[4]), lo(v[2], v[6]), lo(v[7], v[5]), lo(v[3], v[1])),
+            half(hi(v[0], v[4]), hi(v[2], v[6]), hi(v[7], v[5]), hi(v[3], v[1])),
         ]
     }
 
@@ -298,13 +326,10 @@ mod wasm {
         // Dequantised: the low 16 bits of each product, as the scalar form keeps them.
         let rows: [v128; 8] = std::array::from_fn(|r| i16x8_mul(raw[r], q[r]));
         // Pass 1 along columns: lanes are columns.
-        let lo = idct_pass(rows.map(|r| i32x4_extend_low_i16x8(r)), 11);
-        let hi = idct_pass(rows.map(|r| i32x4_extend_high_i16x8(r)), 11);
+        let [lo, hi] = idct_pass(rows, 11);
         // Saturated to 16 bits, then rows become lanes for pass 2.
         let ws: [v128; 8] = std::array::from_fn(|r| i16x8_narrow_i32x4(lo[r], hi[r]));
-        let cols = transpose16(ws);
-        let lo = idct_pass(cols.map(|c| i32x4_extend_low_i16x8(c)), 18);
-        let hi = idct_pass(cols.map(|c| i32x4_extend_high_i16x8(c)), 18);
+        let [lo, hi] = idct_pass(transpose16(ws), 18);
         // Plus 128, saturated to 16 then to unsigned 8 bits: the clamp to 0..=255.
         let centre = i32x4_splat(128);
         let by_column: [v128; 8] = std::array::from_fn(|x| {
@@ -319,9 +344,19 @@ mod wasm {
 
     #[target_feature(enable = "simd128")]
     pub(super) fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
-        let k = |c: i32| i32x4_splat(c);
-        let load =
-            |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
+        let load = |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
+        let half = i32x4_splat(1 << 15);
+        // (k1 a + k2 b + 2^15) >> 16 for eight 16-bit lanes, through 32-bit products; the
+        // results are small (|x| < 128 times at most 0.7), so narrowing them back is exact.
+        let term = |a: v128, k1: i16, b: v128, k2: i16| {
+            let (k1, k2) = (i16x8_splat(k1), i16x8_splat(k2));
+            let lo = i32x4_add(i32x4_extmul_low_i16x8(a, k1), i32x4_extmul_low_i16x8(b, k2));
+            let hi = i32x4_add(i32x4_extmul_high_i16x8(a, k1), i32x4_extmul_high_i16x8(b, k2));
+            let lo = i32x4_shr(i32x4_add(lo, half), 16);
+            let hi = i32x4_shr(i32x4_add(hi, half), 16);
+            i16x8_narrow_i32x4(lo, hi)
+        };
+        let centre = i16x8_splat(128);
         let mut done = 0;
         for (((o, y), cb), cr) in out
             .chunks_exact_mut(48)
@@ -329,33 +364,23 @@ mod wasm {
             .zip(cb.chunks_exact(16))
             .zip(cr.chunks_exact(16))
         {
-            let (y, cb, cr) = (widen(load(y)), widen(load(cb)), widen(load(cr)));
-            let mut rgb = [[k(0); 4]; 3];
-            for q in 0..4 {
-                let cb = i32x4_sub(cb[q], k(128));
-                let cr = i32x4_sub(cr[q], k(128));
-                let half = k(1 << 15);
-                rgb[0][q] = i32x4_add(
-                    y[q],
-                    i32x4_shr(i32x4_add(i32x4_mul(cr, k(91881)), half), 16),
-                );
-                let g = i32x4_add(
-                    i32x4_add(i32x4_mul(cb, k(-22554)), half),
-                    i32x4_mul(cr, k(-46802)),
-                );
-                rgb[1][q] = i32x4_add(y[q], i32x4_shr(g, 16));
-                rgb[2][q] = i32x4_add(
-                    y[q],
-                    i32x4_shr(i32x4_add(i32x4_mul(cb, k(116130)), half), 16),
-                );
+            let (y, cb, cr) = (load(y), load(cb), load(cr));
+            let halves = |v: v128| [u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v)];
+            let (y, cb, cr) = (halves(y), halves(cb), halves(cr));
+            let mut rgb = [[i16x8_splat(0); 2]; 3];
+            for h in 0..2 {
+                let (y, cb, cr) = (y[h], i16x8_sub(cb[h], centre), i16x8_sub(cr[h], centre));
+                let zero = i16x8_splat(0);
+                // The factors rewritten to fit 16 bits, exactly (checked for every input):
+                // (91881 x + 2^15) >> 16 = x + ((26345 x + 2^15) >> 16),
+                // (116130 x + 2^15) >> 16 = 2 x + ((-14942 x + 2^15) >> 16),
+                // (-22554 b - 46802 r + 2^15) >> 16 = -r + ((-22554 b + 18734 r + 2^15) >> 16).
+                rgb[0][h] = i16x8_add(i16x8_add(y, cr), term(cr, 26345, zero, 0));
+                rgb[1][h] = i16x8_add(i16x8_sub(y, cr), term(cb, -22554, cr, 18734));
+                rgb[2][h] = i16x8_add(i16x8_add(y, i16x8_add(cb, cb)), term(cb, -14942, zero, 0));
             }
             // Saturating narrowing: the clamp to 0..=255.
-            let [r, g, b] = rgb.map(|c| {
-                u8x16_narrow_i16x8(
-                    i16x8_narrow_i32x4(c[0], c[1]),
-                    i16x8_narrow_i32x4(c[2], c[3]),
-                )
-            });
+            let [r, g, b] = rgb.map(|c| u8x16_narrow_i16x8(c[0], c[1]));
             // Interleave: r0 g0 r1 g1 ... then the blue bytes between.
             let rg_lo =
                 i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r, g);
@@ -377,6 +402,30 @@ mod wasm {
             done += 16;
         }
         done
+    }
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn triangle_pairs(
+        s: &[u16],
+        out: &mut [u8],
+        even: u16,
+        odd: u16,
+        shift: u32,
+    ) -> usize {
+        let load = |s: &[u16]| -> v128 { bytemuck::cast(<[u16; 8]>::try_from(s).expect("8")) };
+        let (even, odd, three) = (u16x8_splat(even), u16x8_splat(odd), u16x8_splat(3));
+        let pairs = s.len().saturating_sub(1) / 8 * 8;
+        for i in (0..pairs).step_by(8) {
+            // a = s[i..i+8], b = s[i+1..i+9]: the pairs (a, b) give outputs 2i+1 and 2i+2.
+            let (a, b) = (load(&s[i..i + 8]), load(&s[i + 1..i + 9]));
+            let near_a = u16x8_shr(u16x8_add(u16x8_add(u16x8_mul(a, three), b), odd), shift);
+            let near_b = u16x8_shr(u16x8_add(u16x8_add(u16x8_mul(b, three), a), even), shift);
+            let bytes = u8x16_narrow_i16x8(near_a, near_b);
+            let mixed =
+                i8x16_shuffle::<0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15>(bytes, bytes);
+            out[2 * i + 1..2 * i + 17].copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(mixed));
+        }
+        pairs
     }
 
     #[target_feature(enable = "simd128")]

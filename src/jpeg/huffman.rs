@@ -174,15 +174,15 @@ pub(super) fn extend(v: u32, size: u32) -> i32 {
     }
 }
 
-const LOOKAHEAD: u32 = 9;
+const LOOKAHEAD: u32 = 10;
 
 /// A decoding table built from a DHT segment.
 #[derive(Clone)]
 pub(super) struct Table {
-    /// For the next 9 bits: code length (0: longer than 9) in the high byte, symbol low.
+    /// For the next `LOOKAHEAD` bits: code length (0: longer) in the high byte, symbol low.
     fast: Box<[u16; 1 << LOOKAHEAD]>,
     /// For AC tables, the whole coefficient where a code and its value bits fit in the next
-    /// 9 bits: value in the low 16 bits, zero run in bits 16..20, bits used in bits 20..24;
+    /// `LOOKAHEAD` bits: value in the low 16 bits, zero run in bits 16..20, bits used in bits 20..24;
     /// 0 where they do not fit (or for an end-of-block or zero-run code).
     fast_ac: Box<[u32; 1 << LOOKAHEAD]>,
     /// Largest code of each length (-1: none), as in T.81 F.2.2.3.

@@ -67,7 +67,9 @@ impl Output {
                     _ => Up::Replicate(rh, rv),
                 };
                 Plane {
-                    samples: vec![0; c.bw * 8 * c.bh_used * 8],
+                    // Grown a block row at a time as the rows are written: zeroing a row just
+                    // before it is written costs little, zeroing the whole plane first does.
+                    samples: Vec::with_capacity(c.bw * 8 * c.bh_used * 8),
                     stride: c.bw * 8,
                     width: c.width,
                     height: c.height,
@@ -92,7 +94,7 @@ impl Output {
             colour,
             planes,
             next: 0,
-            pixels: vec![0; (f.width * f.height) * channels as usize],
+            pixels: Vec::with_capacity(f.width * f.height * channels as usize),
             streamed: false,
         })
     }
@@ -174,7 +176,9 @@ impl Output {
             upsample(p, y, w);
         }
         let channels = if self.colour == Colour::Grey { 1 } else { 3 };
-        let out = &mut self.pixels[y * w * channels..(y + 1) * w * channels];
+        // Rows come in order: the buffer grows by one row, which is then written.
+        self.pixels.resize((y + 1) * w * channels, 0);
+        let out = &mut self.pixels[y * w * channels..];
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
                 &p.samples[y * p.stride..y * p.stride + w]
@@ -207,6 +211,10 @@ impl Output {
 
 fn idct_row(coefs: &[i16], quant: &[u16; 64], p: &mut Plane, by: usize, blocks: usize) {
     let stride = p.stride;
+    // Block rows come in order (see `Plane::samples`).
+    if p.samples.len() < (by * 8 + 8) * stride {
+        p.samples.resize((by * 8 + 8) * stride, 0);
+    }
     let rows = &mut p.samples[by * 8 * stride..(by * 8 + 8) * stride];
     for (bx, block) in coefs.chunks_exact(64).take(blocks).enumerate() {
         let block: &[i16; 64] = block.try_into().unwrap_or(&[0; 64]);
@@ -268,10 +276,11 @@ fn triangle(s: &[u16], out: &mut [u8], even: u16, odd: u16, shift: u32) {
     let n = s.len();
     out[0] = ((s[0] * 4 + even) >> shift) as u8;
     out[2 * n - 1] = ((s[n - 1] * 4 + odd) >> shift) as u8;
-    for ((o, &a), &b) in out[1..2 * n - 1]
+    let done = crate::simd::triangle_pairs(s, out, even, odd, shift);
+    for ((o, &a), &b) in out[1 + 2 * done..2 * n - 1]
         .chunks_exact_mut(2)
-        .zip(&s[..n - 1])
-        .zip(&s[1..])
+        .zip(&s[done..n - 1])
+        .zip(&s[done + 1..])
     {
         o[0] = ((3 * a + b + odd) >> shift) as u8;
         o[1] = ((3 * b + a + even) >> shift) as u8;
