@@ -248,6 +248,8 @@ pub struct DecodedImage {
     pixel_format: PixelFormat,
     source_format: ImageFormat,
     orientation: Option<Orientation>,
+    /// Pillow's grey image of RGB pixels, when the decoder made it alongside them.
+    grey: Option<Vec<u8>>,
 }
 
 impl DecodedImage {
@@ -293,6 +295,23 @@ impl DecodedImage {
         PixelView::packed(&self.pixels, self.width, self.height, self.pixel_format)
             .expect("dimensions and buffer length were validated when decoding")
     }
+
+    /// Pillow's grey image (`convert("L")`) of the pixels, if the decoder made it.
+    pub(crate) fn take_grey(&mut self) -> Option<Vec<u8>> {
+        self.grey.take()
+    }
+}
+
+/// What [`decode_for`]'s caller will do with the pixels, so that the JPEG decoder makes what
+/// is needed while each row is in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PixelUse {
+    /// Anything: RGB (or grey, RGBA) as [`decode`] gives them.
+    Any,
+    /// The pixels and also Pillow's grey image of them (PDQ and the imagehash family).
+    AlsoGrey,
+    /// Only Pillow's grey image (the imagehash family alone): a JPEG may come out `Gray8`.
+    GreyOnly,
 }
 
 /// Decodes the bytes of an image file. See the module documentation for the conversions and
@@ -318,6 +337,16 @@ impl DecodedImage {
 /// # Ok::<(), pixelprint::Error>(())
 /// ```
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Error> {
+    decode_for(bytes, options, PixelUse::Any)
+}
+
+/// [`decode`], making what `usage` says alongside or instead of RGB where the decoder can
+/// (JPEG); every other format decodes as by [`decode`].
+pub(crate) fn decode_for(
+    bytes: &[u8],
+    options: &DecodeOptions,
+    usage: PixelUse,
+) -> Result<DecodedImage, Error> {
     if bytes.is_empty() {
         return Err(ContentError::EmptyInput.into());
     }
@@ -364,26 +393,37 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Err
         // Our decoder gives libjpeg-turbo's pixels (Pillow's); the files it does not cover
         // (see `crate::jpeg`) go to zune-jpeg where the build has it.
         let pixels = declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h));
-        let refusal =
-            match crate::jpeg::decode(bytes, options.max_pixels, allocation_budget(pixels)) {
-                Ok(d) => {
-                    let orientation = d
-                        .exif
-                        .as_deref()
-                        .and_then(image::metadata::Orientation::from_exif_chunk)
-                        .map(Orientation::from_image);
-                    let (w, h) = (d.width, d.height);
-                    let image = if d.grey {
-                        image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
-                    } else {
-                        image::RgbImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
-                    };
-                    let image =
-                        image.ok_or_else(|| corrupt(format, "decoded size mismatch".into()))?;
-                    return finish(image, format, orientation, options);
+        let want = match usage {
+            PixelUse::Any => crate::jpeg::Want::Rgb,
+            PixelUse::AlsoGrey => crate::jpeg::Want::RgbAndGrey,
+            PixelUse::GreyOnly => crate::jpeg::Want::Grey,
+        };
+        let budget = allocation_budget(pixels);
+        let refusal = match crate::jpeg::decode(bytes, want, options.max_pixels, budget) {
+            Ok(d) => {
+                let orientation = d
+                    .exif
+                    .as_deref()
+                    .and_then(image::metadata::Orientation::from_exif_chunk)
+                    .map(Orientation::from_image);
+                let (w, h) = (d.width, d.height);
+                let image = if d.grey {
+                    image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                } else {
+                    image::RgbImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                };
+                let image = image.ok_or_else(|| corrupt(format, "decoded size mismatch".into()))?;
+                let mut decoded = finish(image, format, orientation, options)?;
+                if let Some(grey) = d.grey_image {
+                    decoded.grey = Some(match (options.orientation, orientation) {
+                        (OrientationPolicy::Apply, Some(o)) => orient(&grey, w, h, 1, o).0,
+                        _ => grey,
+                    });
                 }
-                Err(refusal) => refusal,
-            };
+                return Ok(decoded);
+            }
+            Err(refusal) => refusal,
+        };
         if let crate::jpeg::Refusal::TooManyPixels(w, h) = refusal {
             check_pixel_count(w, h, options)?;
         }
@@ -486,6 +526,7 @@ fn finish(
         pixel_format,
         source_format: format,
         orientation,
+        grey: None,
     })
 }
 

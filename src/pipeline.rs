@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::decode::{decode, DecodeOptions, DecodedImage};
+use crate::decode::{decode_for, DecodeOptions, DecodedImage, PixelUse};
 use crate::digest::{md5_hex, sha1_hex, sha256_hex};
 use crate::error::{CallerError, Error};
 use crate::hash::{
@@ -272,6 +272,23 @@ pub fn hash_image(
     hash_view(&image.view(), algorithms, out)
 }
 
+/// [`hash_image`] with the grey image the decoder may have made alongside the pixels.
+fn hash_decoded(
+    mut image: DecodedImage,
+    algorithms: AlgorithmSet,
+    out: &mut FileHashes,
+) -> Result<(), Error> {
+    out.format = Some(image.source_format().name());
+    out.orientation = image.orientation().map(|o| o.tag());
+    let grey = image.take_grey();
+    let view = image.view();
+    let family = match grey {
+        Some(grey) => imagehash::ImageHasher::with_grey(&view, grey),
+        None => imagehash::ImageHasher::new(&view),
+    };
+    hash_with(&view, &family, algorithms, out)
+}
+
 /// Hashes pixels decoded elsewhere (e.g. by a browser, for formats this crate does not decode)
 /// with every requested pixel algorithm, exactly as [`hash_image`] does; sets `width` and
 /// `height`, leaves `format`, `orientation` and the digests to the caller.
@@ -280,11 +297,19 @@ pub fn hash_view(
     algorithms: AlgorithmSet,
     out: &mut FileHashes,
 ) -> Result<(), Error> {
+    // The imagehash family shares one grey image.
+    hash_with(view, &imagehash::ImageHasher::new(view), algorithms, out)
+}
+
+fn hash_with(
+    view: &PixelView<'_>,
+    family: &imagehash::ImageHasher<'_>,
+    algorithms: AlgorithmSet,
+    out: &mut FileHashes,
+) -> Result<(), Error> {
     let view = *view;
     out.width = Some(view.width());
     out.height = Some(view.height());
-    // The imagehash family shares one grey image.
-    let family = imagehash::ImageHasher::new(&view);
     for a in algorithms.iter() {
         match a {
             HashAlgorithm::Pdq => out.pdq = Some(pdq_hash(&view)),
@@ -319,8 +344,21 @@ pub fn hash_digests(bytes: &[u8], algorithms: AlgorithmSet, out: &mut FileHashes
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Error> {
     let mut out = FileHashes::default();
     if options.algorithms.iter().any(HashAlgorithm::needs_pixels) {
-        let image = decode(bytes, &options.decode)?;
-        hash_image(&image, options.algorithms, &mut out)?;
+        // PDQ reads the RGB pixels, the imagehash family Pillow's grey image of them: the
+        // JPEG decoder makes the grey image row by row as it makes the RGB, or only it.
+        let pdq = [HashAlgorithm::Pdq, HashAlgorithm::PdqDihedral];
+        let uses_pdq = pdq.into_iter().any(|a| options.algorithms.contains(a));
+        let uses_grey = options
+            .algorithms
+            .iter()
+            .any(|a| a.needs_pixels() && !pdq.contains(&a));
+        let usage = match (uses_pdq, uses_grey) {
+            (true, true) => PixelUse::AlsoGrey,
+            (false, true) => PixelUse::GreyOnly,
+            _ => PixelUse::Any,
+        };
+        let image = decode_for(bytes, &options.decode, usage)?;
+        hash_decoded(image, options.algorithms, &mut out)?;
     }
     hash_digests(bytes, options.algorithms, &mut out);
     Ok(out)

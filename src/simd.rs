@@ -269,8 +269,18 @@ mod wasm {
             ]
         };
         [
-            half(lo(v[0], v[4]), lo(v[2], v[6]), lo(v[7], v[5]), lo(v[3], v[1])),
-            half(hi(v[0], v[4]), hi(v[2], v[6]), hi(v[7], v[5]), hi(v[3], v[1])),
+            half(
+                lo(v[0], v[4]),
+                lo(v[2], v[6]),
+                lo(v[7], v[5]),
+                lo(v[3], v[1]),
+            ),
+            half(
+                hi(v[0], v[4]),
+                hi(v[2], v[6]),
+                hi(v[7], v[5]),
+                hi(v[3], v[1]),
+            ),
         ]
     }
 
@@ -344,14 +354,18 @@ mod wasm {
 
     #[target_feature(enable = "simd128")]
     pub(super) fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
-        let load = |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
+        let load =
+            |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
         let half = i32x4_splat(1 << 15);
         // (k1 a + k2 b + 2^15) >> 16 for eight 16-bit lanes, through 32-bit products; the
         // results are small (|x| < 128 times at most 0.7), so narrowing them back is exact.
         let term = |a: v128, k1: i16, b: v128, k2: i16| {
             let (k1, k2) = (i16x8_splat(k1), i16x8_splat(k2));
             let lo = i32x4_add(i32x4_extmul_low_i16x8(a, k1), i32x4_extmul_low_i16x8(b, k2));
-            let hi = i32x4_add(i32x4_extmul_high_i16x8(a, k1), i32x4_extmul_high_i16x8(b, k2));
+            let hi = i32x4_add(
+                i32x4_extmul_high_i16x8(a, k1),
+                i32x4_extmul_high_i16x8(b, k2),
+            );
             let lo = i32x4_shr(i32x4_add(lo, half), 16);
             let hi = i32x4_shr(i32x4_add(hi, half), 16);
             i16x8_narrow_i32x4(lo, hi)

@@ -57,7 +57,7 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
 /// Writes the grey values of a row of RGB pixels, sixteen at a time through planar arrays so
 /// that the products run several lanes wide (the same [`grey_of`] per pixel). RGBA pixels,
 /// aligned words, vectorise as they are.
-fn grey_row_rgb(row: &[u8], out: &mut [u8]) {
+pub(crate) fn grey_row_rgb(row: &[u8], out: &mut [u8]) {
     // Vector grey where the build has it (wasm simd128); this loop does the rest.
     let done = crate::simd::grey_rgb16(row, out);
     let (row, out) = (&row[3 * done..], &mut out[done..]);

@@ -25,12 +25,26 @@ mod output;
 use huffman::{extend, Bits, Table};
 use output::Output;
 
+/// What the caller needs of the pixels.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Want {
+    /// RGB (grey for a grey JPEG).
+    Rgb,
+    /// RGB, and Pillow's grey image of it (`convert("L")`), made row by row as the RGB is.
+    RgbAndGrey,
+    /// Only Pillow's grey image.
+    Grey,
+}
+
 /// The decoded image: 8-bit grey or RGB, tightly packed.
 pub(crate) struct Decoded {
     pub width: u32,
     pub height: u32,
+    /// `pixels` are grey (one byte per pixel).
     pub grey: bool,
     pub pixels: Vec<u8>,
+    /// With `Want::RgbAndGrey` and RGB pixels: their grey image.
+    pub grey_image: Option<Vec<u8>>,
     /// The payload of the last APP1 "Exif" segment, after its 6-byte header.
     pub exif: Option<Vec<u8>>,
 }
@@ -104,9 +118,14 @@ pub(crate) enum Refusal {
 
 /// Decodes `bytes` (a JPEG file), refusing frames of more than `max_pixels` pixels and
 /// buffers beyond `budget` bytes.
-pub(crate) fn decode(bytes: &[u8], max_pixels: u64, budget: u64) -> Result<Decoded, Refusal> {
+pub(crate) fn decode(
+    bytes: &[u8],
+    want: Want,
+    max_pixels: u64,
+    budget: u64,
+) -> Result<Decoded, Refusal> {
     let mut why = None;
-    decode_inner(bytes, max_pixels, budget, &mut why).ok_or(why.unwrap_or(Refusal::Damaged))
+    decode_inner(bytes, want, max_pixels, budget, &mut why).ok_or(why.unwrap_or(Refusal::Damaged))
 }
 
 /// Records why, then gives up.
@@ -117,6 +136,7 @@ fn refuse<T>(why: &mut Option<Refusal>, r: Refusal) -> Option<T> {
 
 fn decode_inner(
     bytes: &[u8],
+    want: Want,
     max_pixels: u64,
     budget: u64,
     why: &mut Option<Refusal>,
@@ -196,7 +216,7 @@ fn decode_inner(
                         // No YCCK file to check the conversion against.
                         return refuse(why, Refusal::Unsupported("YCCK colour"));
                     }
-                    match Output::new(f, colour, budget) {
+                    match Output::new(f, colour, want, budget) {
                         Some(o) => out = Some(o),
                         None => return refuse(why, Refusal::Memory),
                     }
@@ -267,11 +287,14 @@ fn decode_inner(
     if !o.complete() {
         return None;
     }
+    let grey = o.is_grey();
+    let (pixels, grey_image) = o.into_pixels();
     Some(Decoded {
         width: f.width as u32,
         height: f.height as u32,
-        grey: f.comps.len() == 1,
-        pixels: o.into_pixels(),
+        grey,
+        pixels,
+        grey_image,
         exif: markers.exif,
     })
 }

@@ -2,7 +2,7 @@
 //! planes fill, upsampling (`jdsample.c`) and colour conversion (`jdcolor.c`).
 
 use super::idct::idct_block;
-use super::{Colour, Frame};
+use super::{Colour, Frame, Want};
 
 /// How a component reaches full resolution; the choice `jinit_upsampler` makes with fancy
 /// upsampling on (Pillow's default).
@@ -40,14 +40,28 @@ pub(super) struct Output {
     planes: Vec<Plane>,
     next: usize,
     pixels: Vec<u8>,
+    want: Want,
+    /// Pillow's grey of each RGB row (`Want::RgbAndGrey`), or one RGB row (`Want::Grey`).
+    aside: Vec<u8>,
     /// The image came in one interleaved sequential scan, output as it was decoded.
     pub(super) streamed: bool,
 }
 
 impl Output {
-    pub(super) fn new(f: &Frame, colour: Colour, budget: u64) -> Option<Output> {
-        let channels = if colour == Colour::Grey { 1 } else { 3 };
-        let mut bytes = f.width as u64 * f.height as u64 * channels;
+    pub(super) fn new(f: &Frame, colour: Colour, want: Want, budget: u64) -> Option<Output> {
+        // A grey JPEG's samples are its grey image: nothing to convert.
+        let want = if colour == Colour::Grey {
+            Want::Rgb
+        } else {
+            want
+        };
+        let channels = if colour == Colour::Grey || want == Want::Grey {
+            1
+        } else {
+            3
+        };
+        let pixels = f.width as u64 * f.height as u64;
+        let mut bytes = pixels * channels + if want == Want::RgbAndGrey { pixels } else { 0 };
         for c in &f.comps {
             bytes += c.bw as u64 * 8 * c.bh_used as u64 * 8;
         }
@@ -95,6 +109,12 @@ impl Output {
             planes,
             next: 0,
             pixels: Vec::with_capacity(f.width * f.height * channels as usize),
+            want,
+            aside: match want {
+                Want::Rgb => Vec::new(),
+                Want::RgbAndGrey => Vec::with_capacity(f.width * f.height),
+                Want::Grey => vec![0; 3 * f.width],
+            },
             streamed: false,
         })
     }
@@ -103,8 +123,15 @@ impl Output {
         self.next == self.height
     }
 
-    pub(super) fn into_pixels(self) -> Vec<u8> {
-        self.pixels
+    /// The pixels (grey for a grey JPEG or `Want::Grey`, else RGB), and with
+    /// `Want::RgbAndGrey` the grey image of the RGB pixels.
+    pub(super) fn into_pixels(self) -> (Vec<u8>, Option<Vec<u8>>) {
+        let grey = (self.want == Want::RgbAndGrey).then_some(self.aside);
+        (self.pixels, grey)
+    }
+
+    pub(super) fn is_grey(&self) -> bool {
+        self.colour == Colour::Grey || self.want == Want::Grey
     }
 
     /// Inverse DCT of MCU row `my` of every component, `coefs(c)` giving component `c`'s
@@ -175,10 +202,15 @@ impl Output {
         for p in &mut self.planes {
             upsample(p, y, w);
         }
-        let channels = if self.colour == Colour::Grey { 1 } else { 3 };
+        let grey_out = self.is_grey();
+        let channels = if grey_out { 1 } else { 3 };
         // Rows come in order: the buffer grows by one row, which is then written.
         self.pixels.resize((y + 1) * w * channels, 0);
-        let out = &mut self.pixels[y * w * channels..];
+        let out = if self.colour != Colour::Grey && grey_out {
+            &mut self.aside[..3 * w] // the RGB row, made grey below
+        } else {
+            &mut self.pixels[y * w * channels..]
+        };
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
                 &p.samples[y * p.stride..y * p.stride + w]
@@ -204,6 +236,21 @@ impl Output {
                 line(k, y, w),
                 out,
             ),
+            _ => {}
+        }
+        // Pillow's grey (`convert("L")`) of the RGB row just made, while it is in cache.
+        match self.want {
+            Want::Grey if self.colour != Colour::Grey => {
+                crate::imagehash::grey::grey_row_rgb(
+                    &self.aside[..3 * w],
+                    &mut self.pixels[y * w..],
+                );
+            }
+            Want::RgbAndGrey => {
+                self.aside.resize((y + 1) * w, 0);
+                let rgb = &self.pixels[y * w * 3..(y + 1) * w * 3];
+                crate::imagehash::grey::grey_row_rgb(rgb, &mut self.aside[y * w..]);
+            }
             _ => {}
         }
     }
