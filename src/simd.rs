@@ -136,18 +136,26 @@ pub fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: u
 }
 
 /// libjpeg's YCbCr to RGB (`jdcolor.c`, as [`crate::jpeg`]'s `output` module computes it) of
-/// the leading whole blocks of 16 pixels, written packed to `out`; returns how many pixels
-/// it did. Only in wasm builds with simd128 (integer arithmetic, exact in any lane width);
-/// elsewhere 0.
+/// the leading whole blocks of 16 pixels, written packed to `rgb` if given, and Pillow's
+/// grey of those RGB pixels (`(19595 R + 38470 G + 7471 B + 2^15) >> 16`, as
+/// [`crate::imagehash::grey::grey_of`]) to `grey` if given; returns how many pixels it did.
+/// Only in wasm builds with simd128 (integer arithmetic, exact in any lane width); elsewhere
+/// 0.
 #[inline]
-pub fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
+pub fn ycc_rgb16(
+    y: &[u8],
+    cb: &[u8],
+    cr: &[u8],
+    rgb: Option<&mut [u8]>,
+    grey: Option<&mut [u8]>,
+) -> usize {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[allow(unused_unsafe)]
     // SAFETY: the cfg above proves the build enables simd128.
-    return unsafe { wasm::ycc_rgb16(y, cb, cr, out) };
+    return unsafe { wasm::ycc_rgb16(y, cb, cr, rgb, grey) };
     #[allow(unreachable_code)]
     {
-        let _ = (y, cb, cr, out);
+        let _ = (y, cb, cr, rgb, grey);
         0
     }
 }
@@ -353,48 +361,82 @@ mod wasm {
     }
 
     #[target_feature(enable = "simd128")]
-    pub(super) fn ycc_rgb16(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) -> usize {
+    pub(super) fn ycc_rgb16(
+        y: &[u8],
+        cb: &[u8],
+        cr: &[u8],
+        mut rgb: Option<&mut [u8]>,
+        mut grey: Option<&mut [u8]>,
+    ) -> usize {
         let load =
             |s: &[u8]| -> v128 { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
         let half = i32x4_splat(1 << 15);
-        // (k1 a + k2 b + 2^15) >> 16 for eight 16-bit lanes, through 32-bit products; the
-        // results are small (|x| < 128 times at most 0.7), so narrowing them back is exact.
-        let term = |a: v128, k1: i16, b: v128, k2: i16| {
-            let (k1, k2) = (i16x8_splat(k1), i16x8_splat(k2));
-            let lo = i32x4_add(i32x4_extmul_low_i16x8(a, k1), i32x4_extmul_low_i16x8(b, k2));
-            let hi = i32x4_add(
-                i32x4_extmul_high_i16x8(a, k1),
-                i32x4_extmul_high_i16x8(b, k2),
-            );
-            let lo = i32x4_shr(i32x4_add(lo, half), 16);
-            let hi = i32x4_shr(i32x4_add(hi, half), 16);
-            i16x8_narrow_i32x4(lo, hi)
+        // (sum of k_i a_i + 2^15) >> 16 for eight 16-bit lanes, through 32-bit products; the
+        // callers' results fit 16 bits, so narrowing them back is exact. One, two or three
+        // products: a product by zero would not be optimised away.
+        let shift = |lo: v128, hi: v128| {
+            i16x8_narrow_i32x4(
+                i32x4_shr(i32x4_add(lo, half), 16),
+                i32x4_shr(i32x4_add(hi, half), 16),
+            )
+        };
+        let products = |a: v128, k: i16| {
+            let k = i16x8_splat(k);
+            (i32x4_extmul_low_i16x8(a, k), i32x4_extmul_high_i16x8(a, k))
+        };
+        let term1 = |a: v128, k1: i16| {
+            let (lo, hi) = products(a, k1);
+            shift(lo, hi)
+        };
+        let term2 = |a: v128, k1: i16, b: v128, k2: i16| {
+            let ((lo1, hi1), (lo2, hi2)) = (products(a, k1), products(b, k2));
+            shift(i32x4_add(lo1, lo2), i32x4_add(hi1, hi2))
+        };
+        let term3 = |a: v128, k1: i16, b: v128, k2: i16, c: v128, k3: i16| {
+            let ((lo1, hi1), (lo2, hi2)) = (products(a, k1), products(b, k2));
+            let (lo3, hi3) = products(c, k3);
+            shift(
+                i32x4_add(i32x4_add(lo1, lo2), lo3),
+                i32x4_add(i32x4_add(hi1, hi2), hi3),
+            )
         };
         let centre = i16x8_splat(128);
-        let mut done = 0;
-        for (((o, y), cb), cr) in out
-            .chunks_exact_mut(48)
-            .zip(y.chunks_exact(16))
-            .zip(cb.chunks_exact(16))
-            .zip(cr.chunks_exact(16))
-        {
-            let (y, cb, cr) = (load(y), load(cb), load(cr));
+        let zero = i16x8_splat(0);
+        let blocks = y.len().min(cb.len()).min(cr.len()) / 16;
+        let blocks = rgb.as_ref().map_or(blocks, |o| blocks.min(o.len() / 48));
+        let blocks = grey.as_ref().map_or(blocks, |o| blocks.min(o.len() / 16));
+        for k in 0..blocks {
+            let at = 16 * k;
             let halves = |v: v128| [u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v)];
-            let (y, cb, cr) = (halves(y), halves(cb), halves(cr));
-            let mut rgb = [[i16x8_splat(0); 2]; 3];
+            let y = halves(load(&y[at..at + 16]));
+            let cb = halves(load(&cb[at..at + 16]));
+            let cr = halves(load(&cr[at..at + 16]));
+            let mut planes = [[zero; 2]; 3];
             for h in 0..2 {
                 let (y, cb, cr) = (y[h], i16x8_sub(cb[h], centre), i16x8_sub(cr[h], centre));
-                let zero = i16x8_splat(0);
                 // The factors rewritten to fit 16 bits, exactly (checked for every input):
                 // (91881 x + 2^15) >> 16 = x + ((26345 x + 2^15) >> 16),
                 // (116130 x + 2^15) >> 16 = 2 x + ((-14942 x + 2^15) >> 16),
                 // (-22554 b - 46802 r + 2^15) >> 16 = -r + ((-22554 b + 18734 r + 2^15) >> 16).
-                rgb[0][h] = i16x8_add(i16x8_add(y, cr), term(cr, 26345, zero, 0));
-                rgb[1][h] = i16x8_add(i16x8_sub(y, cr), term(cb, -22554, cr, 18734));
-                rgb[2][h] = i16x8_add(i16x8_add(y, i16x8_add(cb, cb)), term(cb, -14942, zero, 0));
+                planes[0][h] = i16x8_add(i16x8_add(y, cr), term1(cr, 26345));
+                planes[1][h] = i16x8_add(i16x8_sub(y, cr), term2(cb, -22554, cr, 18734));
+                planes[2][h] = i16x8_add(i16x8_add(y, i16x8_add(cb, cb)), term1(cb, -14942));
             }
             // Saturating narrowing: the clamp to 0..=255.
-            let [r, g, b] = rgb.map(|c| u8x16_narrow_i16x8(c[0], c[1]));
+            let [r, g, b] = planes.map(|c| u8x16_narrow_i16x8(c[0], c[1]));
+            if let Some(o) = grey.as_deref_mut() {
+                // Pillow's grey with 38470 = 65536 - 27066: g + ((19595 r - 27066 g + 7471 b
+                // + 2^15) >> 16), the same integer.
+                let (r, g, b) = (halves(r), halves(g), halves(b));
+                let l: [v128; 2] = std::array::from_fn(|h| {
+                    i16x8_add(g[h], term3(r[h], 19595, g[h], -27066, b[h], 7471))
+                });
+                let bytes = u8x16_narrow_i16x8(l[0], l[1]);
+                o[at..at + 16].copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(bytes));
+            }
+            let Some(o) = rgb.as_deref_mut() else {
+                continue;
+            };
             // Interleave: r0 g0 r1 g1 ... then the blue bytes between.
             let rg_lo =
                 i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r, g);
@@ -411,11 +453,11 @@ mod wasm {
                 rg_hi, b,
             );
             for (i, v) in [out0, out1, out2].iter().enumerate() {
-                o[16 * i..16 * i + 16].copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(*v));
+                let at = 3 * at + 16 * i;
+                o[at..at + 16].copy_from_slice(&bytemuck::cast::<v128, [u8; 16]>(*v));
             }
-            done += 16;
         }
-        done
+        16 * blocks
     }
 
     #[target_feature(enable = "simd128")]

@@ -181,9 +181,9 @@ const LOOKAHEAD: u32 = 10;
 pub(super) struct Table {
     /// For the next `LOOKAHEAD` bits: code length (0: longer) in the high byte, symbol low.
     fast: Box<[u16; 1 << LOOKAHEAD]>,
-    /// For AC tables, the whole coefficient where a code and its value bits fit in the next
-    /// `LOOKAHEAD` bits: value in the low 16 bits, zero run in bits 16..20, bits used in bits 20..24;
-    /// 0 where they do not fit (or for an end-of-block or zero-run code).
+    /// The whole coefficient (AC) or difference (DC) where a code and its value bits fit in
+    /// the next `LOOKAHEAD` bits: value in the low 16 bits, zero run in bits 16..20, bits
+    /// used in bits 20..24; 0 where they do not fit, and for AC end-of-band and zero-run codes.
     fast_ac: Box<[u32; 1 << LOOKAHEAD]>,
     /// Largest code of each length (-1: none), as in T.81 F.2.2.3.
     maxcode: [i32; 18],
@@ -195,7 +195,7 @@ pub(super) struct Table {
 impl Table {
     /// `counts[i]`: number of codes of length `i + 1`. `None` for an impossible table
     /// (over-full code space, or too many symbols).
-    pub(super) fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Table> {
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], dc: bool) -> Option<Table> {
         let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
         if total > 256 || total != symbols.len() {
             return None;
@@ -233,7 +233,8 @@ impl Table {
         for (look, e) in fast.iter().enumerate() {
             let len = u32::from(e >> 8);
             let (run, size) = (u32::from((e & 0xFF) >> 4), u32::from(e & 15));
-            if len == 0 || size == 0 || len + size > LOOKAHEAD {
+            // A DC category of 0 is a difference of 0; an AC symbol of size 0 is no value.
+            if len == 0 || (size == 0 && !dc) || len + size > LOOKAHEAD {
                 continue;
             }
             let bits = (look as u32 >> (LOOKAHEAD - len - size)) & ((1 << size) - 1);
@@ -249,10 +250,10 @@ impl Table {
         })
     }
 
-    /// The next AC coefficient if its code and value fit the look-ahead: (zero run, value).
-    /// Otherwise nothing is consumed.
+    /// The next AC coefficient (zero run, value), or DC difference (0, value), if its code and
+    /// value fit the look-ahead. Otherwise nothing is consumed.
     #[inline]
-    pub(super) fn fast_ac(&self, bits: &mut Bits) -> Option<(usize, i16)> {
+    pub(super) fn fast_value(&self, bits: &mut Bits) -> Option<(usize, i16)> {
         if bits.n < 16 {
             bits.refill();
         }
@@ -348,7 +349,7 @@ mod tests {
         counts[1] = 2;
         counts[2] = 1;
         counts[11] = 1;
-        let t = Table::new(&counts, &[5, 6, 7, 8]).unwrap();
+        let t = Table::new(&counts, &[5, 6, 7, 8], false).unwrap();
         // Codes: 00, 01, 100, 101000000000.
         let data = [0b0001_1001, 0b0100_0000, 0b0000_0000];
         let mut bits = Bits::new(&data, 0);
@@ -359,7 +360,7 @@ mod tests {
         // An over-full code space is refused.
         let mut counts = [0u8; 16];
         counts[0] = 3;
-        assert!(Table::new(&counts, &[1, 2, 3]).is_none());
+        assert!(Table::new(&counts, &[1, 2, 3], false).is_none());
     }
 
     #[test]

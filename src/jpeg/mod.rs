@@ -432,7 +432,7 @@ fn parse_dht(
         if class == 0 && symbols.iter().any(|&s| s > 15) {
             return None;
         }
-        let table = Table::new(&counts, symbols)?;
+        let table = Table::new(&counts, symbols, class == 0)?;
         if class == 0 {
             dc[id] = Some(table);
         } else {
@@ -634,20 +634,29 @@ fn sequential_block(
     dc: &Table,
     ac: &Table,
     pred: &mut i32,
-    block: &mut [i16],
+    block: &mut [i16; 64],
 ) -> Option<()> {
-    let s = u32::from(dc.decode(bits)?);
-    let diff = if s == 0 { 0 } else { extend(bits.get(s), s) };
+    let diff = match dc.fast_value(bits) {
+        Some((_, diff)) => i32::from(diff),
+        None => {
+            let s = u32::from(dc.decode(bits)?);
+            if s == 0 {
+                0
+            } else {
+                extend(bits.get(s), s)
+            }
+        }
+    };
     *pred = pred.wrapping_add(diff);
     block[0] = *pred as i16;
     let mut k = 1;
     while k < 64 {
-        if let Some((run, value)) = ac.fast_ac(bits) {
+        if let Some((run, value)) = ac.fast_value(bits) {
             k += run;
             if k > 63 {
                 return None;
             }
-            block[NATURAL[k]] = value;
+            block[NATURAL[k] & 63] = value;
             k += 1;
             continue;
         }
@@ -658,7 +667,7 @@ fn sequential_block(
             if k > 63 {
                 return None;
             }
-            block[NATURAL[k]] = extend(bits.get(s), s) as i16;
+            block[NATURAL[k] & 63] = extend(bits.get(s), s) as i16;
             k += 1;
         } else if r == 15 {
             k += 16;
@@ -712,7 +721,8 @@ fn decode_sequential_streaming(
                 let local = if interleaved { by % c.v } else { 0 };
                 let at = (local * c.bw + bx) * 64;
                 let (dc, ac) = tables[i];
-                sequential_block(bits, dc, ac, &mut preds[i], &mut rows[i][at..at + 64])
+                let block = <&mut [i16; 64]>::try_from(&mut rows[i][at..at + 64]).ok()?;
+                sequential_block(bits, dc, ac, &mut preds[i], block)
             }
             Step::Restart => {
                 preds.iter_mut().for_each(|p| *p = 0);
@@ -779,7 +789,7 @@ fn decode_scan(
         let block = &mut coefs[ci][at..at + 64];
         let pred = &mut preds[i];
         if !progressive {
-            sequential_block(bits, dcs[i]?, acs[i]?, pred, block)
+            sequential_block(bits, dcs[i]?, acs[i]?, pred, block.try_into().ok()?)
         } else if ss == 0 {
             if ah == 0 {
                 let s = u32::from(dcs[i]?.decode(bits)?);

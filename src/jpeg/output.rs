@@ -204,13 +204,18 @@ impl Output {
         }
         let grey_out = self.is_grey();
         let channels = if grey_out { 1 } else { 3 };
-        // Rows come in order: the buffer grows by one row, which is then written.
-        self.pixels.resize((y + 1) * w * channels, 0);
-        let out = if self.colour != Colour::Grey && grey_out {
-            &mut self.aside[..3 * w] // the RGB row, made grey below
-        } else {
-            &mut self.pixels[y * w * channels..]
-        };
+        let (colour, want) = (self.colour, self.want);
+        let Output {
+            planes,
+            pixels,
+            aside,
+            ..
+        } = self;
+        // Rows come in order: the buffers grow by one row, which is then written.
+        pixels.resize((y + 1) * w * channels, 0);
+        if want == Want::RgbAndGrey {
+            aside.resize((y + 1) * w, 0);
+        }
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
                 &p.samples[y * p.stride..y * p.stride + w]
@@ -218,38 +223,44 @@ impl Output {
                 &p.row[..w]
             }
         }
-        match (self.colour, self.planes.as_slice()) {
-            (Colour::Grey, [g]) => out.copy_from_slice(line(g, y, w)),
-            (Colour::YCbCr, [a, b, c]) => {
-                ycc_to_rgb(line(a, y, w), line(b, y, w), line(c, y, w), out)
+        let lines: Vec<&[u8]> = planes.iter().map(|p| line(p, y, w)).collect();
+        // YCbCr with grey wanted: RGB and grey together on vectors where the build has
+        // them; `done` pixels are then complete.
+        let done = match (colour, want, lines.as_slice()) {
+            (Colour::YCbCr, Want::Grey, [a, b, c]) => {
+                crate::simd::ycc_rgb16(a, b, c, None, Some(&mut pixels[y * w..]))
             }
+            _ => 0,
+        };
+        let lines: Vec<&[u8]> = lines.iter().map(|l| &l[done..]).collect();
+        let out = if colour != Colour::Grey && grey_out {
+            &mut aside[..3 * (w - done)] // the RGB pixels, made grey below
+        } else {
+            &mut pixels[(y * w + done) * channels..(y + 1) * w * channels]
+        };
+        match (colour, lines.as_slice()) {
+            (Colour::Grey, [g]) => out.copy_from_slice(g),
+            (Colour::YCbCr, [a, b, c]) => ycc_to_rgb(a, b, c, out),
             (Colour::Rgb, [a, b, c]) => {
-                let (a, b, c) = (line(a, y, w), line(b, y, w), line(c, y, w));
-                for (((px, &r), &g), &b) in out.chunks_exact_mut(3).zip(a).zip(b).zip(c) {
+                for (((px, &r), &g), &b) in out.chunks_exact_mut(3).zip(*a).zip(*b).zip(*c) {
                     px.copy_from_slice(&[r, g, b]);
                 }
             }
-            (Colour::Cmyk, [c, m, ye, k]) => cmyk_to_rgb(
-                line(c, y, w),
-                line(m, y, w),
-                line(ye, y, w),
-                line(k, y, w),
-                out,
-            ),
+            (Colour::Cmyk, [c, m, ye, k]) => cmyk_to_rgb(c, m, ye, k, out),
             _ => {}
         }
-        // Pillow's grey (`convert("L")`) of the RGB row just made, while it is in cache.
-        match self.want {
-            Want::Grey if self.colour != Colour::Grey => {
-                crate::imagehash::grey::grey_row_rgb(
-                    &self.aside[..3 * w],
-                    &mut self.pixels[y * w..],
+        // Pillow's grey (`convert("L")`) of the RGB pixels just made, while they are in cache.
+        let grey = crate::imagehash::grey::grey_row_rgb;
+        match want {
+            Want::Grey if colour != Colour::Grey => {
+                grey(
+                    &aside[..3 * (w - done)],
+                    &mut pixels[y * w + done..(y + 1) * w],
                 );
             }
             Want::RgbAndGrey => {
-                self.aside.resize((y + 1) * w, 0);
-                let rgb = &self.pixels[y * w * 3..(y + 1) * w * 3];
-                crate::imagehash::grey::grey_row_rgb(rgb, &mut self.aside[y * w..]);
+                let rgb = &pixels[(y * w + done) * 3..(y + 1) * w * 3];
+                grey(rgb, &mut aside[y * w + done..(y + 1) * w]);
             }
             _ => {}
         }
@@ -350,7 +361,7 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
     };
     // Sixteen pixels at a time into planar arrays, so that the arithmetic runs on vectors;
     // then interleaved.
-    let vectors = crate::simd::ycc_rgb16(y, cb, cr, out);
+    let vectors = crate::simd::ycc_rgb16(y, cb, cr, Some(out), None);
     const N: usize = 16;
     let whole = vectors + (y.len().min(out.len() / 3) - vectors) / N * N;
     for (((o, y), cb), cr) in out[vectors * 3..whole * 3]

@@ -986,24 +986,61 @@ fn arithmetic_coded_jpeg_is_an_unsupported_feature() {
 fn hash_bytes_equals_decode_then_hash_for_every_algorithm_set() {
     use pixelprint::pipeline::{hash_bytes, hash_image, AlgorithmSet, FileHashes, HashOptions};
     let files = [
-        ("exif-rotn-6", vectors::JPEG_IMAGES.iter().find(|(n, _)| n.ends_with("exif-rotn-6.jpg"))),
-        ("wee", vectors::JPEG_IMAGES.iter().find(|(n, _)| n.ends_with("wee.jpg"))),
-        ("cmyk", vectors::PILLOW_RGB_IMAGES.iter().find(|(n, _)| n.ends_with("CMYK.jpg"))),
-        ("grey", vectors::JPEG_FIXTURES.iter().find(|(n, _)| *n == "grey-250x187.jpg")),
-        ("rgb", vectors::JPEG_FIXTURES.iter().find(|(n, _)| *n == "rgb-progressive-33x17.jpg")),
+        (
+            "exif-rotn-6",
+            vectors::JPEG_IMAGES
+                .iter()
+                .find(|(n, _)| n.ends_with("exif-rotn-6.jpg")),
+        ),
+        (
+            "wee",
+            vectors::JPEG_IMAGES
+                .iter()
+                .find(|(n, _)| n.ends_with("wee.jpg")),
+        ),
+        (
+            "cmyk",
+            vectors::PILLOW_RGB_IMAGES
+                .iter()
+                .find(|(n, _)| n.ends_with("CMYK.jpg")),
+        ),
+        (
+            "grey",
+            vectors::JPEG_FIXTURES
+                .iter()
+                .find(|(n, _)| *n == "grey-250x187.jpg"),
+        ),
+        (
+            "rgb",
+            vectors::JPEG_FIXTURES
+                .iter()
+                .find(|(n, _)| *n == "rgb-progressive-33x17.jpg"),
+        ),
     ];
-    let sets = ["pdq,ahash,dhash,phash", "dhash", "ahash,phash,whash,dhash_vertical", "pdq", "phash16,pdq_dihedral"];
+    let sets = [
+        "pdq,ahash,dhash,phash",
+        "dhash",
+        "ahash,phash,whash,dhash_vertical",
+        "pdq",
+        "phash16,pdq_dihedral",
+    ];
     let mut checked = 0;
     for (name, file) in files {
         let bytes = file.unwrap_or_else(|| panic!("{name} is not embedded")).1;
         for orientation in [OrientationPolicy::Ignore, OrientationPolicy::Apply] {
-            let decode_options = DecodeOptions { orientation, ..DecodeOptions::default() };
+            let decode_options = DecodeOptions {
+                orientation,
+                ..DecodeOptions::default()
+            };
             let image = decode(bytes, &decode_options).unwrap();
             for set in sets {
                 let algorithms = AlgorithmSet::parse(set).unwrap();
                 let mut expected = FileHashes::default();
                 hash_image(&image, algorithms, &mut expected).unwrap();
-                let options = HashOptions { algorithms, decode: decode_options.clone() };
+                let options = HashOptions {
+                    algorithms,
+                    decode: decode_options.clone(),
+                };
                 let got = hash_bytes(bytes, &options).unwrap();
                 assert_eq!(got, expected, "{name} {orientation:?} {set}");
                 checked += 1;
