@@ -128,10 +128,262 @@ pub fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: u
         wasm::idct_islow(coef, quant, out, stride);
         true
     };
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    // SAFETY: the cfg above proves the build enables SSE2.
+    return unsafe {
+        sse2::idct_islow(coef, quant, out, stride);
+        true
+    };
     #[allow(unreachable_code)]
     {
         let _ = (coef, quant, out, stride);
         false
+    }
+}
+
+/// The accurate IDCT's sums regrouped as dot products of input pairs with constant pairs
+/// (see `wasm::idct_pass`): for (v0, v4) the pairs giving tmp0 and tmp1, for (v2, v6) tmp2
+/// and tmp3; for the odd outputs t0..t3, the pair for (v7, v5) then the pair for (v3, v1).
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+const IDCT_EVEN: [[i16; 2]; 4] = [[8192, 8192], [8192, -8192], [4433, -10704], [10703, 4433]];
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+const IDCT_ODD: [[i16; 4]; 4] = [
+    [-11363, 9633, -6436, 2260],
+    [9633, 2261, -11362, 6437],
+    [-6436, -11362, -2259, 9633],
+    [2260, 6437, 9633, 11363],
+];
+
+/// The JPEG loops with SSE2, operation for operation the simd128 versions in `wasm`
+/// (`pmullw`, `pmulhw`, `pmaddwd`, `packssdw`, `packuswb` and unpacks for its lane
+/// operations; SSE2 has no byte shuffle, so RGB is interleaved from arrays).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use core::arch::x86_64::*;
+
+    #[target_feature(enable = "sse2")]
+    fn pair(a: i16, b: i16) -> __m128i {
+        _mm_set1_epi32(((u32::from(b as u16) << 16) | u32::from(a as u16)) as i32)
+    }
+
+    /// See `wasm::idct_pass`: the same dot products of input pairs with constant pairs.
+    #[target_feature(enable = "sse2")]
+    fn idct_pass(v: [__m128i; 8], shift: i32) -> [[__m128i; 8]; 2] {
+        let round = _mm_set1_epi32(1 << (shift - 1));
+        let count = _mm_cvtsi32_si128(shift);
+        let half = |p04: __m128i, p26: __m128i, p75: __m128i, p31: __m128i| {
+            let dot = |a, b| _mm_madd_epi16(a, b);
+            let even = |p, [a, b]: [i16; 2]| dot(p, pair(a, b));
+            let tmp0 = even(p04, super::IDCT_EVEN[0]);
+            let tmp1 = even(p04, super::IDCT_EVEN[1]);
+            let tmp2 = even(p26, super::IDCT_EVEN[2]);
+            let tmp3 = even(p26, super::IDCT_EVEN[3]);
+            let (tmp10, tmp13) = (_mm_add_epi32(tmp0, tmp3), _mm_sub_epi32(tmp0, tmp3));
+            let (tmp11, tmp12) = (_mm_add_epi32(tmp1, tmp2), _mm_sub_epi32(tmp1, tmp2));
+            let odd =
+                |[a, b, c, d]: [i16; 4]| _mm_add_epi32(dot(p75, pair(a, b)), dot(p31, pair(c, d)));
+            let [t0, t1, t2, t3] = super::IDCT_ODD.map(odd);
+            let out = |a: __m128i| _mm_sra_epi32(_mm_add_epi32(a, round), count);
+            [
+                out(_mm_add_epi32(tmp10, t3)),
+                out(_mm_add_epi32(tmp11, t2)),
+                out(_mm_add_epi32(tmp12, t1)),
+                out(_mm_add_epi32(tmp13, t0)),
+                out(_mm_sub_epi32(tmp13, t0)),
+                out(_mm_sub_epi32(tmp12, t1)),
+                out(_mm_sub_epi32(tmp11, t2)),
+                out(_mm_sub_epi32(tmp10, t3)),
+            ]
+        };
+        let lo = |x, y| _mm_unpacklo_epi16(x, y);
+        let hi = |x, y| _mm_unpackhi_epi16(x, y);
+        [
+            half(
+                lo(v[0], v[4]),
+                lo(v[2], v[6]),
+                lo(v[7], v[5]),
+                lo(v[3], v[1]),
+            ),
+            half(
+                hi(v[0], v[4]),
+                hi(v[2], v[6]),
+                hi(v[7], v[5]),
+                hi(v[3], v[1]),
+            ),
+        ]
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn transpose16(a: [__m128i; 8]) -> [__m128i; 8] {
+        let t = [
+            _mm_unpacklo_epi16(a[0], a[1]),
+            _mm_unpackhi_epi16(a[0], a[1]),
+            _mm_unpacklo_epi16(a[2], a[3]),
+            _mm_unpackhi_epi16(a[2], a[3]),
+            _mm_unpacklo_epi16(a[4], a[5]),
+            _mm_unpackhi_epi16(a[4], a[5]),
+            _mm_unpacklo_epi16(a[6], a[7]),
+            _mm_unpackhi_epi16(a[6], a[7]),
+        ];
+        let u = [
+            _mm_unpacklo_epi32(t[0], t[2]),
+            _mm_unpackhi_epi32(t[0], t[2]),
+            _mm_unpacklo_epi32(t[1], t[3]),
+            _mm_unpackhi_epi32(t[1], t[3]),
+            _mm_unpacklo_epi32(t[4], t[6]),
+            _mm_unpackhi_epi32(t[4], t[6]),
+            _mm_unpacklo_epi32(t[5], t[7]),
+            _mm_unpackhi_epi32(t[5], t[7]),
+        ];
+        [
+            _mm_unpacklo_epi64(u[0], u[4]),
+            _mm_unpackhi_epi64(u[0], u[4]),
+            _mm_unpacklo_epi64(u[1], u[5]),
+            _mm_unpackhi_epi64(u[1], u[5]),
+            _mm_unpacklo_epi64(u[2], u[6]),
+            _mm_unpackhi_epi64(u[2], u[6]),
+            _mm_unpacklo_epi64(u[3], u[7]),
+            _mm_unpackhi_epi64(u[3], u[7]),
+        ]
+    }
+
+    /// 32-bit products of eight 16-bit lanes by `k`: lanes 0-3 and 4-7.
+    #[target_feature(enable = "sse2")]
+    fn products(a: __m128i, k: i16) -> (__m128i, __m128i) {
+        let k = _mm_set1_epi16(k);
+        let (low, high) = (_mm_mullo_epi16(a, k), _mm_mulhi_epi16(a, k));
+        (_mm_unpacklo_epi16(low, high), _mm_unpackhi_epi16(low, high))
+    }
+
+    /// `(sum + 2^15) >> 16` of 32-bit lanes, back to eight 16-bit lanes (see `wasm`).
+    #[target_feature(enable = "sse2")]
+    fn shifted(lo: __m128i, hi: __m128i) -> __m128i {
+        let half = _mm_set1_epi32(1 << 15);
+        _mm_packs_epi32(
+            _mm_srai_epi32::<16>(_mm_add_epi32(lo, half)),
+            _mm_srai_epi32::<16>(_mm_add_epi32(hi, half)),
+        )
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn sum(terms: &[(__m128i, i16)]) -> __m128i {
+        let mut lo = _mm_setzero_si128();
+        let mut hi = _mm_setzero_si128();
+        for &(a, k) in terms {
+            let (l, h) = products(a, k);
+            lo = _mm_add_epi32(lo, l);
+            hi = _mm_add_epi32(hi, h);
+        }
+        shifted(lo, hi)
+    }
+
+    /// See `wasm::ycc_rgb16`: the same 16-bit factors and products.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn ycc_rgb16(
+        y: &[u8],
+        cb: &[u8],
+        cr: &[u8],
+        mut rgb: Option<&mut [u8]>,
+        mut grey: Option<&mut [u8]>,
+    ) -> usize {
+        let load =
+            |s: &[u8]| -> __m128i { bytemuck::cast(<[u8; 16]>::try_from(s).expect("16 bytes")) };
+        let zero = _mm_setzero_si128();
+        let halves = |v: __m128i| [_mm_unpacklo_epi8(v, zero), _mm_unpackhi_epi8(v, zero)];
+        let centre = _mm_set1_epi16(128);
+        let blocks = y.len().min(cb.len()).min(cr.len()) / 16;
+        let blocks = rgb.as_ref().map_or(blocks, |o| blocks.min(o.len() / 48));
+        let blocks = grey.as_ref().map_or(blocks, |o| blocks.min(o.len() / 16));
+        for k in 0..blocks {
+            let at = 16 * k;
+            let y = halves(load(&y[at..at + 16]));
+            let cb = halves(load(&cb[at..at + 16]));
+            let cr = halves(load(&cr[at..at + 16]));
+            let mut planes = [[zero; 2]; 3];
+            for h in 0..2 {
+                let (y, cb, cr) = (
+                    y[h],
+                    _mm_sub_epi16(cb[h], centre),
+                    _mm_sub_epi16(cr[h], centre),
+                );
+                planes[0][h] = _mm_add_epi16(_mm_add_epi16(y, cr), sum(&[(cr, 26345)]));
+                planes[1][h] =
+                    _mm_add_epi16(_mm_sub_epi16(y, cr), sum(&[(cb, -22554), (cr, 18734)]));
+                planes[2][h] = _mm_add_epi16(
+                    _mm_add_epi16(y, _mm_add_epi16(cb, cb)),
+                    sum(&[(cb, -14942)]),
+                );
+            }
+            let [r, g, b] = planes.map(|c| _mm_packus_epi16(c[0], c[1]));
+            if let Some(o) = grey.as_deref_mut() {
+                let (r, g, b) = (halves(r), halves(g), halves(b));
+                let l: [__m128i; 2] = std::array::from_fn(|h| {
+                    _mm_add_epi16(g[h], sum(&[(r[h], 19595), (g[h], -27066), (b[h], 7471)]))
+                });
+                let bytes: [u8; 16] = bytemuck::cast(_mm_packus_epi16(l[0], l[1]));
+                o[at..at + 16].copy_from_slice(&bytes);
+            }
+            if let Some(o) = rgb.as_deref_mut() {
+                let [r, g, b]: [[u8; 16]; 3] = [r, g, b].map(bytemuck::cast);
+                for (i, px) in o[3 * at..3 * at + 48].chunks_exact_mut(3).enumerate() {
+                    px.copy_from_slice(&[r[i], g[i], b[i]]);
+                }
+            }
+        }
+        16 * blocks
+    }
+
+    /// See `wasm::triangle_pairs`.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn triangle_pairs(
+        s: &[u16],
+        out: &mut [u8],
+        even: u16,
+        odd: u16,
+        shift: u32,
+    ) -> usize {
+        let load = |s: &[u16]| -> __m128i { bytemuck::cast(<[u16; 8]>::try_from(s).expect("8")) };
+        let (even, odd) = (_mm_set1_epi16(even as i16), _mm_set1_epi16(odd as i16));
+        let count = _mm_cvtsi32_si128(shift as i32);
+        let pairs = s.len().saturating_sub(1) / 8 * 8;
+        for i in (0..pairs).step_by(8) {
+            let (a, b) = (load(&s[i..i + 8]), load(&s[i + 1..i + 9]));
+            let three = |v: __m128i| _mm_add_epi16(_mm_add_epi16(v, v), v);
+            let near_a = _mm_srl_epi16(_mm_add_epi16(_mm_add_epi16(three(a), b), odd), count);
+            let near_b = _mm_srl_epi16(_mm_add_epi16(_mm_add_epi16(three(b), a), even), count);
+            let mixed = _mm_unpacklo_epi8(
+                _mm_packus_epi16(near_a, near_a),
+                _mm_packus_epi16(near_b, near_b),
+            );
+            out[2 * i + 1..2 * i + 17].copy_from_slice(&bytemuck::cast::<__m128i, [u8; 16]>(mixed));
+        }
+        pairs
+    }
+
+    #[target_feature(enable = "sse2")]
+    pub(super) fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) {
+        let rows: [__m128i; 8] = std::array::from_fn(|r| {
+            let c: __m128i = bytemuck::cast(<[i16; 8]>::try_from(&coef[8 * r..][..8]).expect("8"));
+            let q: __m128i = bytemuck::cast(<[u16; 8]>::try_from(&quant[8 * r..][..8]).expect("8"));
+            _mm_mullo_epi16(c, q)
+        });
+        let [lo, hi] = idct_pass(rows, 11);
+        let ws: [__m128i; 8] = std::array::from_fn(|r| _mm_packs_epi32(lo[r], hi[r]));
+        let [lo, hi] = idct_pass(transpose16(ws), 18);
+        let centre = _mm_set1_epi32(128);
+        let by_column: [__m128i; 8] = std::array::from_fn(|x| {
+            _mm_packs_epi32(_mm_add_epi32(lo[x], centre), _mm_add_epi32(hi[x], centre))
+        });
+        for (r, v) in transpose16(by_column).iter().enumerate() {
+            let bytes: [u8; 16] = bytemuck::cast(_mm_packus_epi16(*v, *v));
+            out[r * stride..r * stride + 8].copy_from_slice(&bytes[..8]);
+        }
     }
 }
 
@@ -153,6 +405,9 @@ pub fn ycc_rgb16(
     #[allow(unused_unsafe)]
     // SAFETY: the cfg above proves the build enables simd128.
     return unsafe { wasm::ycc_rgb16(y, cb, cr, rgb, grey) };
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    // SAFETY: the cfg above proves the build enables SSE2.
+    return unsafe { sse2::ycc_rgb16(y, cb, cr, rgb, grey) };
     #[allow(unreachable_code)]
     {
         let _ = (y, cb, cr, rgb, grey);
@@ -171,6 +426,9 @@ pub fn triangle_pairs(s: &[u16], out: &mut [u8], even: u16, odd: u16, shift: u32
     #[allow(unused_unsafe)]
     // SAFETY: the cfg above proves the build enables simd128.
     return unsafe { wasm::triangle_pairs(s, out, even, odd, shift) };
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    // SAFETY: the cfg above proves the build enables SSE2.
+    return unsafe { sse2::triangle_pairs(s, out, even, odd, shift) };
     #[allow(unreachable_code)]
     {
         let _ = (s, out, even, odd, shift);
@@ -250,20 +508,17 @@ mod wasm {
         let round = i32x4_splat(1 << (shift - 1));
         let half = |p04: v128, p26: v128, p75: v128, p31: v128| {
             let dot = i32x4_dot_i16x8;
-            let tmp0 = dot(p04, pair(8192, 8192));
-            let tmp1 = dot(p04, pair(8192, -8192));
-            let tmp2 = dot(p26, pair(4433, -10704));
-            let tmp3 = dot(p26, pair(10703, 4433));
+            let even = |p, [a, b]: [i16; 2]| dot(p, pair(a, b));
+            let tmp0 = even(p04, super::IDCT_EVEN[0]);
+            let tmp1 = even(p04, super::IDCT_EVEN[1]);
+            let tmp2 = even(p26, super::IDCT_EVEN[2]);
+            let tmp3 = even(p26, super::IDCT_EVEN[3]);
             let (tmp10, tmp13) = (i32x4_add(tmp0, tmp3), i32x4_sub(tmp0, tmp3));
             let (tmp11, tmp12) = (i32x4_add(tmp1, tmp2), i32x4_sub(tmp1, tmp2));
             // Odd part: t0..t3 are inputs 7, 5, 3, 1 (pairs (t0, t1) and (t2, t3)).
-            let odd = |a: i16, b: i16, c: i16, d: i16| {
-                i32x4_add(dot(p75, pair(a, b)), dot(p31, pair(c, d)))
-            };
-            let t0 = odd(-11363, 9633, -6436, 2260);
-            let t1 = odd(9633, 2261, -11362, 6437);
-            let t2 = odd(-6436, -11362, -2259, 9633);
-            let t3 = odd(2260, 6437, 9633, 11363);
+            let odd =
+                |[a, b, c, d]: [i16; 4]| i32x4_add(dot(p75, pair(a, b)), dot(p31, pair(c, d)));
+            let [t0, t1, t2, t3] = super::IDCT_ODD.map(odd);
             let out = |a: v128| i32x4_shr(i32x4_add(a, round), shift);
             [
                 out(i32x4_add(tmp10, t3)),

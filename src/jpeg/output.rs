@@ -403,3 +403,68 @@ fn cmyk_to_rgb(c: &[u8], m: &[u8], y: &[u8], k: &[u8], out: &mut [u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `jdcolor.c`'s per-pixel arithmetic, the oracle.
+    fn plain(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+        let half = 1 << 15;
+        [
+            (y + ((91881 * cr + half) >> 16)).clamp(0, 255) as u8,
+            (y + ((-22554 * cb + half - 46802 * cr) >> 16)).clamp(0, 255) as u8,
+            (y + ((116130 * cb + half) >> 16)).clamp(0, 255) as u8,
+        ]
+    }
+
+    /// Every (Cb, Cr) pair with luma sweeping 0..=255: the conversion (on vectors where the
+    /// build has them, 16 pixels at a time) equals the plain arithmetic, and so does the
+    /// grey made alongside it.
+    #[test]
+    fn ycc_conversion_and_grey_equal_the_plain_arithmetic_for_every_chroma_pair() {
+        let n = 65536 + 7; // a tail that is not a whole vector block
+        let y: Vec<u8> = (0..n).map(|i| (i * 7 % 256) as u8).collect();
+        let cb: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
+        let cr: Vec<u8> = (0..n).map(|i| (i / 256 % 256) as u8).collect();
+        let mut rgb = vec![0u8; 3 * n];
+        ycc_to_rgb(&y, &cb, &cr, &mut rgb);
+        let mut both = vec![0u8; 3 * n];
+        let mut grey = vec![0u8; n];
+        let done = crate::simd::ycc_rgb16(&y, &cb, &cr, Some(&mut both), Some(&mut grey));
+        for i in 0..n {
+            let expect = plain(y[i], cb[i], cr[i]);
+            assert_eq!(rgb[3 * i..3 * i + 3], expect, "pixel {i}");
+            if i < done {
+                assert_eq!(both[3 * i..3 * i + 3], expect, "pixel {i}");
+                let [r, g, b] = expect;
+                assert_eq!(
+                    grey[i],
+                    crate::imagehash::grey::grey_of(r, g, b),
+                    "pixel {i}"
+                );
+            }
+        }
+    }
+
+    /// The triangle filter's pairs (on vectors where the build has them) equal the formula.
+    #[test]
+    fn triangle_filter_equals_the_formula() {
+        for (even, odd, shift, max) in [(1u16, 2u16, 2u32, 255u16), (8, 7, 4, 1020)] {
+            let s: Vec<u16> = (0..1000u32)
+                .map(|i| ((i * 37 + 11) % (u32::from(max) + 1)) as u16)
+                .collect();
+            let mut out = vec![0u8; 2 * s.len()];
+            triangle(&s, &mut out, even, odd, shift);
+            let n = s.len();
+            assert_eq!(out[0], ((s[0] * 4 + even) >> shift) as u8);
+            assert_eq!(out[2 * n - 1], ((s[n - 1] * 4 + odd) >> shift) as u8);
+            for i in 1..n {
+                let (a, b) = (s[i - 1], s[i]);
+                assert_eq!(out[2 * i - 1], ((3 * a + b + odd) >> shift) as u8, "{i}");
+                assert_eq!(out[2 * i], ((3 * b + a + even) >> shift) as u8, "{i}");
+            }
+        }
+    }
+}
