@@ -274,7 +274,7 @@ async function main() {
       '',
       goal(3, dhash.map(({ t }) => t.theirs / t.ours)),
       '',
-      '## JPEG decoders: the wasm module\'s (zune-jpeg) against the browser\'s',
+      '## JPEG decoders: the wasm module\'s (our own, libjpeg-turbo\'s arithmetic) against the browser\'s',
       '',
       'In a module worker, bytes to PDQ both ways: `hashBytes(bytes, {algorithms: [\'pdq\']})` (the package\'s default ' +
         'path) and `browserPixels` of www/lib/core.js (`createImageBitmap` with `colorSpaceConversion: \'none\'`, ' +

@@ -97,8 +97,8 @@ def main():
         f.write(f"- Anchor: `bench/cli/python_pipeline.py` with 2 processes: Pillow {__import__('PIL').__version__} "
                 f"decode, PyPI pdqhash (the reference C++ core), imagehash, hashlib.\n")
         f.write(f"- Checked first: MD5 and SHA-256 equal on {agree['md5']}/{len(files)} files; on the {len(pngs)} "
-                f"PNGs every hash identical. JPEGs are decoded by different decoders (ours: zune-jpeg; "
-                f"Pillow: libjpeg-turbo), so perceptual hashes may differ by a few bits there: "
+                f"PNGs every hash identical. JPEGs: ours decodes with libjpeg-turbo's arithmetic (our own "
+                f"decoder), Pillow with libjpeg-turbo, so the perceptual hashes should agree too: "
                 f"aHash equal {agree['ahash']}/{len(files)}, dHash {agree['dhash']}/{len(files)}, "
                 f"pHash {agree['phash']}/{len(files)}, PDQ identical {agree['pdq']}/{len(files)} "
                 f"(distance max {pdq_d[-1]}, median {statistics.median(pdq_d):g}), PDQ quality equal "

@@ -19,8 +19,13 @@ enum Up {
     Replicate(usize, usize),
 }
 
+/// A component's samples: a ring of the last `ring` rows (row `r` at `r % ring`). Rows are
+/// written in order, a block row (8) at a time, and output rows are made as soon as their
+/// source rows exist, so only the rows of the last two MCU rows can still be read: the ring
+/// holds four MCU rows' worth, a few hundred kilobytes instead of the whole plane.
 struct Plane {
     samples: Vec<u8>,
+    ring: usize,
     stride: usize,
     width: usize,
     height: usize,
@@ -63,7 +68,7 @@ impl Output {
         let pixels = f.width as u64 * f.height as u64;
         let mut bytes = pixels * channels + if want == Want::RgbAndGrey { pixels } else { 0 };
         for c in &f.comps {
-            bytes += c.bw as u64 * 8 * c.bh_used as u64 * 8;
+            bytes += c.bw as u64 * 8 * 32 * c.v as u64;
         }
         if bytes > budget {
             return None;
@@ -80,10 +85,10 @@ impl Output {
                     (2, 2) if c.width > 2 => Up::H2V2,
                     _ => Up::Replicate(rh, rv),
                 };
+                let ring = 4 * 8 * c.v;
                 Plane {
-                    // Grown a block row at a time as the rows are written: zeroing a row just
-                    // before it is written costs little, zeroing the whole plane first does.
-                    samples: Vec::with_capacity(c.bw * 8 * c.bh_used * 8),
+                    samples: vec![0; ring * c.bw * 8],
+                    ring,
                     stride: c.bw * 8,
                     width: c.width,
                     height: c.height,
@@ -218,7 +223,8 @@ impl Output {
         }
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
-                &p.samples[y * p.stride..y * p.stride + w]
+                let at = (y % p.ring) * p.stride;
+                &p.samples[at..at + w]
             } else {
                 &p.row[..w]
             }
@@ -269,11 +275,9 @@ impl Output {
 
 fn idct_row(coefs: &[i16], quant: &[u16; 64], p: &mut Plane, by: usize, blocks: usize) {
     let stride = p.stride;
-    // Block rows come in order (see `Plane::samples`).
-    if p.samples.len() < (by * 8 + 8) * stride {
-        p.samples.resize((by * 8 + 8) * stride, 0);
-    }
-    let rows = &mut p.samples[by * 8 * stride..(by * 8 + 8) * stride];
+    // The ring holds whole block rows (its size is a multiple of 8).
+    let first = (by * 8) % p.ring;
+    let rows = &mut p.samples[first * stride..(first + 8) * stride];
     for (bx, block) in coefs.chunks_exact(64).take(blocks).enumerate() {
         let block: &[i16; 64] = block.try_into().unwrap_or(&[0; 64]);
         idct_block(block, quant, &mut rows[bx * 8..], stride);
@@ -284,8 +288,8 @@ fn idct_row(coefs: &[i16], quant: &[u16; 64], p: &mut Plane, by: usize, blocks: 
 /// Upsamples the component row(s) behind output row `y` into `p.row`.
 fn upsample(p: &mut Plane, y: usize, out_width: usize) {
     let (stride, width) = (p.stride, p.width);
-    let samples = &p.samples;
-    let row = |r: usize| &samples[r * stride..r * stride + width];
+    let (samples, ring) = (&p.samples, p.ring);
+    let row = |r: usize| &samples[(r % ring) * stride..(r % ring) * stride + width];
     // The nearer and the further source row of a vertical 2:1 triangle filter; above the
     // first and below the last row the edge row repeats (`jdmainct.c` context rows).
     let near = y / 2;
