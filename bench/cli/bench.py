@@ -2,7 +2,8 @@
 """CLI benchmark: `pixelprint hash --jobs 2` over a folder of photos against the Python pipeline
 (python_pipeline.py: Pillow + pdqhash + imagehash + hashlib) with 2 processes, same files, same
 default hashes. Both outputs are compared first (digests equal; imagehash and PDQ agreement
-reported, since the JPEG decoders differ); then each side runs REPS times, and the medians of
+reported: both decode JPEG with libjpeg-turbo's arithmetic, ours with its own decoder); then
+each side runs REPS times, and the medians of
 wall-clock time and of CPU time (user + system of the child processes) are reported with their
 ratios.
 

@@ -57,6 +57,11 @@ test('hashBytes throws coded errors and keeps working', () => {
   const tiff = readFileSync(new URL('tests/vectors/decode/grey16.tif', repo));
   assert.throws(() => wasm.hashBytes(tiff), (e) => e.code === 'unsupported_format' && /TIFF/.test(e.message));
   assert.equal(wasm.hashBytes(tiff, { algorithms: 'md5' }).md5.length, 32);
+  // The shipped module's JPEG decoder leaves out arithmetic coding (and the module has no
+  // second JPEG decoder): refused as an unsupported feature, by name, so the package hands
+  // the file to the browser's decoder.
+  const arithmetic = readFileSync(new URL('tests/vectors/decode/jpeg/cjpeg-arithmetic-64x48.jpg', repo));
+  assert.throws(() => wasm.hashBytes(arithmetic), (e) => e.code === 'unsupported_feature' && /arithmetic coding/.test(e.message));
   // Digests need no decoding: any bytes work.
   assert.deepEqual(wasm.hashBytes(new TextEncoder().encode('abc'), { algorithms: 'md5' }), { md5: '900150983cd24fb0d6963f7d28e17f72' });
 });
