@@ -229,22 +229,29 @@ impl Output {
                 &p.row[..w]
             }
         }
-        let lines: Vec<&[u8]> = planes.iter().map(|p| line(p, y, w)).collect();
+        // At most four components: their rows in a fixed array, no allocation per row.
+        let mut all: [&[u8]; 4] = [&[]; 4];
+        for (l, p) in all.iter_mut().zip(planes.iter()) {
+            *l = line(p, y, w);
+        }
+        let lines = &mut all[..planes.len()];
         // YCbCr with grey wanted: RGB and grey together on vectors where the build has
         // them; `done` pixels are then complete.
-        let done = match (colour, want, lines.as_slice()) {
+        let done = match (colour, want, &*lines) {
             (Colour::YCbCr, Want::Grey, [a, b, c]) => {
                 crate::simd::ycc_rgb16(a, b, c, None, Some(&mut pixels[y * w..]))
             }
             _ => 0,
         };
-        let lines: Vec<&[u8]> = lines.iter().map(|l| &l[done..]).collect();
+        for l in lines.iter_mut() {
+            *l = &l[done..];
+        }
         let out = if colour != Colour::Grey && grey_out {
             &mut aside[..3 * (w - done)] // the RGB pixels, made grey below
         } else {
             &mut pixels[(y * w + done) * channels..(y + 1) * w * channels]
         };
-        match (colour, lines.as_slice()) {
+        match (colour, &*lines) {
             (Colour::Grey, [g]) => out.copy_from_slice(g),
             (Colour::YCbCr, [a, b, c]) => ycc_to_rgb(a, b, c, out),
             (Colour::Rgb, [a, b, c]) => {
