@@ -250,6 +250,10 @@ pub struct DecodedImage {
     orientation: Option<Orientation>,
     /// Pillow's grey image of RGB pixels, when the decoder made it alongside them.
     grey: Option<Vec<u8>>,
+    /// PDQ computed from the decoder's rows ([`decode_for`] with `pdq_rows`): the pixels are
+    /// then Pillow's grey image, or none at all (empty, and not to be viewed) when nothing
+    /// else needs them. The public [`decode`] never returns such an image.
+    pdq: Option<crate::jpeg::PdqDone>,
 }
 
 impl DecodedImage {
@@ -300,6 +304,19 @@ impl DecodedImage {
     pub(crate) fn take_grey(&mut self) -> Option<Vec<u8>> {
         self.grey.take()
     }
+
+    /// PDQ's outputs, if the decoder computed them from its rows (see the field).
+    pub(crate) fn take_pdq(&mut self) -> Option<crate::jpeg::PdqDone> {
+        self.pdq.take()
+    }
+}
+
+/// The PDQ hashes [`decode_for`]'s caller wants, which the JPEG decoder can compute from its
+/// rows as it makes them instead of keeping the RGB image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PdqRows {
+    pub plain: bool,
+    pub dihedral: bool,
 }
 
 /// What [`decode_for`]'s caller will do with the pixels, so that the JPEG decoder makes what
@@ -337,7 +354,7 @@ pub(crate) enum PixelUse {
 /// # Ok::<(), pixelprint::Error>(())
 /// ```
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Error> {
-    decode_for(bytes, options, PixelUse::Any)
+    decode_for(bytes, options, PixelUse::Any, None)
 }
 
 /// [`decode`], making what `usage` says alongside or instead of RGB where the decoder can
@@ -346,6 +363,7 @@ pub(crate) fn decode_for(
     bytes: &[u8],
     options: &DecodeOptions,
     usage: PixelUse,
+    pdq_rows: Option<PdqRows>,
 ) -> Result<DecodedImage, Error> {
     if bytes.is_empty() {
         return Err(ContentError::EmptyInput.into());
@@ -399,7 +417,13 @@ pub(crate) fn decode_for(
             PixelUse::GreyOnly => crate::jpeg::Want::Grey,
         };
         let budget = allocation_budget(pixels);
-        let refusal = match crate::jpeg::decode(bytes, want, options.max_pixels, budget) {
+        let apply = options.orientation == OrientationPolicy::Apply;
+        let request = pdq_rows.map(|r| crate::jpeg::PdqRequest {
+            plain: r.plain,
+            dihedral: r.dihedral,
+            upright_only: apply,
+        });
+        let refusal = match crate::jpeg::decode(bytes, want, request, options.max_pixels, budget) {
             Ok(d) => {
                 let orientation = d
                     .exif
@@ -407,6 +431,23 @@ pub(crate) fn decode_for(
                     .and_then(image::metadata::Orientation::from_exif_chunk)
                     .map(Orientation::from_image);
                 let (w, h) = (d.width, d.height);
+                if let Some(done) = d.pdq {
+                    if apply && crate::jpeg::rotates(d.exif.as_deref()) {
+                        // An EXIF segment after the first scan turns the image: PDQ saw the
+                        // stored rows. Decode again, keeping the pixels to turn.
+                        return decode_for(bytes, options, usage, None);
+                    }
+                    return Ok(DecodedImage {
+                        pixels: d.pixels,
+                        width: w,
+                        height: h,
+                        pixel_format: PixelFormat::Gray8,
+                        source_format: format,
+                        orientation,
+                        grey: None,
+                        pdq: Some(done),
+                    });
+                }
                 let image = if d.grey {
                     image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
                 } else {
@@ -527,6 +568,7 @@ fn finish(
         source_format: format,
         orientation,
         grey: None,
+        pdq: None,
     })
 }
 

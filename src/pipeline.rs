@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::decode::{decode_for, DecodeOptions, DecodedImage, PixelUse};
+use crate::decode::{decode_for, DecodeOptions, DecodedImage, PdqRows, PixelUse};
 use crate::digest::{md5_hex, sha1_hex, sha256_hex};
 use crate::error::{CallerError, Error};
 use crate::hash::{
@@ -272,14 +272,28 @@ pub fn hash_image(
     hash_view(&image.view(), algorithms, out)
 }
 
-/// [`hash_image`] with the grey image the decoder may have made alongside the pixels.
+/// [`hash_image`] with what the decoder may have made alongside the pixels: the grey image,
+/// or PDQ computed from its rows (the pixels are then the grey image, or none).
 fn hash_decoded(
     mut image: DecodedImage,
-    algorithms: AlgorithmSet,
+    mut algorithms: AlgorithmSet,
     out: &mut FileHashes,
 ) -> Result<(), Error> {
     out.format = Some(image.source_format().name());
     out.orientation = image.orientation().map(|o| o.tag());
+    if let Some((plain, dihedral)) = image.take_pdq() {
+        out.width = Some(image.width());
+        out.height = Some(image.height());
+        out.pdq = plain;
+        out.pdq_dihedral = dihedral.map(|d| d.hashes);
+        algorithms = algorithms
+            .iter()
+            .filter(|a| !matches!(a, HashAlgorithm::Pdq | HashAlgorithm::PdqDihedral))
+            .collect();
+        if !algorithms.iter().any(HashAlgorithm::needs_pixels) {
+            return Ok(());
+        }
+    }
     let grey = image.take_grey();
     let view = image.view();
     let family = match grey {
@@ -357,7 +371,12 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Err
             (false, true) => PixelUse::GreyOnly,
             _ => PixelUse::Any,
         };
-        let image = decode_for(bytes, &options.decode, usage)?;
+        // PDQ from the decoder's rows where it can (JPEG): no RGB image is kept.
+        let pdq_rows = uses_pdq.then_some(PdqRows {
+            plain: options.algorithms.contains(HashAlgorithm::Pdq),
+            dihedral: options.algorithms.contains(HashAlgorithm::PdqDihedral),
+        });
+        let image = decode_for(bytes, &options.decode, usage, pdq_rows)?;
         hash_decoded(image, options.algorithms, &mut out)?;
     }
     hash_digests(bytes, options.algorithms, &mut out);

@@ -58,7 +58,11 @@ export interface HashResult {
   sha256?: string;
   /** The EXIF orientation tag (1-8), when the file has one. */
   orientation?: number;
-  timings: { readMs: number; hashMs: number; totalMs: number };
+  /**
+   * Milliseconds; `threads`: 2 when the request was split between two workers (PDQ in one,
+   * the imagehash family and digests in the other), else 1.
+   */
+  timings: { readMs: number; hashMs: number; totalMs: number; threads: 1 | 2 };
 }
 
 /** Every failure except cancellation. `code` is stable: `unsupported_format`, `truncated_image`,
@@ -148,13 +152,20 @@ export interface Hasher {
   hashVideo(input: HashInput, options?: VideoOptions): Promise<VideoResult>;
   /** One after the other; a failure is yielded as `{file, error}`, cancellation throws. */
   hashMany<T extends HashInput>(inputs: Iterable<T> | AsyncIterable<T>, options?: HashOptions): AsyncGenerator<HashManyItem<T>, void, undefined>;
-  /** Ends the worker; pending jobs reject with code `terminated`. */
+  /** Ends the workers; pending jobs reject with code `terminated`. */
   terminate(): void;
 }
 
 export interface CreateHasherOptions {
   /** Run in a module Web Worker (default true; Node always runs inline). */
   worker?: boolean;
+  /**
+   * Workers, 1 or 2 (default 2 where `navigator.hardwareConcurrency` is 2 or more). With 2, a
+   * request for PDQ and any of aHash/dHash/pHash/wHash is split: each worker decodes the file
+   * for its half, on its own core. The second worker keeps its own wasm memory (about the size
+   * of one grey image of the largest file) until `terminate()`.
+   */
+  workers?: 1 | 2;
   /** Where `pixelprint_bg.wasm` is served (default: next to this module). */
   wasmUrl?: string | URL;
   /** Where `worker.js` is served (default: next to this module). */

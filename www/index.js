@@ -5,7 +5,7 @@
 // responsive), inline in Node or with {worker: false}. Results equal the `pixelprint` CLI's
 // for the same file and options, with camelCase keys. hashVideo() gives a video's vPDQ (the
 // frames decoded by the browser's WebCodecs) and digests, as `pixelprint hash-video` does.
-import { hashJob, errorFromData, AbortedError, PixelprintError } from './lib/core.js';
+import { hashJob, errorFromData, splitAlgorithms, mergeResults, AbortedError, PixelprintError } from './lib/core.js';
 
 export { PixelprintError };
 
@@ -188,19 +188,68 @@ function workerHasher(module, workerUrl) {
   };
 }
 
+/**
+ * Two workers: an image request for PDQ and the imagehash family is split between them
+ * (splitAlgorithms in lib/core.js: each decodes the file for its half), everything else runs on
+ * the first. The second worker starts with the first split request. A failure or cancellation
+ * of either half ends the other.
+ */
+function pairHasher(first, second) {
+  return {
+    mode: 'worker',
+    async run(kind, input, options) {
+      const { signal, onProgress, hashOptions } = splitOptions(options);
+      const halves = kind === 'image' ? splitAlgorithms(hashOptions.algorithms) : null;
+      if (!halves) return first.run(kind, input, options);
+      if (signal?.aborted) throw abortReason(signal);
+      const both = new AbortController();
+      const relay = () => both.abort(abortReason(signal));
+      signal?.addEventListener('abort', relay, { once: true });
+      try {
+        const [a, b] = await Promise.all([
+          first.run(kind, input, { ...hashOptions, algorithms: halves[0], signal: both.signal, onProgress }),
+          second.run(kind, input, { ...hashOptions, algorithms: halves[1], signal: both.signal }),
+        ]);
+        return mergeResults(a, b);
+      } catch (err) {
+        both.abort(err);
+        throw signal?.aborted ? abortReason(signal) : err;
+      } finally {
+        signal?.removeEventListener('abort', relay);
+      }
+    },
+    terminate() {
+      first.terminate();
+      second.terminate();
+    },
+  };
+}
+
 function copyBytes(input) {
   const view = input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   return view.slice();
 }
 
+/** Two workers where the device has a second core. */
+function defaultWorkers() {
+  return (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2 ? 2 : 1;
+}
+
 /**
- * A hasher. Options: `worker` (default true in browsers; Node always runs inline), `wasmUrl`,
- * `workerUrl` (for hosting the files elsewhere).
+ * A hasher. Options: `worker` (default true in browsers; Node always runs inline), `workers`
+ * (1 or 2; default 2 where the device has two cores or more), `wasmUrl`, `workerUrl` (for
+ * hosting the files elsewhere).
  */
-export async function createHasher({ worker = true, wasmUrl, workerUrl } = {}) {
+export async function createHasher({ worker = true, workers = defaultWorkers(), wasmUrl, workerUrl } = {}) {
+  if (workers !== 1 && workers !== 2) {
+    throw new PixelprintError('invalid_option', `workers must be 1 or 2, found ${JSON.stringify(workers)}`);
+  }
   const module = await compileWasm(wasmUrl);
   const useWorker = worker && !isNode && typeof Worker === 'function';
-  const inner = useWorker ? workerHasher(module, workerUrl) : await inlineHasher(module);
+  let inner;
+  if (!useWorker) inner = await inlineHasher(module);
+  else if (workers === 1) inner = workerHasher(module, workerUrl);
+  else inner = pairHasher(workerHasher(module, workerUrl), workerHasher(module, workerUrl));
   const timed = (kind) => (input, options) => {
     const started = globalThis.performance?.now() ?? Date.now();
     return inner.run(kind, input, options).then((result) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Peak memory of hashing a 24 MP JPEG with the CLI's default algorithms (pdq, ahash, dhash,
 # phash, md5, sha256): native peak RSS of `pixelprint hash` (`/usr/bin/time -f %M`), and the
-# wasm linear memory after `hashBytes` in Node (the npm package's module, www/pkg). The JPEG is
+# wasm linear memory after `hashBytes` in Node (the npm package's module, www/pkg), in one
+# instance and in the two the package's two-worker hasher uses (PDQ | the rest). The JPEG is
 # a wallpaper of Debian's plasma-workspace-wallpapers scaled to 6000x4000 (quality 92).
 # Usage: bench/memory/run.sh. Results: bench/results/memory-DATE.md.
 set -euo pipefail
@@ -21,13 +22,15 @@ python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("
 
 rss=$( { /usr/bin/time -f %M "$cli" hash "$jpeg" > "$work/cli.json"; } 2>&1 | tail -n 1)
 node bench/memory/wasm.mjs "$jpeg" > "$work/wasm.json"
-python3 - "$work/cli.json" "$work/wasm.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "bench/results/memory-$(date -u +%F).md" <<'PY'
+node bench/memory/wasm.mjs "$jpeg" pdq > "$work/wasm-pdq.json"
+node bench/memory/wasm.mjs "$jpeg" ahash,dhash,phash,md5,sha256 > "$work/wasm-rest.json"
+python3 - "$work/cli.json" "$work/wasm.json" "$work/wasm-pdq.json" "$work/wasm-rest.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "bench/results/memory-$(date -u +%F).md" <<'PY'
 import json, sys
-cli = json.load(open(sys.argv[1])); wasm = json.load(open(sys.argv[2]))
-rss_kib, commit, name = int(sys.argv[3]), sys.argv[4], sys.argv[5]
-r = wasm["result"]
-for k in ("pdq", "ahash", "dhash", "phash", "md5", "sha256"):
-    assert r[k] == cli[k], (k, r[k], cli[k])
+cli, wasm, pdq, rest = (json.load(open(p)) for p in sys.argv[1:5])
+rss_kib, commit, name = int(sys.argv[5]), sys.argv[6], sys.argv[7]
+for r in (wasm["result"], {**pdq["result"], **rest["result"]}):
+    for k in ("pdq", "ahash", "dhash", "phash", "md5", "sha256"):
+        assert r[k] == cli[k], (k, r[k], cli[k])
 mb = lambda b: b / 2**20
 print(f"# Peak memory: a 24 MP JPEG, all default hashes\n")
 print(f"- Commit `{commit}`; command `bench/memory/run.sh`; image: the `{name}` wallpaper scaled to "
@@ -36,5 +39,8 @@ print(f"- Raw RGB pixels of this image: {mb(cli['width'] * cli['height'] * 3):.0
 print("| path | peak |\n|---|---|")
 print(f"| native CLI `pixelprint hash` (peak RSS, whole process) | {mb(rss_kib * 1024):.0f} MiB |")
 print(f"| wasm `hashBytes` in Node (linear memory after) | {mb(wasm['memory_bytes']):.0f} MiB |")
+both = pdq['memory_bytes'] + rest['memory_bytes']
+print(f"| wasm, the npm package's two workers (`pdq` in one instance, the rest in another), together | "
+      f"{mb(both):.0f} MiB ({mb(pdq['memory_bytes']):.0f} + {mb(rest['memory_bytes']):.0f}) |")
 PY
 cat "bench/results/memory-$(date -u +%F).md"

@@ -22,6 +22,7 @@ mod huffman;
 mod idct;
 mod output;
 
+use crate::pdq::{PdqDihedralOutput, PdqOutput};
 use huffman::{extend, Bits, Table};
 use output::Output;
 
@@ -36,6 +37,20 @@ pub(crate) enum Want {
     Grey,
 }
 
+/// PDQ computed from the output rows as they are made (RGB, or a grey JPEG's grey), instead of
+/// from a kept RGB image: the decoder then keeps only Pillow's grey image, if it is wanted.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct PdqRequest {
+    pub plain: bool,
+    pub dihedral: bool,
+    /// Only if the EXIF orientation seen before the first scan is absent or upright (the
+    /// caller applies orientation; it checks the final EXIF again).
+    pub upright_only: bool,
+}
+
+/// PDQ outputs computed while decoding.
+pub(crate) type PdqDone = (Option<PdqOutput>, Option<PdqDihedralOutput>);
+
 /// The decoded image: 8-bit grey or RGB, tightly packed.
 pub(crate) struct Decoded {
     pub width: u32,
@@ -47,6 +62,9 @@ pub(crate) struct Decoded {
     pub grey_image: Option<Vec<u8>>,
     /// The payload of the last APP1 "Exif" segment, after its 6-byte header.
     pub exif: Option<Vec<u8>>,
+    /// With a [`PdqRequest`] that was taken: the PDQ outputs; `pixels` are then the grey
+    /// image if `Want` asked for one, else empty.
+    pub pdq: Option<PdqDone>,
 }
 
 /// Zigzag position -> natural (row-major) index (T.81 figure A.6).
@@ -121,11 +139,13 @@ pub(crate) enum Refusal {
 pub(crate) fn decode(
     bytes: &[u8],
     want: Want,
+    pdq: Option<PdqRequest>,
     max_pixels: u64,
     budget: u64,
 ) -> Result<Decoded, Refusal> {
     let mut why = None;
-    decode_inner(bytes, want, max_pixels, budget, &mut why).ok_or(why.unwrap_or(Refusal::Damaged))
+    decode_inner(bytes, want, pdq, max_pixels, budget, &mut why)
+        .ok_or(why.unwrap_or(Refusal::Damaged))
 }
 
 /// Records why, then gives up.
@@ -137,6 +157,7 @@ fn refuse<T>(why: &mut Option<Refusal>, r: Refusal) -> Option<T> {
 fn decode_inner(
     bytes: &[u8],
     want: Want,
+    pdq: Option<PdqRequest>,
     max_pixels: u64,
     budget: u64,
     why: &mut Option<Refusal>,
@@ -216,7 +237,8 @@ fn decode_inner(
                         // No YCCK file to check the conversion against.
                         return refuse(why, Refusal::Unsupported("YCCK colour"));
                     }
-                    match Output::new(f, colour, want, budget) {
+                    let pdq = pdq.filter(|r| !r.upright_only || !rotates(markers.exif.as_deref()));
+                    match Output::new(f, colour, want, pdq, budget) {
                         Some(o) => out = Some(o),
                         None => return refuse(why, Refusal::Memory),
                     }
@@ -288,7 +310,7 @@ fn decode_inner(
         return None;
     }
     let grey = o.is_grey();
-    let (pixels, grey_image) = o.into_pixels();
+    let (pixels, grey_image, pdq) = o.into_pixels();
     Some(Decoded {
         width: f.width as u32,
         height: f.height as u32,
@@ -296,7 +318,15 @@ fn decode_inner(
         pixels,
         grey_image,
         exif: markers.exif,
+        pdq,
     })
+}
+
+/// The EXIF payload says to turn or flip the image.
+pub(crate) fn rotates(exif: Option<&[u8]>) -> bool {
+    use image::metadata::Orientation;
+    exif.and_then(Orientation::from_exif_chunk)
+        .is_some_and(|o| o != Orientation::NoTransforms)
 }
 
 /// What the components hold, as `jdapimin.c` (`default_decompress_parms`) decides it.

@@ -2,7 +2,9 @@
 //! planes fill, upsampling (`jdsample.c`) and colour conversion (`jdcolor.c`).
 
 use super::idct::idct_block;
-use super::{Colour, Frame, Want};
+use super::{Colour, Frame, PdqDone, PdqRequest, Want};
+use crate::pdq::fast::PdqRows;
+use crate::pixels::PixelFormat;
 
 /// How a component reaches full resolution; the choice `jinit_upsampler` makes with fancy
 /// upsampling on (Pillow's default).
@@ -46,27 +48,46 @@ pub(super) struct Output {
     next: usize,
     pixels: Vec<u8>,
     want: Want,
-    /// Pillow's grey of each RGB row (`Want::RgbAndGrey`), or one RGB row (`Want::Grey`).
+    /// Pillow's grey of each RGB row (`Want::RgbAndGrey`), or one RGB row (`Want::Grey`, and
+    /// when PDQ takes the rows).
     aside: Vec<u8>,
+    /// PDQ taking each output row; `pixels` then hold the grey image if `keep_grey`, else
+    /// nothing.
+    pdq: Option<PdqRows>,
+    keep_grey: bool,
     /// The image came in one interleaved sequential scan, output as it was decoded.
     pub(super) streamed: bool,
 }
 
 impl Output {
-    pub(super) fn new(f: &Frame, colour: Colour, want: Want, budget: u64) -> Option<Output> {
+    pub(super) fn new(
+        f: &Frame,
+        colour: Colour,
+        want: Want,
+        pdq: Option<PdqRequest>,
+        budget: u64,
+    ) -> Option<Output> {
+        let keep_grey = want != Want::Rgb;
         // A grey JPEG's samples are its grey image: nothing to convert.
         let want = if colour == Colour::Grey {
             Want::Rgb
         } else {
             want
         };
-        let channels = if colour == Colour::Grey || want == Want::Grey {
+        let channels = if pdq.is_some() {
+            u64::from(keep_grey)
+        } else if colour == Colour::Grey || want == Want::Grey {
             1
         } else {
             3
         };
         let pixels = f.width as u64 * f.height as u64;
-        let mut bytes = pixels * channels + if want == Want::RgbAndGrey { pixels } else { 0 };
+        let mut bytes = pixels * channels
+            + if want == Want::RgbAndGrey && pdq.is_none() {
+                pixels
+            } else {
+                0
+            };
         for c in &f.comps {
             bytes += c.bw as u64 * 8 * 32 * c.v as u64;
         }
@@ -116,10 +137,20 @@ impl Output {
             pixels: Vec::with_capacity(f.width * f.height * channels as usize),
             want,
             aside: match want {
+                _ if pdq.is_some() => vec![0; 3 * f.width],
                 Want::Rgb => Vec::new(),
                 Want::RgbAndGrey => Vec::with_capacity(f.width * f.height),
                 Want::Grey => vec![0; 3 * f.width],
             },
+            pdq: pdq.map(|r| {
+                let format = if colour == Colour::Grey {
+                    PixelFormat::Gray8
+                } else {
+                    PixelFormat::Rgb8
+                };
+                PdqRows::new(f.width, f.height, format, r.plain, r.dihedral)
+            }),
+            keep_grey,
             streamed: false,
         })
     }
@@ -129,14 +160,18 @@ impl Output {
     }
 
     /// The pixels (grey for a grey JPEG or `Want::Grey`, else RGB), and with
-    /// `Want::RgbAndGrey` the grey image of the RGB pixels.
-    pub(super) fn into_pixels(self) -> (Vec<u8>, Option<Vec<u8>>) {
+    /// `Want::RgbAndGrey` the grey image of the RGB pixels; when PDQ took the rows, the grey
+    /// image or nothing, and PDQ's outputs.
+    pub(super) fn into_pixels(self) -> (Vec<u8>, Option<Vec<u8>>, Option<PdqDone>) {
+        if let Some(pdq) = self.pdq {
+            return (self.pixels, None, Some(pdq.finish()));
+        }
         let grey = (self.want == Want::RgbAndGrey).then_some(self.aside);
-        (self.pixels, grey)
+        (self.pixels, grey, None)
     }
 
     pub(super) fn is_grey(&self) -> bool {
-        self.colour == Colour::Grey || self.want == Want::Grey
+        self.colour == Colour::Grey || self.want == Want::Grey || self.pdq.is_some()
     }
 
     /// Inverse DCT of MCU row `my` of every component, `coefs(c)` giving component `c`'s
@@ -209,17 +244,20 @@ impl Output {
         }
         let grey_out = self.is_grey();
         let channels = if grey_out { 1 } else { 3 };
-        let (colour, want) = (self.colour, self.want);
+        let (colour, want, keep_grey) = (self.colour, self.want, self.keep_grey);
         let Output {
             planes,
             pixels,
             aside,
+            pdq,
             ..
         } = self;
         // Rows come in order: the buffers grow by one row, which is then written.
-        pixels.resize((y + 1) * w * channels, 0);
-        if want == Want::RgbAndGrey {
-            aside.resize((y + 1) * w, 0);
+        if pdq.is_none() {
+            pixels.resize((y + 1) * w * channels, 0);
+            if want == Want::RgbAndGrey {
+                aside.resize((y + 1) * w, 0);
+            }
         }
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
@@ -235,6 +273,26 @@ impl Output {
             *l = line(p, y, w);
         }
         let lines = &mut all[..planes.len()];
+        if let Some(pdq) = pdq {
+            // PDQ takes the row now; the RGB row is not kept, only its grey if wanted.
+            let row = if colour == Colour::Grey {
+                lines[0]
+            } else {
+                to_rgb(colour, lines, &mut aside[..3 * w]);
+                &aside[..3 * w]
+            };
+            pdq.push_row(row);
+            if keep_grey {
+                pixels.resize((y + 1) * w, 0);
+                let out = &mut pixels[y * w..];
+                if colour == Colour::Grey {
+                    out.copy_from_slice(row);
+                } else {
+                    crate::imagehash::grey::grey_row_rgb(row, out);
+                }
+            }
+            return;
+        }
         // YCbCr with grey wanted: RGB and grey together on vectors where the build has
         // them; `done` pixels are then complete.
         let done = match (colour, want, &*lines) {
@@ -251,17 +309,7 @@ impl Output {
         } else {
             &mut pixels[(y * w + done) * channels..(y + 1) * w * channels]
         };
-        match (colour, &*lines) {
-            (Colour::Grey, [g]) => out.copy_from_slice(g),
-            (Colour::YCbCr, [a, b, c]) => ycc_to_rgb(a, b, c, out),
-            (Colour::Rgb, [a, b, c]) => {
-                for (((px, &r), &g), &b) in out.chunks_exact_mut(3).zip(*a).zip(*b).zip(*c) {
-                    px.copy_from_slice(&[r, g, b]);
-                }
-            }
-            (Colour::Cmyk, [c, m, ye, k]) => cmyk_to_rgb(c, m, ye, k, out),
-            _ => {}
-        }
+        to_rgb(colour, lines, out);
         // Pillow's grey (`convert("L")`) of the RGB pixels just made, while they are in cache.
         let grey = crate::imagehash::grey::grey_row_rgb;
         match want {
@@ -277,6 +325,21 @@ impl Output {
             }
             _ => {}
         }
+    }
+}
+
+/// One output row from the components' rows: RGB, or a grey JPEG's grey.
+fn to_rgb(colour: Colour, lines: &[&[u8]], out: &mut [u8]) {
+    match (colour, lines) {
+        (Colour::Grey, [g]) => out.copy_from_slice(g),
+        (Colour::YCbCr, [a, b, c]) => ycc_to_rgb(a, b, c, out),
+        (Colour::Rgb, [a, b, c]) => {
+            for (((px, &r), &g), &b) in out.chunks_exact_mut(3).zip(*a).zip(*b).zip(*c) {
+                px.copy_from_slice(&[r, g, b]);
+            }
+        }
+        (Colour::Cmyk, [c, m, ye, k]) => cmyk_to_rgb(c, m, ye, k, out),
+        _ => {}
     }
 }
 

@@ -409,84 +409,211 @@ impl Pass2 {
 /// Blur and decimate an image to 64x64, equal bit for bit to
 /// `scalar::downsample(luma_plane(view))`. Needs at least one pixel on a side.
 pub fn downsample(view: &PixelView<'_>) -> Buffer64x64 {
-    let cols = view.width() as usize;
-    let rows = view.height() as usize;
-    let window_along_rows = jarosz_window_size(cols, 64);
-    let window_along_cols = jarosz_window_size(rows, 64);
+    let mut d = Downsampler::new(view.width() as usize, view.height() as usize);
+    for y in 0..view.height() as usize {
+        d.push_row(view.row(y), view.format());
+    }
+    d.finish()
+}
 
-    // Rows travel in batches of LANES: luma rows, interleaved for pass 1's row box, back to
-    // rows for pass 1's column box, whose output rows are interleaved for pass 2's row box.
-    let mut rows_buf = vec![0.0f32; cols * LANES];
-    let mut lanes_in = vec![[0.0f32; LANES]; cols];
-    let mut lanes_out = vec![[0.0f32; LANES]; cols];
-    let mut col_rows = vec![0.0f32; cols * LANES];
-    let mut pass1 = ColumnBox::new(cols, rows, window_along_cols);
-    let mut pass2 = Pass2 {
-        columns: ColumnBox::new(64, rows, window_along_cols),
-        sample_cols: std::array::from_fn(|j| sample_index(j, cols, 64)),
-        sample_rows: std::array::from_fn(|i| sample_index(i, rows, 64)),
-        picked: vec![0.0; 64],
-        out_row: vec![0.0; 64],
-        next_row: 0,
-        buffer: Buffer64x64::zero(),
-    };
+/// [`downsample`] fed one row of pixels at a time, top to bottom (a decoder's output rows,
+/// while they are in cache): the same operations in the same order.
+pub(crate) struct Downsampler {
+    cols: usize,
+    window_along_rows: usize,
+    /// Luma rows waiting for a batch of LANES, then pass 1's row box output.
+    rows_buf: Vec<f32>,
+    pending: usize,
+    lanes_in: Vec<Lanes>,
+    lanes_out: Vec<Lanes>,
+    col_rows: Vec<f32>,
+    pass1: ColumnBox,
+    pass2: Pass2,
+}
 
-    // Pass 2's row box on the first `n` rows of `col_rows`, then on to pass 2's column box.
-    let pass2_rows = |col_rows: &[f32], lanes_in: &mut [Lanes], n: usize, pass2: &mut Pass2| {
-        to_lanes(col_rows, n, lanes_in);
-        let mut sampled = [[0.0f32; LANES]; 64];
-        box_lanes_sampled(
-            lanes_in,
-            window_along_rows,
-            &pass2.sample_cols,
-            &mut sampled,
-        );
-        for k in 0..n {
-            pass2.push(&sampled, k);
+impl Downsampler {
+    /// For an image of `cols` x `rows` pixels, both at least 1.
+    pub(crate) fn new(cols: usize, rows: usize) -> Downsampler {
+        let window_along_cols = jarosz_window_size(rows, 64);
+        // Rows travel in batches of LANES: luma rows, interleaved for pass 1's row box, back
+        // to rows for pass 1's column box, whose output rows are interleaved for pass 2's
+        // row box.
+        Downsampler {
+            cols,
+            window_along_rows: jarosz_window_size(cols, 64),
+            rows_buf: vec![0.0f32; cols * LANES],
+            pending: 0,
+            lanes_in: vec![[0.0f32; LANES]; cols],
+            lanes_out: vec![[0.0f32; LANES]; cols],
+            col_rows: vec![0.0f32; cols * LANES],
+            pass1: ColumnBox::new(cols, rows, window_along_cols),
+            pass2: Pass2 {
+                columns: ColumnBox::new(64, rows, window_along_cols),
+                sample_cols: std::array::from_fn(|j| sample_index(j, cols, 64)),
+                sample_rows: std::array::from_fn(|i| sample_index(i, rows, 64)),
+                picked: vec![0.0; 64],
+                out_row: vec![0.0; 64],
+                next_row: 0,
+                buffer: Buffer64x64::zero(),
+            },
         }
-    };
+    }
 
-    let mut y = 0;
-    while y < rows {
-        let n = LANES.min(rows - y);
-        for k in 0..n {
-            luma_row(
-                view.row(y + k),
-                view.format(),
-                &mut rows_buf[k * cols..(k + 1) * cols],
-            );
+    /// The next row of pixels (`cols` pixels of `format`).
+    pub(crate) fn push_row(&mut self, pixels: &[u8], format: PixelFormat) {
+        let cols = self.cols;
+        let k = self.pending;
+        luma_row(pixels, format, &mut self.rows_buf[k * cols..(k + 1) * cols]);
+        self.pending += 1;
+        if self.pending == LANES {
+            self.batch();
         }
-        to_lanes(&rows_buf, n, &mut lanes_in);
-        box_lanes(&lanes_in, &mut lanes_out, window_along_rows);
-        from_lanes(&lanes_out, n, &mut rows_buf);
+    }
+
+    /// Pass 1 on the pending rows, then pass 2's row box on what pass 1's column box gives.
+    fn batch(&mut self) {
+        let (n, cols) = (self.pending, self.cols);
+        self.pending = 0;
+        to_lanes(&self.rows_buf, n, &mut self.lanes_in);
+        box_lanes(&self.lanes_in, &mut self.lanes_out, self.window_along_rows);
+        from_lanes(&self.lanes_out, n, &mut self.rows_buf);
         let mut produced = 0;
         for k in 0..n {
-            let out = &mut col_rows[produced * cols..(produced + 1) * cols];
-            if pass1
-                .push(&rows_buf[k * cols..(k + 1) * cols], out)
+            let out = &mut self.col_rows[produced * cols..(produced + 1) * cols];
+            if self
+                .pass1
+                .push(&self.rows_buf[k * cols..(k + 1) * cols], out)
                 .is_some()
             {
                 produced += 1;
             }
         }
-        pass2_rows(&col_rows, &mut lanes_in, produced, &mut pass2);
-        y += n;
+        self.pass2_rows(produced);
     }
-    loop {
-        let mut produced = 0;
-        while produced < LANES {
-            let out = &mut col_rows[produced * cols..(produced + 1) * cols];
-            if pass1.drain(out).is_none() {
+
+    /// Pass 2's row box on the first `n` rows of `col_rows`, then on to pass 2's column box.
+    fn pass2_rows(&mut self, n: usize) {
+        to_lanes(&self.col_rows, n, &mut self.lanes_in);
+        let mut sampled = [[0.0f32; LANES]; 64];
+        box_lanes_sampled(
+            &self.lanes_in,
+            self.window_along_rows,
+            &self.pass2.sample_cols,
+            &mut sampled,
+        );
+        for k in 0..n {
+            self.pass2.push(&sampled, k);
+        }
+    }
+
+    /// The 64x64 buffer, once every row was pushed.
+    pub(crate) fn finish(mut self) -> Buffer64x64 {
+        if self.pending > 0 {
+            self.batch();
+        }
+        let cols = self.cols;
+        loop {
+            let mut produced = 0;
+            while produced < LANES {
+                let out = &mut self.col_rows[produced * cols..(produced + 1) * cols];
+                if self.pass1.drain(out).is_none() {
+                    break;
+                }
+                produced += 1;
+            }
+            if produced == 0 {
                 break;
             }
-            produced += 1;
+            self.pass2_rows(produced);
         }
-        if produced == 0 {
-            break;
-        }
-        pass2_rows(&col_rows, &mut lanes_in, produced, &mut pass2);
+        self.pass2.finish()
     }
-    pass2.finish()
+}
+
+/// PDQ (plain, dihedral or both) of an image fed a row at a time, as [`pdq_hash`] and
+/// [`pdq_dihedral`] compute it from the whole image: one shared blur, the reference's 64x64
+/// and too-small cases included.
+pub(crate) struct PdqRows {
+    format: PixelFormat,
+    plain: bool,
+    dihedral: bool,
+    /// A 64x64 image's luma, which the plain hash takes unblurred.
+    direct: Option<Box<Buffer64x64>>,
+    blur: Option<Downsampler>,
+    y: usize,
+}
+
+impl PdqRows {
+    /// For `cols` x `rows` pixels of `format`, both at least 1.
+    pub(crate) fn new(
+        cols: usize,
+        rows: usize,
+        format: PixelFormat,
+        plain: bool,
+        dihedral: bool,
+    ) -> PdqRows {
+        let small = cols < PDQ_MIN_DIMENSION || rows < PDQ_MIN_DIMENSION;
+        let exact64 = cols == 64 && rows == 64;
+        PdqRows {
+            format,
+            plain,
+            dihedral,
+            direct: (!small && exact64 && plain).then(|| Box::new(Buffer64x64::zero())),
+            blur: (!small && (dihedral || (plain && !exact64)))
+                .then(|| Downsampler::new(cols, rows)),
+            y: 0,
+        }
+    }
+
+    /// The next row of pixels.
+    pub(crate) fn push_row(&mut self, pixels: &[u8]) {
+        if let Some(b) = &mut self.direct {
+            if let Some(row) = b.0.get_mut(self.y) {
+                luma_row(pixels, self.format, row);
+            }
+        }
+        if let Some(d) = &mut self.blur {
+            d.push_row(pixels, self.format);
+        }
+        self.y += 1;
+    }
+
+    /// The requested outputs, once every row was pushed.
+    pub(crate) fn finish(self) -> (Option<PdqOutput>, Option<PdqDihedralOutput>) {
+        let blurred = self.blur.map(Downsampler::finish);
+        let plain = self.plain.then(|| match (&self.direct, &blurred) {
+            (Some(b), _) => plain_output(b),
+            (None, Some(b)) => plain_output(b),
+            (None, None) => PdqOutput {
+                hash: PdqHash::ZERO,
+                quality: 0,
+            },
+        });
+        let dihedral = self.dihedral.then(|| match &blurred {
+            Some(b) => dihedral_output(b),
+            None => PdqDihedralOutput {
+                hashes: [PdqHash::ZERO; 8],
+                quality: 0,
+            },
+        });
+        (plain, dihedral)
+    }
+}
+
+fn plain_output(buffer: &Buffer64x64) -> PdqOutput {
+    let quality = quality::quality(buffer);
+    let dct = dct::dct_64_to_16(buffer);
+    PdqOutput {
+        hash: bits::dct_to_hash(&dct),
+        quality,
+    }
+}
+
+fn dihedral_output(buffer: &Buffer64x64) -> PdqDihedralOutput {
+    let quality = quality::quality(buffer);
+    let dct = dct::dct_64_to_16(buffer);
+    let hashes = Dihedral::ALL.map(|d| bits::dct_to_hash(&d.apply(&dct)));
+    PdqDihedralOutput { hashes, quality }
 }
 
 fn too_small(view: &PixelView<'_>) -> bool {
@@ -511,12 +638,7 @@ pub fn pdq_hash(view: &PixelView<'_>) -> PdqOutput {
     } else {
         downsample(view)
     };
-    let quality = quality::quality(&buffer);
-    let dct = dct::dct_64_to_16(&buffer);
-    PdqOutput {
-        hash: bits::dct_to_hash(&dct),
-        quality,
-    }
+    plain_output(&buffer)
 }
 
 /// The eight dihedral PDQ hashes and quality (`pdqDihedralHash256esFromFloatLuma`; a 64x64
@@ -528,11 +650,7 @@ pub fn pdq_dihedral(view: &PixelView<'_>) -> PdqDihedralOutput {
             quality: 0,
         };
     }
-    let buffer = downsample(view);
-    let quality = quality::quality(&buffer);
-    let dct = dct::dct_64_to_16(&buffer);
-    let hashes = Dihedral::ALL.map(|d| bits::dct_to_hash(&d.apply(&dct)));
-    PdqDihedralOutput { hashes, quality }
+    dihedral_output(&downsample(view))
 }
 
 #[cfg(test)]
@@ -619,6 +737,48 @@ mod tests {
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "length {length} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_pushed_one_at_a_time_give_the_whole_image_hashes() {
+        // Too small, the 64x64 case (plain unblurred, dihedral blurred), thin, odd, larger
+        // than a lane batch; RGB and grey rows.
+        let sizes = [
+            (1, 1),
+            (4, 9),
+            (5, 5),
+            (64, 64),
+            (63, 64),
+            (64, 65),
+            (3, 200),
+            (200, 3),
+            (131, 97),
+        ];
+        let mut seed = 0x9e37_79b9_u32;
+        for (w, h) in sizes {
+            for format in [PixelFormat::Rgb8, PixelFormat::Gray8] {
+                let bpp = format.bytes_per_pixel();
+                let pixels: Vec<u8> = (0..w * h * bpp)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        (seed >> 24) as u8
+                    })
+                    .collect();
+                let view = PixelView::packed(&pixels, w as u32, h as u32, format).unwrap();
+                for (plain, dihedral) in [(true, false), (false, true), (true, true)] {
+                    let mut rows = PdqRows::new(w, h, format, plain, dihedral);
+                    for y in 0..h {
+                        rows.push_row(view.row(y));
+                    }
+                    let (p, d) = rows.finish();
+                    let what = format!("{w}x{h} {format:?} plain={plain} dihedral={dihedral}");
+                    assert_eq!(p, plain.then(|| pdq_hash(&view)), "{what}");
+                    assert_eq!(d, dihedral.then(|| pdq_dihedral(&view)), "{what}");
+                }
             }
         }
     }

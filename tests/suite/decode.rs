@@ -982,9 +982,38 @@ fn arithmetic_coded_jpeg_is_an_unsupported_feature() {
 /// those of decoding to RGB and hashing the pixels, for every set, both orientation policies
 /// and JPEGs of every layout (a grey JPEG, 4:2:0 phone photo with EXIF orientation 6,
 /// progressive, RGB, CMYK).
+/// Asserts that `hash_bytes` equals decode-then-hash (digests included) for each algorithm
+/// set under both orientation policies; returns the number of cases.
+fn hash_bytes_equals_decode_then_hash(name: &str, bytes: &[u8], sets: &[&str]) -> usize {
+    use pixelprint::pipeline::{
+        hash_bytes, hash_digests, hash_image, AlgorithmSet, FileHashes, HashOptions,
+    };
+    let mut checked = 0;
+    for orientation in [OrientationPolicy::Ignore, OrientationPolicy::Apply] {
+        let decode_options = DecodeOptions {
+            orientation,
+            ..DecodeOptions::default()
+        };
+        let image = decode(bytes, &decode_options).unwrap();
+        for set in sets {
+            let algorithms = AlgorithmSet::parse(set).unwrap();
+            let mut expected = FileHashes::default();
+            hash_image(&image, algorithms, &mut expected).unwrap();
+            hash_digests(bytes, algorithms, &mut expected);
+            let options = HashOptions {
+                algorithms,
+                decode: decode_options.clone(),
+            };
+            let got = hash_bytes(bytes, &options).unwrap();
+            assert_eq!(got, expected, "{name} {orientation:?} {set}");
+            checked += 1;
+        }
+    }
+    checked
+}
+
 #[test]
 fn hash_bytes_equals_decode_then_hash_for_every_algorithm_set() {
-    use pixelprint::pipeline::{hash_bytes, hash_image, AlgorithmSet, FileHashes, HashOptions};
     let files = [
         (
             "exif-rotn-6",
@@ -1027,25 +1056,71 @@ fn hash_bytes_equals_decode_then_hash_for_every_algorithm_set() {
     let mut checked = 0;
     for (name, file) in files {
         let bytes = file.unwrap_or_else(|| panic!("{name} is not embedded")).1;
-        for orientation in [OrientationPolicy::Ignore, OrientationPolicy::Apply] {
-            let decode_options = DecodeOptions {
-                orientation,
-                ..DecodeOptions::default()
-            };
-            let image = decode(bytes, &decode_options).unwrap();
-            for set in sets {
-                let algorithms = AlgorithmSet::parse(set).unwrap();
-                let mut expected = FileHashes::default();
-                hash_image(&image, algorithms, &mut expected).unwrap();
-                let options = HashOptions {
-                    algorithms,
-                    decode: decode_options.clone(),
-                };
-                let got = hash_bytes(bytes, &options).unwrap();
-                assert_eq!(got, expected, "{name} {orientation:?} {set}");
-                checked += 1;
-            }
-        }
+        checked += hash_bytes_equals_decode_then_hash(name, bytes, &sets);
     }
     assert_eq!(checked, 50);
+}
+
+/// Requests with PDQ have the JPEG decoder compute PDQ from its rows, keeping no RGB image:
+/// on every JPEG fixture and reference JPEG, under both orientation policies, the hashes equal
+/// decode-then-hash (whose PDQ equals the canonical reference rows on the reference JPEGs).
+#[test]
+fn pdq_from_the_decoders_rows_equals_decode_then_hash_on_every_jpeg() {
+    let files = vectors::JPEG_FIXTURES
+        .iter()
+        .chain(vectors::JPEG_IMAGES)
+        .filter(|(name, _)| !name.contains("arithmetic"));
+    let mut checked = 0;
+    for (name, bytes) in files {
+        checked +=
+            hash_bytes_equals_decode_then_hash(name, bytes, &["pdq", "pdq,pdq_dihedral,dhash,md5"]);
+    }
+    report!("hash_bytes with PDQ from the decoder's rows equals decode-then-hash: {checked} cases");
+    assert!(checked >= 4 * 100, "{checked} cases");
+}
+
+/// An EXIF segment that turns the image, placed between the scans of a progressive JPEG: the
+/// decoder has begun PDQ on the stored rows when it sees it, so with orientation applied the
+/// file is decoded again and hashed turned, as decode-then-hash does.
+#[test]
+fn an_exif_orientation_after_the_first_scan_is_still_applied() {
+    use pixelprint::pipeline::{hash_bytes, hash_image, AlgorithmSet, FileHashes, HashOptions};
+    let (_, bytes) = vectors::JPEG_FIXTURES
+        .iter()
+        .find(|(n, _)| *n == "444-progressive-33x17.jpg")
+        .expect("fixture");
+    let sos: Vec<usize> = (0..bytes.len() - 1)
+        .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xDA)
+        .collect();
+    assert!(sos.len() > 1, "a progressive file has several scans");
+    // APP1 "Exif": big-endian TIFF, one IFD entry: orientation (0x0112), SHORT, 1, value 6.
+    let tiff: &[u8] = &[
+        b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(tiff);
+    let mut turned = bytes[..sos[1]].to_vec();
+    turned.extend_from_slice(&app1);
+    turned.extend_from_slice(&bytes[sos[1]..]);
+
+    let decode_options = DecodeOptions {
+        orientation: OrientationPolicy::Apply,
+        ..DecodeOptions::default()
+    };
+    let image = decode(&turned, &decode_options).unwrap();
+    assert_eq!(
+        (image.width(), image.height()),
+        (17, 33),
+        "the image is turned"
+    );
+    let algorithms = AlgorithmSet::parse("pdq,dhash").unwrap();
+    let mut expected = FileHashes::default();
+    hash_image(&image, algorithms, &mut expected).unwrap();
+    let options = HashOptions {
+        algorithms,
+        decode: decode_options,
+    };
+    assert_eq!(hash_bytes(&turned, &options).unwrap(), expected);
 }

@@ -29,6 +29,56 @@ export class AbortedError extends Error {
   }
 }
 
+/**
+ * The result keys of the hashes in the wasm module's order (src/pipeline.rs, `AlgorithmSet`): a
+ * result merged from two workers lists them as one worker would.
+ */
+const HASH_KEYS = ['pdq', 'pdqDihedral', 'ahash', 'dhash', 'dhashVertical', 'phash', 'phash16', 'whash', 'md5', 'sha1', 'sha256'];
+/** Hashes of PDQ's own luminance (float RGB weights, src/pdq). */
+const PDQ_FAMILY = new Set(['pdq', 'pdq-dihedral']);
+/** Hashes of Pillow's 8-bit grey image (src/imagehash). */
+const GREY_FAMILY = new Set(['ahash', 'dhash', 'dhash-vertical', 'phash', 'phash16', 'whash']);
+
+/**
+ * How a request divides between two workers, or null when it does not. PDQ works on its own
+ * luminance of the RGB image, the imagehash family on Pillow's grey image: two decodes that
+ * share nothing after the entropy decoding, so each worker decodes the file for its half
+ * (the grey one without making an RGB image) and the two run on separate cores. The digests
+ * go with the grey half, the lighter one. Unknown names leave the request whole, so that the
+ * module reports them as it always does.
+ */
+export function splitAlgorithms(algorithms) {
+  const names = algorithmNames(algorithms) ?? DEFAULT_ALGORITHMS;
+  const normal = names.map((n) => n.toLowerCase().replaceAll('_', '-'));
+  if (!normal.every((n) => PDQ_FAMILY.has(n) || GREY_FAMILY.has(n) || DIGESTS.has(n))) return null;
+  const pdq = names.filter((n, i) => PDQ_FAMILY.has(normal[i]));
+  const rest = names.filter((n, i) => !PDQ_FAMILY.has(normal[i]));
+  if (pdq.length === 0 || !normal.some((n) => GREY_FAMILY.has(n))) return null;
+  return [pdq, rest];
+}
+
+/**
+ * One result from the results of the two halves of a split request (`first`: the PDQ half):
+ * the keys in the order one worker gives them, `timings` of the slower half.
+ */
+export function mergeResults(first, second) {
+  const merged = {};
+  for (const key of ['width', 'height', 'format', 'decodedBy']) if (key in first) merged[key] = first[key];
+  for (const key of HASH_KEYS) {
+    if (key in first) merged[key] = first[key];
+    else if (key in second) merged[key] = second[key];
+  }
+  for (const key of Object.keys(first)) if (!(key in merged) && key !== 'timings') merged[key] = first[key];
+  const [a, b] = [first.timings ?? {}, second.timings ?? {}];
+  merged.timings = {
+    readMs: Math.max(a.readMs ?? 0, b.readMs ?? 0),
+    hashMs: Math.max(a.hashMs ?? 0, b.hashMs ?? 0),
+    totalMs: Math.max(a.totalMs ?? 0, b.totalMs ?? 0),
+    threads: 2,
+  };
+  return merged;
+}
+
 /** Algorithm names as the wasm module takes them (CLI names; camelCase keys accepted). */
 export function algorithmNames(algorithms) {
   if (algorithms === undefined) return undefined;
@@ -205,7 +255,13 @@ export async function hashJob(wasm, input, options, { onProgress = () => {}, isC
   const ordered = { width: result.width, height: result.height, format: result.format, decodedBy, ...result };
   for (const key of ['width', 'height', 'format']) if (ordered[key] === undefined) delete ordered[key];
   if (!('width' in result)) delete ordered.decodedBy;
-  ordered.timings = { readMs, hashMs, totalMs: now() - start };
+  // The EXIF tag after the hashes (the SHA digests from Web Crypto come after the module's keys).
+  if ('orientation' in ordered) {
+    const { orientation: tag } = ordered;
+    delete ordered.orientation;
+    ordered.orientation = tag;
+  }
+  ordered.timings = { readMs, hashMs, totalMs: now() - start, threads: 1 };
   onProgress({ stage: 'done', bytesRead: bytes.length, totalBytes: bytes.length });
   return ordered;
 }

@@ -23,16 +23,22 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Hashes bytes in the page's worker; resolves to the result or {error: {name, code, message}}. */
-function hashInPage(bytes, options, name = 'file') {
-  return page.evaluate(async ({ b64, options, name }) => {
+/**
+ * Hashes bytes in the page's worker (`workers`: the default hasher's, or one made with that
+ * many workers); resolves to the result or {error: {name, code, message}}.
+ */
+function hashInPage(bytes, options, name = 'file', workers = undefined) {
+  return page.evaluate(async ({ b64, options, name, workers }) => {
     const file = new File([window.bytesOf(b64)], name);
+    window.hashers ??= {};
+    if (workers && !window.hashers[workers]) window.hashers[workers] = await window.pixelprint.createHasher({ workers });
+    const hasher = workers ? window.hashers[workers] : window.hasher;
     try {
-      return await window.hasher.hash(file, options);
+      return await hasher.hash(file, options);
     } catch (e) {
       return { error: { name: e.name, code: e.code, message: e.message } };
     }
-  }, { b64: Buffer.from(bytes).toString('base64'), options, name });
+  }, { b64: Buffer.from(bytes).toString('base64'), options, name, workers });
 }
 
 function strip(result) {
@@ -46,13 +52,20 @@ test('worker results equal the CLI bit for bit: EXIF-rotated JPEG (both policies
   for (const orientation of ['ignore', 'apply']) {
     const expected = cliHash(ALL, orientation, files.map((f) => fileURLToPath(vectorPath(f))));
     for (const [i, file] of files.entries()) {
-      const got = await hashInPage(readFileSync(vectorPath(file)), { algorithms: ALL.split(','), orientation });
-      assert.equal(got.error, undefined, JSON.stringify(got.error));
-      assert.equal(got.decodedBy, 'wasm');
-      assert.deepEqual(strip(got), camel(expected[i]), `${file} (${orientation})`);
-      const t = got.timings;
-      console.log(`package [Chromium worker]: ${file} ${got.width}x${got.height} orientation=${orientation}, 11 algorithms: ` +
-        `read ${t.readMs.toFixed(0)} ms, hash ${t.hashMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms; equals the CLI`);
+      // One worker, and two with the request split between them (PDQ | the rest).
+      for (const workers of [1, 2]) {
+        const got = await hashInPage(readFileSync(vectorPath(file)), { algorithms: ALL.split(','), orientation }, 'file', workers);
+        assert.equal(got.error, undefined, JSON.stringify(got.error));
+        assert.equal(got.decodedBy, 'wasm');
+        assert.equal(got.timings.threads, workers);
+        // deepEqual ignores key order: the merged result must list the keys as one worker does.
+        assert.deepEqual(Object.keys(strip(got)), Object.keys(camel(expected[i])), `${file}: key order`);
+        assert.deepEqual(strip(got), camel(expected[i]), `${file} (${orientation}, ${workers} workers)`);
+        if (orientation === 'ignore' && file.endsWith('.jpg')) assert.equal(got.orientation, 6);
+        const t = got.timings;
+        console.log(`package [Chromium, ${workers} worker(s)]: ${file} ${got.width}x${got.height} orientation=${orientation}, 11 algorithms: ` +
+          `read ${t.readMs.toFixed(0)} ms, hash ${t.hashMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms; equals the CLI`);
+      }
     }
   }
   const jpeg = await hashInPage(readFileSync(vectorPath(files[0])), { algorithms: ['pdq'] });
@@ -81,42 +94,50 @@ test('a format only the browser decodes (PNG inside ICO) is hashed from the brow
 
 test('abort rejects with an AbortError and does not block the next job', async () => {
   const jpeg = readFileSync(vectorPath('reg-test-input/exif-rotn/exif-rotn-6.jpg'));
-  const outcome = await page.evaluate(async (b64) => {
-    const file = new File([window.bytesOf(b64)], 'big.jpg');
-    const results = {};
-    // 1: cancelled while the wasm module hashes (the worker is replaced).
-    const c1 = new AbortController();
-    const stages = [];
-    const t0 = performance.now();
-    const first = window.hasher.hash(file, {
-      algorithms: ['pdq', 'phash'], signal: c1.signal,
-      onProgress: (p) => { stages.push(p.stage); if (p.stage === 'hash') c1.abort(); },
-    });
-    // 2: queued behind it, cancelled before it starts.
-    const c2 = new AbortController();
-    const second = window.hasher.hash(file, { algorithms: ['pdq'], signal: c2.signal });
-    second.catch(() => {});
-    c2.abort();
-    const third = window.hasher.hash(file, { algorithms: ['pdq'] });
-    for (const [name, p] of [['first', first], ['second', second]]) {
-      try {
-        await p;
-        results[name] = 'resolved';
-      } catch (e) {
-        results[name] = e.name;
+  for (const workers of [1, 2]) {
+    const outcome = await page.evaluate(async ({ b64, workers }) => {
+      const hasher = await window.pixelprint.createHasher({ workers });
+      const file = new File([window.bytesOf(b64)], 'big.jpg');
+      const results = {};
+      // 1: cancelled while the wasm module hashes (the worker is replaced).
+      const c1 = new AbortController();
+      const stages = [];
+      const t0 = performance.now();
+      const first = hasher.hash(file, {
+        algorithms: ['pdq', 'phash'], signal: c1.signal,
+        onProgress: (p) => { stages.push(p.stage); if (p.stage === 'hash') c1.abort(); },
+      });
+      // 2: queued behind it, cancelled before it starts.
+      const c2 = new AbortController();
+      const second = hasher.hash(file, { algorithms: ['pdq'], signal: c2.signal });
+      second.catch(() => {});
+      c2.abort();
+      const third = hasher.hash(file, { algorithms: ['pdq'] });
+      for (const [name, p] of [['first', first], ['second', second]]) {
+        try {
+          await p;
+          results[name] = 'resolved';
+        } catch (e) {
+          results[name] = e.name;
+        }
       }
-    }
-    results.abortMs = performance.now() - t0;
-    results.stages = stages;
-    results.third = (await third).pdq;
-    return results;
-  }, jpeg.toString('base64'));
-  assert.equal(outcome.first, 'AbortError');
-  assert.equal(outcome.second, 'AbortError');
-  assert.ok(outcome.stages.includes('hash'));
-  const [want] = cliHash('pdq', 'ignore', [fileURLToPath(vectorPath('reg-test-input/exif-rotn/exif-rotn-6.jpg'))]);
-  assert.deepEqual(outcome.third, want.pdq);
-  console.log(`package [Chromium worker]: a job aborted during hashing rejected after ${outcome.abortMs.toFixed(0)} ms; a queued one was dropped; the next job equals the CLI`);
+      results.abortMs = performance.now() - t0;
+      results.stages = stages;
+      const thirdResult = await third;
+      results.third = thirdResult.pdq;
+      // PDQ with pHash: split between the two workers when there are two.
+      results.firstThreads = (await hasher.hash(file, { algorithms: ['pdq', 'phash'] })).timings.threads;
+      hasher.terminate();
+      return results;
+    }, { b64: jpeg.toString('base64'), workers });
+    assert.equal(outcome.first, 'AbortError');
+    assert.equal(outcome.second, 'AbortError');
+    assert.ok(outcome.stages.includes('hash'));
+    const [want] = cliHash('pdq', 'ignore', [fileURLToPath(vectorPath('reg-test-input/exif-rotn/exif-rotn-6.jpg'))]);
+    assert.deepEqual(outcome.third, want.pdq);
+    assert.equal(outcome.firstThreads, workers);
+    console.log(`package [Chromium, ${workers} worker(s)]: a job aborted during hashing rejected after ${outcome.abortMs.toFixed(0)} ms; a queued one was dropped; the next job equals the CLI`);
+  }
 });
 
 test('a truncated JPEG, a text file named .jpg and a PNG claiming 30000x30000 pixels give coded errors; the next file works', async () => {
@@ -129,13 +150,17 @@ test('a truncated JPEG, a text file named .jpg and a PNG claiming 30000x30000 pi
   const webp = readFileSync(vectorPath('misc-images/modes/F.webp'));
   const [want] = cliHash('pdq', 'ignore', [fileURLToPath(vectorPath('misc-images/modes/F.webp'))]);
   for (const [name, bytes, code] of cases) {
-    const got = await hashInPage(bytes, { algorithms: ['pdq', 'md5'] }, name);
-    assert.equal(got.error?.code, code, `${name}: ${JSON.stringify(got)}`);
-    assert.equal(got.error.name, 'PixelprintError');
-    assert.ok(got.error.message.length > 10, got.error.message);
-    const next = await hashInPage(webp, { algorithms: ['pdq'] }, 'F.webp');
-    assert.deepEqual(next.pdq, want.pdq, `after ${name}`);
-    console.log(`package [Chromium worker]: ${name} -> ${code}: ${got.error.message}`);
+    for (const workers of [1, 2]) {
+      // With two workers, both halves fail; the request rejects once, with the same error.
+      const got = await hashInPage(bytes, { algorithms: ['pdq', 'dhash', 'md5'] }, name, workers);
+      assert.equal(got.error?.code, code, `${name}: ${JSON.stringify(got)}`);
+      assert.equal(got.error.name, 'PixelprintError');
+      assert.ok(got.error.message.length > 10, got.error.message);
+      const next = await hashInPage(webp, { algorithms: ['pdq', 'dhash'] }, 'F.webp', workers);
+      assert.deepEqual(next.pdq, want.pdq, `after ${name}`);
+      assert.equal(next.timings.threads, workers);
+      console.log(`package [Chromium, ${workers} worker(s)]: ${name} -> ${code}: ${got.error.message}`);
+    }
   }
 });
 

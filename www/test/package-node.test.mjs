@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { vectorPath } from './helpers.mjs';
 import { cliHash, camel, ALL, pngClaiming } from './images.mjs';
 import { createHasher } from '../index.js';
+import { splitAlgorithms, mergeResults } from '../lib/core.js';
 
 const hasher = await createHasher();
 
@@ -35,6 +36,31 @@ test('the package in Node equals the CLI on JPEG, PNG, WebP, CMYK and EXIF-rotat
     }
   }
   console.log(`package [Node ${process.versions.node}]: ${compared} results (${files.length} files x 2 orientations x Blob/bytes) equal the CLI on 11 algorithms`);
+});
+
+test('a request splits into a PDQ half and an imagehash half whose merged results equal the whole', async () => {
+  assert.deepEqual(splitAlgorithms(undefined), [['pdq'], ['ahash', 'dhash', 'phash', 'md5', 'sha256']]);
+  assert.deepEqual(splitAlgorithms('PDQ, dhash_vertical,sha1'), [['PDQ'], ['dhash_vertical', 'sha1']]);
+  assert.deepEqual(splitAlgorithms(['pdqDihedral', 'whash']), [['pdq-dihedral'], ['whash']]);
+  // Nothing to run beside PDQ (digests are cheap), no PDQ, or a name the module will refuse.
+  for (const whole of [['pdq', 'md5', 'sha256'], ['pdq', 'pdq-dihedral'], ['ahash', 'dhash'], ['pdq', 'dhash', 'nope'], []]) {
+    assert.equal(splitAlgorithms(whole), null, whole.join());
+  }
+  const files = ['reg-test-input/exif-rotn/exif-rotn-6.jpg', 'misc-images/modes/RGBA.png', 'misc-images/modes/CMYK.jpg'];
+  for (const file of files) {
+    const bytes = readFileSync(vectorPath(file));
+    for (const algorithms of [undefined, ALL.split(','), ['whash', 'pdq-dihedral', 'sha1', 'pdq']]) {
+      const whole = await hasher.hash(bytes, algorithms ? { algorithms } : {});
+      const [first, second] = splitAlgorithms(algorithms);
+      const merged = mergeResults(await hasher.hash(bytes, { algorithms: first }), await hasher.hash(bytes, { algorithms: second }));
+      const { timings, ...rest } = merged;
+      const { timings: wholeTimings, ...wholeRest } = whole;
+      assert.deepEqual(Object.keys(rest), Object.keys(wholeRest), `${file} ${algorithms}: key order`);
+      assert.deepEqual(rest, wholeRest, `${file} ${algorithms}`);
+      assert.equal(timings.threads, 2);
+      assert.equal(wholeTimings.threads, 1);
+    }
+  }
 });
 
 test('digests are the same from Web Crypto, from a shared buffer it refuses, and from the module', async () => {

@@ -5,7 +5,9 @@ import { createHasher } from '/www/index.js';
 import { DifferenceHashBuilder } from '/bih/index.js';
 
 const files = new Map();
+// The package's default (two workers on a device with two cores or more), and one worker.
 const hasher = await createHasher();
+const single = await createHasher({ workers: 1 });
 const decoder = new Worker(new URL('decode-worker.js', import.meta.url), { type: 'module' });
 let decoderJobs = 0;
 
@@ -18,12 +20,16 @@ async function file(url) {
   return files.get(url);
 }
 
-/** The npm package in its worker: file bytes to `algorithms` (undefined: the CLI's defaults). */
-async function pixelprint(url, algorithms) {
+/**
+ * The npm package in its workers: file bytes to `algorithms` (undefined: the CLI's defaults);
+ * `workers` 1 uses the one-worker hasher.
+ */
+async function pixelprint(url, algorithms, workers) {
   const input = await file(url);
+  const h = workers === 1 ? single : hasher;
   const start = performance.now();
-  const result = await hasher.hash(input, algorithms ? { algorithms } : {});
-  return { ms: performance.now() - start, mode: hasher.mode, result };
+  const result = await h.hash(input, algorithms ? { algorithms } : {});
+  return { ms: performance.now() - start, mode: h.mode, result };
 }
 
 /** browser-image-hash's dHash of the same File (it loads images from a URL). */
@@ -52,5 +58,5 @@ async function decoders(url, pixelsSha256 = false) {
   });
 }
 
-window.bench = { pixelprint, browserImageHash, decoders, userAgent: navigator.userAgent };
+window.bench = { pixelprint, browserImageHash, decoders, userAgent: navigator.userAgent, cores: navigator.hardwareConcurrency };
 document.getElementById('state').textContent = 'ready';
