@@ -145,7 +145,11 @@ window.hasherReady = createHasher().then((hasher) => {
     const { vpdq, md5, sha256, frames } = JSON.parse(cli);
     assert.deepEqual({ vpdq: video.vpdq, md5: video.md5, sha256: video.sha256, frames: video.frames }, { vpdq, md5, sha256, frames });
     const loaded = (re) => responses.filter((r) => re.test(r.path));
-    assert.deepEqual(loaded(/^\/assets\/worker-.*\.js$/).map((r) => r.status), [200], JSON.stringify(responses));
+    // One worker script, loaded by each worker (two on a device with two cores: the request
+    // for 11 algorithms is split between them).
+    const workers = loaded(/^\/assets\/worker-.*\.js$/);
+    assert.ok(workers.length >= 1 && workers.length <= 2 && workers.every((r) => r.status === 200), JSON.stringify(responses));
+    assert.equal(new Set(workers.map((r) => r.path)).size, 1, JSON.stringify(responses));
     assert.deepEqual(loaded(/^\/assets\/pixelprint_bg-.*\.wasm$/).map((r) => r.status), [200], JSON.stringify(responses));
     assert.deepEqual(responses.filter((r) => r.status >= 400), []);
     console.log(`package [Vite build, Chromium worker]: ${PHOTO} ${got.result.width}x${got.result.height}, 11 algorithms equal the CLI; ` +
