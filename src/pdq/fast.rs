@@ -18,16 +18,45 @@
 
 use super::decimate::sample_index;
 use super::jarosz::jarosz_window_size;
-use super::luma::luma_of;
 use super::PDQ_MIN_DIMENSION;
 use super::{bits, dct, quality, Buffer64x64, Dihedral, PdqDihedralOutput, PdqOutput};
 use crate::hash::PdqHash;
 use crate::pixels::{PixelFormat, PixelView};
 
-/// Writes the luma of one row of pixels (reference `fillFloatLumaFromRGB`, same operations).
-/// RGB rows (decoded photos) go sixteen pixels at a time through planar arrays: the byte
-/// shuffle is scalar, the conversions and products then run four or more lanes wide. RGBA
-/// rows, whose pixels are aligned words, vectorise as they are.
+/// `weight * v` for every byte `v`, each product rounded to f32 as the reference rounds it.
+const fn products(weight: f32) -> [f32; 256] {
+    let mut table = [0.0f32; 256];
+    let mut v = 0;
+    while v < 256 {
+        table[v] = weight * v as f32;
+        v += 1;
+    }
+    table
+}
+
+/// The reference's three luma products for every byte value. A pixel's luma is then
+/// `(R[r] + G[g]) + B[b]`: the same three f32 products and the same two f32 sums in the same
+/// order as [`super::luma::luma_of`], three loads instead of three conversions and multiplications, with no
+/// byte shuffling (x86-64's baseline SSE2 has no byte shuffle). A test compares the two on
+/// all 2^24 pixels.
+static LUMA_PRODUCTS: [[f32; 256]; 3] = [
+    products(super::luma::LUMA_FROM_R),
+    products(super::luma::LUMA_FROM_G),
+    products(super::luma::LUMA_FROM_B),
+];
+
+#[inline(always)]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
+fn luma_from_products(p: &[u8]) -> f32 {
+    let [r, g, b] = &LUMA_PRODUCTS;
+    r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])]
+}
+
+/// Writes the luma of one row of pixels (reference `fillFloatLumaFromRGB`, same operations):
+/// RGB on simd128 vectors in wasm, elsewhere from the products table; RGBA as written.
 fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
     match format {
         PixelFormat::Gray8 => {
@@ -46,26 +75,23 @@ fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
                     super::luma::LUMA_FROM_B,
                 ],
             );
-            let (pixels, out) = (&pixels[3 * done..], &mut out[done..]);
-            let blocks = pixels.chunks_exact(48);
-            let rest = blocks.remainder();
-            let mut outs = out.chunks_exact_mut(16);
-            for (block, o) in blocks.zip(&mut outs) {
-                let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
-                for (i, p) in block.chunks_exact(3).enumerate() {
-                    (r[i], g[i], b[i]) = (p[0], p[1], p[2]);
-                }
-                for i in 0..16 {
-                    o[i] = luma_of(r[i], g[i], b[i]);
-                }
-            }
-            for (o, p) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(3)) {
-                *o = luma_of(p[0], p[1], p[2]);
+            for (o, p) in out[done..]
+                .iter_mut()
+                .zip(pixels[3 * done..].chunks_exact(3))
+            {
+                // The wasm module does the few pixels left after its vectors without the
+                // table, which would only add to its size.
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                let luma = super::luma::luma_of(p[0], p[1], p[2]);
+                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+                let luma = luma_from_products(p);
+                *o = luma;
             }
         }
         PixelFormat::Rgba8 => {
+            // Whole words per pixel: this loop vectorises as it is.
             for (o, p) in out.iter_mut().zip(pixels.chunks_exact(4)) {
-                *o = luma_of(p[0], p[1], p[2]);
+                *o = super::luma::luma_of(p[0], p[1], p[2]);
             }
         }
     }
@@ -657,6 +683,7 @@ pub fn pdq_dihedral(view: &PixelView<'_>) -> PdqDihedralOutput {
 mod tests {
     use super::*;
     use crate::pdq::jarosz::box_1d;
+    use crate::pdq::luma::luma_of;
 
     #[test]
     fn box_lanes_equals_box_1d_on_each_lane() {
@@ -778,6 +805,18 @@ mod tests {
                     let what = format!("{w}x{h} {format:?} plain={plain} dihedral={dihedral}");
                     assert_eq!(p, plain.then(|| pdq_hash(&view)), "{what}");
                     assert_eq!(d, dihedral.then(|| pdq_dihedral(&view)), "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn luma_from_the_products_table_equals_the_reference_formula_on_every_pixel() {
+        for r in 0..=255u8 {
+            for g in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let (want, got) = (luma_of(r, g, b), luma_from_products(&[r, g, b]));
+                    assert_eq!(got.to_bits(), want.to_bits(), "{r} {g} {b}");
                 }
             }
         }
