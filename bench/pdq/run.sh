@@ -53,7 +53,7 @@ mkdir -p "$(dirname "$out")"
     echo "# PDQ benchmark, $(date -u '+%F %H:%M UTC')"
     echo
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-    echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"
+    echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo ' (with uncommitted changes)')"
     echo "- command: \`$command\`"
     echo "- load average (1, 5, 15 min) at start: $load_start; at end: $load_end (shared machine)"
     echo "- figures: median process CPU time in ms of $reps runs (scalar: of min($reps, 5)),"
