@@ -1226,14 +1226,15 @@ mod jpeg {
     /// The position of the first marker after entropy-coded data starting at `pos`, or the
     /// end of the data.
     fn end_of_scan(bytes: &[u8], mut pos: usize) -> usize {
+        // The next FF with a byte after it; then that byte says whether a marker starts there.
         while pos + 1 < bytes.len() {
-            if bytes[pos] == 0xFF {
-                match bytes[pos + 1] {
-                    0x00 | 0xD0..=0xD7 | 0xFF => pos += 1,
-                    _ => return pos,
-                }
-            } else {
-                pos += 1;
+            let Some(ff) = memchr::memchr(0xFF, &bytes[pos..bytes.len() - 1]) else {
+                break;
+            };
+            pos += ff;
+            match bytes[pos + 1] {
+                0x00 | 0xD0..=0xD7 | 0xFF => pos += 1,
+                _ => return pos,
             }
         }
         bytes.len()
@@ -1262,6 +1263,39 @@ mod jpeg {
             let mut trailing = minimal();
             trailing.extend(b"trailer");
             assert_eq!(check_complete(&trailing), Ok(()));
+        }
+
+        #[test]
+        fn the_end_of_a_scan_is_the_first_ff_that_starts_a_marker() {
+            // The byte-by-byte rule, against random data dense in FF, 00 and restart markers.
+            let naive = |bytes: &[u8], mut pos: usize| {
+                while pos + 1 < bytes.len() {
+                    match (bytes[pos], bytes[pos + 1]) {
+                        (0xFF, 0x00 | 0xD0..=0xD7 | 0xFF) | (0..=0xFE, _) => pos += 1,
+                        _ => return pos,
+                    }
+                }
+                bytes.len()
+            };
+            let mut seed = 0x2545_f491_u32;
+            let alphabet = [0xFF, 0x00, 0xD0, 0xD7, 0xD9, 0xDA, 0x12];
+            for len in 0..300 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        alphabet[seed as usize % alphabet.len()]
+                    })
+                    .collect();
+                for start in 0..len.min(8) {
+                    assert_eq!(
+                        end_of_scan(&bytes, start),
+                        naive(&bytes, start),
+                        "{bytes:x?} from {start}"
+                    );
+                }
+            }
         }
 
         #[test]
