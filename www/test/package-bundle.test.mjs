@@ -36,7 +36,9 @@ function typeCheck(file, source) {
     compilerOptions: { target: 'es2022', module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [] },
     files: [file],
   }));
-  const run = spawnSync(tsc, ['-p', config, '--noEmit', '--strict'], { cwd: app, encoding: 'utf8' });
+  // --pretty false: the misuse test parses the plain `file(line,col): error` lines, and tsc
+  // switches to its pretty format when the terminal it inherits is a TTY.
+  const run = spawnSync(tsc, ['-p', config, '--noEmit', '--strict', '--pretty', 'false'], { cwd: app, encoding: 'utf8' });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
