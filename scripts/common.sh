@@ -14,3 +14,18 @@ export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR PIXELPRINT_NATIVE_TARGET_
 wasm_bindgen_lock_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$1/Cargo.lock"
 }
+
+# Where a benchmark writes its results: bench/results/BENCH/DATE-COMMIT.md (UTC date, HEAD's
+# short hash), with -2, -3, ... appended for a further run at the same commit on the same day.
+# Creates the directory; prints the path relative to the repository root (the caller's cwd).
+bench_result_path() {
+    local bench=$1 base n=2 path
+    base=bench/results/$bench/$(date -u +%F)-$(git rev-parse --short=7 HEAD)
+    mkdir -p "bench/results/$bench"
+    path=$base.md
+    while [[ -e $path ]]; do
+        path=$base-$n.md
+        n=$((n + 1))
+    done
+    echo "$path"
+}

@@ -5,7 +5,7 @@
 # wallpaper (Debian's plasma-workspace-wallpapers, whose photos are 4 MP at most); dHash against
 # the npm package browser-image-hash; the package's wasm JPEG decoder against the browser's.
 # Every result is checked before its timing (bench/browser/bench.mjs says how).
-# Writes bench/results/browser-DATE.md.
+# Writes bench/results/browser/DATE-COMMIT.md (OUT=FILE to choose).
 #
 # usage: bench/browser/run.sh      (REPS=7 by default; builds www/pkg if it is missing)
 set -euo pipefail
@@ -14,7 +14,7 @@ cd "$root"
 source scripts/common.sh
 
 export REPS=${REPS:-7}
-out=${OUT:-bench/results/browser-$(date -u +%F).md}
+out=${OUT:-$(bench_result_path browser)}
 
 # The large JPEGs: Debian's KDE wallpapers (5120x2880 and 2560x1600 JPEGs).
 if [[ ! -f /usr/share/wallpapers/SafeLanding/contents/images/5120x2880.jpg ]]; then

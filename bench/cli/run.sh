@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI benchmark: `pixelprint hash --jobs 2` over 200 photos against the Python pipeline with
 # 2 processes (bench/cli/bench.py). Installs the photos' package and the Python side if missing.
-# Usage: bench/cli/run.sh   (REPS=3 by default). Results: bench/results/cli-DATE.md.
+# Usage: bench/cli/run.sh   (REPS=3 by default). Results: bench/results/cli/DATE-COMMIT.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -14,6 +14,5 @@ python3 -c 'import pdqhash, imagehash, PIL, numpy' 2> /dev/null \
 CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR cargo build --release --quiet -p pixelprint-cli
 photos=${PHOTOS:-target/bench-cli/photos}
 [[ -d $photos ]] || python3 bench/cli/prepare.py "$photos" 200
-mkdir -p bench/results
 python3 bench/cli/bench.py "$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint" "$photos" \
-    "bench/results/cli-$(date -u +%F).md" "REPS=${REPS:-3} bench/cli/run.sh"
+    "$(bench_result_path cli)" "REPS=${REPS:-3} bench/cli/run.sh"

@@ -3,7 +3,7 @@
 # system's shape) on N PDQ hashes, loaded by wrk from a second process on 127.0.0.1.
 # Usage: bench/http/run.sh            (10M hashes; about 10 minutes and 6 GB of memory)
 #        N=100000 bench/http/run.sh   (a quick run)
-# Results: bench/results/http-DATE.md.
+# Results: bench/results/http/DATE-COMMIT.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -17,5 +17,4 @@ if [[ -z ${SERVER_BIN:-} ]]; then
     SERVER_BIN=$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint-server
 fi
 export SERVER_BIN
-mkdir -p bench/results
-python3 bench/http/bench.py "bench/results/http-$(date -u +%F).md"
+python3 bench/http/bench.py "$(bench_result_path http)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The index benchmark: ours (MIH, batched and single linear scans) against FAISS
 # IndexBinaryMultiHash and IndexBinaryFlat on the same hashes and queries, checked against the
-# linear oracle before timing. Writes bench/results/index-DATE.md.
+# linear oracle before timing. Writes bench/results/index/DATE-COMMIT.md
+# (OUT=FILE to choose).
 #
 # usage: bench/index/run.sh            (10M hashes per dataset; about 15-20 minutes on 2 cores)
 #        N=1000000 bench/index/run.sh  (a quick run)
@@ -9,13 +10,14 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+source scripts/common.sh
 
 n=${N:-10000000}
 queries=${QUERIES:-1000}
 check=${CHECK:-50}
 budget=${BUDGET:-2}
 data=${DATA:-target/bench-index-data}
-out=${OUT:-bench/results/index-$(date +%F).md}
+out=${OUT:-$(bench_result_path index)}
 command="N=$n QUERIES=$queries CHECK=$check BUDGET=$budget bench/index/run.sh"
 
 python3 -c 'import faiss, numpy' 2> /dev/null || pip install faiss-cpu numpy

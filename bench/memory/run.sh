@@ -4,7 +4,7 @@
 # wasm linear memory after `hashBytes` in Node (the npm package's module, www/pkg), in one
 # instance and in the two the package's two-worker hasher uses (PDQ | the rest). The JPEG is
 # a wallpaper of Debian's plasma-workspace-wallpapers scaled to 6000x4000 (quality 92).
-# Usage: bench/memory/run.sh. Results: bench/results/memory-DATE.md.
+# Usage: bench/memory/run.sh. Results: bench/results/memory/DATE-COMMIT.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -20,11 +20,12 @@ trap 'rm -rf "$work"' EXIT
 jpeg=$work/24mp.jpg
 python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((6000, 4000), Image.LANCZOS).save(sys.argv[2], quality=92)' "$src" "$jpeg"
 
+out=$(bench_result_path memory)
 rss=$( { /usr/bin/time -f %M "$cli" hash "$jpeg" > "$work/cli.json"; } 2>&1 | tail -n 1)
 node bench/memory/wasm.mjs "$jpeg" > "$work/wasm.json"
 node bench/memory/wasm.mjs "$jpeg" pdq > "$work/wasm-pdq.json"
 node bench/memory/wasm.mjs "$jpeg" ahash,dhash,phash,md5,sha256 > "$work/wasm-rest.json"
-python3 - "$work/cli.json" "$work/wasm.json" "$work/wasm-pdq.json" "$work/wasm-rest.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "bench/results/memory-$(date -u +%F).md" <<'PY'
+python3 - "$work/cli.json" "$work/wasm.json" "$work/wasm-pdq.json" "$work/wasm-rest.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "$out" <<'PY'
 import json, sys
 cli, wasm, pdq, rest = (json.load(open(p)) for p in sys.argv[1:5])
 rss_kib, commit, name = int(sys.argv[5]), sys.argv[6], sys.argv[7]
@@ -43,4 +44,4 @@ both = pdq['memory_bytes'] + rest['memory_bytes']
 print(f"| wasm, the npm package's two workers (`pdq` in one instance, the rest in another), together | "
       f"{mb(both):.0f} MiB ({mb(pdq['memory_bytes']):.0f} + {mb(rest['memory_bytes']):.0f}) |")
 PY
-cat "bench/results/memory-$(date -u +%F).md"
+cat "$out"

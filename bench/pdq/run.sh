@@ -4,16 +4,18 @@
 # (about 1, 4, 12 and 24 MP). Every result is checked against the reference hash before its
 # timing is reported. Figures are median process CPU times (the machine is shared), each with
 # its ratio to the reference. Peak memory: native max RSS of one fast hash of 24 MP, and the
-# wasm linear memory after hashing 24 MP. Writes bench/results/pdq-DATE.md.
+# wasm linear memory after hashing 24 MP. Writes bench/results/pdq/DATE-COMMIT.md
+# (OUT=FILE to choose).
 #
 # usage: bench/pdq/run.sh             (REPS=5 by default; needs www/pkg: scripts/build-wasm.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+source scripts/common.sh
 
 reps=${REPS:-5}
 data=${DATA:-target/bench-pdq-data}
-out=${OUT:-bench/results/pdq-$(date +%F).md}
+out=${OUT:-$(bench_result_path pdq)}
 command="REPS=$reps bench/pdq/run.sh"
 
 python3 -c 'import pdqhash, numpy' 2> /dev/null || pip install pdqhash==0.2.8 numpy
