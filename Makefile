@@ -1,5 +1,7 @@
 # The two entry points: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap test demo wasm
+# `make check` is the quick one before a commit (format, clippy, native unit tests); it needs
+# only a Rust toolchain with rustfmt and clippy.
+.PHONY: bootstrap test check demo wasm
 SHELL := /bin/bash
 
 bootstrap:
@@ -7,6 +9,9 @@ bootstrap:
 
 test: bootstrap
 	bash scripts/test.sh
+
+check:
+	bash scripts/check.sh
 
 wasm: bootstrap
 	bash scripts/build-wasm.sh

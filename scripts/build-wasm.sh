@@ -11,7 +11,7 @@ cd "$root"
 # with panics that abort at once where std is built here (scripts/wasm-cargo.sh). Its own target
 # dir: other flags than the tests' build, so neither rebuilds the other's std.
 export PIXELPRINT_WASM_TARGET_DIR=$PIXELPRINT_CACHE_DIR/target-wasm-pkg
-PIXELPRINT_WASM_PANIC=immediate-abort scripts/wasm-cargo.sh build --release --lib --quiet --no-default-features
+PIXELPRINT_WASM_PANIC=immediate-abort scripts/wasm-cargo.sh build --release --lib --no-default-features
 wasm=$PIXELPRINT_WASM_TARGET_DIR/wasm32-unknown-unknown/release/pixelprint.wasm
 rm -rf www/pkg
 wasm-bindgen --target web --out-dir www/pkg --out-name pixelprint "$wasm"

@@ -10,6 +10,15 @@ PIXELPRINT_WASM_TARGET_DIR=${PIXELPRINT_WASM_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/t
 PIXELPRINT_NATIVE_TARGET_DIR=${PIXELPRINT_NATIVE_TARGET_DIR:-$PIXELPRINT_CACHE_DIR/target-native}
 export PIXELPRINT_CACHE_DIR PIXELPRINT_WASM_TARGET_DIR PIXELPRINT_NATIVE_TARGET_DIR
 
+# Runs one named step of `make test` or `make check`: its name before, its duration after.
+step() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "==> $name"
+    "$@"
+    echo "<== $name: $((SECONDS - start)) s"
+}
+
 # The wasm-bindgen version pinned in Cargo.lock (the CLI must match it exactly).
 wasm_bindgen_lock_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$1/Cargo.lock"

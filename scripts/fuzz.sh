@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/common.sh"
 target=${1:?usage: fuzz.sh TARGET [SECONDS]}
 seconds=${2:-600}
-command -v cargo-fuzz > /dev/null || timeout 1500 cargo install --quiet cargo-fuzz < /dev/null
+command -v cargo-fuzz > /dev/null || timeout 1500 cargo install cargo-fuzz < /dev/null
 corpus=$PIXELPRINT_CACHE_DIR/fuzz-corpus/$target
 mkdir -p "$corpus"
 cp -n "$root/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true

@@ -11,16 +11,9 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
 
-step() {
-    local name=$1 start=$SECONDS
-    shift
-    echo "==> $name"
-    "$@"
-    echo "<== $name: $((SECONDS - start)) s"
-}
-
 step "format" cargo fmt --all --check
 export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
+step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 # The server's tests run twice: on a real PostgreSQL (the cluster started by scripts/postgres.sh,
 # one database per test server) with the rest of the workspace, then on SQLite.
 pg_url=$(bash scripts/postgres.sh)
@@ -29,12 +22,17 @@ if [[ $pg_url != postgres://* || $pg_url == *$'\n'* ]]; then
     exit 1
 fi
 step "native tests (server storage: PostgreSQL)" env PIXELPRINT_TEST_DATABASE_URL="$pg_url" cargo test --workspace
-step "server HTTP tests (storage: SQLite)" cargo test -p pixelprint-server --test http
+# Every native cargo command here selects the whole workspace (--workspace), so cargo resolves
+# the same features for every dependency and reuses the first step's build: with
+# `-p pixelprint-server` alone, bitflags and regex-syntax lose features and everything built
+# on them (image, rusqlite, ...) would build a second time.
+step "server HTTP tests (storage: SQLite)" cargo test --workspace --test http
 step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm and npm package build" scripts/build-npm.sh
-# The JS tests run the CLI and the matching server from the native target dir.
-step "CLI and server binaries" cargo build -p pixelprint-cli -p pixelprint-server
+# The JS tests run the CLI and the matching server from the native target dir: the binaries
+# the first step built for the CLI's and the server's own tests (same units: nothing rebuilds).
+step "CLI and server binaries" cargo test --workspace --no-run
 step "JS API and pages (Node, Chromium)" bash -c 'cd www && node --test test/*.test.mjs'
 echo "all test steps passed"
