@@ -137,7 +137,9 @@ pub fn run(args: HashArgs) -> u8 {
         return 2;
     }
     let options = hash_options(algorithms, args.orientation);
-    let inputs = files::expand(&args.paths);
+    let Some(inputs) = files::expand_reported(&args.paths) else {
+        return 2;
+    };
     let progress =
         ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
     progress.set_style(

@@ -157,7 +157,9 @@ pub fn run(args: MatchArgs) -> u8 {
         .map(|e| algorithm_of(e.signal))
         .collect();
     let options = hash_options(algorithms, args.orientation);
-    let inputs = files::expand(&args.paths);
+    let Some(inputs) = files::expand_reported(&args.paths) else {
+        return 2;
+    };
     let (mut any_match, mut failures) = (false, 0usize);
     let hidden = ProgressBar::hidden();
     let run = files::hash_in_order(&inputs, args.jobs, &options, &hidden, |path, result| {

@@ -191,7 +191,9 @@ pub fn run(args: HashVideoArgs) -> u8 {
         eprintln!("pixelprint: --seconds-per-hash: {e}");
         return 2;
     }
-    let inputs = files::expand(&args.paths);
+    let Some(inputs) = files::expand_reported(&args.paths) else {
+        return 2;
+    };
     if args.format == VideoFormat::Vpdq && inputs.len() != 1 {
         eprintln!(
             "pixelprint: --format vpdq prints one video's frames, found {} files; use --format jsonl for several",
