@@ -87,127 +87,152 @@ pub(super) fn grey_rgb16(row: &[u8], out: &mut [u8]) -> usize {
     done
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zero() -> V {
     i32x4_splat(0)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn splat_i16(k: i16) -> V {
     i16x8_splat(k)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn splat_i32(k: i32) -> V {
     i32x4_splat(k)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn pair_i16(a: i16, b: i16) -> V {
     i16x8(a, b, a, b, a, b, a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn add_i16(a: V, b: V) -> V {
     i16x8_add(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn sub_i16(a: V, b: V) -> V {
     i16x8_sub(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn add_i32(a: V, b: V) -> V {
     i32x4_add(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn sub_i32(a: V, b: V) -> V {
     i32x4_sub(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn mul_lo_i16(a: V, b: V) -> V {
     i16x8_mul(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn mul_wide_i16(a: V, b: V) -> (V, V) {
     (i32x4_extmul_low_i16x8(a, b), i32x4_extmul_high_i16x8(a, b))
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn madd_i16(a: V, b: V) -> V {
     i32x4_dot_i16x8(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn shr_i32(a: V, count: u32) -> V {
     i32x4_shr(a, count)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn shr_u16(a: V, count: u32) -> V {
     u16x8_shr(a, count)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn widen_lo_u8(a: V) -> V {
     u16x8_extend_low_u8x16(a)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn widen_hi_u8(a: V) -> V {
     u16x8_extend_high_u8x16(a)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn narrow_i32_i16(a: V, b: V) -> V {
     i16x8_narrow_i32x4(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn narrow_i16_u8(a: V, b: V) -> V {
     u8x16_narrow_i16x8(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_lo_u8(a: V, b: V) -> V {
     i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_lo_i16(a: V, b: V) -> V {
     i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_hi_i16(a: V, b: V) -> V {
     i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_lo_i32(a: V, b: V) -> V {
     i32x4_shuffle::<0, 4, 1, 5>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_hi_i32(a: V, b: V) -> V {
     i32x4_shuffle::<2, 6, 3, 7>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_lo_i64(a: V, b: V) -> V {
     i64x2_shuffle::<0, 2>(a, b)
 }
 
+#[inline]
 #[target_feature(enable = "simd128")]
 fn zip_hi_i64(a: V, b: V) -> V {
     i64x2_shuffle::<1, 3>(a, b)
 }
 
 /// Interleaves with shuffles: r0 g0 r1 g1 ... then the blue bytes between.
+#[inline]
 #[target_feature(enable = "simd128")]
 fn store_rgb(r: V, g: V, b: V, out: &mut [u8]) {
     let rg_lo = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r, g);
