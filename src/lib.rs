@@ -21,9 +21,11 @@
 //! assert_eq!(p.to_hex().parse::<pixelprint::PerceptualHash>(), Ok(p));
 //! # Ok::<(), pixelprint::CallerError>(())
 //! ```
-// No `unsafe` anywhere but `simd`, whose one use is documented there.
+// No `unsafe` anywhere but `arch`, whose one use is documented there.
 #![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
+mod arch;
 pub mod decode;
 pub mod digest;
 pub mod error;
@@ -35,8 +37,6 @@ mod jpeg;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;
-#[allow(unsafe_code)]
-mod simd;
 #[cfg(test)]
 mod testing;
 pub mod video;

@@ -59,7 +59,7 @@ pub fn to_grey(view: &PixelView<'_>) -> GreyImage {
 /// aligned words, vectorise as they are.
 pub(crate) fn grey_row_rgb(row: &[u8], out: &mut [u8]) {
     // Vector grey where the build has it (wasm simd128); this loop does the rest.
-    let done = crate::simd::grey_rgb16(row, out);
+    let done = crate::arch::grey_rgb16(row, out);
     let (row, out) = (&row[3 * done..], &mut out[done..]);
     let blocks = row.chunks_exact(48);
     let rest = blocks.remainder();

@@ -212,7 +212,7 @@ pub fn resize_lanczos(src: &GreyImage, out_width: usize, out_height: usize) -> G
 }
 
 /// A pass's weights cut for 16-bit multiply-adds (x86 `pmaddwd`, wasm `i32x4.dot_i16x8_s`:
-/// eight products per instruction where 32-bit products go four at a time; [`crate::simd`]):
+/// eight products per instruction where 32-bit products go four at a time; [`crate::arch`]):
 /// `w = hi * 2^SPLIT + lo` with `0 <= lo < 2^SPLIT`, so `sum p w = 2^SPLIT sum p hi + sum p lo`
 /// exactly, in the same wrapping `int` arithmetic (the true sum fits, as in Pillow). When every
 /// weight fits in an `i16` (shrinking by more than about 130), `hi` holds the weights and `lo`
@@ -247,11 +247,11 @@ impl Weights16 {
 /// The weighted sum of one output, as [`weighted`] computes it, by 16-bit multiply-adds.
 #[inline(always)]
 fn weighted16(pixels: &[u8], split: &Weights16, at: usize) -> u8 {
-    let hi = crate::simd::dot_u8_i16(pixels, &split.hi[at..][..pixels.len()]);
+    let hi = crate::arch::dot_u8_i16(pixels, &split.hi[at..][..pixels.len()]);
     let sum = if split.lo.is_empty() {
         hi
     } else {
-        let lo = crate::simd::dot_u8_i16(pixels, &split.lo[at..][..pixels.len()]);
+        let lo = crate::arch::dot_u8_i16(pixels, &split.lo[at..][..pixels.len()]);
         (hi << SPLIT).wrapping_add(lo)
     };
     clip8(sum.wrapping_add(1 << (PRECISION_BITS - 1)))

@@ -2,9 +2,10 @@
 //! uses), the arithmetic of `jidctint.c` (`jpeg_idct_islow`): 13-bit fixed-point constants,
 //! two extra bits kept between the passes, results rounded by adding half and shifting.
 //!
-//! Our own code, vectorised by the compiler: each pass runs over eight independent lines in
-//! eight lanes (`[i32; 8]` rows), and integer arithmetic gives the same result in any lane
-//! order.
+//! The arithmetic is [`crate::arch::idct_islow`]: plain Rust whose passes run over eight
+//! independent lines (`arch::portable`), and SSE2 and simd128 forms of the same sums; integer
+//! arithmetic gives the same result in any lane order. This module adds the flat-block
+//! shortcut and tests the whole against a transcription of `jidctint.c`.
 //!
 //! Out-of-range values: libjpeg-turbo's C code works in 64-bit `long` and its x86 SIMD code
 //! (`jidctint-sse2.asm`, `-avx2.asm`, what Pillow runs on x86-64) in 16-bit lanes: the
@@ -17,80 +18,7 @@
 //!
 use std::num::Wrapping as W;
 
-const CONST_BITS: usize = 13;
 const PASS1_BITS: usize = 2;
-
-// FIX(x) = round(x * 2^13), the values `jidctint.c` lists.
-const FIX_0_298631336: W<i32> = W(2446);
-const FIX_0_390180644: W<i32> = W(3196);
-const FIX_0_541196100: W<i32> = W(4433);
-const FIX_0_765366865: W<i32> = W(6270);
-const FIX_0_899976223: W<i32> = W(7373);
-const FIX_1_175875602: W<i32> = W(9633);
-const FIX_1_501321110: W<i32> = W(12299);
-const FIX_1_847759065: W<i32> = W(15137);
-const FIX_1_961570560: W<i32> = W(16069);
-const FIX_2_053119869: W<i32> = W(16819);
-const FIX_2_562915447: W<i32> = W(20995);
-const FIX_3_072711026: W<i32> = W(25172);
-
-type Row = [W<i32>; 8];
-
-/// One 1-D pass over eight lines side by side: `v[k]` holds input `k` of every line; the
-/// outputs, before rounding, are returned in the same layout. The even/odd split and every
-/// product and sum are those of `jidctint.c`.
-#[inline(always)]
-fn pass(v: &[Row; 8], shift: usize, out: &mut [Row; 8]) {
-    let round = W(1i32 << (shift - 1));
-    for l in 0..8 {
-        // Even part.
-        let z2 = v[2][l];
-        let z3 = v[6][l];
-        let z1 = (z2 + z3) * FIX_0_541196100;
-        let tmp2 = z1 - z3 * FIX_1_847759065;
-        let tmp3 = z1 + z2 * FIX_0_765366865;
-        let z2 = v[0][l];
-        let z3 = v[4][l];
-        let tmp0 = (z2 + z3) << CONST_BITS;
-        let tmp1 = (z2 - z3) << CONST_BITS;
-        let tmp10 = tmp0 + tmp3;
-        let tmp13 = tmp0 - tmp3;
-        let tmp11 = tmp1 + tmp2;
-        let tmp12 = tmp1 - tmp2;
-
-        // Odd part.
-        let t0 = v[7][l];
-        let t1 = v[5][l];
-        let t2 = v[3][l];
-        let t3 = v[1][l];
-        let z1 = t0 + t3;
-        let z2 = t1 + t2;
-        let z3 = t0 + t2;
-        let z4 = t1 + t3;
-        let z5 = (z3 + z4) * FIX_1_175875602;
-        let t0 = t0 * FIX_0_298631336;
-        let t1 = t1 * FIX_2_053119869;
-        let t2 = t2 * FIX_3_072711026;
-        let t3 = t3 * FIX_1_501321110;
-        let z1 = -(z1 * FIX_0_899976223);
-        let z2 = -(z2 * FIX_2_562915447);
-        let z3 = z5 - z3 * FIX_1_961570560;
-        let z4 = z5 - z4 * FIX_0_390180644;
-        let t0 = t0 + z1 + z3;
-        let t1 = t1 + z2 + z4;
-        let t2 = t2 + z2 + z3;
-        let t3 = t3 + z1 + z4;
-
-        out[0][l] = (tmp10 + t3 + round) >> shift;
-        out[7][l] = (tmp10 - t3 + round) >> shift;
-        out[1][l] = (tmp11 + t2 + round) >> shift;
-        out[6][l] = (tmp11 - t2 + round) >> shift;
-        out[2][l] = (tmp12 + t1 + round) >> shift;
-        out[5][l] = (tmp12 - t1 + round) >> shift;
-        out[3][l] = (tmp13 + t0 + round) >> shift;
-        out[4][l] = (tmp13 - t0 + round) >> shift;
-    }
-}
 
 /// The post-IDCT range limit, saturating (see the module docs): the value plus 128,
 /// clamped to 0..=255.
@@ -118,40 +46,7 @@ pub(super) fn idct_block(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], st
         }
         return;
     }
-    if !crate::simd::idct_islow(coef, quant, out, stride) {
-        idct_scalar(coef, quant, out, stride);
-    }
-}
-
-/// The plain form of [`idct_block`] (without the flat-block shortcut): where the build has no
-/// vectors, and the oracle of the vector forms in the tests.
-fn idct_scalar(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) {
-    // Pass 1: columns. v[k][c] = dequantised coefficient (row k, column c).
-    let mut v = [[W(0i32); 8]; 8];
-    for k in 0..8 {
-        for c in 0..8 {
-            v[k][c] = dequantise(coef[k * 8 + c], quant[k * 8 + c]);
-        }
-    }
-    let mut cols = [[W(0i32); 8]; 8];
-    pass(&v, CONST_BITS - PASS1_BITS, &mut cols);
-    // cols[r][c]: workspace row r, column c. Pass 2 runs along rows: transpose so that the
-    // eight rows are the lanes.
-    let mut t = [[W(0i32); 8]; 8];
-    for r in 0..8 {
-        for c in 0..8 {
-            t[c][r] = W(cols[r][c].0.clamp(-32768, 32767));
-        }
-    }
-    let mut rows = [[W(0i32); 8]; 8];
-    pass(&t, CONST_BITS + PASS1_BITS + 3, &mut rows);
-    // rows[c][r]: output sample at row r, column c.
-    for r in 0..8 {
-        let line = &mut out[r * stride..r * stride + 8];
-        for c in 0..8 {
-            line[c] = sample(rows[c][r]);
-        }
-    }
+    crate::arch::idct_islow(coef, quant, out, stride);
 }
 
 #[cfg(test)]
@@ -253,7 +148,7 @@ mod tests {
             }
             let (mut out, mut plain) = ([0u8; 64], [0u8; 64]);
             idct_block(&coef, &quant, &mut out, 8);
-            idct_scalar(&coef, &quant, &mut plain, 8);
+            crate::arch::portable::idct_islow(&coef, &quant, &mut plain, 8);
             // The vector form (where the build has one) equals the plain one everywhere,
             // also outside the range where libjpeg-turbo's C and SIMD code agree.
             assert_eq!(out, plain, "block {round}: {coef:?}");
@@ -274,7 +169,7 @@ mod tests {
         for coef in [[i16::MIN; 64], [i16::MAX; 64], alternating] {
             let (mut out, mut plain) = ([0u8; 64], [0u8; 64]);
             idct_block(&coef, &quant, &mut out, 8);
-            idct_scalar(&coef, &quant, &mut plain, 8);
+            crate::arch::portable::idct_islow(&coef, &quant, &mut plain, 8);
             assert_eq!(out, plain);
         }
     }

@@ -297,7 +297,7 @@ impl Output {
         // them; `done` pixels are then complete.
         let done = match (colour, want, &*lines) {
             (Colour::YCbCr, Want::Grey, [a, b, c]) => {
-                crate::simd::ycc_rgb16(a, b, c, None, Some(&mut pixels[y * w..]))
+                crate::arch::ycc_rgb16(a, b, c, None, Some(&mut pixels[y * w..]))
             }
             _ => 0,
         };
@@ -408,7 +408,7 @@ fn triangle(s: &[u16], out: &mut [u8], even: u16, odd: u16, shift: u32) {
     let n = s.len();
     out[0] = ((s[0] * 4 + even) >> shift) as u8;
     out[2 * n - 1] = ((s[n - 1] * 4 + odd) >> shift) as u8;
-    let done = crate::simd::triangle_pairs(s, out, even, odd, shift);
+    let done = crate::arch::triangle_pairs(s, out, even, odd, shift);
     for ((o, &a), &b) in out[1 + 2 * done..2 * n - 1]
         .chunks_exact_mut(2)
         .zip(&s[done..n - 1])
@@ -435,7 +435,7 @@ fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
     };
     // Sixteen pixels at a time into planar arrays, so that the arithmetic runs on vectors;
     // then interleaved.
-    let vectors = crate::simd::ycc_rgb16(y, cb, cr, Some(out), None);
+    let vectors = crate::arch::ycc_rgb16(y, cb, cr, Some(out), None);
     const N: usize = 16;
     let whole = vectors + (y.len().min(out.len() / 3) - vectors) / N * N;
     for (((o, y), cb), cr) in out[vectors * 3..whole * 3]
@@ -506,7 +506,7 @@ mod tests {
         ycc_to_rgb(&y, &cb, &cr, &mut rgb);
         let mut both = vec![0u8; 3 * n];
         let mut grey = vec![0u8; n];
-        let done = crate::simd::ycc_rgb16(&y, &cb, &cr, Some(&mut both), Some(&mut grey));
+        let done = crate::arch::ycc_rgb16(&y, &cb, &cr, Some(&mut both), Some(&mut grey));
         for i in 0..n {
             let expect = plain(y[i], cb[i], cr[i]);
             assert_eq!(rgb[3 * i..3 * i + 3], expect, "pixel {i}");

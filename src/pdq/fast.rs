@@ -66,7 +66,7 @@ fn luma_row(pixels: &[u8], format: PixelFormat, out: &mut [f32]) {
         }
         PixelFormat::Rgb8 => {
             // Vector luma where the build has it (wasm simd128); this loop does the rest.
-            let done = crate::simd::luma_rgb16(
+            let done = crate::arch::luma_rgb16(
                 pixels,
                 out,
                 [

@@ -1,6 +1,11 @@
 //! The integration test suite: one binary, run natively by `cargo test` and in wasm (Node and
 //! headless Chromium) by wasm-bindgen-test with the same embedded vectors.
 
+/// The library's vector kernels against their portable forms (`src/arch/tests.rs`), compiled
+/// here from the library's source: the unit tests run natively only, and this way the wasm
+/// runs test the simd128 kernels too.
+#[path = "../../src/arch/mod.rs"]
+mod arch;
 mod decode;
 mod digest;
 #[cfg(not(target_arch = "wasm32"))]
