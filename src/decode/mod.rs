@@ -40,6 +40,7 @@ pub(crate) mod jpeg;
 mod limits;
 mod options;
 mod orient;
+pub(crate) mod sink;
 #[cfg(feature = "tiff")]
 mod tiff;
 #[cfg(feature = "zune-jpeg")]
@@ -66,6 +67,7 @@ use limits::{
     webp_chunks_fit,
 };
 use orient::{orient, read_orientation};
+use sink::RowSink;
 
 /// A decoded image: tightly packed 8-bit pixels and what was learnt from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +78,6 @@ pub struct DecodedImage {
     pixel_format: PixelFormat,
     source_format: ImageFormat,
     orientation: Option<Orientation>,
-    /// Pillow's grey image of RGB pixels, when the decoder made it alongside them.
-    grey: Option<Vec<u8>>,
-    /// PDQ computed from the decoder's rows ([`decode_for`] with `pdq_rows`): the pixels are
-    /// then Pillow's grey image, or none at all (empty, and not to be viewed) when nothing
-    /// else needs them. The public [`decode`] never returns such an image.
-    pdq: Option<jpeg::PdqDone>,
 }
 
 impl DecodedImage {
@@ -122,41 +118,30 @@ impl DecodedImage {
         self.pixels
     }
 
-    /// A view for the hashing functions.
+    /// A view for the hashing functions (the buffer was checked against the dimensions when
+    /// the image was made).
     pub fn view(&self) -> PixelView<'_> {
         PixelView::packed(&self.pixels, self.width, self.height, self.pixel_format)
             .expect("dimensions and buffer length were validated when decoding")
     }
-
-    /// Pillow's grey image (`convert("L")`) of the pixels, if the decoder made it.
-    pub(crate) fn take_grey(&mut self) -> Option<Vec<u8>> {
-        self.grey.take()
-    }
-
-    /// PDQ's outputs, if the decoder computed them from its rows (see the field).
-    pub(crate) fn take_pdq(&mut self) -> Option<jpeg::PdqDone> {
-        self.pdq.take()
-    }
 }
 
-/// The PDQ hashes [`decode_for`]'s caller wants, which the JPEG decoder can compute from its
-/// rows as it makes them instead of keeping the RGB image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PdqRows {
-    pub plain: bool,
-    pub dihedral: bool,
+/// What [`decode_rows`] made of the file.
+pub(crate) enum Decoded {
+    /// The decoder gave its rows to the sink, in the stored orientation.
+    Rows(RowsInfo),
+    /// The whole image; the sink's rows, if any, are to be ignored (a decoder that emits no
+    /// rows, a fallback after a refusal, or an orientation to apply).
+    Image(DecodedImage),
 }
 
-/// What [`decode_for`]'s caller will do with the pixels, so that the JPEG decoder makes what
-/// is needed while each row is in cache.
+/// What was learnt from a file whose rows went to a sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PixelUse {
-    /// Anything: RGB (or grey, RGBA) as [`decode`] gives them.
-    Any,
-    /// The pixels and also Pillow's grey image of them (PDQ and the imagehash family).
-    AlsoGrey,
-    /// Only Pillow's grey image (the imagehash family alone): a JPEG may come out `Gray8`.
-    GreyOnly,
+pub(crate) struct RowsInfo {
+    pub width: u32,
+    pub height: u32,
+    pub source_format: ImageFormat,
+    pub orientation: Option<Orientation>,
 }
 
 /// Decodes the bytes of an image file. See the module documentation for the conversions and
@@ -182,17 +167,33 @@ pub(crate) enum PixelUse {
 /// # Ok::<(), pixelprint::Error>(())
 /// ```
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Error> {
-    decode_for(bytes, options, PixelUse::Any, None)
+    let mut kept = sink::Pixels::default();
+    match decode_rows(bytes, options, &mut kept)? {
+        Decoded::Image(image) => Ok(image),
+        Decoded::Rows(info) => {
+            let format = info.source_format;
+            let (pixels, pixel_format) = kept
+                .into_parts()
+                .ok_or_else(|| corrupt(format, "the decoder gave no rows".into()))?;
+            packed(
+                pixels,
+                info.width,
+                info.height,
+                pixel_format,
+                format,
+                info.orientation,
+            )
+        }
+    }
 }
 
-/// [`decode`], making what `usage` says alongside or instead of RGB where the decoder can
-/// (JPEG); every other format decodes as by [`decode`].
-pub(crate) fn decode_for(
+/// [`decode`], the decoder's rows going to `sink` where the decoder emits rows (our JPEG
+/// decoder, orientation not applied); every other file decodes as by [`decode`].
+pub(crate) fn decode_rows(
     bytes: &[u8],
     options: &DecodeOptions,
-    usage: PixelUse,
-    pdq_rows: Option<PdqRows>,
-) -> Result<DecodedImage, Error> {
+    sink: &mut dyn RowSink,
+) -> Result<Decoded, Error> {
     if bytes.is_empty() {
         return Err(ContentError::EmptyInput.into());
     }
@@ -230,28 +231,22 @@ pub(crate) fn decode_for(
         limits
     };
     if format == ImageFormat::Jpeg {
-        // JPEG goes to our own decoder (`crate::jpeg`), then, for what it leaves out, to
+        // JPEG goes to our own decoder ([`jpeg`]), then, for what it leaves out, to
         // zune-jpeg directly (the decoder the image crate would use, with the same options:
         // the image crate's wrapper instantiates the decoder twice).
         if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
             return Err(truncated.into());
         }
         // Our decoder gives libjpeg-turbo's pixels (Pillow's); the files it does not cover
-        // (see `crate::jpeg`) go to zune-jpeg where the build has it.
+        // (see [`jpeg`]) go to zune-jpeg where the build has it.
         let pixels = declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h));
-        let want = match usage {
-            PixelUse::Any => jpeg::Want::Rgb,
-            PixelUse::AlsoGrey => jpeg::Want::RgbAndGrey,
-            PixelUse::GreyOnly => jpeg::Want::Grey,
-        };
         let budget = allocation_budget(pixels);
+        // With the orientation applied, rows must be turned before anything reads them: the
+        // decoder's rows are kept here and the whole image is turned.
         let apply = options.orientation == OrientationPolicy::Apply;
-        let request = pdq_rows.map(|r| jpeg::PdqRequest {
-            plain: r.plain,
-            dihedral: r.dihedral,
-            upright_only: apply,
-        });
-        let refusal = match jpeg::decode(bytes, want, request, options.max_pixels, budget) {
+        let mut kept = sink::Pixels::default();
+        let target: &mut dyn RowSink = if apply { &mut kept } else { &mut *sink };
+        let refusal = match jpeg::decode(bytes, target, options.max_pixels, budget) {
             Ok(d) => {
                 let orientation = d
                     .exif
@@ -259,37 +254,24 @@ pub(crate) fn decode_for(
                     .and_then(image::metadata::Orientation::from_exif_chunk)
                     .map(Orientation::from_image);
                 let (w, h) = (d.width, d.height);
-                if let Some(done) = d.pdq {
-                    if apply && jpeg::rotates(d.exif.as_deref()) {
-                        // An EXIF segment after the first scan turns the image: PDQ saw the
-                        // stored rows. Decode again, keeping the pixels to turn.
-                        return decode_for(bytes, options, usage, None);
-                    }
-                    return Ok(DecodedImage {
-                        pixels: d.pixels,
+                if !apply {
+                    return Ok(Decoded::Rows(RowsInfo {
                         width: w,
                         height: h,
-                        pixel_format: PixelFormat::Gray8,
                         source_format: format,
                         orientation,
-                        grey: None,
-                        pdq: Some(done),
-                    });
+                    }));
                 }
+                let (pixels, _) = kept
+                    .into_parts()
+                    .ok_or_else(|| corrupt(format, "the decoder gave no rows".into()))?;
                 let image = if d.grey {
-                    image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                    image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::from)
                 } else {
-                    image::RgbImage::from_raw(w, h, d.pixels).map(DynamicImage::from)
+                    image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::from)
                 };
                 let image = image.ok_or_else(|| corrupt(format, "decoded size mismatch".into()))?;
-                let mut decoded = finish(image, format, orientation, options)?;
-                if let Some(grey) = d.grey_image {
-                    decoded.grey = Some(match (options.orientation, orientation) {
-                        (OrientationPolicy::Apply, Some(o)) => orient(&grey, w, h, 1, o).0,
-                        _ => grey,
-                    });
-                }
-                return Ok(decoded);
+                return finish(image, format, orientation, options).map(Decoded::Image);
             }
             Err(refusal) => refusal,
         };
@@ -322,7 +304,7 @@ pub(crate) fn decode_for(
                 Err(_) if unsupported => return Err(refused),
                 Err(e) => return Err(e),
             };
-            return finish(image, format, orientation, options);
+            return finish(image, format, orientation, options).map(Decoded::Image);
         }
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
@@ -363,10 +345,10 @@ pub(crate) fn decode_for(
     {
         drop(decoder);
         let image = tiff::decode(bytes, allocation_budget(pixels))?;
-        return finish(image, format, orientation, options);
+        return finish(image, format, orientation, options).map(Decoded::Image);
     }
     let image = DynamicImage::from_decoder(decoder).map_err(fail)?;
-    finish(image, format, orientation, options)
+    finish(image, format, orientation, options).map(Decoded::Image)
 }
 
 /// The decoded image in one of the three 8-bit layouts, the orientation applied if asked.
@@ -382,6 +364,19 @@ fn finish(
     if let (OrientationPolicy::Apply, Some(o)) = (options.orientation, orientation) {
         (pixels, width, height) = orient(&pixels, width, height, pixel_format.bytes_per_pixel(), o);
     }
+    packed(pixels, width, height, pixel_format, format, orientation)
+}
+
+/// The image, once its buffer is checked against its dimensions (so that
+/// [`DecodedImage::view`] cannot fail).
+fn packed(
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    pixel_format: PixelFormat,
+    format: ImageFormat,
+    orientation: Option<Orientation>,
+) -> Result<DecodedImage, Error> {
     PixelView::packed(&pixels, width, height, pixel_format).map_err(|e| {
         corrupt(
             format,
@@ -395,8 +390,6 @@ fn finish(
         pixel_format,
         source_format: format,
         orientation,
-        grey: None,
-        pdq: None,
     })
 }
 

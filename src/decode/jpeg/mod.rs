@@ -23,52 +23,21 @@ mod idct;
 mod markers;
 mod output;
 
-use crate::pdq::{PdqDihedralOutput, PdqOutput};
+use crate::decode::sink::RowSink;
 use huffman::{extend, Bits, Table};
 use markers::{Marker, MarkerWalk, EOI, SOS};
 use output::Output;
 
 pub(crate) use markers::{check_complete, frame_dimensions};
 
-/// What the caller needs of the pixels.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) enum Want {
-    /// RGB (grey for a grey JPEG).
-    Rgb,
-    /// RGB, and Pillow's grey image of it (`convert("L")`), made row by row as the RGB is.
-    RgbAndGrey,
-    /// Only Pillow's grey image.
-    Grey,
-}
-
-/// PDQ computed from the output rows as they are made (RGB, or a grey JPEG's grey), instead of
-/// from a kept RGB image: the decoder then keeps only Pillow's grey image, if it is wanted.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) struct PdqRequest {
-    pub plain: bool,
-    pub dihedral: bool,
-    /// Only if the EXIF orientation seen before the first scan is absent or upright (the
-    /// caller applies orientation; it checks the final EXIF again).
-    pub upright_only: bool,
-}
-
-/// PDQ outputs computed while decoding.
-pub(crate) type PdqDone = (Option<PdqOutput>, Option<PdqDihedralOutput>);
-
-/// The decoded image: 8-bit grey or RGB, tightly packed.
+/// What the decoder learnt beside the rows it gave the sink.
 pub(crate) struct Decoded {
     pub width: u32,
     pub height: u32,
-    /// `pixels` are grey (one byte per pixel).
+    /// The rows were grey (one byte per pixel), else RGB.
     pub grey: bool,
-    pub pixels: Vec<u8>,
-    /// With `Want::RgbAndGrey` and RGB pixels: their grey image.
-    pub grey_image: Option<Vec<u8>>,
     /// The payload of the last APP1 "Exif" segment, after its 6-byte header.
     pub exif: Option<Vec<u8>>,
-    /// With a [`PdqRequest`] that was taken: the PDQ outputs; `pixels` are then the grey
-    /// image if `Want` asked for one, else empty.
-    pub pdq: Option<PdqDone>,
 }
 
 /// Zigzag position -> natural (row-major) index (T.81 figure A.6).
@@ -138,12 +107,11 @@ pub(crate) enum Refusal {
     Damaged,
 }
 
-/// Decodes `bytes` (a JPEG file), refusing frames of more than `max_pixels` pixels and
-/// buffers beyond `budget` bytes.
+/// Decodes `bytes` (a JPEG file) into `sink`, refusing frames of more than `max_pixels`
+/// pixels and buffers beyond `budget` bytes. After a refusal the sink may hold some rows.
 pub(crate) fn decode(
     bytes: &[u8],
-    want: Want,
-    pdq: Option<PdqRequest>,
+    sink: &mut dyn RowSink,
     max_pixels: u64,
     budget: u64,
 ) -> Result<Decoded, Refusal> {
@@ -206,8 +174,7 @@ pub(crate) fn decode(
                         // No YCCK file to check the conversion against.
                         return Err(Refusal::Unsupported("YCCK colour"));
                     }
-                    let pdq = pdq.filter(|r| !r.upright_only || !rotates(markers.exif.as_deref()));
-                    out = Some(Output::new(f, colour, want, pdq, budget).ok_or(Refusal::Memory)?);
+                    out = Some(Output::new(f, colour, &mut *sink, budget).ok_or(Refusal::Memory)?);
                 }
                 let o = out.as_mut().ok_or(Refusal::Damaged)?;
                 let scan = parse_scan(seg, f, &quant).ok_or(Refusal::Damaged)?;
@@ -273,24 +240,12 @@ pub(crate) fn decode(
     if !o.complete() {
         return Err(Refusal::Damaged);
     }
-    let grey = o.is_grey();
-    let (pixels, grey_image, pdq) = o.into_pixels();
     Ok(Decoded {
         width: f.width as u32,
         height: f.height as u32,
-        grey,
-        pixels,
-        grey_image,
+        grey: o.colour_is_grey(),
         exif: markers.exif,
-        pdq,
     })
-}
-
-/// The EXIF payload says to turn or flip the image.
-pub(crate) fn rotates(exif: Option<&[u8]>) -> bool {
-    use image::metadata::Orientation;
-    exif.and_then(Orientation::from_exif_chunk)
-        .is_some_and(|o| o != Orientation::NoTransforms)
 }
 
 /// What the components hold, as `jdapimin.c` (`default_decompress_parms`) decides it.
@@ -676,7 +631,7 @@ fn decode_sequential_streaming(
     restart_interval: usize,
     dc_tables: &[Option<Table>; 4],
     ac_tables: &[Option<Table>; 4],
-    o: &mut Output,
+    o: &mut Output<'_>,
 ) -> Option<usize> {
     let mut tables = Vec::new();
     for &(_, td, ta) in &scan.comps {
