@@ -33,7 +33,6 @@ pub mod hash;
 pub mod hashlist;
 pub mod imagehash;
 pub mod index;
-mod jpeg;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;

@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use crate::decode::{decode_for, DecodeOptions, DecodedImage, PdqRows, PixelUse};
+use crate::decode::sink::{Grey, Pdq, RowSink, Tee};
+use crate::decode::{decode_rows, DecodeOptions, Decoded, DecodedImage};
 use crate::digest::{md5_hex, sha1_hex, sha256_hex};
 use crate::error::{CallerError, Error};
 use crate::hash::{
@@ -15,7 +16,7 @@ use crate::hash::{
 };
 use crate::imagehash;
 use crate::pdq::{pdq_dihedral, pdq_hash, PdqOutput};
-use crate::pixels::PixelView;
+use crate::pixels::{PixelFormat, PixelView};
 
 /// Everything [`hash_bytes`] can compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -272,35 +273,38 @@ pub fn hash_image(
     hash_view(&image.view(), algorithms, out)
 }
 
-/// [`hash_image`] with what the decoder may have made alongside the pixels: the grey image,
-/// or PDQ computed from its rows (the pixels are then the grey image, or none).
+/// The hashes from what the decoder gave: its rows went to the PDQ sink (`pdq`) and Pillow's
+/// grey sink (`grey`) as they were made, or it gave the whole image.
 fn hash_decoded(
-    mut image: DecodedImage,
-    mut algorithms: AlgorithmSet,
+    decoded: Decoded,
+    pdq: Option<Pdq>,
+    grey: Option<Grey>,
+    algorithms: AlgorithmSet,
     out: &mut FileHashes,
 ) -> Result<(), Error> {
-    out.format = Some(image.source_format().name());
-    out.orientation = image.orientation().map(|o| o.tag());
-    if let Some((plain, dihedral)) = image.take_pdq() {
-        out.width = Some(image.width());
-        out.height = Some(image.height());
-        out.pdq = plain;
-        out.pdq_dihedral = dihedral.map(|d| d.hashes);
-        algorithms = algorithms
-            .iter()
-            .filter(|a| !matches!(a, HashAlgorithm::Pdq | HashAlgorithm::PdqDihedral))
-            .collect();
-        if !algorithms.iter().any(HashAlgorithm::needs_pixels) {
-            return Ok(());
-        }
-    }
-    let grey = image.take_grey();
-    let view = image.view();
-    let family = match grey {
-        Some(grey) => imagehash::ImageHasher::with_grey(&view, grey),
-        None => imagehash::ImageHasher::new(&view),
+    let info = match decoded {
+        Decoded::Image(image) => return hash_image(&image, algorithms, out),
+        Decoded::Rows(info) => info,
     };
-    hash_with(&view, &family, algorithms, out)
+    out.format = Some(info.source_format.name());
+    out.orientation = info.orientation.map(|o| o.tag());
+    out.width = Some(info.width);
+    out.height = Some(info.height);
+    if let Some(done) = pdq.and_then(Pdq::finish) {
+        out.pdq = done.plain;
+        out.pdq_dihedral = done.dihedral.map(|d| d.hashes);
+    }
+    let Some(grey) = grey else {
+        return Ok(());
+    };
+    // The rest of the pixel algorithms read only Pillow's grey image, which the sink kept.
+    let grey = grey.into_grey();
+    let view = PixelView::packed(&grey, info.width, info.height, PixelFormat::Gray8)?;
+    let rest = algorithms
+        .iter()
+        .filter(|a| !matches!(a, HashAlgorithm::Pdq | HashAlgorithm::PdqDihedral))
+        .collect();
+    hash_with(&view, &imagehash::ImageHasher::new(&view), rest, out)
 }
 
 /// Hashes pixels decoded elsewhere (e.g. by a browser, for formats this crate does not decode)
@@ -358,26 +362,38 @@ pub fn hash_digests(bytes: &[u8], algorithms: AlgorithmSet, out: &mut FileHashes
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Error> {
     let mut out = FileHashes::default();
     if options.algorithms.iter().any(HashAlgorithm::needs_pixels) {
-        // PDQ reads the RGB pixels, the imagehash family Pillow's grey image of them: the
-        // JPEG decoder makes the grey image row by row as it makes the RGB, or only it.
+        // PDQ reads the RGB rows, the imagehash family Pillow's grey image of them: where the
+        // decoder emits rows (JPEG), each goes to PDQ's streaming blur and to the grey image
+        // while it is in cache, and no RGB image is kept.
         let pdq = [HashAlgorithm::Pdq, HashAlgorithm::PdqDihedral];
         let uses_pdq = pdq.into_iter().any(|a| options.algorithms.contains(a));
         let uses_grey = options
             .algorithms
             .iter()
             .any(|a| a.needs_pixels() && !pdq.contains(&a));
-        let usage = match (uses_pdq, uses_grey) {
-            (true, true) => PixelUse::AlsoGrey,
-            (false, true) => PixelUse::GreyOnly,
-            _ => PixelUse::Any,
-        };
-        // PDQ from the decoder's rows where it can (JPEG): no RGB image is kept.
-        let pdq_rows = uses_pdq.then_some(PdqRows {
-            plain: options.algorithms.contains(HashAlgorithm::Pdq),
-            dihedral: options.algorithms.contains(HashAlgorithm::PdqDihedral),
+        let pdq = uses_pdq.then(|| {
+            Pdq::new(
+                options.algorithms.contains(HashAlgorithm::Pdq),
+                options.algorithms.contains(HashAlgorithm::PdqDihedral),
+            )
         });
-        let image = decode_for(bytes, &options.decode, usage, pdq_rows)?;
-        hash_decoded(image, options.algorithms, &mut out)?;
+        let grey = uses_grey.then(Grey::default);
+        let decode = |sink: &mut dyn RowSink| decode_rows(bytes, &options.decode, sink);
+        let (decoded, pdq, grey) = match (pdq, grey) {
+            (Some(pdq), Some(grey)) => {
+                let mut both = Tee::new(pdq, grey);
+                let decoded = decode(&mut both)?;
+                (decoded, Some(both.first), Some(both.second))
+            }
+            (Some(mut pdq), None) => (decode(&mut pdq)?, Some(pdq), None),
+            (None, Some(mut grey)) => (decode(&mut grey)?, None, Some(grey)),
+            (None, None) => (
+                decode(&mut crate::decode::sink::Pixels::default())?,
+                None,
+                None,
+            ),
+        };
+        hash_decoded(decoded, pdq, grey, options.algorithms, &mut out)?;
     }
     hash_digests(bytes, options.algorithms, &mut out);
     Ok(out)

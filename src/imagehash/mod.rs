@@ -70,21 +70,6 @@ impl<'a> ImageHasher<'a> {
         }
     }
 
-    /// Like [`ImageHasher::new`], with the grey image already made: `grey` must be Pillow's
-    /// `convert("L")` of the view's pixels (one byte per pixel, rows packed).
-    pub(crate) fn with_grey(view: &PixelView<'a>, grey: Vec<u8>) -> Self {
-        let hasher = ImageHasher::new(view);
-        let (width, height) = (view.width() as usize, view.height() as usize);
-        if grey.len() == width * height {
-            let _ = hasher.grey.set(GreyImage {
-                width,
-                height,
-                data: grey,
-            });
-        }
-        hasher
-    }
-
     fn shrink(&self, width: usize, height: usize) -> GreyImage {
         let grey = self.grey.get_or_init(|| grey::to_grey(&self.view));
         resample::resize_lanczos(grey, width, height)

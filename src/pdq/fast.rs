@@ -18,9 +18,8 @@
 
 use super::decimate::sample_index;
 use super::jarosz::jarosz_window_size;
-use super::PDQ_MIN_DIMENSION;
+use super::Preparation;
 use super::{bits, dct, quality, Buffer64x64, Dihedral, PdqDihedralOutput, PdqOutput};
-use crate::hash::PdqHash;
 use crate::pixels::{PixelFormat, PixelView};
 
 /// `weight * v` for every byte `v`, each product rounded to f32 as the reference rounds it.
@@ -578,15 +577,15 @@ impl PdqRows {
         plain: bool,
         dihedral: bool,
     ) -> PdqRows {
-        let small = cols < PDQ_MIN_DIMENSION || rows < PDQ_MIN_DIMENSION;
-        let exact64 = cols == 64 && rows == 64;
+        let plain_prep = plain.then(|| Preparation::plain(cols, rows));
+        let dihedral_prep = dihedral.then(|| Preparation::dihedral(cols, rows));
+        let blurs = [plain_prep, dihedral_prep].contains(&Some(Preparation::Blur));
         PdqRows {
             format,
             plain,
             dihedral,
-            direct: (!small && exact64 && plain).then(|| Box::new(Buffer64x64::zero())),
-            blur: (!small && (dihedral || (plain && !exact64)))
-                .then(|| Downsampler::new(cols, rows)),
+            direct: (plain_prep == Some(Preparation::Copy)).then(|| Box::new(Buffer64x64::zero())),
+            blur: blurs.then(|| Downsampler::new(cols, rows)),
             y: 0,
         }
     }
@@ -610,17 +609,11 @@ impl PdqRows {
         let plain = self.plain.then(|| match (&self.direct, &blurred) {
             (Some(b), _) => plain_output(b),
             (None, Some(b)) => plain_output(b),
-            (None, None) => PdqOutput {
-                hash: PdqHash::ZERO,
-                quality: 0,
-            },
+            (None, None) => PdqOutput::TOO_SMALL,
         });
         let dihedral = self.dihedral.then(|| match &blurred {
             Some(b) => dihedral_output(b),
-            None => PdqDihedralOutput {
-                hashes: [PdqHash::ZERO; 8],
-                quality: 0,
-            },
+            None => PdqDihedralOutput::TOO_SMALL,
         });
         (plain, dihedral)
     }
@@ -642,27 +635,19 @@ fn dihedral_output(buffer: &Buffer64x64) -> PdqDihedralOutput {
     PdqDihedralOutput { hashes, quality }
 }
 
-fn too_small(view: &PixelView<'_>) -> bool {
-    (view.width() as usize) < PDQ_MIN_DIMENSION || (view.height() as usize) < PDQ_MIN_DIMENSION
-}
-
 /// PDQ hash and quality of an image (reference `pdqHash256FromFloatLuma` semantics).
 pub fn pdq_hash(view: &PixelView<'_>) -> PdqOutput {
-    if too_small(view) {
-        return PdqOutput {
-            hash: PdqHash::ZERO,
-            quality: 0,
-        };
-    }
-    let buffer = if view.width() == 64 && view.height() == 64 {
-        // The reference copies a 64x64 input straight into the buffer, skipping the blur.
-        let mut b = Buffer64x64::zero();
-        for (y, row) in b.0.iter_mut().enumerate() {
-            luma_row(view.row(y), view.format(), row);
+    let (width, height) = (view.width() as usize, view.height() as usize);
+    let buffer = match Preparation::plain(width, height) {
+        Preparation::TooSmall => return PdqOutput::TOO_SMALL,
+        Preparation::Copy => {
+            let mut b = Buffer64x64::zero();
+            for (y, row) in b.0.iter_mut().enumerate() {
+                luma_row(view.row(y), view.format(), row);
+            }
+            b
         }
-        b
-    } else {
-        downsample(view)
+        Preparation::Blur => downsample(view),
     };
     plain_output(&buffer)
 }
@@ -670,11 +655,9 @@ pub fn pdq_hash(view: &PixelView<'_>) -> PdqOutput {
 /// The eight dihedral PDQ hashes and quality (`pdqDihedralHash256esFromFloatLuma`; a 64x64
 /// input is blurred here, as in the reference).
 pub fn pdq_dihedral(view: &PixelView<'_>) -> PdqDihedralOutput {
-    if too_small(view) {
-        return PdqDihedralOutput {
-            hashes: [PdqHash::ZERO; 8],
-            quality: 0,
-        };
+    let (width, height) = (view.width() as usize, view.height() as usize);
+    if Preparation::dihedral(width, height) == Preparation::TooSmall {
+        return PdqDihedralOutput::TOO_SMALL;
     }
     dihedral_output(&downsample(view))
 }

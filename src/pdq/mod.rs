@@ -69,15 +69,59 @@ pub struct PdqDihedralOutput {
     pub quality: u8,
 }
 
+impl PdqOutput {
+    /// The reference's output for an image under [`PDQ_MIN_DIMENSION`] on a side.
+    pub(crate) const TOO_SMALL: PdqOutput = PdqOutput {
+        hash: PdqHash::ZERO,
+        quality: 0,
+    };
+}
+
 impl PdqDihedralOutput {
+    /// The reference's output for an image under [`PDQ_MIN_DIMENSION`] on a side.
+    pub(crate) const TOO_SMALL: PdqDihedralOutput = PdqDihedralOutput {
+        hashes: [PdqHash::ZERO; 8],
+        quality: 0,
+    };
+
     /// The hash of one variant.
     pub fn get(&self, variant: Dihedral) -> PdqHash {
         self.hashes[variant as usize]
     }
 }
 
-fn too_small(luma: &LumaPlane) -> bool {
-    luma.width < PDQ_MIN_DIMENSION || luma.height < PDQ_MIN_DIMENSION
+/// How the reference makes the 64x64 buffer of an image of a given size: the one place its
+/// two size rules live (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preparation {
+    /// Under [`PDQ_MIN_DIMENSION`] on a side: no buffer; the output is all zeros, quality 0.
+    TooSmall,
+    /// Exactly 64x64 for the plain hash: the luma is the buffer, unblurred.
+    Copy,
+    /// Blur and decimate.
+    Blur,
+}
+
+impl Preparation {
+    /// For the plain hash (`pdqHash256FromFloatLuma`).
+    pub(crate) fn plain(width: usize, height: usize) -> Self {
+        if width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION {
+            Preparation::TooSmall
+        } else if width == 64 && height == 64 {
+            Preparation::Copy
+        } else {
+            Preparation::Blur
+        }
+    }
+
+    /// For the dihedral hashes (`pdqDihedralHash256esFromFloatLuma`), which blur a 64x64
+    /// input too.
+    pub(crate) fn dihedral(width: usize, height: usize) -> Self {
+        match Preparation::plain(width, height) {
+            Preparation::Copy => Preparation::Blur,
+            other => other,
+        }
+    }
 }
 
 /// Blur and decimate a luma plane to 64x64 (consumes the plane as the filter's buffer).
@@ -99,21 +143,16 @@ pub fn downsample(mut luma: LumaPlane) -> Buffer64x64 {
 
 /// The reference plain hash of a luma plane (`pdqHash256FromFloatLuma`).
 pub fn pdq_from_luma(luma: LumaPlane) -> PdqOutput {
-    if too_small(&luma) {
-        return PdqOutput {
-            hash: PdqHash::ZERO,
-            quality: 0,
-        };
-    }
-    let buffer = if luma.width == 64 && luma.height == 64 {
-        // The reference copies a 64x64 input straight into the buffer, skipping the blur.
-        let mut b = Buffer64x64::zero();
-        for (row, src) in b.0.iter_mut().zip(luma.data.chunks_exact(64)) {
-            row.copy_from_slice(src);
+    let buffer = match Preparation::plain(luma.width, luma.height) {
+        Preparation::TooSmall => return PdqOutput::TOO_SMALL,
+        Preparation::Copy => {
+            let mut b = Buffer64x64::zero();
+            for (row, src) in b.0.iter_mut().zip(luma.data.chunks_exact(64)) {
+                row.copy_from_slice(src);
+            }
+            b
         }
-        b
-    } else {
-        downsample(luma)
+        Preparation::Blur => downsample(luma),
     };
     let quality = quality::quality(&buffer);
     let dct = dct::dct_64_to_16(&buffer);
@@ -125,11 +164,8 @@ pub fn pdq_from_luma(luma: LumaPlane) -> PdqOutput {
 
 /// The reference dihedral hashes of a luma plane (`pdqDihedralHash256esFromFloatLuma`).
 pub fn pdq_dihedral_from_luma(luma: LumaPlane) -> PdqDihedralOutput {
-    if too_small(&luma) {
-        return PdqDihedralOutput {
-            hashes: [PdqHash::ZERO; 8],
-            quality: 0,
-        };
+    if Preparation::dihedral(luma.width, luma.height) == Preparation::TooSmall {
+        return PdqDihedralOutput::TOO_SMALL;
     }
     let buffer = downsample(luma);
     let quality = quality::quality(&buffer);

@@ -1,9 +1,10 @@
 //! From coefficients to pixels: inverse DCT into component planes, then, row by row as the
-//! planes fill, upsampling (`jdsample.c`) and colour conversion (`jdcolor.c`).
+//! planes fill, upsampling (`jdsample.c`) and colour conversion (`jdcolor.c`), each row
+//! handed to a [`RowSink`] as it is made.
 
 use super::idct::idct_block;
-use super::{Colour, Frame, PdqDone, PdqRequest, Want};
-use crate::pdq::fast::PdqRows;
+use super::{Colour, Frame};
+use crate::decode::sink::{RowKind, RowSink};
 use crate::pixels::PixelFormat;
 
 /// How a component reaches full resolution; the choice `jinit_upsampler` makes with fancy
@@ -40,54 +41,35 @@ struct Plane {
     sums: Vec<u16>,
 }
 
-pub(super) struct Output {
+pub(super) struct Output<'s> {
     width: usize,
     height: usize,
     colour: Colour,
     planes: Vec<Plane>,
     next: usize,
-    pixels: Vec<u8>,
-    want: Want,
-    /// Pillow's grey of each RGB row (`Want::RgbAndGrey`), or one RGB row (`Want::Grey`, and
-    /// when PDQ takes the rows).
+    /// Where the rows go.
+    sink: &'s mut dyn RowSink,
+    /// The RGB of the pixels a grey sink's row was not made for straight from the samples.
     aside: Vec<u8>,
-    /// PDQ taking each output row; `pixels` then hold the grey image if `keep_grey`, else
-    /// nothing.
-    pdq: Option<PdqRows>,
-    keep_grey: bool,
     /// The image came in one interleaved sequential scan, output as it was decoded.
     pub(super) streamed: bool,
 }
 
-impl Output {
+impl<'s> Output<'s> {
+    /// The output stage of frame `f`, or `None` when the planes and what the sink keeps would
+    /// exceed `budget` bytes.
     pub(super) fn new(
         f: &Frame,
         colour: Colour,
-        want: Want,
-        pdq: Option<PdqRequest>,
+        sink: &'s mut dyn RowSink,
         budget: u64,
-    ) -> Option<Output> {
-        let keep_grey = want != Want::Rgb;
-        // A grey JPEG's samples are its grey image: nothing to convert.
-        let want = if colour == Colour::Grey {
-            Want::Rgb
+    ) -> Option<Output<'s>> {
+        let format = if colour == Colour::Grey {
+            PixelFormat::Gray8
         } else {
-            want
+            PixelFormat::Rgb8
         };
-        let channels = if pdq.is_some() {
-            u64::from(keep_grey)
-        } else if colour == Colour::Grey || want == Want::Grey {
-            1
-        } else {
-            3
-        };
-        let pixels = f.width as u64 * f.height as u64;
-        let mut bytes = pixels * channels
-            + if want == Want::RgbAndGrey && pdq.is_none() {
-                pixels
-            } else {
-                0
-            };
+        let mut bytes = sink.memory(f.width, f.height, format);
         for c in &f.comps {
             bytes += c.bw as u64 * 8 * 32 * c.v as u64;
         }
@@ -128,29 +110,20 @@ impl Output {
                 }
             })
             .collect();
+        let grey_rows = colour != Colour::Grey && sink.kind() == RowKind::Grey;
+        sink.begin(f.width, f.height, format);
         Some(Output {
             width: f.width,
             height: f.height,
             colour,
             planes,
             next: 0,
-            pixels: Vec::with_capacity(f.width * f.height * channels as usize),
-            want,
-            aside: match want {
-                _ if pdq.is_some() => vec![0; 3 * f.width],
-                Want::Rgb => Vec::new(),
-                Want::RgbAndGrey => Vec::with_capacity(f.width * f.height),
-                Want::Grey => vec![0; 3 * f.width],
+            sink,
+            aside: if grey_rows {
+                vec![0; 3 * f.width]
+            } else {
+                Vec::new()
             },
-            pdq: pdq.map(|r| {
-                let format = if colour == Colour::Grey {
-                    PixelFormat::Gray8
-                } else {
-                    PixelFormat::Rgb8
-                };
-                PdqRows::new(f.width, f.height, format, r.plain, r.dihedral)
-            }),
-            keep_grey,
             streamed: false,
         })
     }
@@ -159,19 +132,9 @@ impl Output {
         self.next == self.height
     }
 
-    /// The pixels (grey for a grey JPEG or `Want::Grey`, else RGB), and with
-    /// `Want::RgbAndGrey` the grey image of the RGB pixels; when PDQ took the rows, the grey
-    /// image or nothing, and PDQ's outputs.
-    pub(super) fn into_pixels(self) -> (Vec<u8>, Option<Vec<u8>>, Option<PdqDone>) {
-        if let Some(pdq) = self.pdq {
-            return (self.pixels, None, Some(pdq.finish()));
-        }
-        let grey = (self.want == Want::RgbAndGrey).then_some(self.aside);
-        (self.pixels, grey, None)
-    }
-
-    pub(super) fn is_grey(&self) -> bool {
-        self.colour == Colour::Grey || self.want == Want::Grey || self.pdq.is_some()
+    /// The rows are grey (a one-component image), else RGB.
+    pub(super) fn colour_is_grey(&self) -> bool {
+        self.colour == Colour::Grey
     }
 
     /// Inverse DCT of MCU row `my` of every component, `coefs(c)` giving component `c`'s
@@ -242,23 +205,14 @@ impl Output {
         for p in &mut self.planes {
             upsample(p, y, w);
         }
-        let grey_out = self.is_grey();
-        let channels = if grey_out { 1 } else { 3 };
-        let (colour, want, keep_grey) = (self.colour, self.want, self.keep_grey);
         let Output {
             planes,
-            pixels,
             aside,
-            pdq,
+            sink,
+            colour,
             ..
         } = self;
-        // Rows come in order: the buffers grow by one row, which is then written.
-        if pdq.is_none() {
-            pixels.resize((y + 1) * w * channels, 0);
-            if want == Want::RgbAndGrey {
-                aside.resize((y + 1) * w, 0);
-            }
-        }
+        let colour = *colour;
         fn line(p: &Plane, y: usize, w: usize) -> &[u8] {
             if p.up == Up::Full {
                 let at = (y % p.ring) * p.stride;
@@ -273,57 +227,31 @@ impl Output {
             *l = line(p, y, w);
         }
         let lines = &mut all[..planes.len()];
-        if let Some(pdq) = pdq {
-            // PDQ takes the row now; the RGB row is not kept, only its grey if wanted.
-            let row = if colour == Colour::Grey {
-                lines[0]
-            } else {
-                to_rgb(colour, lines, &mut aside[..3 * w]);
-                &aside[..3 * w]
-            };
-            pdq.push_row(row);
-            if keep_grey {
-                pixels.resize((y + 1) * w, 0);
-                let out = &mut pixels[y * w..];
-                if colour == Colour::Grey {
-                    out.copy_from_slice(row);
-                } else {
-                    crate::imagehash::grey::grey_row_rgb(row, out);
-                }
-            }
+        if colour == Colour::Grey {
+            // A grey JPEG's samples are its pixels and its grey image alike.
+            sink.push(lines[0]);
             return;
         }
-        // YCbCr with grey wanted: RGB and grey together on vectors where the build has
-        // them; `done` pixels are then complete.
-        let done = match (colour, want, &*lines) {
-            (Colour::YCbCr, Want::Grey, [a, b, c]) => {
-                crate::arch::ycc_rgb16(a, b, c, None, Some(&mut pixels[y * w..]))
+        match sink.kind() {
+            RowKind::Decoded => {
+                to_rgb(colour, lines, sink.row_mut());
+                sink.row_written();
             }
-            _ => 0,
-        };
-        for l in lines.iter_mut() {
-            *l = &l[done..];
-        }
-        let out = if colour != Colour::Grey && grey_out {
-            &mut aside[..3 * (w - done)] // the RGB pixels, made grey below
-        } else {
-            &mut pixels[(y * w + done) * channels..(y + 1) * w * channels]
-        };
-        to_rgb(colour, lines, out);
-        // Pillow's grey (`convert("L")`) of the RGB pixels just made, while they are in cache.
-        let grey = crate::imagehash::grey::grey_row_rgb;
-        match want {
-            Want::Grey if colour != Colour::Grey => {
-                grey(
-                    &aside[..3 * (w - done)],
-                    &mut pixels[y * w + done..(y + 1) * w],
-                );
+            RowKind::Grey => {
+                // YCbCr: the grey straight from the samples on vectors where the build has
+                // them; `done` pixels are then complete, the sink makes the rest from RGB.
+                let grey = sink.row_mut();
+                let done = match (colour, &*lines) {
+                    (Colour::YCbCr, [a, b, c]) => crate::arch::ycc_rgb16(a, b, c, None, Some(grey)),
+                    _ => 0,
+                };
+                for l in lines.iter_mut() {
+                    *l = &l[done..];
+                }
+                let rest = &mut aside[..3 * (w - done)];
+                to_rgb(colour, lines, rest);
+                sink.grey_written(done, rest);
             }
-            Want::RgbAndGrey => {
-                let rgb = &pixels[(y * w + done) * 3..(y + 1) * w * 3];
-                grey(rgb, &mut aside[y * w + done..(y + 1) * w]);
-            }
-            _ => {}
         }
     }
 }

@@ -9,9 +9,9 @@
 //! It covers what cameras, phones and image tools write: 8-bit Huffman-coded baseline,
 //! extended and progressive JPEG with one (grey), three (YCbCr or RGB) or four (CMYK)
 //! components, any integral sampling factors, restart intervals. Everything else
-//! (arithmetic coding, 12-bit and lossless JPEG, YCCK, damaged data, a progressive file whose scans leave coefficients
-//! unsent, which libjpeg "smooths") returns `None`, and the caller decodes the file with
-//! zune-jpeg as before.
+//! (arithmetic coding, 12-bit and lossless JPEG, YCCK, damaged data, a progressive file whose
+//! scans leave coefficients unsent, which libjpeg "smooths") is refused with a [`Refusal`]
+//! saying why, and the caller decodes the file with zune-jpeg where the build has it.
 //!
 //! Arithmetic mirrored from libjpeg-turbo: `jidctint.c` (IDCT, in `idct`), `jdsample.c`
 //! (upsampling) and `jdcolor.c` (colour conversion, in `output`), `jdhuff.c` / `jdphuff.c`
@@ -20,51 +20,24 @@
 
 mod huffman;
 mod idct;
+mod markers;
 mod output;
 
-use crate::pdq::{PdqDihedralOutput, PdqOutput};
+use crate::decode::sink::RowSink;
 use huffman::{extend, Bits, Table};
+use markers::{Marker, MarkerWalk, EOI, SOS};
 use output::Output;
 
-/// What the caller needs of the pixels.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) enum Want {
-    /// RGB (grey for a grey JPEG).
-    Rgb,
-    /// RGB, and Pillow's grey image of it (`convert("L")`), made row by row as the RGB is.
-    RgbAndGrey,
-    /// Only Pillow's grey image.
-    Grey,
-}
+pub(crate) use markers::{check_complete, frame_dimensions};
 
-/// PDQ computed from the output rows as they are made (RGB, or a grey JPEG's grey), instead of
-/// from a kept RGB image: the decoder then keeps only Pillow's grey image, if it is wanted.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) struct PdqRequest {
-    pub plain: bool,
-    pub dihedral: bool,
-    /// Only if the EXIF orientation seen before the first scan is absent or upright (the
-    /// caller applies orientation; it checks the final EXIF again).
-    pub upright_only: bool,
-}
-
-/// PDQ outputs computed while decoding.
-pub(crate) type PdqDone = (Option<PdqOutput>, Option<PdqDihedralOutput>);
-
-/// The decoded image: 8-bit grey or RGB, tightly packed.
+/// What the decoder learnt beside the rows it gave the sink.
 pub(crate) struct Decoded {
     pub width: u32,
     pub height: u32,
-    /// `pixels` are grey (one byte per pixel).
+    /// The rows were grey (one byte per pixel), else RGB.
     pub grey: bool,
-    pub pixels: Vec<u8>,
-    /// With `Want::RgbAndGrey` and RGB pixels: their grey image.
-    pub grey_image: Option<Vec<u8>>,
     /// The payload of the last APP1 "Exif" segment, after its 6-byte header.
     pub exif: Option<Vec<u8>>,
-    /// With a [`PdqRequest`] that was taken: the PDQ outputs; `pixels` are then the grey
-    /// image if `Want` asked for one, else empty.
-    pub pdq: Option<PdqDone>,
 }
 
 /// Zigzag position -> natural (row-major) index (T.81 figure A.6).
@@ -134,36 +107,16 @@ pub(crate) enum Refusal {
     Damaged,
 }
 
-/// Decodes `bytes` (a JPEG file), refusing frames of more than `max_pixels` pixels and
-/// buffers beyond `budget` bytes.
+/// Decodes `bytes` (a JPEG file) into `sink`, refusing frames of more than `max_pixels`
+/// pixels and buffers beyond `budget` bytes. After a refusal the sink may hold some rows.
 pub(crate) fn decode(
     bytes: &[u8],
-    want: Want,
-    pdq: Option<PdqRequest>,
+    sink: &mut dyn RowSink,
     max_pixels: u64,
     budget: u64,
 ) -> Result<Decoded, Refusal> {
-    let mut why = None;
-    decode_inner(bytes, want, pdq, max_pixels, budget, &mut why)
-        .ok_or(why.unwrap_or(Refusal::Damaged))
-}
-
-/// Records why, then gives up.
-fn refuse<T>(why: &mut Option<Refusal>, r: Refusal) -> Option<T> {
-    *why = Some(r);
-    None
-}
-
-fn decode_inner(
-    bytes: &[u8],
-    want: Want,
-    pdq: Option<PdqRequest>,
-    max_pixels: u64,
-    budget: u64,
-    why: &mut Option<Refusal>,
-) -> Option<Decoded> {
-    if bytes.get(..2)? != [0xFF, 0xD8] {
-        return None;
+    if bytes.get(..2) != Some(&[0xFF, 0xD8][..]) {
+        return Err(Refusal::Damaged);
     }
     let mut frame: Option<Frame> = None;
     let mut markers = Markers::default();
@@ -175,50 +128,34 @@ fn decode_inner(
     // Coefficients of every block, per component, when the image is not streamed.
     let mut coefs: Vec<Vec<i16>> = Vec::new();
     let mut scans = 0usize;
-    let mut pos = 2;
+    let mut walk = MarkerWalk::after_soi(bytes);
     loop {
-        // The next marker: libjpeg skips stray bytes and fill bytes before it.
-        while *bytes.get(pos)? != 0xFF {
-            pos += 1;
-        }
-        while *bytes.get(pos + 1)? == 0xFF {
-            pos += 1;
-        }
-        let marker = *bytes.get(pos + 1)?;
-        pos += 2;
-        match marker {
-            0xD9 => break,
-            0xD0..=0xD7 | 0x01 => continue,
-            0x00 | 0xD8 => return None,
-            _ => {}
-        }
-        let len = be16(bytes, pos)?;
-        if len < 2 {
-            return None;
-        }
-        let seg = bytes.get(pos + 2..pos + len)?;
-        pos += len;
+        let (marker, seg) = match walk.next_marker().map_err(|_| Refusal::Damaged)? {
+            Marker::Standalone(EOI) => break,
+            Marker::Standalone(0xD0..=0xD7 | 0x01) => continue,
+            Marker::Standalone(_) => return Err(Refusal::Damaged),
+            Marker::Segment { code: 0xD8, .. } => return Err(Refusal::Damaged),
+            Marker::Segment { declared, .. } if declared < 2 => return Err(Refusal::Damaged),
+            Marker::Segment { code, data, .. } => (code, data),
+        };
         match marker {
             0xC0..=0xC2 => {
                 if frame.is_some() {
-                    return None;
+                    return Err(Refusal::Damaged);
                 }
-                frame = Some(parse_frame(seg, marker == 0xC2, max_pixels, why)?);
+                frame = Some(parse_frame(seg, marker == 0xC2, max_pixels)?);
             }
-            0xC3 | 0xC7 | 0xCB | 0xCF => return refuse(why, Refusal::Unsupported("lossless JPEG")),
-            0xC5 | 0xC6 | 0xCD | 0xCE => {
-                return refuse(why, Refusal::Unsupported("hierarchical JPEG"))
-            }
-            0xC9 | 0xCA | 0xCC => return refuse(why, Refusal::Unsupported("arithmetic coding")),
-            0xC8 => return None, // reserved
-            0xC4 => parse_dht(seg, &mut dc_tables, &mut ac_tables)?,
-            0xDB => parse_dqt(seg, &mut quant)?,
-            0xDD => restart_interval = be16(seg, 0)?,
+            0xC3 | 0xC7 | 0xCB | 0xCF => return Err(Refusal::Unsupported("lossless JPEG")),
+            0xC5 | 0xC6 | 0xCD | 0xCE => return Err(Refusal::Unsupported("hierarchical JPEG")),
+            0xC9 | 0xCA | 0xCC => return Err(Refusal::Unsupported("arithmetic coding")),
+            0xC8 => return Err(Refusal::Damaged), // reserved
+            0xC4 => parse_dht(seg, &mut dc_tables, &mut ac_tables).ok_or(Refusal::Damaged)?,
+            0xDB => parse_dqt(seg, &mut quant).ok_or(Refusal::Damaged)?,
+            0xDD => restart_interval = be16(seg, 0).ok_or(Refusal::Damaged)?,
             0xDC => {
-                return refuse(
-                    why,
-                    Refusal::Unsupported("the height given after the first scan (DNL)"),
-                )
+                return Err(Refusal::Unsupported(
+                    "the height given after the first scan (DNL)",
+                ))
             }
             // libjpeg: "JFIF\0" in an APP0 of at least 14 data bytes.
             0xE0 if seg.len() >= 14 && seg.starts_with(b"JFIF\0") => markers.jfif = true,
@@ -229,22 +166,19 @@ fn decode_inner(
             0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => {
                 markers.adobe_transform = Some(seg[11]);
             }
-            0xDA => {
-                let f = frame.as_mut()?;
+            SOS => {
+                let f = frame.as_mut().ok_or(Refusal::Damaged)?;
                 if out.is_none() {
                     let colour = colour_space(f, &markers);
                     if colour == Colour::Ycck {
                         // No YCCK file to check the conversion against.
-                        return refuse(why, Refusal::Unsupported("YCCK colour"));
+                        return Err(Refusal::Unsupported("YCCK colour"));
                     }
-                    let pdq = pdq.filter(|r| !r.upright_only || !rotates(markers.exif.as_deref()));
-                    match Output::new(f, colour, want, pdq, budget) {
-                        Some(o) => out = Some(o),
-                        None => return refuse(why, Refusal::Memory),
-                    }
+                    out = Some(Output::new(f, colour, &mut *sink, budget).ok_or(Refusal::Memory)?);
                 }
-                let o = out.as_mut()?;
-                let scan = parse_scan(seg, f, &quant)?;
+                let o = out.as_mut().ok_or(Refusal::Damaged)?;
+                let scan = parse_scan(seg, f, &quant).ok_or(Refusal::Damaged)?;
+                let pos = walk.position();
                 let first = scans == 0;
                 scans += 1;
                 let end = if !f.progressive && first && scan.comps.len() == f.comps.len() {
@@ -259,16 +193,13 @@ fn decode_inner(
                         &dc_tables,
                         &ac_tables,
                         o,
-                    )?
+                    )
                 } else {
                     if !f.progressive && o.streamed {
-                        return None;
+                        return Err(Refusal::Damaged);
                     }
                     if coefs.is_empty() {
-                        match allocate_coefficients(f, budget) {
-                            Some(c) => coefs = c,
-                            None => return refuse(why, Refusal::Memory),
-                        }
+                        coefs = allocate_coefficients(f, budget).ok_or(Refusal::Memory)?;
                     }
                     decode_scan(
                         bytes,
@@ -279,25 +210,25 @@ fn decode_inner(
                         &dc_tables,
                         &ac_tables,
                         &mut coefs,
-                    )?
+                    )
                 };
-                pos = end;
+                walk.resume_at(end.ok_or(Refusal::Damaged)?);
             }
             _ => {} // other APPn, COM, and markers libjpeg skips by length
         }
     }
-    let f = frame?;
-    let mut o = out?;
+    let f = frame.ok_or(Refusal::Damaged)?;
+    let mut o = out.ok_or(Refusal::Damaged)?;
     if !o.streamed {
         for c in &f.comps {
-            c.quant?; // a component never scanned
-                      // Progressive files: libjpeg smooths blocks whose first coefficients were not
-                      // all sent (`jdcoefct.c`, `smoothing_ok`); leave those to the other decoder.
+            // A component never scanned.
+            c.quant.ok_or(Refusal::Damaged)?;
+            // Progressive files: libjpeg smooths blocks whose first coefficients were not
+            // all sent (`jdcoefct.c`, `smoothing_ok`); leave those to the other decoder.
             if f.progressive && c.coef_bits[..10].iter().any(|&b| b != 0) {
-                return refuse(
-                    why,
-                    Refusal::Unsupported("progressive scans that leave low coefficients unsent"),
-                );
+                return Err(Refusal::Unsupported(
+                    "progressive scans that leave low coefficients unsent",
+                ));
             }
         }
         for my in 0..f.mcuy {
@@ -307,26 +238,14 @@ fn decode_inner(
         }
     }
     if !o.complete() {
-        return None;
+        return Err(Refusal::Damaged);
     }
-    let grey = o.is_grey();
-    let (pixels, grey_image, pdq) = o.into_pixels();
-    Some(Decoded {
+    Ok(Decoded {
         width: f.width as u32,
         height: f.height as u32,
-        grey,
-        pixels,
-        grey_image,
+        grey: o.colour_is_grey(),
         exif: markers.exif,
-        pdq,
     })
-}
-
-/// The EXIF payload says to turn or flip the image.
-pub(crate) fn rotates(exif: Option<&[u8]>) -> bool {
-    use image::metadata::Orientation;
-    exif.and_then(Orientation::from_exif_chunk)
-        .is_some_and(|o| o != Orientation::NoTransforms)
 }
 
 /// What the components hold, as `jdapimin.c` (`default_decompress_parms`) decides it.
@@ -363,29 +282,24 @@ fn colour_space(f: &Frame, m: &Markers) -> Colour {
     }
 }
 
-fn parse_frame(
-    seg: &[u8],
-    progressive: bool,
-    max_pixels: u64,
-    why: &mut Option<Refusal>,
-) -> Option<Frame> {
-    if *seg.first()? != 8 {
-        return refuse(why, Refusal::Unsupported("samples of more than 8 bits"));
+fn parse_frame(seg: &[u8], progressive: bool, max_pixels: u64) -> Result<Frame, Refusal> {
+    const DAMAGED: Refusal = Refusal::Damaged;
+    if *seg.first().ok_or(DAMAGED)? != 8 {
+        return Err(Refusal::Unsupported("samples of more than 8 bits"));
     }
-    let height = be16(seg, 1)?;
-    let width = be16(seg, 3)?;
-    let n = usize::from(*seg.get(5)?);
+    let height = be16(seg, 1).ok_or(DAMAGED)?;
+    let width = be16(seg, 3).ok_or(DAMAGED)?;
+    let n = usize::from(*seg.get(5).ok_or(DAMAGED)?);
     if width == 0 || height == 0 || seg.len() < 6 + 3 * n {
-        return None;
+        return Err(DAMAGED);
     }
     if !matches!(n, 1 | 3 | 4) {
-        return refuse(
-            why,
-            Refusal::Unsupported("a component count other than 1, 3 or 4"),
-        );
+        return Err(Refusal::Unsupported(
+            "a component count other than 1, 3 or 4",
+        ));
     }
     if width as u64 * height as u64 > max_pixels {
-        return refuse(why, Refusal::TooManyPixels(width as u32, height as u32));
+        return Err(Refusal::TooManyPixels(width as u32, height as u32));
     }
     let mut comps = Vec::with_capacity(n);
     for i in 0..n {
@@ -396,10 +310,10 @@ fn parse_frame(
             usize::from(b[2]),
         );
         if !(1..=4).contains(&h) || !(1..=4).contains(&v) || tq > 3 {
-            return None;
+            return Err(DAMAGED);
         }
         if comps.iter().any(|c: &Component| c.id == b[0]) {
-            return None;
+            return Err(DAMAGED);
         }
         comps.push(Component {
             id: b[0],
@@ -416,14 +330,14 @@ fn parse_frame(
             coef_bits: [-1; 64],
         });
     }
-    let hmax = comps.iter().map(|c| c.h).max()?;
-    let vmax = comps.iter().map(|c| c.v).max()?;
+    let hmax = comps.iter().map(|c| c.h).max().ok_or(DAMAGED)?;
+    let vmax = comps.iter().map(|c| c.v).max().ok_or(DAMAGED)?;
     let mcux = width.div_ceil(8 * hmax);
     let mcuy = height.div_ceil(8 * vmax);
     for c in &mut comps {
         // Upsampling needs whole ratios (libjpeg refuses the others too).
         if hmax % c.h != 0 || vmax % c.v != 0 {
-            return refuse(why, Refusal::Unsupported("fractional sampling ratios"));
+            return Err(Refusal::Unsupported("fractional sampling ratios"));
         }
         c.width = (width * c.h).div_ceil(hmax);
         c.height = (height * c.v).div_ceil(vmax);
@@ -432,7 +346,7 @@ fn parse_frame(
         c.bw = mcux * c.h;
         c.bh = mcuy * c.v;
     }
-    Some(Frame {
+    Ok(Frame {
         progressive,
         width,
         height,
@@ -717,7 +631,7 @@ fn decode_sequential_streaming(
     restart_interval: usize,
     dc_tables: &[Option<Table>; 4],
     ac_tables: &[Option<Table>; 4],
-    o: &mut Output,
+    o: &mut Output<'_>,
 ) -> Option<usize> {
     let mut tables = Vec::new();
     for &(_, td, ta) in &scan.comps {
