@@ -137,12 +137,13 @@ pub struct StoredEntry {
     pub metadata: Option<String>,
 }
 
-/// A bank with its entry count.
+/// A bank with its entry count, as `GET /v1/banks` lists it (fields in alphabetical order,
+/// the order in which the API has always sent them).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Bank {
-    pub name: String,
     pub description: Option<String>,
     pub entries: u64,
+    pub name: String,
 }
 
 /// A tip as stored: the receipt token only as its SHA-256.
