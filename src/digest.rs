@@ -9,6 +9,19 @@ use md5::{Digest, Md5};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::algorithm::Algorithm;
+use crate::hash::DigestHash;
+
+/// The digest `algorithm` names, of `bytes`; `None` for an algorithm that is not a digest.
+pub fn digest(algorithm: Algorithm, bytes: &[u8]) -> Option<DigestHash> {
+    match algorithm {
+        Algorithm::Md5 => DigestHash::from_bytes(&Md5::digest(bytes)),
+        Algorithm::Sha1 => DigestHash::from_bytes(&Sha1::digest(bytes)),
+        Algorithm::Sha256 => DigestHash::from_bytes(&Sha256::digest(bytes)),
+        _ => None,
+    }
+}
+
 /// The three digests of one input, lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digests {

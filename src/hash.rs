@@ -13,6 +13,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::algorithm::{Algorithm, Family};
+
 /// Why a hex string is not a hash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HexError {
@@ -33,6 +35,12 @@ pub enum HexError {
     /// The first digit sets bits above the hash's width (imagehash pads the top digit with zeros).
     #[error("hex digit {found:?} at position 0 sets bits beyond the {bits}-bit hash")]
     Excess { found: char, bits: u32 },
+    /// A list of hashes with the wrong number of members.
+    #[error("expected {expected} hashes, found {found}")]
+    Count { expected: usize, found: usize },
+    /// The algorithm's values are not written as hex (vPDQ is text of many lines).
+    #[error("not written as one hex string")]
+    NotHex,
     /// A well-formed hex of a size this algorithm never produces.
     #[error("{algorithm} has no {size}x{size} hashes")]
     UnsupportedSize { algorithm: &'static str, size: u32 },
@@ -166,7 +174,7 @@ impl<'de> Deserialize<'de> for PdqHash {
 
 /// The imagehash algorithms, as type-level markers: an [`ImageHash<Average>`] cannot be compared
 /// with an [`ImageHash<Perceptual>`].
-pub trait Algorithm:
+pub trait ImageHashKind:
     Copy + Eq + std::hash::Hash + Ord + fmt::Debug + Default + sealed::Sealed
 {
     /// The imagehash function name, for messages.
@@ -188,7 +196,7 @@ macro_rules! algorithm {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $marker;
         impl sealed::Sealed for $marker {}
-        impl Algorithm for $marker {
+        impl ImageHashKind for $marker {
             const NAME: &'static str = $name;
             $(fn supports(size: u32) -> bool {
                 $supports(size)
@@ -235,13 +243,87 @@ const fn hex_len(size: u32) -> usize {
     (size * size).div_ceil(4) as usize
 }
 
+/// The size whose hex has as many characters as `s` (every size in 2..=16 has its own length).
+fn size_of_hex(s: &str) -> Result<u32, HexError> {
+    let found = s.chars().count();
+    (IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE)
+        .find(|&size| hex_len(size) == found && s.len() == found)
+        .ok_or(HexError::UnknownLength {
+            min: IMAGEHASH_MIN_SIZE,
+            max: IMAGEHASH_MAX_SIZE,
+            lengths: HEX_LENGTHS,
+            found,
+        })
+}
+
+/// Parses the hex of a `size` x `size` imagehash (size already checked) into the integer it
+/// prints, big-endian in 32 bytes: exactly `ceil(size² / 4)` digits, either case, the first
+/// digit setting no bits above the hash.
+fn parse_sized_hex(s: &str, size: u32) -> Result<[u8; 32], HexError> {
+    let len = hex_len(size);
+    // Left-pad to 64 digits so the shared decoder reads the whole 256-bit integer.
+    let chars = s.chars().count();
+    if s.len() != len || chars != len {
+        return Err(HexError::Length {
+            expected: len,
+            found: chars,
+        });
+    }
+    let padded = format!("{}{}", "0".repeat(64 - len), s);
+    let value = decode_hex::<32>(&padded).map_err(|e| match e {
+        HexError::Character { position, found } => HexError::Character {
+            position: position - (64 - len),
+            found,
+        },
+        other => other,
+    })?;
+    let bits = size * size;
+    let top_bits = bits - 4 * (len as u32 - 1);
+    let first = s.as_bytes()[0];
+    // The first digit is digit `len - 1` counted from the least significant.
+    let byte = value[31 - (len - 1) / 2];
+    let top = if (len - 1) % 2 == 0 {
+        byte & 15
+    } else {
+        byte >> 4
+    };
+    if u32::from(top) >> top_bits != 0 {
+        return Err(HexError::Excess {
+            found: char::from(first),
+            bits,
+        });
+    }
+    Ok(value)
+}
+
+/// imagehash's `str(hash)` of a `size` x `size` hash held as the integer it prints.
+fn write_image_hex(size: u32, value: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let len = hex_len(size);
+    let mut out = String::with_capacity(len);
+    for d in (0..len).rev() {
+        let byte = value[31 - d / 2];
+        let nibble = if d % 2 == 0 { byte & 15 } else { byte >> 4 };
+        out.push(char::from(DIGITS[usize::from(nibble)]));
+    }
+    f.write_str(&out)
+}
+
+/// Bits that differ between two 256-bit integers.
+fn bits_apart(a: &[u8; 32], b: &[u8; 32]) -> u32 {
+    a.iter()
+        .zip(b.iter())
+        .map(|(a, b)| (a ^ b).count_ones())
+        .sum()
+}
+
 /// An imagehash hash of `size` x `size` bits for algorithm `A`.
 ///
 /// Bit order is imagehash's: the hash array flattened row by row, the first element the most
 /// significant bit of an integer printed as `ceil(size² / 4)` hex digits, left-padded with zeros
 /// (`_binary_array_to_hex`). The bits are stored as that integer, big-endian in 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ImageHash<A: Algorithm> {
+pub struct ImageHash<A: ImageHashKind> {
     size: u8,
     value: [u8; 32],
     algorithm: std::marker::PhantomData<A>,
@@ -255,7 +337,7 @@ pub struct SizeMismatch {
     pub right: u32,
 }
 
-impl<A: Algorithm> ImageHash<A> {
+impl<A: ImageHashKind> ImageHash<A> {
     /// A hash from its bits in imagehash order (row-major, first = most significant), or
     /// `None` unless there are `size²` bits for a size `A` supports in 2..=16.
     pub fn from_bits(size: u32, bits: impl IntoIterator<Item = bool>) -> Option<Self> {
@@ -316,16 +398,7 @@ impl<A: Algorithm> ImageHash<A> {
     /// Parses imagehash's `str(hash)`, either case. The length gives the size (every size in
     /// 2..=16 has its own); the first digit must not set bits above the hash.
     pub fn from_hex(s: &str) -> Result<Self, HexError> {
-        let found = s.chars().count();
-        let size = (IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE)
-            .find(|&size| hex_len(size) == found && s.len() == found)
-            .ok_or(HexError::UnknownLength {
-                min: IMAGEHASH_MIN_SIZE,
-                max: IMAGEHASH_MAX_SIZE,
-                lengths: HEX_LENGTHS,
-                found,
-            })?;
-        Self::from_hex_sized(s, size)
+        Self::from_hex_sized(s, size_of_hex(s)?)
     }
 
     /// Parses the hex of a `size` x `size` hash, either case, exactly `ceil(size² / 4)` characters.
@@ -336,42 +409,9 @@ impl<A: Algorithm> ImageHash<A> {
                 size,
             });
         }
-        let len = hex_len(size);
-        // Left-pad to 64 digits so the shared decoder reads the whole 256-bit integer.
-        let chars = s.chars().count();
-        if s.len() != len || chars != len {
-            return Err(HexError::Length {
-                expected: len,
-                found: chars,
-            });
-        }
-        let padded = format!("{}{}", "0".repeat(64 - len), s);
-        let value = decode_hex::<32>(&padded).map_err(|e| match e {
-            HexError::Character { position, found } => HexError::Character {
-                position: position - (64 - len),
-                found,
-            },
-            other => other,
-        })?;
-        let bits = size * size;
-        let top_bits = bits - 4 * (len as u32 - 1);
-        let first = s.as_bytes()[0];
-        // The first digit is digit `len - 1` counted from the least significant.
-        let byte = value[31 - (len - 1) / 2];
-        let top = if (len - 1) % 2 == 0 {
-            byte & 15
-        } else {
-            byte >> 4
-        };
-        if u32::from(top) >> top_bits != 0 {
-            return Err(HexError::Excess {
-                found: char::from(first),
-                bits,
-            });
-        }
         Ok(ImageHash {
             size: size as u8,
-            value,
+            value: parse_sized_hex(s, size)?,
             algorithm: std::marker::PhantomData,
         })
     }
@@ -389,52 +429,282 @@ impl<A: Algorithm> ImageHash<A> {
                 right: other.size(),
             });
         }
-        Ok(self
-            .value
-            .iter()
-            .zip(other.value.iter())
-            .map(|(a, b)| (a ^ b).count_ones())
-            .sum())
+        Ok(bits_apart(&self.value, &other.value))
     }
 }
 
-impl<A: Algorithm> fmt::Display for ImageHash<A> {
+impl<A: ImageHashKind> fmt::Display for ImageHash<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let len = hex_len(self.size());
-        let mut out = String::with_capacity(len);
-        for d in (0..len).rev() {
-            let byte = self.value[31 - d / 2];
-            let nibble = if d % 2 == 0 { byte & 15 } else { byte >> 4 };
-            out.push(char::from(DIGITS[usize::from(nibble)]));
-        }
-        f.write_str(&out)
+        write_image_hex(self.size(), &self.value, f)
     }
 }
 
-impl<A: Algorithm> fmt::Debug for ImageHash<A> {
+impl<A: ImageHashKind> fmt::Debug for ImageHash<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({}x{}, {self})", A::NAME, self.size, self.size)
     }
 }
 
-impl<A: Algorithm> FromStr for ImageHash<A> {
+impl<A: ImageHashKind> FromStr for ImageHash<A> {
     type Err = HexError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_hex(s)
     }
 }
 
-impl<A: Algorithm> Serialize for ImageHash<A> {
+impl<A: ImageHashKind> Serialize for ImageHash<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
-impl<'de, A: Algorithm> Deserialize<'de> for ImageHash<A> {
+impl<'de, A: ImageHashKind> Deserialize<'de> for ImageHash<A> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Self::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The bits of an imagehash-family hash without its algorithm: the value a registry map
+/// ([`crate::algorithm::AlgorithmMap`]) holds, where the key says which algorithm it is.
+/// Same bit order, hex and distance as [`ImageHash`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BitHash {
+    size: u8,
+    value: [u8; 32],
+}
+
+impl BitHash {
+    /// Parses the hex of a `size` x `size` hash (`size` in 2..=16), either case.
+    pub fn from_hex_sized(s: &str, size: u32) -> Result<Self, HexError> {
+        if !(IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE).contains(&size) {
+            return Err(HexError::UnsupportedSize {
+                algorithm: "imagehash",
+                size,
+            });
+        }
+        Ok(BitHash {
+            size: size as u8,
+            value: parse_sized_hex(s, size)?,
+        })
+    }
+
+    /// Bits per side.
+    pub fn size(&self) -> u32 {
+        u32::from(self.size)
+    }
+
+    /// The integer imagehash prints, big-endian in 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.value
+    }
+
+    /// An 8x8 hash as the 64-bit integer imagehash prints; `None` for other sizes.
+    pub fn as_u64(&self) -> Option<u64> {
+        let low: [u8; 8] = self.value[24..].try_into().ok()?;
+        (self.size == 8).then(|| u64::from_be_bytes(low))
+    }
+
+    /// Lower-case hex, imagehash's `str(hash)`.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+
+    /// Hamming distance; hashes of different sizes have none.
+    pub fn distance(&self, other: &Self) -> Result<u32, SizeMismatch> {
+        if self.size != other.size {
+            return Err(SizeMismatch {
+                left: self.size(),
+                right: other.size(),
+            });
+        }
+        Ok(bits_apart(&self.value, &other.value))
+    }
+}
+
+impl<A: ImageHashKind> From<ImageHash<A>> for BitHash {
+    fn from(h: ImageHash<A>) -> Self {
+        BitHash {
+            size: h.size,
+            value: h.value,
+        }
+    }
+}
+
+impl fmt::Display for BitHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_image_hex(self.size(), &self.value, f)
+    }
+}
+
+impl fmt::Debug for BitHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BitHash({}x{}, {self})", self.size, self.size)
+    }
+}
+
+/// A digest of a file's bytes (MD5, SHA-1 or SHA-256): up to 32 bytes, compared by equality.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DigestHash {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl DigestHash {
+    /// Wraps a digest of at most 32 bytes; `None` if longer.
+    pub fn from_bytes(digest: &[u8]) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        bytes.get_mut(..digest.len())?.copy_from_slice(digest);
+        Some(DigestHash {
+            len: digest.len() as u8,
+            bytes,
+        })
+    }
+
+    /// Parses exactly `2 * len` hex characters (`len` at most 32), either case.
+    pub fn from_hex(s: &str, len: usize) -> Result<Self, HexError> {
+        let chars = s.chars().count();
+        if len > 32 || s.len() != 2 * len || chars != 2 * len {
+            return Err(HexError::Length {
+                expected: 2 * len,
+                found: chars,
+            });
+        }
+        // Right-pad to 64 digits so the shared decoder reads it; the padding is zeros.
+        let padded = format!("{s}{}", "0".repeat(64 - 2 * len));
+        let bytes = decode_hex::<32>(&padded)?;
+        Ok(DigestHash {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Lower-case hex, two characters a byte.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for DigestHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        encode_hex(self.as_bytes(), f)
+    }
+}
+
+impl fmt::Debug for DigestHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DigestHash({self})")
+    }
+}
+
+/// One algorithm's value, typed by its family: what a hash list entry, a bank entry, a query
+/// item and a file's results hold per algorithm.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum HashValue {
+    /// A PDQ hash (also one vPDQ frame's).
+    Pdq(PdqHash),
+    /// The eight dihedral PDQ hashes, in [`crate::pdq::Dihedral::ALL`] order.
+    PdqDihedral([PdqHash; 8]),
+    /// An imagehash-family hash.
+    Bits(BitHash),
+    /// A digest of the bytes.
+    Digest(DigestHash),
+}
+
+/// A string that is not a value of the algorithm it was given for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {algorithm} hash: {error}")]
+pub struct ValueError {
+    pub algorithm: Algorithm,
+    pub error: HexError,
+}
+
+impl HashValue {
+    /// Parses `hex` as a value of `algorithm`: the one hex checker of every adapter (lists, the
+    /// CLI, the server). Either case; the dihedral set is eight hashes joined by `:` or `,`.
+    pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<HashValue, ValueError> {
+        let wrap = |error| ValueError { algorithm, error };
+        match (algorithm, algorithm.family()) {
+            (Algorithm::Pdq, _) => PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap),
+            (Algorithm::PdqDihedral, _) => {
+                let mut hashes = [PdqHash::ZERO; 8];
+                let mut parts = hex.split([':', ',']);
+                for slot in hashes.iter_mut() {
+                    let part = parts.next().ok_or(HexError::Count {
+                        expected: 8,
+                        found: hex.split([':', ',']).count(),
+                    });
+                    *slot = PdqHash::from_hex(part.map_err(wrap)?).map_err(wrap)?;
+                }
+                if parts.next().is_some() {
+                    return Err(wrap(HexError::Count {
+                        expected: 8,
+                        found: hex.split([':', ',']).count(),
+                    }));
+                }
+                Ok(HashValue::PdqDihedral(hashes))
+            }
+            (_, Family::Perceptual64 | Family::Perceptual256) => {
+                let size = algorithm.bits().isqrt();
+                BitHash::from_hex_sized(hex, size)
+                    .map(HashValue::Bits)
+                    .map_err(wrap)
+            }
+            (_, Family::Digest) => DigestHash::from_hex(hex, algorithm.bits() as usize / 8)
+                .map(HashValue::Digest)
+                .map_err(wrap),
+            (_, Family::Video) => Err(wrap(HexError::NotHex)),
+        }
+    }
+
+    /// Lower-case hex (the dihedral set joined by `:`).
+    pub fn to_hex(&self) -> String {
+        match self {
+            HashValue::Pdq(h) => h.to_hex(),
+            HashValue::PdqDihedral(d) => {
+                d.iter().map(PdqHash::to_hex).collect::<Vec<_>>().join(":")
+            }
+            HashValue::Bits(h) => h.to_hex(),
+            HashValue::Digest(h) => h.to_hex(),
+        }
+    }
+
+    /// The Hamming distance between two values of the same kind and size (`None` otherwise);
+    /// for the dihedral set, the smallest distance between any variant of one and the other's
+    /// original. Digests have no meaningful distance: 0 when equal, `None` otherwise.
+    pub fn distance(&self, other: &HashValue) -> Option<u32> {
+        match (self, other) {
+            (HashValue::Pdq(a), HashValue::Pdq(b)) => Some(a.distance(b)),
+            (HashValue::PdqDihedral(a), HashValue::PdqDihedral(b)) => {
+                let best = |variants: &[PdqHash; 8], original: &PdqHash| {
+                    variants.iter().map(|v| v.distance(original)).min()
+                };
+                best(a, &b[0]).into_iter().chain(best(b, &a[0])).min()
+            }
+            (HashValue::Bits(a), HashValue::Bits(b)) => a.distance(b).ok(),
+            (HashValue::Digest(a), HashValue::Digest(b)) => (a == b).then_some(0),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HashValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for HashValue {
+    /// Hex strings; the dihedral set as an array of eight.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HashValue::PdqDihedral(d) => d.serialize(serializer),
+            other => serializer.collect_str(other),
+        }
     }
 }
 

@@ -12,100 +12,12 @@
 //! Plain hex lines take the caller's default signal type. Hex is checked for the type's exact
 //! length and normalised to lower case.
 
-use std::fmt;
+use crate::algorithm::Algorithm;
+use crate::hash::HashValue;
 
-/// The kinds of hash a list can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SignalType {
-    Pdq,
-    AHash,
-    DHash,
-    DHashVertical,
-    PHash,
-    PHash16,
-    WHash,
-    Md5,
-    Sha1,
-    Sha256,
-}
-
-impl SignalType {
-    /// Every signal type, in a stable order.
-    pub const ALL: [SignalType; 10] = [
-        SignalType::Pdq,
-        SignalType::AHash,
-        SignalType::DHash,
-        SignalType::DHashVertical,
-        SignalType::PHash,
-        SignalType::PHash16,
-        SignalType::WHash,
-        SignalType::Md5,
-        SignalType::Sha1,
-        SignalType::Sha256,
-    ];
-
-    /// The canonical name, as used by the CLI and the HTTP API.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SignalType::Pdq => "pdq",
-            SignalType::AHash => "ahash",
-            SignalType::DHash => "dhash",
-            SignalType::DHashVertical => "dhash-vertical",
-            SignalType::PHash => "phash",
-            SignalType::PHash16 => "phash16",
-            SignalType::WHash => "whash",
-            SignalType::Md5 => "md5",
-            SignalType::Sha1 => "sha1",
-            SignalType::Sha256 => "sha256",
-        }
-    }
-
-    /// Parses a name or a common alias (case-insensitive; `_` and `-` are interchangeable).
-    pub fn from_name(name: &str) -> Option<SignalType> {
-        let n = name.trim().to_ascii_lowercase().replace('_', "-");
-        let found = match n.as_str() {
-            "pdq" | "photo-pdq" => SignalType::Pdq,
-            "ahash" | "average-hash" => SignalType::AHash,
-            "dhash" => SignalType::DHash,
-            "dhash-vertical" => SignalType::DHashVertical,
-            "phash" => SignalType::PHash,
-            "phash16" => SignalType::PHash16,
-            "whash" | "whash-haar" => SignalType::WHash,
-            "md5" | "photo-md5" => SignalType::Md5,
-            "sha1" => SignalType::Sha1,
-            "sha256" | "sha-256" => SignalType::Sha256,
-            _ => return None,
-        };
-        Some(found)
-    }
-
-    /// Number of hex characters of a hash of this type.
-    pub const fn hex_len(self) -> usize {
-        match self {
-            SignalType::Pdq | SignalType::PHash16 | SignalType::Sha256 => 64,
-            SignalType::AHash
-            | SignalType::DHash
-            | SignalType::DHashVertical
-            | SignalType::PHash
-            | SignalType::WHash => 16,
-            SignalType::Md5 => 32,
-            SignalType::Sha1 => 40,
-        }
-    }
-
-    /// Whether two hashes of this type match by Hamming distance (else only by equality).
-    pub const fn is_perceptual(self) -> bool {
-        !matches!(
-            self,
-            SignalType::Md5 | SignalType::Sha1 | SignalType::Sha256
-        )
-    }
-}
-
-impl fmt::Display for SignalType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The algorithm a list's type word names (`pdq`, `photo_md5`, ...), if a list line can hold it.
+pub fn list_algorithm(name: &str) -> Option<Algorithm> {
+    Algorithm::from_name(name).filter(|a| a.info().listable)
 }
 
 /// One hash of a list.
@@ -113,9 +25,8 @@ impl fmt::Display for SignalType {
 pub struct ListEntry {
     /// 1-based line number in the input.
     pub line: usize,
-    pub signal: SignalType,
-    /// Lower-case hex of exactly `signal.hex_len()` characters.
-    pub hash: String,
+    pub algorithm: Algorithm,
+    pub value: HashValue,
     /// What followed the hash on its line, if anything.
     pub metadata: Option<String>,
 }
@@ -139,20 +50,8 @@ pub struct HashList {
 /// Upper bound on the length of one line; longer lines are reported, not parsed.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
-fn check_hex(signal: SignalType, hex: &str) -> Result<String, String> {
-    let want = signal.hex_len();
-    if let Some((i, c)) = hex.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "invalid hex character {c:?} at position {i} of the {signal} hash"
-        ));
-    }
-    if hex.len() != want {
-        return Err(format!(
-            "a {signal} hash has {want} hex characters, found {}",
-            hex.len()
-        ));
-    }
-    Ok(hex.to_ascii_lowercase())
+fn check_hex(algorithm: Algorithm, hex: &str) -> Result<HashValue, String> {
+    HashValue::from_hex(algorithm, hex).map_err(|e| e.to_string())
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -162,8 +61,8 @@ fn non_empty(s: &str) -> Option<String> {
 
 fn parse_line(
     line: &str,
-    default: SignalType,
-) -> Result<Option<(SignalType, String, Option<String>)>, String> {
+    default: Algorithm,
+) -> Result<Option<(Algorithm, HashValue, Option<String>)>, String> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -177,7 +76,7 @@ fn parse_line(
     }
     // `<type> <hex> [rest]`
     if let Some((first, rest)) = line.split_once(char::is_whitespace) {
-        if let Some(signal) = SignalType::from_name(first) {
+        if let Some(signal) = list_algorithm(first) {
             let rest = rest.trim_start();
             let (hex, meta) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             return Ok(Some((signal, check_hex(signal, hex)?, non_empty(meta))));
@@ -185,7 +84,7 @@ fn parse_line(
     }
     // `signal_type,signal_str,...` (HMA CSV)
     if let Some((first, rest)) = line.split_once(',') {
-        if let Some(signal) = SignalType::from_name(first) {
+        if let Some(signal) = list_algorithm(first) {
             let (hex, meta) = rest.split_once(',').unwrap_or((rest, ""));
             return Ok(Some((
                 signal,
@@ -202,16 +101,16 @@ fn parse_line(
 }
 
 /// Parses a whole list. Plain hex lines are taken as `default`.
-pub fn parse_hash_list(text: &str, default: SignalType) -> HashList {
+pub fn parse_hash_list(text: &str, default: Algorithm) -> HashList {
     let mut list = HashList::default();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         match parse_line(line, default) {
             Ok(None) => {}
-            Ok(Some((signal, hash, metadata))) => list.entries.push(ListEntry {
+            Ok(Some((algorithm, value, metadata))) => list.entries.push(ListEntry {
                 line: line_no,
-                signal,
-                hash,
+                algorithm,
+                value,
                 metadata,
             }),
             Err(message) => list.errors.push(ListLineError {
@@ -234,31 +133,34 @@ mod tests {
         let text = format!(
             "# a comment\n\n{PDQ}\n{PDQ},bridge photo\nhash={PDQ}\npdq {PDQ}\nsignal_type,signal_str,bank\npdq,{PDQ},bank a\nmd5,D41D8CD98F00B204E9800998ECF8427E\n"
         );
-        let list = parse_hash_list(&text, SignalType::Pdq);
+        let list = parse_hash_list(&text, Algorithm::Pdq);
         assert_eq!(list.errors, vec![]);
         let got: Vec<_> = list
             .entries
             .iter()
-            .map(|e| (e.line, e.signal, e.metadata.as_deref()))
+            .map(|e| (e.line, e.algorithm, e.metadata.as_deref()))
             .collect();
         assert_eq!(
             got,
             vec![
-                (3, SignalType::Pdq, None),
-                (4, SignalType::Pdq, Some("bridge photo")),
-                (5, SignalType::Pdq, None),
-                (6, SignalType::Pdq, None),
-                (8, SignalType::Pdq, Some("bank a")),
-                (9, SignalType::Md5, None),
+                (3, Algorithm::Pdq, None),
+                (4, Algorithm::Pdq, Some("bridge photo")),
+                (5, Algorithm::Pdq, None),
+                (6, Algorithm::Pdq, None),
+                (8, Algorithm::Pdq, Some("bank a")),
+                (9, Algorithm::Md5, None),
             ]
         );
-        assert_eq!(list.entries[5].hash, "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            list.entries[5].value.to_hex(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
     }
 
     #[test]
     fn broken_lines_are_reported_with_their_numbers_and_the_rest_is_kept() {
         let text = format!("{PDQ}\nabc\n{}g\npdq 1234\n{PDQ}\n", &PDQ[..63]);
-        let list = parse_hash_list(&text, SignalType::Pdq);
+        let list = parse_hash_list(&text, Algorithm::Pdq);
         assert_eq!(
             list.entries.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![1, 5]
@@ -267,17 +169,20 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4]);
         assert_eq!(
             list.errors[0].to_string(),
-            "line 2: a pdq hash has 64 hex characters, found 3"
+            "line 2: invalid pdq hash: expected 64 hex characters, found 3"
         );
         assert!(list.errors[1]
             .message
             .contains("invalid hex character 'g' at position 63"));
+        // Names that are not a list line's type are not taken for one.
+        assert_eq!(list_algorithm("pdq-dihedral"), None);
+        assert_eq!(list_algorithm("vpdq"), None);
     }
 
     #[test]
     fn names_round_trip() {
-        for s in SignalType::ALL {
-            assert_eq!(SignalType::from_name(s.name()), Some(s));
+        for a in Algorithm::ALL.into_iter().filter(|a| a.info().listable) {
+            assert_eq!(list_algorithm(a.name()), Some(a));
         }
     }
 }

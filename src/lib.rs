@@ -26,6 +26,7 @@
 
 #[allow(unsafe_code)]
 mod arch;
+pub mod algorithm;
 pub mod decode;
 pub mod digest;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod hash;
 pub mod hashlist;
 pub mod imagehash;
 pub mod index;
+pub mod matching;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;
@@ -43,6 +45,7 @@ pub mod video;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use algorithm::{Algorithm, AlgorithmInfo, AlgorithmMap, AlgorithmSet, Family};
 pub use decode::{
     decode, AlphaPolicy, DecodeOptions, DecodedImage, ImageFormat, Orientation, OrientationPolicy,
     DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS,
@@ -50,16 +53,17 @@ pub use decode::{
 pub use digest::{md5_hex, sha1_hex, sha256_hex, DigestStream, Digests};
 pub use error::{CallerError, ContentError, Error, LimitError};
 pub use hash::{
-    Algorithm, Average, AverageHash, Difference, DifferenceHash, DifferenceVertical,
-    DifferenceVerticalHash, HexError, ImageHash, PdqHash, Perceptual, PerceptualHash, SizeMismatch,
-    Wavelet, WaveletHash, IMAGEHASH_MAX_SIZE, IMAGEHASH_MIN_SIZE,
+    Average, AverageHash, BitHash, Difference, DifferenceHash, DifferenceVertical,
+    DifferenceVerticalHash, DigestHash, HashValue, HexError, ImageHash, ImageHashKind, PdqHash,
+    Perceptual, PerceptualHash, SizeMismatch, ValueError, Wavelet, WaveletHash, IMAGEHASH_MAX_SIZE,
+    IMAGEHASH_MIN_SIZE,
 };
 pub use imagehash::{average_hash, dhash, dhash_vertical, phash, whash};
 pub use pdq::{
     pdq_dihedral, pdq_hash, Dihedral, PdqDihedralOutput, PdqOutput, PDQ_MATCH_THRESHOLD_BITS,
     PDQ_MIN_DIMENSION, PDQ_MIN_QUALITY,
 };
-pub use pipeline::{hash_bytes, AlgorithmSet, FileHashes, HashAlgorithm, HashOptions};
+pub use pipeline::{hash_bytes, FileHashes, HashOptions};
 pub use pixels::{PixelFormat, PixelView};
 pub use video::{
     match_vpdq, parse_vpdq_text, write_vpdq_text, VideoError, VpdqFeature, VpdqHasher, VpdqMatch,

@@ -1,11 +1,12 @@
 //! `pixelprint compare A B`: two files, two hash strings, or one of each; the distance and the
-//! verdict per algorithm, with the documented thresholds (`HashAlgorithm::match_threshold`).
+//! verdict per algorithm, decided by `pixelprint::matching` with the registry's thresholds.
 
 use std::path::Path;
 
 use clap::{Args, ValueEnum};
-use pixelprint::pipeline::{hex_distance, AlgorithmSet, FileHashes, HashAlgorithm};
-use pixelprint::PDQ_MIN_QUALITY;
+use pixelprint::matching::{Policy, Verdict as Decision};
+use pixelprint::pipeline::{AlgorithmSet, FileHashes};
+use pixelprint::{Algorithm, HashValue};
 use serde::Serialize;
 
 use crate::files::hash_file;
@@ -51,62 +52,51 @@ struct Verdict {
     verdict: &'static str,
 }
 
-fn side_hex(side: &Side, a: HashAlgorithm) -> Option<String> {
+/// One side's value of `a`: a file's result, or the hash string read as `a`'s. A single PDQ
+/// hash given for the dihedral set stands for all eight variants, so that it is compared with
+/// every variant of the other side.
+fn side_value(side: &Side, a: Algorithm) -> Result<Option<HashValue>, String> {
     match side {
-        Side::File(h) => h.hex(a),
-        Side::Hash(s) => Some(s.to_ascii_lowercase()),
+        Side::File(h) => Ok(h.get(a).copied()),
+        Side::Hash(s) if a == Algorithm::PdqDihedral => HashValue::from_hex(Algorithm::Pdq, s)
+            .map(|v| match v {
+                HashValue::Pdq(h) => Some(HashValue::PdqDihedral([h; 8])),
+                other => Some(other),
+            })
+            .map_err(|e| e.to_string()),
+        Side::Hash(s) => HashValue::from_hex(a, s)
+            .map(Some)
+            .map_err(|e| e.to_string()),
     }
 }
 
 fn pdq_quality(side: &Side) -> Option<u8> {
     match side {
-        Side::File(h) => h.pdq.map(|p| p.quality),
+        Side::File(h) => h.pdq_quality,
         Side::Hash(_) => None,
     }
 }
 
-fn verdict(a: HashAlgorithm, x: &Side, y: &Side) -> Result<Verdict, String> {
-    let (hx, hy) = (side_hex(x, a), side_hex(y, a));
-    let (Some(hx), Some(hy)) = (hx, hy) else {
+fn verdict(a: Algorithm, x: &Side, y: &Side) -> Result<Verdict, String> {
+    let (Some(vx), Some(vy)) = (side_value(x, a)?, side_value(y, a)?) else {
         return Err(format!("no {} hash on one side", a.name()));
     };
-    let threshold = a.match_threshold();
-    let low_quality = [pdq_quality(x), pdq_quality(y)]
-        .into_iter()
-        .flatten()
-        .any(|q| q < PDQ_MIN_QUALITY);
-    let distance = if a == HashAlgorithm::PdqDihedral {
-        // The smallest distance between any variant of one side and the other's original.
-        let original = |s: &str| s.split(':').next().unwrap_or_default().to_string();
-        let best = |variants: &str, other: &str| {
-            variants
-                .split(':')
-                .filter_map(|v| hex_distance(v, other))
-                .min()
-        };
-        [best(&hx, &original(&hy)), best(&hy, &original(&hx))]
-            .into_iter()
-            .flatten()
-            .min()
-    } else {
-        hex_distance(&hx, &hy)
-    }
-    .ok_or_else(|| format!("the {} hashes differ in length or are not hex", a.name()))?;
-    let verdict = match threshold {
-        _ if matches!(a, HashAlgorithm::Pdq | HashAlgorithm::PdqDihedral) && low_quality => {
-            "not matchable: PDQ quality under 50"
-        }
-        Some(t) if distance <= t => "match",
-        Some(_) => "no match",
-        None if distance == 0 => "identical",
-        None => "different",
+    let quality = [pdq_quality(x), pdq_quality(y)].into_iter().flatten().min();
+    let c = Policy::default()
+        .compare(a, &vx, &vy, quality)
+        .ok_or_else(|| format!("the {} hashes differ in length or are not hex", a.name()))?;
+    let verdict = match (c.verdict, c.threshold) {
+        (Decision::LowQuality, _) => "not matchable: PDQ quality under 50",
+        (Decision::Match, Some(_)) => "match",
+        (Decision::NoMatch, Some(_)) => "no match",
+        // Digests: a distance between them means nothing; only equality is reported.
+        (Decision::Match, None) => "identical",
+        (Decision::NoMatch, None) => "different",
     };
-    // A Hamming distance between digests means nothing; only equality is reported.
-    let distance = threshold.map(|_| distance);
     Ok(Verdict {
         algorithm: a.name(),
-        distance,
-        threshold,
+        distance: c.distance,
+        threshold: c.threshold,
         verdict,
     })
 }
@@ -132,7 +122,7 @@ pub fn run(args: CompareArgs) -> u8 {
         None if is_hash(&args.a) || is_hash(&args.b) => {
             let hash = if is_hash(&args.a) { &args.a } else { &args.b };
             if hash.len() == 64 {
-                Ok([HashAlgorithm::Pdq].into_iter().collect())
+                Ok([Algorithm::Pdq].into_iter().collect())
             } else {
                 Err(format!(
                     "cannot tell the algorithm of a {}-character hash: pass --algorithms",

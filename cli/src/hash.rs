@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pixelprint::pipeline::{AlgorithmSet, FileHashes, HashAlgorithm};
+use pixelprint::pipeline::{AlgorithmSet, FileHashes};
+use pixelprint::Algorithm;
 use serde::Serialize;
 
 use crate::files::{self, FileError};
@@ -68,7 +69,7 @@ fn csv_header(algorithms: AlgorithmSet) -> String {
     let mut cols = vec!["path", "width", "height", "format"];
     for a in algorithms.iter() {
         cols.push(a.key());
-        if a == HashAlgorithm::Pdq {
+        if a == Algorithm::Pdq {
             cols.push("pdq_quality");
         }
     }
@@ -85,25 +86,9 @@ fn csv_row(path: &str, algorithms: AlgorithmSet, result: &Result<FileHashes, Fil
             cols.push(opt(h.height.map(|v| v.to_string())));
             cols.push(opt(h.format.map(str::to_string)));
             for a in algorithms.iter() {
-                match a {
-                    HashAlgorithm::Pdq => {
-                        cols.push(opt(h.pdq.map(|p| p.hash.to_hex())));
-                        cols.push(opt(h.pdq.map(|p| p.quality.to_string())));
-                    }
-                    HashAlgorithm::PdqDihedral => cols.push(opt(h
-                        .pdq_dihedral
-                        .map(|d| d.iter().map(|x| x.to_hex()).collect::<Vec<_>>().join(":")))),
-                    HashAlgorithm::AHash => cols.push(opt(h.ahash.map(|x| x.to_hex()))),
-                    HashAlgorithm::DHash => cols.push(opt(h.dhash.map(|x| x.to_hex()))),
-                    HashAlgorithm::DHashVertical => {
-                        cols.push(opt(h.dhash_vertical.map(|x| x.to_hex())))
-                    }
-                    HashAlgorithm::PHash => cols.push(opt(h.phash.map(|x| x.to_hex()))),
-                    HashAlgorithm::PHash16 => cols.push(opt(h.phash16.map(|x| x.to_hex()))),
-                    HashAlgorithm::WHash => cols.push(opt(h.whash.map(|x| x.to_hex()))),
-                    HashAlgorithm::Md5 => cols.push(opt(h.md5.clone())),
-                    HashAlgorithm::Sha1 => cols.push(opt(h.sha1.clone())),
-                    HashAlgorithm::Sha256 => cols.push(opt(h.sha256.clone())),
+                cols.push(opt(h.hex(a)));
+                if a == Algorithm::Pdq {
+                    cols.push(opt(h.pdq().map(|p| p.quality.to_string())));
                 }
             }
             cols.push(String::new());
@@ -111,7 +96,7 @@ fn csv_row(path: &str, algorithms: AlgorithmSet, result: &Result<FileHashes, Fil
         Err(e) => {
             let columns = 3 + algorithms
                 .iter()
-                .map(|a| if a == HashAlgorithm::Pdq { 2 } else { 1 })
+                .map(|a| if a == Algorithm::Pdq { 2 } else { 1 })
                 .sum::<usize>();
             cols.extend(std::iter::repeat_n(String::new(), columns));
             cols.push(csv_field(&format!("{}: {}", e.code, e.message)));
@@ -129,10 +114,10 @@ pub fn run(args: HashArgs) -> u8 {
                 return 2;
             }
         },
-        None if args.format == Format::Text => [HashAlgorithm::Pdq].into_iter().collect(),
+        None if args.format == Format::Text => [Algorithm::Pdq].into_iter().collect(),
         None => AlgorithmSet::default(),
     };
-    if args.format == Format::Text && !algorithms.contains(HashAlgorithm::Pdq) {
+    if args.format == Format::Text && !algorithms.contains(Algorithm::Pdq) {
         eprintln!("pixelprint: --format text prints PDQ hashes; include pdq in --algorithms");
         return 2;
     }
@@ -167,8 +152,10 @@ pub fn run(args: HashArgs) -> u8 {
             }
             Format::Csv => csv_row(path, algorithms, result),
             Format::Text => match result {
-                Ok(FileHashes { pdq: Some(p), .. }) => format!("{},{},{}", p.hash, p.quality, path),
-                Ok(_) => return true,
+                Ok(h) => match h.pdq() {
+                    Some(p) => format!("{},{},{}", p.hash, p.quality, path),
+                    None => return true,
+                },
                 Err(e) => {
                     progress.suspend(|| eprintln!("pixelprint: {path}: {}: {}", e.code, e.message));
                     return true;

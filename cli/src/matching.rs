@@ -1,17 +1,17 @@
 //! `pixelprint match --list FILE PATH...`: which files are on a hash list.
 //!
 //! The list may mix signal types (see `pixelprint::hashlist`); each file is hashed with the
-//! algorithms the list needs and compared with every entry of the same type: perceptual
-//! hashes by Hamming distance within the threshold, digests by equality. PDQ hashes under
-//! quality 50 are reported as not matchable, as the ecosystem's convention says.
+//! algorithms the list needs and matched against the list's entries by
+//! `pixelprint::matching`: perceptual hashes by Hamming distance within the threshold, digests
+//! by equality, PDQ hashes under quality 50 reported as not matchable.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::ProgressBar;
-use pixelprint::hashlist::{parse_hash_list, ListEntry, SignalType};
-use pixelprint::pipeline::{hex_distance, AlgorithmSet, FileHashes, HashAlgorithm};
-use pixelprint::PDQ_MIN_QUALITY;
+use pixelprint::hashlist::{list_algorithm, parse_hash_list, ListEntry};
+use pixelprint::matching::{match_against, EntryList, Policy, Query};
+use pixelprint::pipeline::{AlgorithmSet, FileHashes};
 use serde::Serialize;
 
 use crate::files::{self, FileError};
@@ -45,7 +45,7 @@ pub struct MatchArgs {
 #[derive(Serialize)]
 struct Hit<'a> {
     signal: &'static str,
-    hash: &'a str,
+    hash: String,
     distance: u32,
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +58,7 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pdq_quality: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    not_matchable: Option<&'static str>,
+    not_matchable: Option<String>,
     matches: Vec<Hit<'a>>,
 }
 
@@ -68,59 +68,36 @@ struct Failure<'a> {
     error: &'a FileError,
 }
 
-fn algorithm_of(signal: SignalType) -> HashAlgorithm {
-    match signal {
-        SignalType::Pdq => HashAlgorithm::Pdq,
-        SignalType::AHash => HashAlgorithm::AHash,
-        SignalType::DHash => HashAlgorithm::DHash,
-        SignalType::DHashVertical => HashAlgorithm::DHashVertical,
-        SignalType::PHash => HashAlgorithm::PHash,
-        SignalType::PHash16 => HashAlgorithm::PHash16,
-        SignalType::WHash => HashAlgorithm::WHash,
-        SignalType::Md5 => HashAlgorithm::Md5,
-        SignalType::Sha1 => HashAlgorithm::Sha1,
-        SignalType::Sha256 => HashAlgorithm::Sha256,
-    }
-}
-
 fn matches<'a>(
     hashes: &FileHashes,
     entries: &'a [ListEntry],
-    threshold: Option<u32>,
-) -> (Vec<Hit<'a>>, Option<&'static str>) {
-    let low_pdq = hashes.pdq.is_some_and(|p| p.quality < PDQ_MIN_QUALITY);
-    let mut hits = Vec::new();
-    for e in entries {
-        let alg = algorithm_of(e.signal);
-        if alg == HashAlgorithm::Pdq && low_pdq {
-            continue;
-        }
-        let Some(ours) = hashes.hex(alg) else {
-            continue;
-        };
-        let Some(distance) = hex_distance(&ours, &e.hash) else {
-            continue;
-        };
-        let within = match alg.match_threshold() {
-            Some(default) => distance <= threshold.unwrap_or(default),
-            None => distance == 0,
-        };
-        if within {
-            hits.push(Hit {
-                signal: e.signal.name(),
-                hash: &e.hash,
-                distance,
+    index: &EntryList,
+    policy: &Policy,
+) -> (Vec<Hit<'a>>, Option<String>) {
+    let outcome = match_against(index, &Query::from_file(hashes), policy);
+    let hits = outcome
+        .hits
+        .iter()
+        .filter_map(|h| {
+            // Ids are positions in the list, in line order: hits stay sorted by (distance, line).
+            let e = entries.get(usize::try_from(h.id.0).ok()?)?;
+            Some(Hit {
+                signal: e.algorithm.name(),
+                hash: e.value.to_hex(),
+                distance: h.distance,
                 line: e.line,
                 metadata: e.metadata.as_deref(),
-            });
-        }
-    }
-    hits.sort_by_key(|h| (h.distance, h.line));
-    (hits, low_pdq.then_some("pdq quality under 50"))
+            })
+        })
+        .collect();
+    let not_matchable = outcome
+        .not_matchable
+        .map(|n| format!("pdq quality under {}", n.min_quality));
+    (hits, not_matchable)
 }
 
 pub fn run(args: MatchArgs) -> u8 {
-    let Some(default_type) = SignalType::from_name(&args.list_type) else {
+    let Some(default_type) = list_algorithm(&args.list_type) else {
         eprintln!("pixelprint: unknown --list-type {:?}", args.list_type);
         return 2;
     };
@@ -151,11 +128,13 @@ pub fn run(args: MatchArgs) -> u8 {
         eprintln!("pixelprint: {}: no hashes in the list", args.list.display());
         return 2;
     }
-    let algorithms: AlgorithmSet = list
-        .entries
-        .iter()
-        .map(|e| algorithm_of(e.signal))
-        .collect();
+    let algorithms: AlgorithmSet = list.entries.iter().map(|e| e.algorithm).collect();
+    let mut index = EntryList::new();
+    for e in &list.entries {
+        index.push(e.algorithm, e.value);
+    }
+    // `--threshold` sets every perceptual algorithm's.
+    let policy = Policy::default().map_thresholds(|_, t| args.threshold.unwrap_or(t));
     let options = hash_options(algorithms, args.orientation);
     let Some(inputs) = files::expand_reported(&args.paths) else {
         return 2;
@@ -165,9 +144,9 @@ pub fn run(args: MatchArgs) -> u8 {
     let run = files::hash_in_order(&inputs, args.jobs, &options, &hidden, |path, result| {
         let line = match result {
             Ok(hashes) => {
-                let (hits, not_matchable) = matches(hashes, &list.entries, args.threshold);
+                let (hits, not_matchable) = matches(hashes, &list.entries, &index, &policy);
                 any_match |= !hits.is_empty();
-                let pdq_quality = hashes.pdq.map(|p| p.quality);
+                let pdq_quality = hashes.pdq().map(|p| p.quality);
                 serde_json::to_string(&Report {
                     path,
                     pdq_quality,

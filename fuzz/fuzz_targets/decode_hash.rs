@@ -3,11 +3,12 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pixelprint::decode::DecodeOptions;
-use pixelprint::pipeline::{hash_bytes, HashAlgorithm, HashOptions};
+use pixelprint::pipeline::{hash_bytes, HashOptions};
+use pixelprint::Algorithm;
 
 fuzz_target!(|data: &[u8]| {
     let options = HashOptions {
-        algorithms: HashAlgorithm::ALL.into_iter().collect(),
+        algorithms: Algorithm::ALL.into_iter().collect(),
         // Small limits keep each run fast; the limit checks themselves are what is fuzzed.
         decode: DecodeOptions { max_pixels: 1_000_000, ..DecodeOptions::default() },
     };

@@ -2,10 +2,12 @@
 //!
 //! 4xx answers say what was wrong with the request (and, for hash items, which item and field);
 //! 5xx answers say nothing internal: the cause is logged and the client gets a fixed message.
+//! The body is `{"error": {"code", "field", "item", "message"}}`, `field` and `item` only when
+//! known, keys in alphabetical order as the API has always sent them.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -93,21 +95,45 @@ impl ApiError {
     }
 }
 
+/// The `error` object of a refusal: what went wrong and, for a bad request, where.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<usize>,
+    message: String,
+}
+
+impl ErrorDetail {
+    pub fn new(code: &'static str, message: String) -> Self {
+        ErrorDetail {
+            code,
+            field: None,
+            item: None,
+            message,
+        }
+    }
+}
+
+/// The body of every error answer.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        let mut error = ErrorDetail::new(self.code(), self.to_string());
         if let ApiError::BadRequest { item, field, .. } = &self {
-            if let Some(i) = item {
-                error["item"] = json!(i);
-            }
-            if let Some(f) = field {
-                error["field"] = json!(f);
-            }
+            error.item = *item;
+            error.field.clone_from(field);
         }
-        let mut response = (self.status(), axum::Json(json!({ "error": error }))).into_response();
+        let mut response = (self.status(), axum::Json(ErrorBody { error })).into_response();
         if let ApiError::RateLimited(secs) = self {
             response
                 .headers_mut()

@@ -6,7 +6,7 @@
 //! line (JSON Lines), each with `signalType`/`signal_type` and `hashValue`/`hash_value`/`hash`;
 //! every other field is kept as the entry's metadata (JSON text).
 
-use pixelprint::hashlist::{parse_hash_list, ListLineError, SignalType};
+use pixelprint::hashlist::{list_algorithm, parse_hash_list, ListLineError};
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text};
 use serde_json::Value;
 
@@ -45,16 +45,12 @@ pub struct Parsed {
     pub errors: Vec<ListLineError>,
 }
 
-fn signal_of(a: Algorithm) -> SignalType {
+/// The registry algorithm of a list's plain hex lines.
+fn list_default(a: Algorithm) -> pixelprint::Algorithm {
     match a {
-        Algorithm::Pdq => SignalType::Pdq,
-        Algorithm::PHash => SignalType::PHash,
-        Algorithm::DHash => SignalType::DHash,
-        Algorithm::AHash => SignalType::AHash,
-        Algorithm::Md5 => SignalType::Md5,
-        Algorithm::Sha256 => SignalType::Sha256,
         // A vPDQ list is one video's text (format=vpdq), never lines of hex.
-        Algorithm::Vpdq => SignalType::Pdq,
+        Algorithm::Vpdq => pixelprint::Algorithm::Pdq,
+        other => other.registry(),
     }
 }
 
@@ -66,21 +62,21 @@ pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Par
     if format == ImportFormat::StopNcii || (format == ImportFormat::Auto && json) {
         return parse_stopncii(text);
     }
-    let list = parse_hash_list(text, signal_of(default));
+    let list = parse_hash_list(text, list_default(default));
     let mut parsed = Parsed {
         entries: Vec::with_capacity(list.entries.len()),
         errors: list.errors,
     };
     for e in list.entries {
-        match Algorithm::from_signal(e.signal) {
+        match Algorithm::from_registry(e.algorithm) {
             Some(algorithm) => parsed.entries.push(NewEntry {
                 algorithm,
-                hash: e.hash,
+                hash: e.value.to_hex(),
                 metadata: e.metadata,
             }),
             None => parsed.errors.push(ListLineError {
                 line: e.line,
-                message: format!("{} hashes are not matched by this server", e.signal),
+                message: format!("{} hashes are not matched by this server", e.algorithm),
             }),
         }
     }
@@ -163,8 +159,8 @@ fn stopncii_entry(record: Value) -> Result<NewEntry, String> {
     let (Value::String(signal), Value::String(hash)) = (signal, hash) else {
         return Err("signalType and hashValue are strings".into());
     };
-    let algorithm = SignalType::from_name(&signal)
-        .and_then(Algorithm::from_signal)
+    let algorithm = list_algorithm(&signal)
+        .and_then(Algorithm::from_registry)
         .ok_or_else(|| format!("signal type {signal:?} is not matched by this server"))?;
     let hash = normalize_hex(algorithm, hash.trim())?;
     let metadata = (!map.is_empty()).then(|| Value::Object(map).to_string());

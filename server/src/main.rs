@@ -5,15 +5,18 @@
 
 #![forbid(unsafe_code)]
 
-mod api;
-mod app;
+mod auth;
+mod catalog;
 mod error;
+mod http;
 mod import;
-mod index;
 mod matching;
 mod model;
 mod ratelimit;
+mod state;
 mod storage;
+mod sync;
+mod time;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,10 +31,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use app::{now_unix, sha256_hex, AppState, Limits};
+use auth::sha256_hex;
 use model::Algorithm;
 use ratelimit::RateLimiter;
+use state::{AppState, Limits};
 use storage::{Postgres, Sqlite, Storage};
+use time::now_unix;
 
 /// Delta size that triggers a rebuild before --rebuild-secs are up.
 const REBUILD_MIN_DELTA: usize = 1000;
@@ -216,7 +221,7 @@ async fn run(args: Args) -> Result<(), String> {
         RateLimiter::new(args.rate_key, args.burst_key),
     );
 
-    let mut app = api::routes(state.clone());
+    let mut app = http::routes(state.clone());
     if let Some(www) = &args.www {
         let pages = axum::Router::new()
             .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))

@@ -7,10 +7,12 @@ use pixelprint::video::{VpdqFeature, VpdqMatch};
 use pixelprint::PdqHash;
 use serde::{Deserialize, Serialize};
 
-use crate::app::PDQ_MIN_QUALITY;
+use crate::catalog::{parse_code64, Catalog, Hit};
 use crate::error::ApiError;
-use crate::index::{parse_code64, Catalog, Hit};
 use crate::model::{normalize_hex, Algorithm, MAX_VPDQ_FRAMES};
+
+/// PDQ hashes of lower quality are not matched (the reference's rule).
+pub const PDQ_MIN_QUALITY: u32 = pixelprint::pdq::PDQ_MIN_QUALITY as u32;
 
 /// One image's hashes as the CLI and the wasm `hashBytes` print them.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

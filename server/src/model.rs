@@ -1,6 +1,5 @@
 //! The kinds of hash the server matches, and the records it stores.
 
-use pixelprint::hashlist::SignalType;
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text, VpdqFeature};
 
 /// An algorithm the server keeps an index (or a digest table) for.
@@ -59,15 +58,21 @@ impl Algorithm {
         matches!(self, Algorithm::Md5 | Algorithm::Sha256)
     }
 
-    pub fn from_signal(s: SignalType) -> Option<Algorithm> {
-        match s {
-            SignalType::Pdq => Some(Algorithm::Pdq),
-            SignalType::PHash => Some(Algorithm::PHash),
-            SignalType::DHash => Some(Algorithm::DHash),
-            SignalType::AHash => Some(Algorithm::AHash),
-            SignalType::Md5 => Some(Algorithm::Md5),
-            SignalType::Sha256 => Some(Algorithm::Sha256),
-            _ => None,
+    /// The server's algorithm for a registry algorithm it keeps entries of.
+    pub fn from_registry(a: pixelprint::Algorithm) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|s| s.registry() == a)
+    }
+
+    /// The registry's algorithm.
+    pub const fn registry(self) -> pixelprint::Algorithm {
+        match self {
+            Algorithm::Pdq => pixelprint::Algorithm::Pdq,
+            Algorithm::PHash => pixelprint::Algorithm::PHash,
+            Algorithm::DHash => pixelprint::Algorithm::DHash,
+            Algorithm::AHash => pixelprint::Algorithm::AHash,
+            Algorithm::Md5 => pixelprint::Algorithm::Md5,
+            Algorithm::Sha256 => pixelprint::Algorithm::Sha256,
+            Algorithm::Vpdq => pixelprint::Algorithm::Vpdq,
         }
     }
 }
@@ -132,12 +137,13 @@ pub struct StoredEntry {
     pub metadata: Option<String>,
 }
 
-/// A bank with its entry count.
+/// A bank with its entry count, as `GET /v1/banks` lists it (fields in alphabetical order,
+/// the order in which the API has always sent them).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Bank {
-    pub name: String,
     pub description: Option<String>,
     pub entries: u64,
+    pub name: String,
 }
 
 /// A tip as stored: the receipt token only as its SHA-256.

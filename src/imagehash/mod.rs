@@ -30,7 +30,7 @@ pub mod wavelet;
 
 use crate::error::CallerError;
 use crate::hash::{
-    Algorithm, AverageHash, DifferenceHash, DifferenceVerticalHash, ImageHash, PerceptualHash,
+    AverageHash, DifferenceHash, DifferenceVerticalHash, ImageHash, ImageHashKind, PerceptualHash,
     WaveletHash, IMAGEHASH_MAX_SIZE, IMAGEHASH_MIN_SIZE,
 };
 use crate::pixels::PixelView;
@@ -40,7 +40,10 @@ use grey::GreyImage;
 /// imagehash's `highfreq_factor` default: the perceptual hash shrinks to 4 x hash_size.
 pub const PHASH_HIGHFREQ_FACTOR: usize = 4;
 
-fn check_size<A: Algorithm>(hash_size: u32, expected: &'static str) -> Result<usize, CallerError> {
+fn check_size<A: ImageHashKind>(
+    hash_size: u32,
+    expected: &'static str,
+) -> Result<usize, CallerError> {
     if (IMAGEHASH_MIN_SIZE..=IMAGEHASH_MAX_SIZE).contains(&hash_size) && A::supports(hash_size) {
         Ok(hash_size as usize)
     } else {
@@ -141,7 +144,7 @@ impl<'a> ImageHasher<'a> {
     }
 }
 
-fn hash_from<A: Algorithm>(size: usize, bits: impl IntoIterator<Item = bool>) -> ImageHash<A> {
+fn hash_from<A: ImageHashKind>(size: usize, bits: impl IntoIterator<Item = bool>) -> ImageHash<A> {
     // The callers produce exactly size² bits for a checked size.
     ImageHash::from_bits(size as u32, bits).expect("size² bits for a checked size")
 }

@@ -22,6 +22,14 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// The algorithm registry, one object per algorithm in output order: `{name, key, aliases,
+/// bits, family, input, defaultThreshold, default, listable}`. The package's JS algorithm lists
+/// and its `.d.ts` union are generated from it (`www/tools/gen-algorithms.mjs`).
+#[wasm_bindgen(js_name = algorithmTable)]
+pub fn algorithm_table() -> Result<JsValue, JsError> {
+    to_js(&crate::algorithm::TABLE)
+}
+
 /// PDQ of tightly packed RGBA pixels (e.g. `ImageData.data`): `{hash, quality}`.
 #[wasm_bindgen(js_name = pdqFromRgba)]
 pub fn pdq_from_rgba(data: &[u8], width: u32, height: u32) -> Result<JsValue, JsError> {

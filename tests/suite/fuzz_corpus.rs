@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use pixelprint::decode::DecodeOptions;
-use pixelprint::hashlist::{parse_hash_list, SignalType};
-use pixelprint::pipeline::{hash_bytes, HashAlgorithm, HashOptions};
+use pixelprint::hashlist::parse_hash_list;
+use pixelprint::pipeline::{hash_bytes, HashOptions};
 use pixelprint::{parse_vpdq_text, write_vpdq_text, PdqHash};
+use pixelprint::{Algorithm, HashValue};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,7 +28,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn decode_hash_corpus_hashes_or_fails_with_a_code() {
     let options = HashOptions {
-        algorithms: HashAlgorithm::ALL.into_iter().collect(),
+        algorithms: Algorithm::ALL.into_iter().collect(),
         decode: DecodeOptions {
             max_pixels: 1_000_000,
             ..DecodeOptions::default()
@@ -37,7 +38,7 @@ fn decode_hash_corpus_hashes_or_fails_with_a_code() {
     assert!(inputs.len() >= 20);
     for (name, bytes) in &inputs {
         match hash_bytes(bytes, &options) {
-            Ok(h) => assert!(h.pdq.is_some() && h.width.unwrap_or(0) > 0, "{name}"),
+            Ok(h) => assert!(h.pdq().is_some() && h.width.unwrap_or(0) > 0, "{name}"),
             Err(e) => assert!(!e.code().is_empty(), "{name}"),
         }
     }
@@ -55,11 +56,12 @@ fn hex_and_hashlist_corpora_parse_or_fail_cleanly() {
         }
     }
     for (name, bytes) in corpus("hashlist") {
-        let list = parse_hash_list(&String::from_utf8_lossy(&bytes), SignalType::Pdq);
+        let list = parse_hash_list(&String::from_utf8_lossy(&bytes), Algorithm::Pdq);
         assert!(
             list.entries
                 .iter()
-                .all(|e| e.hash.len() == e.signal.hex_len()),
+                .all(|e| e.value.to_hex().len() == e.algorithm.hex_len()
+                    && HashValue::from_hex(e.algorithm, &e.value.to_hex()) == Ok(e.value)),
             "{name}"
         );
     }

@@ -348,7 +348,7 @@ mod properties {
             .collect()
     }
 
-    fn round_trips<A: pixelprint::Algorithm>(hash: ImageHash<A>) {
+    fn round_trips<A: pixelprint::ImageHashKind>(hash: ImageHash<A>) {
         let hex = hash.to_hex();
         assert_eq!(hex.len(), (hash.bit_count() as usize).div_ceil(4));
         assert_eq!(hex.parse::<ImageHash<A>>(), Ok(hash));

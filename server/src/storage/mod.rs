@@ -8,6 +8,7 @@
 //! advisory lock for the transaction (see `postgres.rs`).
 
 mod postgres;
+mod read;
 mod sqlite;
 
 pub use postgres::Postgres;
@@ -49,10 +50,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at BIGINT NOT NULL
 );
 ";
-
-/// The columns of `tips`, in the order the backends read them.
-const TIP_COLUMNS: &str =
-    "id, token_sha256, status, category, description, urls, contact, items, created_at, updated_at";
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 

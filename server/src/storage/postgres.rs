@@ -19,8 +19,9 @@ use std::sync::{Mutex, MutexGuard};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
-use super::{Result, Storage, StorageError, SHARED_SCHEMA, TIP_COLUMNS};
-use crate::model::{Algorithm, Bank, Change, ChangeOp, NewEntry, StoredEntry, TipRecord};
+use super::read::{self, Columns, TIP_COLUMNS};
+use super::{Result, Storage, StorageError, SHARED_SCHEMA};
+use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
 const LOG_LOCK: i64 = 0x7069_7865_6c70_7274; // "pixelprt"
@@ -98,35 +99,18 @@ impl Postgres {
     }
 }
 
-fn algorithm_of(name: &str) -> Result<Algorithm> {
-    Algorithm::from_name(name)
-        .ok_or_else(|| StorageError::Backend(format!("unknown algorithm {name:?} in entries")))
-}
+impl Columns for Row {
+    fn int(&self, i: usize) -> Result<i64> {
+        Ok(self.try_get(i)?)
+    }
 
-fn entry_of(r: &Row) -> Result<StoredEntry> {
-    Ok(StoredEntry {
-        id: r.try_get(0)?,
-        bank: r.try_get(1)?,
-        algorithm: algorithm_of(r.try_get(2)?)?,
-        hash: r.try_get(3)?,
-        metadata: r.try_get(4)?,
-    })
-}
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
 
-fn tip_of(r: &Row) -> Result<TipRecord> {
-    let urls: String = r.try_get(5)?;
-    Ok(TipRecord {
-        id: r.try_get(0)?,
-        token_sha256: r.try_get(1)?,
-        status: r.try_get(2)?,
-        category: r.try_get(3)?,
-        description: r.try_get(4)?,
-        urls: serde_json::from_str(&urls).unwrap_or_default(),
-        contact: r.try_get(6)?,
-        items_json: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-        updated_at: r.try_get(9)?,
-    })
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
 }
 
 /// Appends `op` rows for `ids` to the change log, in the order given.
@@ -158,7 +142,7 @@ impl Storage for Postgres {
                 std::iter::empty::<i64>(),
             )?;
             while let Some(row) = rows.next()? {
-                entries.push(entry_of(&row)?);
+                entries.push(read::entry(&row)?);
             }
             drop(rows);
             tx.commit()?;
@@ -174,26 +158,7 @@ impl Storage for Postgres {
                  WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
                 &[&seq, &(limit as i64)],
             )?;
-            rows.iter()
-                .map(|r| {
-                    let seq: i64 = r.try_get(0)?;
-                    let op: &str = r.try_get(1)?;
-                    let id: i64 = r.try_get(2)?;
-                    let bank: Option<String> = r.try_get(3)?;
-                    let op = match (op, bank) {
-                        ("del", _) => Some(ChangeOp::Remove(id)),
-                        (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
-                            id,
-                            bank,
-                            algorithm: algorithm_of(r.try_get(4)?)?,
-                            hash: r.try_get(5)?,
-                            metadata: r.try_get(6)?,
-                        })),
-                        (_, None) => None,
-                    };
-                    Ok(Change { seq, op })
-                })
-                .collect()
+            rows.iter().map(read::change).collect()
         })
     }
 
@@ -220,15 +185,7 @@ impl Storage for Postgres {
                  FROM banks b ORDER BY b.name",
                 &[],
             )?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Bank {
-                        name: r.try_get(0)?,
-                        description: r.try_get(1)?,
-                        entries: r.try_get::<_, i64>(2)? as u64,
-                    })
-                })
-                .collect()
+            rows.iter().map(read::bank).collect()
         })
     }
 
@@ -302,7 +259,7 @@ impl Storage for Postgres {
                 &[&bank],
             )?
             .iter()
-            .map(entry_of)
+            .map(read::entry)
             .collect()
         })
     }
@@ -339,7 +296,7 @@ impl Storage for Postgres {
                 &[&id],
             )?
             .as_ref()
-            .map(tip_of)
+            .map(read::tip)
             .transpose()
         })
     }
@@ -354,7 +311,7 @@ impl Storage for Postgres {
                 &[&status],
             )?
             .iter()
-            .map(tip_of)
+            .map(read::tip)
             .collect()
         })
     }
@@ -404,6 +361,7 @@ impl Storage for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Algorithm, ChangeOp};
     use std::time::Duration;
 
     /// The database the PostgreSQL test run points at (`PIXELPRINT_TEST_DATABASE_URL`); in CI

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Result, Storage, StorageError, SHARED_SCHEMA, TIP_COLUMNS};
-use crate::model::{Algorithm, Bank, Change, ChangeOp, NewEntry, StoredEntry, TipRecord};
+use super::read::{self, Columns, TIP_COLUMNS};
+use super::{Result, Storage, StorageError, SHARED_SCHEMA};
+use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -63,41 +64,32 @@ impl Sqlite {
     }
 }
 
-fn algorithm_of(name: String) -> rusqlite::Result<Algorithm> {
-    Algorithm::from_name(&name).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown algorithm {name:?}").into(),
-        )
-    })
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64> {
+        Ok(self.get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
 }
 
-/// An `entries` row read as `id, bank, algorithm, hash, metadata`.
-fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
-    Ok(StoredEntry {
-        id: r.get(0)?,
-        bank: r.get(1)?,
-        algorithm: algorithm_of(r.get(2)?)?,
-        hash: r.get(3)?,
-        metadata: r.get(4)?,
-    })
-}
-
-fn tip_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<TipRecord> {
-    let urls: String = row.get(5)?;
-    Ok(TipRecord {
-        id: row.get(0)?,
-        token_sha256: row.get(1)?,
-        status: row.get(2)?,
-        category: row.get(3)?,
-        description: row.get(4)?,
-        urls: serde_json::from_str(&urls).unwrap_or_default(),
-        contact: row.get(6)?,
-        items_json: row.get(7)?,
-        created_at: row.get(8)?,
-        updated_at: row.get(9)?,
-    })
+/// The rows of `stmt` with `params`, each read by `reader`.
+fn read_all<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    reader: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(reader(row)?);
+    }
+    Ok(out)
 }
 
 impl Storage for Sqlite {
@@ -107,15 +99,11 @@ impl Storage for Sqlite {
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
             r.get(0)
         })?;
-        let mut entries = Vec::new();
-        {
+        let entries = {
             let mut stmt =
                 tx.prepare("SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id")?;
-            let rows = stmt.query_map([], entry_of)?;
-            for row in rows {
-                entries.push(row?);
-            }
-        }
+            read_all(&mut stmt, [], |r| read::entry(r))?
+        };
         tx.commit()?;
         Ok((entries, seq))
     }
@@ -127,25 +115,7 @@ impl Storage for Sqlite {
              FROM changes c LEFT JOIN entries e ON e.id = c.entry_id
              WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![seq, limit as i64], |r| {
-            let seq: i64 = r.get(0)?;
-            let op: String = r.get(1)?;
-            let id: i64 = r.get(2)?;
-            let bank: Option<String> = r.get(3)?;
-            let op = match (op.as_str(), bank) {
-                ("del", _) => Some(ChangeOp::Remove(id)),
-                (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
-                    id,
-                    bank,
-                    algorithm: algorithm_of(r.get(4)?)?,
-                    hash: r.get(5)?,
-                    metadata: r.get(6)?,
-                })),
-                (_, None) => None,
-            };
-            Ok(Change { seq, op })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        read_all(&mut stmt, params![seq, limit as i64], |r| read::change(r))
     }
 
     fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()> {
@@ -168,14 +138,7 @@ impl Storage for Sqlite {
             "SELECT b.name, b.description, (SELECT COUNT(*) FROM entries e WHERE e.bank = b.name)
              FROM banks b ORDER BY b.name",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Bank {
-                name: r.get(0)?,
-                description: r.get(1)?,
-                entries: r.get::<_, i64>(2)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        read_all(&mut stmt, [], |r| read::bank(r))
     }
 
     fn bank_exists(&self, name: &str) -> Result<bool> {
@@ -228,8 +191,7 @@ impl Storage for Sqlite {
         let mut stmt = conn.prepare(
             "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([bank], entry_of)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        read_all(&mut stmt, [bank], |r| read::entry(r))
     }
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
@@ -256,13 +218,9 @@ impl Storage for Sqlite {
 
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>> {
         let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = ?1"),
-                [id],
-                tip_of,
-            )
-            .optional()?)
+        let mut stmt = conn.prepare(&format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = ?1"))?;
+        let mut found = stmt.query([id])?;
+        found.next()?.map(read::tip).transpose()
     }
 
     fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
@@ -270,8 +228,7 @@ impl Storage for Sqlite {
         let mut stmt = conn.prepare(&format!(
             "SELECT {TIP_COLUMNS} FROM tips WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id"
         ))?;
-        let rows = stmt.query_map([status], tip_of)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        read_all(&mut stmt, [status], |r| read::tip(r))
     }
 
     fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {

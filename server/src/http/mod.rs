@@ -1,0 +1,93 @@
+//! The HTTP routes of `docs/api.md`, one module per resource, each with its own router:
+//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`], and
+//! [`ops`] (health, readiness, metrics, the OpenAPI document).
+//!
+//! Every `/v1` route is rate-limited per client IP and per API key; every answer is counted
+//! for `/metrics`. Response bodies are structs whose fields are declared in alphabetical order,
+//! the order in which the API has always sent its keys.
+
+mod banks;
+mod json;
+mod keys;
+mod r#match;
+mod ops;
+mod tips;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::auth::{bearer, sha256_hex};
+use crate::error::ApiError;
+use crate::state::AppState;
+use json::BodyLimit;
+
+type AppResult<T> = Result<T, ApiError>;
+type St = State<Arc<AppState>>;
+/// A resource's routes, before the state is given.
+type Routes = Router<Arc<AppState>>;
+
+/// The `/v1` API and the operations endpoints.
+pub fn routes(state: Arc<AppState>) -> Router {
+    let limits = &state.limits;
+    let import = banks::import_routes()
+        .layer(DefaultBodyLimit::max(limits.import_bytes))
+        .layer(axum::Extension(BodyLimit(limits.import_bytes)));
+    let v1 = Router::new()
+        .merge(r#match::routes())
+        .merge(tips::routes())
+        .merge(banks::routes())
+        .merge(keys::routes())
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::Extension(BodyLimit(limits.body_bytes)))
+        .merge(import)
+        .merge(ops::v1_routes())
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    Router::new()
+        .merge(ops::routes())
+        .merge(v1)
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state)
+}
+
+async fn count(State(state): St, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let m = &state.metrics;
+    m.requests.fetch_add(1, Ordering::Relaxed);
+    if response.status().is_client_error() {
+        m.client_errors.fetch_add(1, Ordering::Relaxed);
+    } else if response.status().is_server_error()
+        && response.status() != StatusCode::SERVICE_UNAVAILABLE
+    {
+        m.server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+/// Per-IP buckets for every request, and per-key buckets for requests that carry a key.
+async fn rate_limit(
+    State(state): St,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut verdict = state.ip_limiter.take(&addr.ip().to_string());
+    if verdict.is_ok() {
+        if let Some(key) = bearer(req.headers()) {
+            verdict = state.key_limiter.take(&sha256_hex(key.as_bytes()));
+        }
+    }
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(secs) => {
+            state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            ApiError::RateLimited(secs).into_response()
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Operations: `/healthz` (the process answers), `/readyz` (the index is loaded, and how far it
+//! follows the change log), `/metrics` (Prometheus text), and `/v1/openapi.json`.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use serde::Serialize;
+
+use super::{Routes, St};
+
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// The probes and metrics, outside `/v1` and its rate limits.
+pub fn routes() -> Routes {
+    Routes::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The OpenAPI document, under `/v1` with the API it describes.
+pub fn v1_routes() -> Routes {
+    Routes::new().route("/v1/openapi.json", get(openapi))
+}
+
+/// Not ready: `ready` alone; ready: where the index stands.
+#[derive(Serialize)]
+struct Readiness {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_age_seconds: Option<u64>,
+    ready: bool,
+}
+
+async fn readyz(State(state): St) -> Response {
+    if !state.ready.load(Ordering::SeqCst) {
+        let not_ready = Readiness {
+            checkpoint: None,
+            index_age_seconds: None,
+            ready: false,
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(not_ready)).into_response();
+    }
+    Json(Readiness {
+        checkpoint: Some(state.checkpoint.load(Ordering::SeqCst)),
+        index_age_seconds: Some(state.index_age().as_secs()),
+        ready: true,
+    })
+    .into_response()
+}
+
+async fn metrics(State(state): St) -> Response {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    };
+    let r = Ordering::Relaxed;
+    counter(
+        "pixelprint_http_requests_total",
+        "HTTP requests answered.",
+        m.requests.load(r),
+    );
+    counter(
+        "pixelprint_http_client_errors_total",
+        "Answers with a 4xx status.",
+        m.client_errors.load(r),
+    );
+    counter(
+        "pixelprint_http_server_errors_total",
+        "Answers with a 5xx status other than 503 (not ready).",
+        m.server_errors.load(r),
+    );
+    counter(
+        "pixelprint_rate_limited_total",
+        "Requests refused by a rate limit.",
+        m.rate_limited.load(r),
+    );
+    counter(
+        "pixelprint_match_requests_total",
+        "Successful /v1/match requests.",
+        m.match_requests.load(r),
+    );
+    counter(
+        "pixelprint_match_items_total",
+        "Items matched.",
+        m.match_items.load(r),
+    );
+    counter(
+        "pixelprint_match_hits_total",
+        "Matches returned.",
+        m.match_hits.load(r),
+    );
+    counter("pixelprint_tips_total", "Tips received.", m.tips.load(r));
+    counter(
+        "pixelprint_index_rebuilds_total",
+        "Background index rebuilds.",
+        m.rebuilds.load(r),
+    );
+    let (counts, pending) = {
+        let c = state.catalog.read().unwrap_or_else(|e| e.into_inner());
+        (c.counts(), c.pending())
+    };
+    out.push_str("# HELP pixelprint_index_entries Live entries per algorithm.\n# TYPE pixelprint_index_entries gauge\n");
+    for (a, n) in counts {
+        out.push_str(&format!(
+            "pixelprint_index_entries{{algorithm=\"{}\"}} {n}\n",
+            a.name()
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP pixelprint_index_pending Changes not yet folded by a rebuild.\n# TYPE pixelprint_index_pending gauge\npixelprint_index_pending {pending}\n"
+    ));
+    out.push_str(&format!(
+        "# HELP pixelprint_index_checkpoint Change-log position of the index.\n# TYPE pixelprint_index_checkpoint gauge\npixelprint_index_checkpoint {}\n",
+        state.checkpoint.load(Ordering::SeqCst)
+    ));
+    out.push_str(&format!(
+        "# HELP pixelprint_index_ready Whether the index is loaded.\n# TYPE pixelprint_index_ready gauge\npixelprint_index_ready {}\n",
+        u8::from(state.ready.load(Ordering::SeqCst))
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

@@ -1,0 +1,94 @@
+//! The state every request sees: storage, the in-memory catalog and where it stands in the
+//! change log, the limits in force, the counters behind `/metrics`, the rate limiters.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::catalog::Catalog;
+use crate::error::ApiError;
+use crate::ratelimit::RateLimiter;
+use crate::storage::{self, Storage};
+use crate::sync::SyncProgress;
+
+/// Server-wide settings that requests see.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub import_bytes: usize,
+    pub match_items: usize,
+    pub tip_items: usize,
+    /// Largest PDQ threshold a request may ask for.
+    pub pdq_max_threshold: u32,
+    /// Largest threshold for the 64-bit hashes.
+    pub h64_max_threshold: u32,
+    pub require_match_key: bool,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub match_requests: AtomicU64,
+    pub match_items: AtomicU64,
+    pub match_hits: AtomicU64,
+    pub tips: AtomicU64,
+    pub rebuilds: AtomicU64,
+}
+
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub catalog: RwLock<Catalog>,
+    /// Whether the catalog has been loaded (see `sync.rs`).
+    pub ready: AtomicBool,
+    /// The change-log position the catalog reflects.
+    pub checkpoint: AtomicI64,
+    pub(crate) sync: SyncProgress,
+    pub limits: Limits,
+    pub metrics: Metrics,
+    pub ip_limiter: RateLimiter,
+    pub key_limiter: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        limits: Limits,
+        ip_limiter: RateLimiter,
+        key_limiter: RateLimiter,
+    ) -> Arc<Self> {
+        Arc::new(AppState {
+            storage,
+            catalog: RwLock::new(Catalog::default()),
+            ready: AtomicBool::new(false),
+            checkpoint: AtomicI64::new(0),
+            sync: SyncProgress::default(),
+            limits,
+            metrics: Metrics::default(),
+            ip_limiter,
+            key_limiter,
+        })
+    }
+
+    /// Runs a storage call on the blocking pool.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Storage) -> storage::Result<T> + Send + 'static,
+    {
+        let s = Arc::clone(&self.storage);
+        tokio::task::spawn_blocking(move || f(&*s))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    pub fn require_ready(&self) -> Result<(), ApiError> {
+        if self.ready.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(ApiError::NotReady)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Rows to records, once for both backends: each backend says how it reads a column of its row
+//! type ([`Columns`]); the readers here say which column holds what.
+
+use super::{Result, StorageError};
+use crate::model::{Algorithm, Bank, Change, ChangeOp, StoredEntry, TipRecord};
+
+/// The columns of `tips`, in the order [`tip`] reads them.
+pub(super) const TIP_COLUMNS: &str =
+    "id, token_sha256, status, category, description, urls, contact, items, created_at, updated_at";
+
+/// A result row, read by column position.
+pub(super) trait Columns {
+    fn int(&self, i: usize) -> Result<i64>;
+    fn text(&self, i: usize) -> Result<String>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>>;
+}
+
+fn algorithm(name: &str) -> Result<Algorithm> {
+    Algorithm::from_name(name)
+        .ok_or_else(|| StorageError::Backend(format!("unknown algorithm {name:?} in entries")))
+}
+
+/// An `entries` row read as `id, bank, algorithm, hash, metadata`.
+pub(super) fn entry(r: &impl Columns) -> Result<StoredEntry> {
+    Ok(StoredEntry {
+        id: r.int(0)?,
+        bank: r.text(1)?,
+        algorithm: algorithm(&r.text(2)?)?,
+        hash: r.text(3)?,
+        metadata: r.opt_text(4)?,
+    })
+}
+
+/// A change-log row joined with its entry: `seq, op, entry_id`, then the entry's
+/// `bank, algorithm, hash, metadata` (NULL when the entry is gone).
+pub(super) fn change(r: &impl Columns) -> Result<Change> {
+    let seq = r.int(0)?;
+    let op = r.text(1)?;
+    let id = r.int(2)?;
+    let op = match (op.as_str(), r.opt_text(3)?) {
+        ("del", _) => Some(ChangeOp::Remove(id)),
+        (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
+            id,
+            bank,
+            algorithm: algorithm(&r.text(4)?)?,
+            hash: r.text(5)?,
+            metadata: r.opt_text(6)?,
+        })),
+        (_, None) => None,
+    };
+    Ok(Change { seq, op })
+}
+
+/// A bank row read as `name, description, entry count`.
+pub(super) fn bank(r: &impl Columns) -> Result<Bank> {
+    Ok(Bank {
+        name: r.text(0)?,
+        description: r.opt_text(1)?,
+        entries: r.int(2)? as u64,
+    })
+}
+
+/// A `tips` row read as [`TIP_COLUMNS`].
+pub(super) fn tip(r: &impl Columns) -> Result<TipRecord> {
+    let urls = r.text(5)?;
+    Ok(TipRecord {
+        id: r.text(0)?,
+        token_sha256: r.text(1)?,
+        status: r.text(2)?,
+        category: r.text(3)?,
+        description: r.opt_text(4)?,
+        urls: serde_json::from_str(&urls).unwrap_or_default(),
+        contact: r.opt_text(6)?,
+        items_json: r.text(7)?,
+        created_at: r.int(8)?,
+        updated_at: r.int(9)?,
+    })
+}
