@@ -179,13 +179,13 @@ fn pass(v: &[Row; 8], shift: usize, out: &mut [Row; 8]) {
 pub(crate) fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) {
     // Pass 1: columns. v[k][c] = dequantised coefficient (row k, column c), as 16-bit lanes
     // keep the product.
-    let mut v = [[W(0i32); 8]; 8];
-    for k in 0..8 {
-        for c in 0..8 {
-            let i = k * 8 + c;
-            v[k][c] = W(i32::from(coef[i].wrapping_mul(quant[i] as i16)));
-        }
-    }
+    let v: [Row; 8] = std::array::from_fn(|k| {
+        std::array::from_fn(|c| {
+            W(i32::from(
+                coef[8 * k + c].wrapping_mul(quant[8 * k + c] as i16),
+            ))
+        })
+    });
     let mut cols = [[W(0i32); 8]; 8];
     pass(&v, CONST_BITS - PASS1_BITS, &mut cols);
     // cols[r][c]: workspace row r, column c. Pass 2 runs along rows: transpose so that the
