@@ -4,12 +4,12 @@
 //! the bytes (their signature), never from a file name. Output: a [`DecodedImage`] owning
 //! `Rgb8`, `Rgba8` or `Gray8` pixels, with the detected format and the EXIF orientation tag.
 //!
-//! JPEG is decoded by our own decoder ([`jpeg`]), which gives libjpeg-turbo's pixels as Pillow
+//! JPEG is decoded by our own decoder (`jpeg`), which gives libjpeg-turbo's pixels as Pillow
 //! does, and the JPEG files it leaves out by zune-jpeg (where the build has it); every other
 //! format by the pure-Rust decoders of the `image` crate. The same code runs natively and in
-//! WebAssembly. Conversions to 8 bits follow what Pillow, which the
-//! reference hashing tools use, produces for the same file (`docs/decoding.md` has the
-//! details and the measured distance to the reference hashes):
+//! WebAssembly. Conversions to 8 bits follow what Pillow, which the reference hashing tools
+//! use, produces for the same file (`docs/decoding.md` has the details and the measured
+//! distance to the reference hashes):
 //!
 //! - palette images are expanded to RGB (or RGBA when the palette has transparency);
 //! - 16-bit RGB, RGBA and grey+alpha keep the high byte of each sample (Pillow's `;16B` raw
@@ -26,12 +26,11 @@
 //! pixel count declared by the header is checked before any pixel buffer is allocated
 //! ([`DecodeOptions::max_pixels`]); the `image` crate's allocation limit is set from the
 //! declared pixel count plus a fixed allowance for metadata.
-
 //!
-//! One file per concern: [`options`] (policies and limits), [`detect`] (the format),
-//! [`limits`] (what the header declares, checked first), [`convert`] (Pillow's conversions),
-//! [`orient`] (EXIF orientation), [`error`] (error mapping), and one per decoder beyond the
-//! `image` crate's: [`jpeg`], `zune` (zune-jpeg) and `tiff` (CMYK TIFF).
+//! One file per concern: `options` (policies and limits), `detect` (the format), `limits`
+//! (what the header declares, checked first), `convert` (Pillow's conversions), `orient`
+//! (EXIF orientation), `error` (error mapping), `sink` (where rows go), and one per decoder
+//! beyond the `image` crate's: `jpeg`, `zune` (zune-jpeg) and `tiff` (CMYK TIFF).
 
 mod convert;
 mod detect;
@@ -231,14 +230,14 @@ pub(crate) fn decode_rows(
         limits
     };
     if format == ImageFormat::Jpeg {
-        // JPEG goes to our own decoder ([`jpeg`]), then, for what it leaves out, to
+        // JPEG goes to our own decoder (`jpeg`), then, for what it leaves out, to
         // zune-jpeg directly (the decoder the image crate would use, with the same options:
         // the image crate's wrapper instantiates the decoder twice).
         if let Some(truncated) = declared_length_exceeds_data(format, bytes) {
             return Err(truncated.into());
         }
         // Our decoder gives libjpeg-turbo's pixels (Pillow's); the files it does not cover
-        // (see [`jpeg`]) go to zune-jpeg where the build has it.
+        // (see `jpeg`) go to zune-jpeg where the build has it.
         let pixels = declared.map_or(options.max_pixels, |(w, h)| u64::from(w) * u64::from(h));
         let budget = allocation_budget(pixels);
         // With the orientation applied, rows must be turned before anything reads them: the

@@ -269,3 +269,75 @@ impl<A: RowSink, B: RowSink> RowSink for Tee<A, B> {
         self.second.push(row);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imagehash::grey::to_grey;
+    use crate::pdq::{pdq_dihedral, pdq_hash};
+    use crate::pixels::PixelView;
+
+    fn random(len: usize, seed: &mut u32) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 17;
+                *seed ^= *seed << 5;
+                (*seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Rows written in place, pushed, or (grey) half made by the decoder: each sink gives what
+    /// the whole-image functions give.
+    #[test]
+    fn sinks_fed_rows_equal_the_whole_image_functions() {
+        let mut seed = 0x2545_f491_u32;
+        for (w, h) in [(1, 1), (4, 9), (64, 64), (37, 70)] {
+            for format in [PixelFormat::Rgb8, PixelFormat::Gray8, PixelFormat::Rgba8] {
+                let bpp = format.bytes_per_pixel();
+                let pixels = random(w * h * bpp, &mut seed);
+                let view = PixelView::packed(&pixels, w as u32, h as u32, format).unwrap();
+                let rows = || pixels.chunks_exact(w * bpp);
+
+                let mut both = Tee::new(Pdq::new(true, true), Grey::default());
+                let mut kept = Pixels::default();
+                both.begin(w, h, format);
+                kept.begin(w, h, format);
+                for (y, row) in rows().enumerate() {
+                    if y % 2 == 0 {
+                        both.row_mut().copy_from_slice(row);
+                        both.row_written();
+                        kept.row_mut().copy_from_slice(row);
+                        kept.row_written();
+                    } else {
+                        both.push(row);
+                        kept.push(row);
+                    }
+                }
+                let what = format!("{w}x{h} {format:?}");
+                assert_eq!(kept.into_parts(), Some((pixels.clone(), format)), "{what}");
+                assert_eq!(both.second.into_grey(), to_grey(&view).data, "{what}");
+                let done = both.first.finish().unwrap();
+                assert_eq!(done.plain, Some(pdq_hash(&view)), "{what}");
+                assert_eq!(done.dihedral, Some(pdq_dihedral(&view)), "{what}");
+
+                if format == PixelFormat::Rgb8 {
+                    // A grey sink's row: the first pixels' grey from the decoder, the rest
+                    // from RGB.
+                    let mut grey = Grey::default();
+                    grey.begin(w, h, format);
+                    for row in rows() {
+                        let done = w / 2;
+                        let out = grey.row_mut();
+                        for (o, p) in out[..done].iter_mut().zip(row.chunks_exact(3)) {
+                            *o = grey_of(p[0], p[1], p[2]);
+                        }
+                        grey.grey_written(done, &row[3 * done..]);
+                    }
+                    assert_eq!(grey.into_grey(), to_grey(&view).data, "{what}");
+                }
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! bit. All arithmetic is IEEE f32 in the reference's operation order: no FMA, no
 //! reassociation, so native and wasm builds agree bit for bit.
 //!
-//! Two reference behaviours are kept on purpose:
+//! Two reference behaviours are kept on purpose, both decided in one place (`Preparation`):
 //! - images under [`PDQ_MIN_DIMENSION`] pixels on a side hash to all zeros with quality 0;
 //! - a 64x64 input skips the blur in [`pdq_hash`] but not in [`pdq_dihedral`], where the
 //!   window-1 box filter is not an exact identity (its running sum rounds).
