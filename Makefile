@@ -16,7 +16,8 @@ check:
 wasm: bootstrap
 	bash scripts/build-wasm.sh
 
-# One server process: the pages, the API and a demo bank (data in .demo-data/).
+# One server process: the pages (www/site at /, importing the package www/package at /package/),
+# the API and a demo bank (data in .demo-data/).
 demo: wasm
 	source scripts/common.sh && CARGO_TARGET_DIR=$$PIXELPRINT_NATIVE_TARGET_DIR \
-	  cargo run -p pixelprint-server -- --demo --www www --data-dir .demo-data --bind 127.0.0.1:$${PORT:-8080}
+	  cargo run -p pixelprint-server -- --demo --www www/site --mount /package=www/package --data-dir .demo-data --bind 127.0.0.1:$${PORT:-8080}

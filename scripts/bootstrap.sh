@@ -7,7 +7,7 @@
 #   - Chromium and ChromeDriver (Debian packages) for the browser tests;
 #   - PostgreSQL (Debian package) for the server's PostgreSQL tests (started by scripts/postgres.sh);
 #   - ffmpeg and ffprobe (Debian package ffmpeg) for `pixelprint hash-video` and its tests;
-#   - the Node packages of www/.
+#   - the Node packages of www/ (the package's and the pages' build and test tools).
 # Idempotent: a second run only checks, in seconds, and prints nothing (BOOTSTRAP_VERBOSE=1: the
 # tools it found). Every network step has a timeout, no step reads standard input, and every
 # step that may take long says what it does at least every 30 s.
@@ -120,7 +120,8 @@ else
     apt_install ffmpeg
 fi
 
-# 6. Node packages of www/.
+# 6. Node packages of www/ (one install for www/package and www/site; `prepare` copies the MP4
+#    demuxer into www/package/vendor).
 command -v node > /dev/null || apt_install nodejs npm
 if [[ -f $root/www/package-lock.json ]]; then
     stamp=$root/www/node_modules/.package-lock.json

@@ -1,5 +1,5 @@
 // The browser benchmark (run by bench/browser/run.sh, which installs what it needs first).
-// In headless Chromium, through the npm package as served (www/, its worker and .wasm):
+// In headless Chromium, through the npm package as served (www/package/, its worker and .wasm):
 //   1. file bytes -> the CLI's default hashes, against the native Python pipeline
 //      (bench/browser/anchor.py) on the same file;
 //   2. dHash alone, against the npm package browser-image-hash in the same page;
@@ -60,10 +60,10 @@ const goal = (want, ratios) => `Goal: at least ${want}x faster. Measured: ${rati
   `${ratios.every((r) => r >= want) ? 'met' : 'not met'}.`;
 const mp = (w, h) => `${((w * h) / 1e6).toFixed(1)} MP`;
 
-/** Serves the package (www/), the page, browser-image-hash and the images, on 127.0.0.1. */
+/** Serves the package (www/package/), the page, browser-image-hash and the images, on 127.0.0.1. */
 async function startStaticServer(images) {
   const mounts = {
-    '/www/': join(root, 'www'),
+    '/package/': join(root, 'www/package'),
     '/page/': join(root, 'bench/browser/page'),
     '/bih/': join(root, 'bench/browser/node_modules/browser-image-hash/dist'),
   };
@@ -250,7 +250,7 @@ async function main() {
       `- commit: ${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
       `- command: \`REPS=${reps} bench/browser/run.sh\``,
       `- load average (1, 5, 15 min) at start: ${loadStart}; at end: ${loadEnd}`,
-      `- browser: headless Chromium ${chromium} (/usr/bin/chromium, playwright-core), the package served from www/ ` +
+      `- browser: headless Chromium ${chromium} (/usr/bin/chromium, playwright-core), the package served from www/package/ ` +
         'as plain ES modules; ours runs in the package\'s module worker',
       `- anchor: ${pyVersions}, one process (bench/browser/anchor.py); browser-image-hash ${bih} in the same page`,
       `- figures: median wall-clock ms of ${reps} runs after one untimed warm-up; our runs and the anchor's alternate; ` +
@@ -292,7 +292,7 @@ async function main() {
       '## JPEG decoders: the wasm module\'s (our own, libjpeg-turbo\'s arithmetic) against the browser\'s',
       '',
       'In a module worker, bytes to PDQ both ways: `hashBytes(bytes, {algorithms: [\'pdq\']})` (the package\'s default ' +
-        'path) and `browserPixels` of www/lib/core.js (`createImageBitmap` with `colorSpaceConversion: \'none\'`, ' +
+        'path) and `browserPixels` of www/package/lib/core.js (`createImageBitmap` with `colorSpaceConversion: \'none\'`, ' +
         '`premultiplyAlpha: \'none\'`, `imageOrientation: \'none\'`, OffscreenCanvas `getImageData`: the package\'s ' +
         'fallback) + `hashRgba(pixels, w, h, [\'pdq\'])`. "PDQ alone" is `hashRgba` on the browser\'s pixels, so the ' +
         'wasm decode costs about "wasm path" minus it. Ratio = browser path / wasm path (above 1: wasm is faster). ' +

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The browser benchmark: in headless Chromium, through the npm package (www/, its worker and
-# .wasm), file bytes -> the CLI's default hashes against the native Python pipeline (Pillow,
+# The browser benchmark: in headless Chromium, through the npm package (www/package/, its worker
+# and .wasm), file bytes -> the CLI's default hashes against the native Python pipeline (Pillow,
 # pdqhash, imagehash, hashlib) on a 12 MP phone photo (tests/vectors) and a 14.7 MP painted
 # wallpaper (Debian's plasma-workspace-wallpapers, whose photos are 4 MP at most); dHash against
 # the npm package browser-image-hash; the package's wasm JPEG decoder against the browser's.
 # Every result is checked before its timing (bench/browser/bench.mjs says how).
 # Writes bench/results/browser/DATE-COMMIT.md (OUT=FILE to choose).
 #
-# usage: bench/browser/run.sh      (REPS=7 by default; builds www/pkg if it is missing)
+# usage: bench/browser/run.sh      (REPS=7 by default; builds www/package/pkg if it is missing)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -25,7 +25,7 @@ python3 -c 'import pdqhash, imagehash, PIL, numpy' 2> /dev/null \
     || timeout 900 pip install -q pdqhash==0.2.8 imagehash==4.3.2 Pillow numpy < /dev/null
 [[ -d www/node_modules ]] || (cd www && timeout 600 npm ci --no-audit --no-fund < /dev/null)
 [[ -d bench/browser/node_modules ]] || (cd bench/browser && timeout 600 npm ci --no-audit --no-fund < /dev/null)
-[[ -f www/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
+[[ -f www/package/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
 # The CLI (debug, as the tests build it) gives the expected hashes.
 export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
 mkdir -p "$(dirname "$out")"

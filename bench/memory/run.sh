@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Peak memory of hashing a 24 MP JPEG with the CLI's default algorithms (pdq, ahash, dhash,
 # phash, md5, sha256): native peak RSS of `pixelprint hash` (`/usr/bin/time -f %M`), and the
-# wasm linear memory after `hashBytes` in Node (the npm package's module, www/pkg), in one
-# instance and in the two the package's two-worker hasher uses (PDQ | the rest). The JPEG is
+# wasm linear memory after `hashBytes` in Node (the npm package's module, www/package/pkg), in
+# one instance and in the two the package's two-worker hasher uses (PDQ | the rest). The JPEG is
 # a wallpaper of Debian's plasma-workspace-wallpapers scaled to 6000x4000 (quality 92).
 # Usage: bench/memory/run.sh. Results: bench/results/memory/DATE-COMMIT.md.
 set -euo pipefail
@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source scripts/common.sh
 
-[[ -f www/pkg/pixelprint_bg.wasm ]] || bash scripts/build-wasm.sh
+[[ -f www/package/pkg/pixelprint_bg.wasm ]] || bash scripts/build-wasm.sh
 CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR cargo build --release --quiet -p pixelprint-cli
 cli=$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint
 src=$(find /usr/share/wallpapers -name '5120x2880.jpg' 2> /dev/null | sort | head -n 1)

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 const [file, algorithms] = process.argv.slice(2);
 const root = new URL('../../', import.meta.url);
-const wasm = await import(new URL('www/pkg/pixelprint.js', root));
-const instance = wasm.initSync({ module: readFileSync(new URL('www/pkg/pixelprint_bg.wasm', root)) });
+const wasm = await import(new URL('www/package/pkg/pixelprint.js', root));
+const instance = wasm.initSync({ module: readFileSync(new URL('www/package/pkg/pixelprint_bg.wasm', root)) });
 const result = wasm.hashBytes(readFileSync(file), algorithms ? { algorithms } : undefined);
 console.log(JSON.stringify({ result, memory_bytes: instance.memory.buffer.byteLength }));

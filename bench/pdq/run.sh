@@ -7,7 +7,7 @@
 # wasm linear memory after hashing 24 MP. Writes bench/results/pdq/DATE-COMMIT.md
 # (OUT=FILE to choose).
 #
-# usage: bench/pdq/run.sh             (REPS=5 by default; needs www/pkg: scripts/build-wasm.sh)
+# usage: bench/pdq/run.sh             (REPS=5 by default; needs www/package/pkg: scripts/build-wasm.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -19,7 +19,7 @@ out=${OUT:-$(bench_result_path pdq)}
 command="REPS=$reps bench/pdq/run.sh"
 
 python3 -c 'import pdqhash, numpy' 2> /dev/null || pip install pdqhash==0.2.8 numpy
-[[ -f www/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
+[[ -f www/package/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
 # Default target features (SSE2 on x86-64): what a user of the crate gets.
 cargo build --release --quiet -p pixelprint-pdq-bench
 bin=target/release/pdq-bench

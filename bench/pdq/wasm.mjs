@@ -1,12 +1,12 @@
-// Times pdqFromRgba of the wasm package (www/pkg) in Node on raw RGB pixels (converted to RGBA
-// before timing). usage: node bench/pdq/wasm.mjs FILE W H REPS
+// Times pdqFromRgba of the wasm package (www/package/pkg) in Node on raw RGB pixels (converted
+// to RGBA before timing). usage: node bench/pdq/wasm.mjs FILE W H REPS
 // -> one JSON line {"hash", "quality", "ms" (median process CPU time), "memory_bytes": linear memory after the runs}.
 import { readFileSync } from 'node:fs';
 
 const [file, w, h, reps] = process.argv.slice(2);
 const width = Number(w), height = Number(h);
-const mod = await import(new URL('../../www/pkg/pixelprint.js', import.meta.url));
-const wasm = mod.initSync({ module: readFileSync(new URL('../../www/pkg/pixelprint_bg.wasm', import.meta.url)) });
+const mod = await import(new URL('../../www/package/pkg/pixelprint.js', import.meta.url));
+const wasm = mod.initSync({ module: readFileSync(new URL('../../www/package/pkg/pixelprint_bg.wasm', import.meta.url)) });
 const rgb = readFileSync(file);
 if (rgb.length !== width * height * 3) throw new Error(`${file}: size`);
 const rgba = new Uint8Array(width * height * 4);

@@ -1,5 +1,6 @@
 //! `pixelprint-server`: the matching server. Answers "is this hash on a list?", takes anonymous
-//! tips, lets administrators manage banks, and serves the browser pages of `www/`.
+//! tips, lets administrators manage banks, and serves the browser pages (`www/site`) and the npm
+//! package they import (`www/package`).
 //!
 //! See `docs/api.md` for the HTTP API and `/v1/openapi.json` for its OpenAPI document.
 
@@ -41,8 +42,9 @@ use time::now_unix;
 /// Delta size that triggers a rebuild before --rebuild-secs are up.
 const REBUILD_MIN_DELTA: usize = 1000;
 
-/// The pages' Content-Security-Policy (docs/api.md).
-const CSP: &str = "default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'";
+/// The pages' Content-Security-Policy (docs/api.md), sent with every answer. Its one source: the
+/// pages' tests read the same file; the pages carry no copy of it.
+const CSP: &str = include_str!("../../www/site/csp.txt");
 
 #[derive(Parser, Debug)]
 #[command(
@@ -64,6 +66,10 @@ struct Args {
     /// Serve this directory (the browser pages) at `/`.
     #[arg(long)]
     www: Option<PathBuf>,
+    /// Also serve a directory under a URL path, `/PATH=DIR` (`/package=www/package`: the npm
+    /// package the pages import). Repeatable.
+    #[arg(long = "mount", value_name = "/PATH=DIR", value_parser = parse_mount)]
+    mounts: Vec<(String, PathBuf)>,
     /// Seed a bank named `demo` (if missing) with the demo hashes.
     #[arg(long)]
     demo: bool,
@@ -164,6 +170,30 @@ fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `/PATH=DIR` of `--mount`: PATH is one or more plain segments (letters, digits, `-_.`), so
+/// that it is a literal route and cannot shadow another mount by a pattern.
+fn parse_mount(arg: &str) -> Result<(String, PathBuf), String> {
+    let (path, dir) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("expected /PATH=DIR, found {arg:?}"))?;
+    let plain = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match path.strip_prefix('/') {
+        Some(rest) if rest.split('/').all(plain) && !dir.is_empty() => {
+            Ok((path.to_string(), PathBuf::from(dir)))
+        }
+        _ => Err(format!(
+            "expected /PATH=DIR with PATH made of plain segments, found {arg:?}"
+        )),
+    }
+}
+
 /// Refuses paths into `node_modules` (dependencies of the pages' tests, not pages).
 async fn static_guard(req: Request<axum::body::Body>, next: Next) -> Response {
     if req.uri().path().contains("node_modules") {
@@ -222,20 +252,34 @@ async fn run(args: Args) -> Result<(), String> {
     );
 
     let mut app = http::routes(state.clone());
-    if let Some(www) = &args.www {
-        let pages = axum::Router::new()
-            .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
-            .layer(middleware::from_fn(static_guard))
-            .layer(SetResponseHeaderLayer::overriding(
+    if args.www.is_some() || !args.mounts.is_empty() {
+        // The API's routes first; the files answer what they leave (a mount named like a route
+        // cannot shadow it).
+        let mut pages = axum::Router::new();
+        for (i, (path, dir)) in args.mounts.iter().enumerate() {
+            if args.mounts[..i].iter().any(|(p, _)| p == path) {
+                return Err(format!("--mount {path} given twice"));
+            }
+            pages = pages.nest_service(path, ServeDir::new(dir));
+        }
+        if let Some(www) = &args.www {
+            pages =
+                pages.fallback_service(ServeDir::new(www).append_index_html_on_directories(true));
+        }
+        let pages = pages.layer(middleware::from_fn(static_guard)).layer(
+            SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-cache"),
-            ));
-        app = app.merge(pages);
+            ),
+        );
+        app = app.fallback_service(pages);
     }
+    let csp = HeaderValue::from_str(CSP.trim_end())
+        .map_err(|_| "www/site/csp.txt is not a valid header value".to_string())?;
     app = app
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -119,16 +119,27 @@ fn pages_are_served_with_the_strict_csp() {
     )
     .unwrap();
     std::fs::write(www.join("node_modules/x.js"), "secret").unwrap();
-    let s = Server::start_ready(&dir.0.join("data"), &["--www", www.to_str().unwrap()]);
+    let package = dir.0.join("package");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(package.join("index.js"), "export const x = 1;").unwrap();
+    let mount = format!("/package={}", package.to_str().unwrap());
+    let s = Server::start_ready(
+        &dir.0.join("data"),
+        &["--www", www.to_str().unwrap(), "--mount", &mount],
+    );
+    let csp = include_str!("../../www/site/csp.txt").trim_end();
     let r = s.get("/");
     assert_eq!(r.status, 200);
     assert!(r.text().contains("pixelprint"));
-    assert_eq!(
-        r.header("content-security-policy"),
-        Some("default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'")
-    );
+    assert_eq!(r.header("content-security-policy"), Some(csp));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(s.get("/node_modules/x.js").status, 404);
+    let r = s.get("/package/index.js");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("export const x"));
+    assert_eq!(r.header("content-security-policy"), Some(csp));
+    // The API's routes stay the API's.
+    assert_eq!(s.get("/healthz").status, 200);
 }
 
 #[test]

@@ -65,8 +65,8 @@ export const cliPath = () => workspaceBinary('pixelprint-cli', 'pixelprint');
 
 /** The wasm module built by scripts/build-wasm.sh, initialised synchronously. */
 export async function loadWasm() {
-  const mod = await import(new URL('www/pkg/pixelprint.js', repo));
-  mod.initSync({ module: readFileSync(new URL('www/pkg/pixelprint_bg.wasm', repo)) });
+  const mod = await import(new URL('www/package/pkg/pixelprint.js', repo));
+  mod.initSync({ module: readFileSync(new URL('www/package/pkg/pixelprint_bg.wasm', repo)) });
   return mod;
 }
 
@@ -89,13 +89,17 @@ export async function launchBrowser() {
   };
 }
 
-/** The Content-Security-Policy the server sends with every answer (docs/api.md). */
-export const PAGES_CSP = "default-src 'self'; connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
-  "worker-src 'self'; img-src 'self' blob:; style-src 'self'; frame-ancestors 'none'";
+/**
+ * The Content-Security-Policy the server sends with every answer (docs/api.md): www/site/csp.txt,
+ * which the server embeds.
+ */
+export const PAGES_CSP = readFileSync(new URL('www/site/csp.txt', repo), 'utf8').trim();
 
 /**
  * Starts the matching server (`pixelprint-server`) on a free port with a fresh data dir, serving
- * www/ at `/`, and waits until its index is loaded. `adminKey`: an admin API key to create.
+ * the pages (www/site) at `/`, the package (www/package) at `/package/` as `make demo` does, and
+ * the test harness (www/test) at `/test/`, and waits until its index is loaded. `adminKey`: an
+ * admin API key to create.
  * Resolves to {url, api, apiCalls, stop}: `api(method, path, body?, key?)` resolves to
  * {status, body} (JSON when the answer is JSON), `apiCalls` counts its calls; `stop()` ends the
  * process and removes the data dir. The process is also ended if this test process exits first.
@@ -103,7 +107,9 @@ export const PAGES_CSP = "default-src 'self'; connect-src 'self'; script-src 'se
 export async function startServer({ adminKey } = {}) {
   const binary = workspaceBinary('pixelprint-server', 'pixelprint-server');
   const dataDir = mkdtempSync(join(tmpdir(), 'pixelprint-server-'));
-  const args = ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--www', fileURLToPath(new URL('www', repo))];
+  const www = (dir) => fileURLToPath(new URL(`www/${dir}`, repo));
+  const args = ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--www', www('site'),
+    '--mount', `/package=${www('package')}`, '--mount', `/test=${www('test')}`];
   if (adminKey) args.push('--admin-key', adminKey);
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const killOnExit = () => child.kill();

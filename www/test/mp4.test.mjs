@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { repo } from './helpers.mjs';
-import { readMovie, averageFrameRate, h264Colour } from '../lib/mp4.js';
-import { createHasher } from '../index.js';
+import { readMovie, averageFrameRate, h264Colour } from '../package/lib/mp4.js';
+import { createHasher } from '../package/index.js';
 
 const videoPath = (name) => fileURLToPath(new URL(`tests/vectors/vpdq/sample-videos/${name}`, repo));
 const SAMPLES = ['chair-20-sd-bar.mp4', 'doorknob-hd-no-bar.mp4', 'pattern-sd-grey-bar.mp4', 'test-padded-dimensions.mp4'];

@@ -15,12 +15,13 @@ import { cliHash, camel, ALL } from './images.mjs';
 
 const www = fileURLToPath(new URL('..', import.meta.url));
 const tsc = join(www, 'node_modules', '.bin', 'tsc');
+const packageDir = join(www, 'package');
 const app = mkdtempSync(join(tmpdir(), 'pixelprint-app-'));
 const PHOTO = 'reg-test-input/exif-rotn/exif-rotn-6.jpg';
 const VIDEO = fileURLToPath(new URL('tests/vectors/vpdq/sample-videos/test-padded-dimensions.mp4', repo));
 
 before(() => {
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', app], { cwd: www, encoding: 'utf8' }).trim();
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', app], { cwd: packageDir, encoding: 'utf8' }).trim();
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pixelprint-app', private: true, type: 'module' }));
   // The package has no dependencies: nothing is fetched.
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', `./${tarball}`],

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { vectorPath } from './helpers.mjs';
 import { cliHash, camel, ALL, pngClaiming } from './images.mjs';
-import { createHasher } from '../index.js';
-import { splitAlgorithms, mergeResults } from '../lib/core.js';
+import { createHasher } from '../package/index.js';
+import { splitAlgorithms, mergeResults } from '../package/lib/core.js';
 
 const hasher = await createHasher();
 

@@ -270,10 +270,10 @@ test('inline in the page (no worker) the same video gives the same hashes', asyn
 
 test('the packed package (npm pack) hashes a video in the browser: the demuxer and the video modules are in it', async () => {
   const www = fileURLToPath(new URL('www/', repo));
-  // Unpacked under www/ so that the server serves it, under the pages' CSP.
+  // Unpacked under www/test/ so that the server serves it (at /test/), under the pages' CSP.
   const dir = mkdtempSync(join(www, 'test', 'packed-'));
   try {
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: www, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1);
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: join(www, 'package'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1);
     execFileSync('tar', ['-xzf', join(dir, tarball), '-C', dir]);
     const base = `${server.url}test/${dir.split('/').at(-1)}/package/`;
     const bytes = readFileSync(videoPath(SMALLEST));

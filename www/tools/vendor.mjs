@@ -1,14 +1,14 @@
 // Copies the ES module files of the MP4 demuxer (the npm package mp4box, a devDependency) into
-// vendor/mp4box, with its licence: the worker imports it by a relative path, which works when
-// www/ is served as it is (no bundler, and module workers have no import maps), from the packed
-// package and through bundlers alike. Run by `npm ci`/`npm install` (the `prepare` script) and
-// before `npm pack`.
+// package/vendor/mp4box, with its licence: the worker imports it by a relative path, which works
+// when package/ is served as it is (no bundler, and module workers have no import maps), from the
+// packed package and through bundlers alike. Run by `npm ci`/`npm install` in www/ (the `prepare`
+// script) and by scripts/build-npm.sh before `npm pack`.
 import { readFileSync, writeFileSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const www = new URL('../', import.meta.url);
 const source = new URL('node_modules/mp4box/', www);
-const target = new URL('vendor/mp4box/', www);
+const target = new URL('package/vendor/mp4box/', www);
 const { version } = JSON.parse(readFileSync(new URL('package.json', source), 'utf8'));
 const entry = 'mp4box.all.mjs';
 

@@ -1,7 +1,7 @@
 // The benchmark page: one timed run per call, driven by bench/browser/bench.mjs, which
 // interleaves our runs with the anchor's. Times are wall-clock milliseconds on this page,
 // from a File in memory to the hashes in hand.
-import { createHasher } from '/www/index.js';
+import { createHasher } from '/package/index.js';
 import { DifferenceHashBuilder } from '/bih/index.js';
 
 const files = new Map();

@@ -2,10 +2,10 @@
 // the wasm module's own decoder (hashBytes) and the browser's (createImageBitmap +
 // OffscreenCanvas getImageData, the package's fallback, then hashRgba). PDQ only, so that the
 // decoders dominate; `pdqMs` is PDQ alone on the browser's RGBA pixels.
-import init, { hashBytes, hashRgba } from '/www/pkg/pixelprint.js';
-import { browserPixels, DEFAULT_MAX_PIXELS } from '/www/lib/core.js';
+import init, { hashBytes, hashRgba } from '/package/pkg/pixelprint.js';
+import { browserPixels, DEFAULT_MAX_PIXELS } from '/package/lib/core.js';
 
-const ready = init({ module_or_path: '/www/pkg/pixelprint_bg.wasm' });
+const ready = init({ module_or_path: '/package/pkg/pixelprint_bg.wasm' });
 
 /** SHA-256 (hex) of the RGB samples of RGBA pixels, to compare them with Pillow's RGB. */
 async function rgbSha256(rgba) {

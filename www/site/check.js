@@ -1,7 +1,7 @@
 // The upload check page: hash each picked image in a worker, send only the hash items to
 // POST /v1/match, show per file whether it matches a list. The files are never sent.
-import { createHasher } from './index.js';
-import { IMAGE_ALGORITHMS, hashItem, apiError, fileRow, imageProgress } from './lib/items.js';
+import { createHasher } from './package/index.js';
+import { IMAGE_ALGORITHMS, hashItem, apiError, fileRow, imageProgress } from './items.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');

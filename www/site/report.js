@@ -2,8 +2,8 @@
 // digests; videos: digests of the bytes, and their vPDQ when the server's hash item takes it),
 // build the POST /v1/tips body, show it exactly as it will be sent, send it, show the receipt;
 // and check a tip's status with its receipt token.
-import { createHasher } from './index.js';
-import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, videoItem, serverTakesVpdq, apiError, fileRow, imageProgress } from './lib/items.js';
+import { createHasher } from './package/index.js';
+import { IMAGE_ALGORITHMS, DIGEST_ALGORITHMS, hashItem, videoItem, serverTakesVpdq, apiError, fileRow, imageProgress } from './items.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
