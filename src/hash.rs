@@ -603,6 +603,9 @@ impl fmt::Debug for DigestHash {
 
 /// One algorithm's value, typed by its family: what a hash list entry, a bank entry, a query
 /// item and a file's results hold per algorithm.
+// The dihedral set is 256 bytes, the others at most 33: values are few and short-lived (one
+// file's results, one query item), so a copy beats an allocation per dihedral value.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum HashValue {
     /// A PDQ hash (also one vPDQ frame's).

@@ -43,7 +43,7 @@
 //! scan compares a code in under 2 ns from a block that stays in L2. `MultiIndex::plan`
 //! estimates the multi-index cost from the enumeration size and `N` (`PROBE_NS`, `CANDIDATE_NS`)
 //! and the index compares it with `N * SCAN_NS_PER_CODE`. On 10M uniform or clustered PDQ codes
-//! (bench/results/index-*.md) multi-index hashing is faster up to radius 47 and the batched scan
+//! (bench/results/index/) multi-index hashing is faster up to radius 47 and the batched scan
 //! at radius 63, which is where the estimate switches. The estimate assumes uniform codes; for
 //! data clustered within substrings the real candidate count of a hit query is higher.
 //! Software prefetching of the next bucket was not added: the passes above already issue
