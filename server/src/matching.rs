@@ -475,3 +475,47 @@ pub fn match_query(
         not_matchable,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_take_the_registry_keys_and_refuse_others() {
+        let json = r#"{"pdq_quality": 90, "md5": "D41D8CD98F00B204E9800998ECF8427E", "pdq": null}"#;
+        let item: HashItem = serde_json::from_str(json).unwrap();
+        // Stored as received, `null` as absent.
+        assert_eq!(
+            serde_json::to_string(&item).unwrap(),
+            r#"{"pdq_quality":90,"md5":"D41D8CD98F00B204E9800998ECF8427E"}"#
+        );
+        let q = item.check(0).unwrap();
+        assert_eq!(q.hashes.pdq_quality, Some(90));
+        assert_eq!(
+            q.hashes.values.get(Algorithm::Md5).map(HashValue::to_hex),
+            Some("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
+        let err = serde_json::from_str::<HashItem>(r#"{"pdq": "00", "colour": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `phash`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<HashItem>(r#"{"md5": "a", "md5": "b"}"#).is_err());
+        assert!(serde_json::from_str::<HashItem>(r#"{"whash": "00"}"#).is_err());
+    }
+
+    #[test]
+    fn thresholds_are_capped_by_the_server_maxima() {
+        assert!(serde_json::from_str::<Thresholds>(r#"{"md5": 3}"#).is_err());
+        let t: Thresholds =
+            serde_json::from_str(r#"{"pdq": 40, "phash": 4, "ahash": null}"#).unwrap();
+        let p = policy(Some(&t), 31, 10);
+        assert_eq!(p.threshold(Algorithm::Pdq), Some(31));
+        assert_eq!(p.threshold(Algorithm::PHash), Some(4));
+        assert_eq!(p.threshold(Algorithm::DHash), Some(10));
+        assert_eq!(p.threshold(Algorithm::AHash), Some(10));
+        assert_eq!(policy(None, 20, 6).threshold(Algorithm::Pdq), Some(20));
+    }
+}
