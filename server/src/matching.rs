@@ -235,7 +235,7 @@ impl HashItem {
                 }
                 Some(_) => return Err(bad(field, format!("{field} has the wrong shape"))),
             }
-            // Checked right after PDQ's value, the order the fields have always been read in.
+            // Checked right after PDQ's value, so the first bad field in key order is reported.
             if a == Algorithm::Pdq {
                 if let Some(quality) = self.pdq_quality {
                     if quality > 100 {
