@@ -1,5 +1,6 @@
-//! The in-memory matching state: one exact Hamming index per perceptual algorithm (PDQ 256-bit;
-//! 64-bit for pHash, dHash, aHash) and hash maps for the digests, plus what each entry is.
+//! The in-memory matching state: one exact Hamming index per perceptual bank algorithm (keyed by
+//! the registry; 256-bit for PDQ, 64-bit for the 8x8 imagehashes), hash maps for the digests and
+//! a frame index for vPDQ, plus what each entry is. It is what `pixelprint::matching` searches.
 //!
 //! It follows the storage's change log: [`Catalog::apply`] takes the log's rows in order, so a
 //! process's own writes and other processes' reach the index the same way.
@@ -7,11 +8,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use pixelprint::index::{Code, Code64, EntryId, Index, IndexError};
+use pixelprint::hash::HashValue;
+use pixelprint::index::{Code, Code64, EntryId, Index, IndexError, RebuildJob, Rebuilt};
+use pixelprint::matching::{Probe, Searchable};
 use pixelprint::video::{match_vpdq, VpdqFeature, VpdqMatch, VpdqMatchOptions};
-use pixelprint::PdqHash;
+use pixelprint::{Algorithm, AlgorithmMap, Family, PdqHash};
 
-use crate::model::{parse_vpdq, Algorithm, ChangeOp, StoredEntry};
+use crate::model::{is_bank_algorithm, parse_vpdq, ChangeOp, StoredEntry, BANK_ALGORITHMS};
 
 /// Frame ids in the vPDQ frame index: the video's entry id above, the frame's position below.
 const FRAME_BITS: u32 = 20;
@@ -59,14 +62,187 @@ pub struct Hit {
     pub distance: u32,
 }
 
-#[derive(Default, Clone)]
+/// The exact Hamming index of one perceptual algorithm, by the width of its hashes.
+#[derive(Clone)]
+pub enum HashIndex {
+    /// 256-bit hashes (PDQ).
+    Bits256(Index<PdqHash>),
+    /// 64-bit hashes (the 8x8 imagehash family).
+    Bits64(Index<Code64>),
+}
+
+/// A [`HashIndex`]'s rebuild in progress.
+pub enum HashIndexJob {
+    Bits256(RebuildJob<PdqHash>),
+    Bits64(RebuildJob<Code64>),
+}
+
+/// A [`HashIndex`]'s rebuilt base.
+pub enum HashIndexRebuilt {
+    Bits256(Rebuilt<PdqHash>),
+    Bits64(Rebuilt<Code64>),
+}
+
+/// A value as an index code: PDQ hashes as they are, 8x8 imagehashes as their 64-bit integer.
+enum IndexCode {
+    Bits256(PdqHash),
+    Bits64(Code64),
+}
+
+fn index_code(value: &HashValue) -> Option<IndexCode> {
+    match value {
+        HashValue::Pdq(h) => Some(IndexCode::Bits256(*h)),
+        HashValue::Bits(b) => b.as_u64().map(|v| IndexCode::Bits64(Code64(v))),
+        HashValue::PdqDihedral(_) | HashValue::Digest(_) => None,
+    }
+}
+
+/// The code of a stored perceptual entry (`None` if the stored text is not one).
+fn stored_code(e: &StoredEntry) -> Option<IndexCode> {
+    index_code(&HashValue::from_hex(e.algorithm, &e.hash).ok()?)
+}
+
+impl HashIndex {
+    /// The index for `a`'s hashes, built from `codes` (those of another width are left out);
+    /// `None` for the algorithms not matched by Hamming distance.
+    fn build(a: Algorithm, codes: Vec<(EntryId, IndexCode)>) -> Option<Result<Self, IndexError>> {
+        let index = match a.family() {
+            Family::Perceptual256 => Index::build(
+                codes
+                    .into_iter()
+                    .filter_map(|(id, c)| match c {
+                        IndexCode::Bits256(h) => Some((id, h)),
+                        IndexCode::Bits64(_) => None,
+                    })
+                    .collect(),
+            )
+            .map(HashIndex::Bits256),
+            Family::Perceptual64 => Index::build(
+                codes
+                    .into_iter()
+                    .filter_map(|(id, c)| match c {
+                        IndexCode::Bits64(h) => Some((id, h)),
+                        IndexCode::Bits256(_) => None,
+                    })
+                    .collect(),
+            )
+            .map(HashIndex::Bits64),
+            Family::Digest | Family::Video => return None,
+        };
+        Some(index)
+    }
+
+    /// An empty index for `a`'s hashes (`None` for the algorithms not matched by distance).
+    fn empty(a: Algorithm) -> Option<Self> {
+        match a.family() {
+            Family::Perceptual256 => Some(HashIndex::Bits256(Index::default())),
+            Family::Perceptual64 => Some(HashIndex::Bits64(Index::default())),
+            Family::Digest | Family::Video => None,
+        }
+    }
+
+    fn insert(&mut self, id: EntryId, code: IndexCode) {
+        match (self, code) {
+            (HashIndex::Bits256(i), IndexCode::Bits256(h)) => {
+                i.insert(id, h);
+            }
+            (HashIndex::Bits64(i), IndexCode::Bits64(h)) => {
+                i.insert(id, h);
+            }
+            _ => {}
+        }
+    }
+
+    fn remove(&mut self, id: EntryId) {
+        match self {
+            HashIndex::Bits256(i) => i.remove(id),
+            HashIndex::Bits64(i) => i.remove(id),
+        };
+    }
+
+    fn search(&self, value: &HashValue, radius: u32) -> Vec<pixelprint::index::Match> {
+        match (self, index_code(value)) {
+            (HashIndex::Bits256(i), Some(IndexCode::Bits256(h))) => i.search(&h, radius),
+            (HashIndex::Bits64(i), Some(IndexCode::Bits64(h))) => i.search(&h, radius),
+            _ => Vec::new(),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        fn p<C: Code>(i: &Index<C>) -> usize {
+            let s = i.stats();
+            s.delta_entries + s.tombstones
+        }
+        match self {
+            HashIndex::Bits256(i) => p(i),
+            HashIndex::Bits64(i) => p(i),
+        }
+    }
+
+    fn begin_rebuild(&mut self) -> HashIndexJob {
+        match self {
+            HashIndex::Bits256(i) => HashIndexJob::Bits256(i.begin_rebuild()),
+            HashIndex::Bits64(i) => HashIndexJob::Bits64(i.begin_rebuild()),
+        }
+    }
+
+    fn finish_rebuild(&mut self, rebuilt: HashIndexRebuilt) -> Result<(), IndexError> {
+        match (self, rebuilt) {
+            (HashIndex::Bits256(i), HashIndexRebuilt::Bits256(r)) => i.finish_rebuild(r),
+            (HashIndex::Bits64(i), HashIndexRebuilt::Bits64(r)) => i.finish_rebuild(r),
+            _ => Err(IndexError::StaleRebuild),
+        }
+    }
+}
+
+impl HashIndexJob {
+    fn run(self) -> HashIndexRebuilt {
+        match self {
+            HashIndexJob::Bits256(j) => HashIndexRebuilt::Bits256(j.run()),
+            HashIndexJob::Bits64(j) => HashIndexRebuilt::Bits64(j.run()),
+        }
+    }
+}
+
+/// A rebuild of every index of the catalog: begun under the writer's lock
+/// ([`Catalog::begin_rebuild`]), run with no lock held, finished under the lock again.
+pub struct CatalogRebuild {
+    indexes: AlgorithmMap<HashIndexJob>,
+    frames: RebuildJob<PdqHash>,
+}
+
+/// What [`CatalogRebuild::run`] built.
+pub struct CatalogRebuilt {
+    indexes: AlgorithmMap<HashIndexRebuilt>,
+    frames: Rebuilt<PdqHash>,
+}
+
+impl CatalogRebuild {
+    /// The heavy part: builds the new bases.
+    pub fn run(self) -> CatalogRebuilt {
+        let CatalogRebuild {
+            indexes: mut jobs,
+            frames,
+        } = self;
+        let mut indexes = AlgorithmMap::new();
+        for a in BANK_ALGORITHMS {
+            if let Some(job) = jobs.remove(a) {
+                indexes.insert(a, job.run());
+            }
+        }
+        CatalogRebuilt {
+            indexes,
+            frames: frames.run(),
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct Catalog {
-    pub pdq: Index<PdqHash>,
-    pub phash: Index<Code64>,
-    pub dhash: Index<Code64>,
-    pub ahash: Index<Code64>,
+    /// One exact Hamming index per perceptual bank algorithm.
+    indexes: AlgorithmMap<HashIndex>,
     /// Every usable frame of every stored video (see [`frame_id`]).
-    pub vpdq_frames: Index<PdqHash>,
+    vpdq_frames: Index<PdqHash>,
     videos: HashMap<i64, Arc<[VpdqFeature]>>,
     digests: HashMap<(Algorithm, String), BTreeSet<i64>>,
     /// Bank and algorithm of every live entry. The hashes themselves live in the indexes
@@ -78,51 +254,60 @@ pub struct Catalog {
     banks: HashMap<String, Arc<str>>,
 }
 
-pub fn parse_code64(hex: &str) -> Option<Code64> {
-    (hex.len() == 16)
-        .then(|| u64::from_str_radix(hex, 16).ok())
-        .flatten()
-        .map(Code64)
+impl Default for Catalog {
+    /// An empty index for every perceptual bank algorithm.
+    fn default() -> Self {
+        Catalog {
+            indexes: BANK_ALGORITHMS
+                .into_iter()
+                .filter_map(|a| Some((a, HashIndex::empty(a)?)))
+                .collect(),
+            vpdq_frames: Index::default(),
+            videos: HashMap::new(),
+            digests: HashMap::new(),
+            entries: HashMap::new(),
+            digest_of: HashMap::new(),
+            banks: HashMap::new(),
+        }
+    }
 }
 
 impl Catalog {
     /// A catalog of `entries`, with the indexes built in one go.
     pub fn build(entries: Vec<StoredEntry>) -> Result<Catalog, IndexError> {
-        let mut c = Catalog::default();
-        let (mut pdq, mut phash, mut dhash, mut ahash) = (vec![], vec![], vec![], vec![]);
+        let mut codes: AlgorithmMap<Vec<(EntryId, IndexCode)>> = AlgorithmMap::new();
         let mut frames = vec![];
+        let mut videos = HashMap::new();
+        let mut remembered = Vec::with_capacity(entries.len());
         for e in entries {
             let id = EntryId(e.id as u64);
-            match e.algorithm {
-                Algorithm::Pdq => {
-                    if let Ok(h) = PdqHash::from_hex(&e.hash) {
-                        pdq.push((id, h));
-                    }
+            if e.algorithm == Algorithm::Vpdq {
+                if let Ok(features) = parse_vpdq(&e.hash) {
+                    frames.extend(indexed_frames(e.id, &features));
+                    videos.insert(e.id, Arc::<[VpdqFeature]>::from(features));
                 }
-                Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
-                    if let Some(code) = parse_code64(&e.hash) {
-                        match e.algorithm {
-                            Algorithm::PHash => phash.push((id, code)),
-                            Algorithm::DHash => dhash.push((id, code)),
-                            _ => ahash.push((id, code)),
-                        }
-                    }
-                }
-                Algorithm::Vpdq => {
-                    if let Ok(features) = parse_vpdq(&e.hash) {
-                        frames.extend(indexed_frames(e.id, &features));
-                        c.videos.insert(e.id, features.into());
-                    }
-                }
-                Algorithm::Md5 | Algorithm::Sha256 => {}
+            } else if let Some(code) = stored_code(&e) {
+                codes
+                    .get_or_insert_with(e.algorithm, Vec::new)
+                    .push((id, code));
             }
+            remembered.push(e);
+        }
+        let mut indexes = AlgorithmMap::new();
+        for a in BANK_ALGORITHMS {
+            if let Some(index) = HashIndex::build(a, codes.remove(a).unwrap_or_default()) {
+                indexes.insert(a, index?);
+            }
+        }
+        let mut c = Catalog {
+            indexes,
+            ..Catalog::default()
+        };
+        c.vpdq_frames = Index::build(frames)?;
+        c.videos = videos;
+        for e in remembered {
             c.remember(e);
         }
-        c.pdq = Index::build(pdq)?;
-        c.phash = Index::build(phash)?;
-        c.dhash = Index::build(dhash)?;
-        c.ahash = Index::build(ahash)?;
-        c.vpdq_frames = Index::build(frames)?;
         Ok(c)
     }
 
@@ -152,30 +337,21 @@ impl Catalog {
     pub fn apply(&mut self, op: ChangeOp) {
         match op {
             ChangeOp::Add(e) => {
-                if self.entries.contains_key(&e.id) {
+                if self.entries.contains_key(&e.id) || !is_bank_algorithm(e.algorithm) {
                     return;
                 }
                 let id = EntryId(e.id as u64);
-                match e.algorithm {
-                    Algorithm::Pdq => {
-                        if let Ok(h) = PdqHash::from_hex(&e.hash) {
-                            self.pdq.insert(id, h);
+                if e.algorithm == Algorithm::Vpdq {
+                    if let Ok(features) = parse_vpdq(&e.hash) {
+                        for (fid, h) in indexed_frames(e.id, &features) {
+                            self.vpdq_frames.insert(fid, h);
                         }
+                        self.videos.insert(e.id, features.into());
                     }
-                    Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
-                        if let Some(code) = parse_code64(&e.hash) {
-                            self.index64_mut(e.algorithm).insert(id, code);
-                        }
+                } else if let Some(index) = self.indexes.get_mut(e.algorithm) {
+                    if let Some(code) = stored_code(&e) {
+                        index.insert(id, code);
                     }
-                    Algorithm::Vpdq => {
-                        if let Ok(features) = parse_vpdq(&e.hash) {
-                            for (fid, h) in indexed_frames(e.id, &features) {
-                                self.vpdq_frames.insert(fid, h);
-                            }
-                            self.videos.insert(e.id, features.into());
-                        }
-                    }
-                    Algorithm::Md5 | Algorithm::Sha256 => {}
                 }
                 self.remember(e);
             }
@@ -183,30 +359,23 @@ impl Catalog {
                 let Some(info) = self.entries.remove(&id) else {
                     return;
                 };
-                let eid = EntryId(id as u64);
-                match info.algorithm {
-                    Algorithm::Pdq => {
-                        self.pdq.remove(eid);
-                    }
-                    Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => {
-                        self.index64_mut(info.algorithm).remove(eid);
-                    }
-                    Algorithm::Vpdq => {
-                        if let Some(features) = self.videos.remove(&id) {
-                            for (fid, _) in indexed_frames(id, &features) {
-                                self.vpdq_frames.remove(fid);
-                            }
+                let a = info.algorithm;
+                if a == Algorithm::Vpdq {
+                    if let Some(features) = self.videos.remove(&id) {
+                        for (fid, _) in indexed_frames(id, &features) {
+                            self.vpdq_frames.remove(fid);
                         }
                     }
-                    a @ (Algorithm::Md5 | Algorithm::Sha256) => {
-                        let Some(hash) = self.digest_of.remove(&id) else {
-                            return;
-                        };
-                        if let Some(set) = self.digests.get_mut(&(a, hash.clone())) {
-                            set.remove(&id);
-                            if set.is_empty() {
-                                self.digests.remove(&(a, hash));
-                            }
+                } else if let Some(index) = self.indexes.get_mut(a) {
+                    index.remove(EntryId(id as u64));
+                } else if a.is_digest() {
+                    let Some(hash) = self.digest_of.remove(&id) else {
+                        return;
+                    };
+                    if let Some(set) = self.digests.get_mut(&(a, hash.clone())) {
+                        set.remove(&id);
+                        if set.is_empty() {
+                            self.digests.remove(&(a, hash));
                         }
                     }
                 }
@@ -214,32 +383,19 @@ impl Catalog {
         }
     }
 
-    fn index64_mut(&mut self, a: Algorithm) -> &mut Index<Code64> {
-        match a {
-            Algorithm::PHash => &mut self.phash,
-            Algorithm::DHash => &mut self.dhash,
-            _ => &mut self.ahash,
-        }
-    }
-
-    pub fn index64(&self, a: Algorithm) -> &Index<Code64> {
-        match a {
-            Algorithm::PHash => &self.phash,
-            Algorithm::DHash => &self.dhash,
-            _ => &self.ahash,
-        }
-    }
-
     pub fn entry(&self, id: i64) -> Option<&EntryInfo> {
         self.entries.get(&id)
     }
 
-    pub fn search_pdq(&self, q: &PdqHash, radius: u32) -> Vec<Hit> {
-        hits(self.pdq.search(q, radius))
-    }
-
-    pub fn search64(&self, a: Algorithm, q: &Code64, radius: u32) -> Vec<Hit> {
-        hits(self.index64(a).search(q, radius))
+    /// Entries of `a` within `radius` of `value` (digests: equal to it).
+    pub fn search_entries(&self, a: Algorithm, value: &HashValue, radius: u32) -> Vec<Hit> {
+        if let Some(index) = self.indexes.get(a) {
+            return hits(index.search(value, radius));
+        }
+        match value {
+            HashValue::Digest(_) if a.is_digest() => self.lookup_digest(a, &value.to_hex()),
+            _ => Vec::new(),
+        }
     }
 
     /// Videos that match a query video: candidates from the frame index (a usable query frame
@@ -282,25 +438,58 @@ impl Catalog {
             .unwrap_or_default()
     }
 
-    /// Live entries per algorithm.
+    /// Live entries per bank algorithm.
     pub fn counts(&self) -> Vec<(Algorithm, usize)> {
-        let mut counts: HashMap<Algorithm, usize> = HashMap::new();
+        let mut counts: AlgorithmMap<usize> = AlgorithmMap::new();
         for info in self.entries.values() {
-            *counts.entry(info.algorithm).or_default() += 1;
+            *counts.get_or_insert_with(info.algorithm, || 0) += 1;
         }
-        Algorithm::ALL
+        BANK_ALGORITHMS
             .iter()
-            .map(|a| (*a, counts.get(a).copied().unwrap_or(0)))
+            .map(|a| (*a, counts.get(*a).copied().unwrap_or(0)))
             .collect()
     }
 
     /// Entries waiting in the indexes' deltas and tombstones (what a rebuild folds).
     pub fn pending(&self) -> usize {
-        fn p<C: Code>(i: &Index<C>) -> usize {
-            let s = i.stats();
-            s.delta_entries + s.tombstones
+        let s = self.vpdq_frames.stats();
+        let frames = s.delta_entries + s.tombstones;
+        self.indexes.iter().map(|(_, i)| i.pending()).sum::<usize>() + frames
+    }
+
+    /// Starts folding every index's delta into a new base (see [`CatalogRebuild`]).
+    pub fn begin_rebuild(&mut self) -> CatalogRebuild {
+        CatalogRebuild {
+            indexes: self
+                .indexes
+                .iter_mut()
+                .map(|(a, i)| (a, i.begin_rebuild()))
+                .collect(),
+            frames: self.vpdq_frames.begin_rebuild(),
         }
-        p(&self.pdq) + p(&self.phash) + p(&self.dhash) + p(&self.ahash) + p(&self.vpdq_frames)
+    }
+
+    /// Swaps in the bases a [`CatalogRebuild`] built.
+    pub fn finish_rebuild(&mut self, rebuilt: CatalogRebuilt) -> Result<(), IndexError> {
+        let CatalogRebuilt {
+            mut indexes,
+            frames,
+        } = rebuilt;
+        for (a, index) in self.indexes.iter_mut() {
+            if let Some(r) = indexes.remove(a) {
+                index.finish_rebuild(r)?;
+            }
+        }
+        self.vpdq_frames.finish_rebuild(frames)
+    }
+}
+
+impl Searchable for Catalog {
+    fn search(&self, probe: &Probe) -> Vec<(EntryId, u32)> {
+        self.search_entries(probe.entries, &probe.value, probe.radius)
+            .into_iter()
+            .map(|h| (EntryId(h.id as u64), h.distance))
+            .collect()
     }
 }
 
@@ -354,10 +543,10 @@ mod tests {
         assert!(c.lookup_digest(Algorithm::Md5, md5).is_empty());
         assert!(c.digests.is_empty() && c.digest_of.is_empty());
 
-        let q = PdqHash::from_hex(&pdq).unwrap();
-        assert_eq!(ids(c.search_pdq(&q, 0)), [2]);
+        let q = HashValue::from_hex(Algorithm::Pdq, &pdq).unwrap();
+        assert_eq!(ids(c.search_entries(Algorithm::Pdq, &q, 0)), [2]);
         c.apply(ChangeOp::Remove(2));
-        assert!(c.search_pdq(&q, 0).is_empty());
+        assert!(c.search_entries(Algorithm::Pdq, &q, 0).is_empty());
         c.apply(ChangeOp::Remove(4));
         // Removing twice is harmless.
         c.apply(ChangeOp::Remove(4));

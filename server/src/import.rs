@@ -10,7 +10,9 @@ use pixelprint::hashlist::{list_algorithm, parse_hash_list, ListLineError};
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text};
 use serde_json::Value;
 
-use crate::model::{normalize_hex, Algorithm, NewEntry};
+use pixelprint::Algorithm;
+
+use crate::model::{canonical_hash, is_bank_algorithm, NewEntry};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -45,12 +47,12 @@ pub struct Parsed {
     pub errors: Vec<ListLineError>,
 }
 
-/// The registry algorithm of a list's plain hex lines.
-fn list_default(a: Algorithm) -> pixelprint::Algorithm {
+/// The algorithm of a list's plain hex lines.
+fn list_default(a: Algorithm) -> Algorithm {
     match a {
         // A vPDQ list is one video's text (format=vpdq), never lines of hex.
-        Algorithm::Vpdq => pixelprint::Algorithm::Pdq,
-        other => other.registry(),
+        Algorithm::Vpdq => Algorithm::Pdq,
+        other => other,
     }
 }
 
@@ -68,7 +70,7 @@ pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Par
         errors: list.errors,
     };
     for e in list.entries {
-        match Algorithm::from_registry(e.algorithm) {
+        match Some(e.algorithm).filter(|a| is_bank_algorithm(*a)) {
             Some(algorithm) => parsed.entries.push(NewEntry {
                 algorithm,
                 hash: e.value.to_hex(),
@@ -95,7 +97,7 @@ fn parse_video(text: &str) -> Parsed {
             message: e.message,
         })
         .and_then(|features| {
-            normalize_hex(Algorithm::Vpdq, &write_vpdq_text(&features))
+            canonical_hash(Algorithm::Vpdq, &write_vpdq_text(&features))
                 .map_err(|message| ListLineError { line: 1, message })
         });
     match checked {
@@ -160,9 +162,9 @@ fn stopncii_entry(record: Value) -> Result<NewEntry, String> {
         return Err("signalType and hashValue are strings".into());
     };
     let algorithm = list_algorithm(&signal)
-        .and_then(Algorithm::from_registry)
+        .filter(|a| is_bank_algorithm(*a))
         .ok_or_else(|| format!("signal type {signal:?} is not matched by this server"))?;
-    let hash = normalize_hex(algorithm, hash.trim())?;
+    let hash = canonical_hash(algorithm, hash.trim())?;
     let metadata = (!map.is_empty()).then(|| Value::Object(map).to_string());
     Ok(NewEntry {
         algorithm,

@@ -33,11 +33,24 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use auth::sha256_hex;
-use model::Algorithm;
+use pixelprint::Algorithm;
 use ratelimit::RateLimiter;
 use state::{AppState, Limits};
 use storage::{Postgres, Sqlite, Storage};
 use time::now_unix;
+
+/// The registry's match thresholds, the largest a request may use unless configured.
+const DEFAULT_PDQ_THRESHOLD: u32 = registry_threshold(Algorithm::Pdq);
+const DEFAULT_H64_THRESHOLD: u32 = registry_threshold(Algorithm::PHash);
+
+/// `a`'s default match threshold (evaluated at compile time: a registry row without one fails
+/// the build).
+const fn registry_threshold(a: Algorithm) -> u32 {
+    match a.match_threshold() {
+        Some(t) => t,
+        None => panic!("a perceptual algorithm has a threshold"),
+    }
+}
 
 /// Delta size that triggers a rebuild before --rebuild-secs are up.
 const REBUILD_MIN_DELTA: usize = 1000;
@@ -92,10 +105,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     max_match_items: usize,
     /// Largest PDQ threshold a request may use.
-    #[arg(long, default_value_t = 31)]
+    #[arg(long, default_value_t = DEFAULT_PDQ_THRESHOLD)]
     max_pdq_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_H64_THRESHOLD)]
     max_h64_threshold: u32,
     /// Requests per second per client IP (0: no limit).
     #[arg(long, default_value_t = 50.0)]

@@ -1,42 +1,187 @@
-//! Hash items (the CLI's JSON keys) checked into typed queries, and `/v1/match`.
+//! Hash items (the CLI's JSON keys) checked into typed queries, and `/v1/match`. What matches is
+//! decided by [`pixelprint::matching`]; vPDQ videos are matched by the catalog's frame index.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::LazyLock;
 
-use pixelprint::index::Code64;
+use pixelprint::hash::HashValue;
+use pixelprint::matching::{match_against, Policy, Query as HashQuery};
 use pixelprint::video::{VpdqFeature, VpdqMatch};
-use pixelprint::PdqHash;
-use serde::{Deserialize, Serialize};
+use pixelprint::{Algorithm, AlgorithmMap, PdqHash};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::catalog::{parse_code64, Catalog, Hit};
+use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::model::{normalize_hex, Algorithm, MAX_VPDQ_FRAMES};
+use crate::model::{BANK_ALGORITHMS, MAX_VPDQ_FRAMES};
 
 /// PDQ hashes of lower quality are not matched (the reference's rule).
 pub const PDQ_MIN_QUALITY: u32 = pixelprint::pdq::PDQ_MIN_QUALITY as u32;
 
-/// One image's hashes as the CLI and the wasm `hashBytes` print them.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HashItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdq: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdq_quality: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdq_dihedral: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dhash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ahash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub md5: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+/// The key of an item's PDQ quality.
+const PDQ_QUALITY: &str = "pdq_quality";
+
+/// The algorithms an item may hold, in the order they are checked and stored: each bank
+/// algorithm, followed by the query algorithms searched against its entries (PDQ's dihedral
+/// variants).
+static ITEM_ALGORITHMS: LazyLock<Vec<Algorithm>> = LazyLock::new(|| {
+    BANK_ALGORITHMS
+        .into_iter()
+        .flat_map(|bank| {
+            let searching = Algorithm::ALL
+                .into_iter()
+                .filter(move |a| *a != bank && a.entry_algorithm() == bank);
+            std::iter::once(bank).chain(searching)
+        })
+        .collect()
+});
+
+/// Every key an item may have (for the message that rejects another): `pdq_quality` after
+/// `pdq`.
+static ITEM_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    ITEM_ALGORITHMS
+        .iter()
+        .flat_map(|a| {
+            let quality = (*a == Algorithm::Pdq).then_some(PDQ_QUALITY);
+            std::iter::once(a.key()).chain(quality)
+        })
+        .collect()
+});
+
+/// Every key of `thresholds`: the bank algorithms matched by distance.
+static THRESHOLD_KEYS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| threshold_algorithms().map(Algorithm::key).collect());
+
+fn threshold_algorithms() -> impl Iterator<Item = Algorithm> {
+    BANK_ALGORITHMS.into_iter().filter(|a| a.is_perceptual())
+}
+
+/// One algorithm's value in an item, as received.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum ItemValue {
+    /// One hex hash.
+    Hex(String),
+    /// The eight dihedral PDQ hashes, in [`pixelprint::pdq::Dihedral::ALL`] order.
+    Hexes(Vec<String>),
     /// A video's vPDQ frames, as `pixelprint hash-video --format jsonl` prints them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vpdq: Option<Vec<VpdqFrame>>,
+    Frames(Vec<VpdqFrame>),
+}
+
+/// One image's hashes as the CLI and the wasm `hashBytes` print them: a value per algorithm
+/// under its registry key, and PDQ's quality. Unknown keys are refused.
+#[derive(Clone, Debug, Default)]
+pub struct HashItem {
+    pub values: AlgorithmMap<ItemValue>,
+    pub pdq_quality: Option<u32>,
+}
+
+/// An item key: an algorithm's, or `None` for `pdq_quality`.
+struct ItemKey(Option<Algorithm>);
+
+/// Reads a map key as one of `keys`, rejecting any other with serde's `unknown field` error
+/// (whose place the request's error reports).
+struct KeyVisitor(&'static [&'static str]);
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
+        self.0
+            .iter()
+            .find(|k| **k == v)
+            .copied()
+            .ok_or_else(|| E::unknown_field(v, self.0))
+    }
+}
+
+fn known_key<'de, D: Deserializer<'de>>(
+    d: D,
+    keys: &'static [&'static str],
+) -> Result<&'static str, D::Error> {
+    d.deserialize_identifier(KeyVisitor(keys))
+}
+
+impl<'de> Deserialize<'de> for ItemKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = known_key(d, &ITEM_KEYS)?;
+        Ok(ItemKey(
+            ITEM_ALGORITHMS.iter().copied().find(|a| a.key() == key),
+        ))
+    }
+}
+
+/// Reads the value of `algorithm` in the shape its key takes.
+struct ValueSeed(Algorithm);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Option<ItemValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Ok(match self.0 {
+            Algorithm::PdqDihedral => Option::<Vec<String>>::deserialize(d)?.map(ItemValue::Hexes),
+            Algorithm::Vpdq => Option::<Vec<VpdqFrame>>::deserialize(d)?.map(ItemValue::Frames),
+            _ => Option::<String>::deserialize(d)?.map(ItemValue::Hex),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for HashItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ItemVisitor;
+        impl<'de> Visitor<'de> for ItemVisitor {
+            type Value = HashItem;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of hashes")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HashItem, M::Error> {
+                let mut item = HashItem::default();
+                let mut seen = HashSet::new();
+                while let Some(ItemKey(key)) = map.next_key()? {
+                    let name = key.map_or(PDQ_QUALITY, Algorithm::key);
+                    if !seen.insert(name) {
+                        return Err(de::Error::duplicate_field(name));
+                    }
+                    match key {
+                        None => item.pdq_quality = map.next_value()?,
+                        Some(a) => {
+                            if let Some(v) = map.next_value_seed(ValueSeed(a))? {
+                                item.values.insert(a, v);
+                            }
+                        }
+                    }
+                }
+                Ok(item)
+            }
+        }
+        d.deserialize_map(ItemVisitor)
+    }
+}
+
+impl Serialize for HashItem {
+    /// As received, the keys in [`ITEM_KEYS`] order.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for &a in ITEM_ALGORITHMS.iter() {
+            if let Some(v) = self.values.get(a) {
+                map.serialize_entry(a.key(), v)?;
+            }
+            if a == Algorithm::Pdq {
+                if let Some(q) = self.pdq_quality {
+                    map.serialize_entry(PDQ_QUALITY, &q)?;
+                }
+            }
+        }
+        map.end()
+    }
 }
 
 /// One frame of a vPDQ item.
@@ -49,26 +194,10 @@ pub struct VpdqFrame {
     pub quality: u32,
 }
 
-/// The dihedral variants in the order of `pdq_dihedral` (the reference's order).
-pub const VARIANTS: [&str; 8] = [
-    "orig",
-    "rot90",
-    "rot180",
-    "rot270",
-    "flipx",
-    "flipy",
-    "flipplus1",
-    "flipminus1",
-];
-
-/// A checked item.
+/// A checked item: its image hashes as a query, and its video's frames.
 #[derive(Clone, Debug, Default)]
 pub struct Query {
-    pub pdq: Option<PdqHash>,
-    pub pdq_quality: Option<u32>,
-    pub dihedral: Option<Vec<PdqHash>>,
-    pub h64: Vec<(Algorithm, Code64)>,
-    pub digests: Vec<(Algorithm, String)>,
+    pub hashes: HashQuery,
     pub vpdq: Option<Vec<VpdqFeature>>,
 }
 
@@ -79,66 +208,47 @@ impl HashItem {
             ApiError::bad_at("invalid_hash", message, Some(item), field)
         };
         let mut q = Query::default();
-        if let Some(hex) = &self.pdq {
-            let hex = normalize_hex(Algorithm::Pdq, hex).map_err(|m| bad("pdq", m))?;
-            q.pdq = Some(PdqHash::from_hex(&hex).map_err(|e| bad("pdq", e.to_string()))?);
-        }
-        if let Some(quality) = self.pdq_quality {
-            if quality > 100 {
-                return Err(bad(
-                    "pdq_quality",
-                    format!("pdq_quality is 0..=100, found {quality}"),
-                ));
+        for &a in ITEM_ALGORITHMS.iter() {
+            let field = a.key();
+            match self.values.get(a) {
+                None => {}
+                Some(ItemValue::Frames(frames)) if a == Algorithm::Vpdq => {
+                    q.vpdq = Some(check_vpdq(frames).map_err(|m| bad(field, m))?);
+                }
+                Some(ItemValue::Hexes(list)) if a == Algorithm::PdqDihedral => {
+                    if list.len() != 8 {
+                        return Err(bad(
+                            field,
+                            format!("{field} has 8 hashes, found {}", list.len()),
+                        ));
+                    }
+                    let mut hashes = [PdqHash::ZERO; 8];
+                    for (k, (slot, hex)) in hashes.iter_mut().zip(list).enumerate() {
+                        *slot = pdq_hash(hex).map_err(|m| bad(field, format!("hash {k}: {m}")))?;
+                    }
+                    q.hashes.values.insert(a, HashValue::PdqDihedral(hashes));
+                }
+                Some(ItemValue::Hex(hex)) => {
+                    let value =
+                        HashValue::from_hex(a, hex).map_err(|e| bad(field, e.to_string()))?;
+                    q.hashes.values.insert(a, value);
+                }
+                Some(_) => return Err(bad(field, format!("{field} has the wrong shape"))),
             }
-            q.pdq_quality = Some(quality);
-        }
-        if let Some(list) = &self.pdq_dihedral {
-            if list.len() != 8 {
-                return Err(bad(
-                    "pdq_dihedral",
-                    format!("pdq_dihedral has 8 hashes, found {}", list.len()),
-                ));
-            }
-            let mut hashes = Vec::with_capacity(8);
-            for (k, hex) in list.iter().enumerate() {
-                let hex = normalize_hex(Algorithm::Pdq, hex)
-                    .map_err(|m| bad("pdq_dihedral", format!("hash {k}: {m}")))?;
-                hashes.push(
-                    PdqHash::from_hex(&hex)
-                        .map_err(|e| bad("pdq_dihedral", format!("hash {k}: {e}")))?,
-                );
-            }
-            q.dihedral = Some(hashes);
-        }
-        for (a, v) in [
-            (Algorithm::PHash, &self.phash),
-            (Algorithm::DHash, &self.dhash),
-            (Algorithm::AHash, &self.ahash),
-        ] {
-            if let Some(hex) = v {
-                let hex = normalize_hex(a, hex).map_err(|m| bad(a.name(), m))?;
-                let code = parse_code64(&hex).ok_or_else(|| bad(a.name(), "invalid hex".into()))?;
-                q.h64.push((a, code));
+            // Checked right after PDQ's value, so the first bad field in key order is reported.
+            if a == Algorithm::Pdq {
+                if let Some(quality) = self.pdq_quality {
+                    if quality > 100 {
+                        return Err(bad(
+                            PDQ_QUALITY,
+                            format!("pdq_quality is 0..=100, found {quality}"),
+                        ));
+                    }
+                    q.hashes.pdq_quality = Some(quality as u8);
+                }
             }
         }
-        for (a, v) in [
-            (Algorithm::Md5, &self.md5),
-            (Algorithm::Sha256, &self.sha256),
-        ] {
-            if let Some(hex) = v {
-                q.digests
-                    .push((a, normalize_hex(a, hex).map_err(|m| bad(a.name(), m))?));
-            }
-        }
-        if let Some(frames) = &self.vpdq {
-            q.vpdq = Some(check_vpdq(frames).map_err(|m| bad("vpdq", m))?);
-        }
-        if q.pdq.is_none()
-            && q.dihedral.is_none()
-            && q.h64.is_empty()
-            && q.digests.is_empty()
-            && q.vpdq.is_none()
-        {
+        if q.hashes.values.is_empty() && q.vpdq.is_none() {
             return Err(ApiError::bad_at(
                 "empty_item",
                 "an item needs at least one hash",
@@ -147,6 +257,15 @@ impl HashItem {
             ));
         }
         Ok(q)
+    }
+}
+
+/// One PDQ hash, by the registry's hex checker.
+fn pdq_hash(hex: &str) -> Result<PdqHash, String> {
+    match HashValue::from_hex(Algorithm::Pdq, hex) {
+        Ok(HashValue::Pdq(h)) => Ok(h),
+        Ok(_) => Err("not a pdq hash".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -162,9 +281,7 @@ fn check_vpdq(frames: &[VpdqFrame]) -> Result<Vec<VpdqFeature>, String> {
         .iter()
         .enumerate()
         .map(|(k, f)| {
-            let hex =
-                normalize_hex(Algorithm::Pdq, &f.hash).map_err(|m| format!("frame {k}: {m}"))?;
-            let hash = PdqHash::from_hex(&hex).map_err(|e| format!("frame {k}: {e}"))?;
+            let hash = pdq_hash(&f.hash).map_err(|m| format!("frame {k}: {m}"))?;
             if f.quality > 100 {
                 return Err(format!(
                     "frame {k}: quality is 0..=100, found {}",
@@ -184,13 +301,47 @@ fn check_vpdq(frames: &[VpdqFrame]) -> Result<Vec<VpdqFeature>, String> {
         .collect()
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Thresholds {
-    pub pdq: Option<u32>,
-    pub phash: Option<u32>,
-    pub dhash: Option<u32>,
-    pub ahash: Option<u32>,
+/// A request's thresholds: at most one per bank algorithm matched by distance, under its
+/// registry key.
+#[derive(Debug, Default)]
+pub struct Thresholds(AlgorithmMap<u32>);
+
+impl<'de> Deserialize<'de> for Thresholds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key(Algorithm);
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let key = known_key(d, &THRESHOLD_KEYS)?;
+                threshold_algorithms()
+                    .find(|a| a.key() == key)
+                    .map(Key)
+                    .ok_or_else(|| de::Error::unknown_field(key, &THRESHOLD_KEYS))
+            }
+        }
+        struct ThresholdVisitor;
+        impl<'de> Visitor<'de> for ThresholdVisitor {
+            type Value = Thresholds;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of thresholds")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Thresholds, M::Error> {
+                let mut t = AlgorithmMap::new();
+                let mut seen = HashSet::new();
+                while let Some(Key(a)) = map.next_key()? {
+                    if !seen.insert(a) {
+                        return Err(de::Error::duplicate_field(a.key()));
+                    }
+                    if let Some(v) = map.next_value::<Option<u32>>()? {
+                        t.insert(a, v);
+                    }
+                }
+                Ok(Thresholds(t))
+            }
+        }
+        d.deserialize_map(ThresholdVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,38 +389,15 @@ pub struct MatchResponse {
     pub results: Vec<ItemResult>,
 }
 
-/// The radii in force: the request's, capped by the server's maximums.
-pub struct Radii {
-    pub pdq: u32,
-    pub phash: u32,
-    pub dhash: u32,
-    pub ahash: u32,
-}
-
-impl Radii {
-    pub fn new(t: Option<&Thresholds>, pdq_max: u32, h64_max: u32) -> Radii {
-        let t = t.unwrap_or(&Thresholds {
-            pdq: None,
-            phash: None,
-            dhash: None,
-            ahash: None,
-        });
-        let cap = |v: Option<u32>, max: u32| v.map_or(max, |v| v.min(max));
-        Radii {
-            pdq: cap(t.pdq, pdq_max),
-            phash: cap(t.phash, h64_max),
-            dhash: cap(t.dhash, h64_max),
-            ahash: cap(t.ahash, h64_max),
-        }
-    }
-
-    fn h64(&self, a: Algorithm) -> u32 {
-        match a {
-            Algorithm::PHash => self.phash,
-            Algorithm::DHash => self.dhash,
-            _ => self.ahash,
-        }
-    }
+/// The policy in force: the request's thresholds, each capped by the server's maximum for its
+/// width (`pdq_max` for 256-bit hashes, `h64_max` for 64-bit ones), the maximum where the
+/// request sets none.
+pub fn policy(t: Option<&Thresholds>, pdq_max: u32, h64_max: u32) -> Policy {
+    threshold_algorithms().fold(Policy::default(), |policy, a| {
+        let max = if a.bits() == 64 { h64_max } else { pdq_max };
+        let asked = t.and_then(|t| t.0.get(a).copied());
+        policy.with_threshold(a, asked.map_or(max, |v| v.min(max)))
+    })
 }
 
 /// Matches one checked item against the catalog.
@@ -277,60 +405,41 @@ pub fn match_query(
     catalog: &Catalog,
     item: usize,
     q: &Query,
-    radii: &Radii,
+    policy: &Policy,
     banks: Option<&HashSet<String>>,
 ) -> ItemResult {
-    // Best hit per (entry, algorithm): the smallest distance, the plain query before a variant.
-    let mut best: BTreeMap<i64, (u32, Algorithm, Option<&'static str>)> = BTreeMap::new();
-    let mut consider = |hits: Vec<Hit>, a: Algorithm, variant: Option<&'static str>| {
-        for h in hits {
-            let e = best.entry(h.id).or_insert((h.distance, a, variant));
-            if h.distance < e.0 {
-                *e = (h.distance, a, variant);
-            }
-        }
-    };
+    let outcome = match_against(catalog, &q.hashes, policy);
     let mut not_matchable = Vec::new();
-    let low_quality = q.pdq_quality.filter(|&x| x < PDQ_MIN_QUALITY);
-    if let Some(quality) = low_quality {
-        if q.pdq.is_some() || q.dihedral.is_some() {
-            not_matchable.push(NotMatchable {
-                algorithm: "pdq",
-                reason: format!("pdq quality {quality} is below {PDQ_MIN_QUALITY}"),
-            });
-        }
-    } else {
-        if let Some(h) = &q.pdq {
-            consider(catalog.search_pdq(h, radii.pdq), Algorithm::Pdq, None);
-        }
-        if let Some(list) = &q.dihedral {
-            for (h, name) in list.iter().zip(VARIANTS) {
-                consider(catalog.search_pdq(h, radii.pdq), Algorithm::Pdq, Some(name));
-            }
-        }
-    }
-    for (a, code) in &q.h64 {
-        consider(catalog.search64(*a, code, radii.h64(*a)), *a, None);
-    }
-    for (a, hex) in &q.digests {
-        consider(catalog.lookup_digest(*a, hex), *a, None);
+    if let Some(n) = outcome.not_matchable {
+        not_matchable.push(NotMatchable {
+            algorithm: n.algorithm.name(),
+            reason: format!(
+                "{} quality {} is below {}",
+                n.algorithm, n.quality, n.min_quality
+            ),
+        });
     }
     let mut videos = Vec::new();
     if let Some(frames) = &q.vpdq {
         if frames.iter().any(VpdqFeature::is_matchable) {
-            videos = catalog.search_vpdq(frames, radii.pdq);
+            let radius = policy.threshold(Algorithm::Pdq).unwrap_or(0);
+            videos = catalog.search_vpdq(frames, radius);
         } else {
             not_matchable.push(NotMatchable {
-                algorithm: "vpdq",
+                algorithm: Algorithm::Vpdq.name(),
                 reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
             });
         }
     }
     let percents =
         |r: Option<&VpdqMatch>| (r.map(|r| r.query_percent), r.map(|r| r.target_percent));
-    let found = best
-        .into_iter()
-        .map(|(id, (distance, algorithm, variant))| (id, distance, algorithm, variant, None))
+    let found = outcome
+        .hits
+        .iter()
+        .map(|h| {
+            let variant = h.variant.map(|v| v.name());
+            (h.id.0 as i64, h.distance, h.algorithm, variant, None)
+        })
         .chain(
             videos
                 .iter()
@@ -364,5 +473,49 @@ pub fn match_query(
         item,
         matches: matches.into_iter().map(|m| m.3).collect(),
         not_matchable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_take_the_registry_keys_and_refuse_others() {
+        let json = r#"{"pdq_quality": 90, "md5": "D41D8CD98F00B204E9800998ECF8427E", "pdq": null}"#;
+        let item: HashItem = serde_json::from_str(json).unwrap();
+        // Stored as received, `null` as absent.
+        assert_eq!(
+            serde_json::to_string(&item).unwrap(),
+            r#"{"pdq_quality":90,"md5":"D41D8CD98F00B204E9800998ECF8427E"}"#
+        );
+        let q = item.check(0).unwrap();
+        assert_eq!(q.hashes.pdq_quality, Some(90));
+        assert_eq!(
+            q.hashes.values.get(Algorithm::Md5).map(HashValue::to_hex),
+            Some("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
+        let err = serde_json::from_str::<HashItem>(r#"{"pdq": "00", "colour": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `phash`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<HashItem>(r#"{"md5": "a", "md5": "b"}"#).is_err());
+        assert!(serde_json::from_str::<HashItem>(r#"{"whash": "00"}"#).is_err());
+    }
+
+    #[test]
+    fn thresholds_are_capped_by_the_server_maxima() {
+        assert!(serde_json::from_str::<Thresholds>(r#"{"md5": 3}"#).is_err());
+        let t: Thresholds =
+            serde_json::from_str(r#"{"pdq": 40, "phash": 4, "ahash": null}"#).unwrap();
+        let p = policy(Some(&t), 31, 10);
+        assert_eq!(p.threshold(Algorithm::Pdq), Some(31));
+        assert_eq!(p.threshold(Algorithm::PHash), Some(4));
+        assert_eq!(p.threshold(Algorithm::DHash), Some(10));
+        assert_eq!(p.threshold(Algorithm::AHash), Some(10));
+        assert_eq!(policy(None, 20, 6).threshold(Algorithm::Pdq), Some(20));
     }
 }

@@ -1,80 +1,34 @@
-//! The kinds of hash the server matches, and the records it stores.
+//! The algorithms banks hold (a subset of the registry's), and the records the server stores.
 
+use pixelprint::hash::HashValue;
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text, VpdqFeature};
+use pixelprint::Algorithm;
 
-/// An algorithm the server keeps an index (or a digest table) for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Algorithm {
-    Pdq,
-    PHash,
-    DHash,
-    AHash,
-    Md5,
-    Sha256,
-    /// A video's vPDQ: its frame features, stored in the reference text format.
-    Vpdq,
+/// The algorithms a bank holds entries of, in the order the API lists them (metrics, messages):
+/// the registry's PDQ, its 64-bit imagehash defaults, its default digests and vPDQ.
+pub const BANK_ALGORITHMS: [Algorithm; 7] = [
+    Algorithm::Pdq,
+    Algorithm::PHash,
+    Algorithm::DHash,
+    Algorithm::AHash,
+    Algorithm::Md5,
+    Algorithm::Sha256,
+    Algorithm::Vpdq,
+];
+
+/// Whether banks hold entries of `a`.
+pub fn is_bank_algorithm(a: Algorithm) -> bool {
+    BANK_ALGORITHMS.contains(&a)
 }
 
-impl Algorithm {
-    pub const ALL: [Algorithm; 7] = [
-        Algorithm::Pdq,
-        Algorithm::PHash,
-        Algorithm::DHash,
-        Algorithm::AHash,
-        Algorithm::Md5,
-        Algorithm::Sha256,
-        Algorithm::Vpdq,
-    ];
+/// A bank algorithm by its exact registry name (`pdq`, `phash`, ..., `vpdq`).
+pub fn bank_algorithm(name: &str) -> Option<Algorithm> {
+    BANK_ALGORITHMS.into_iter().find(|a| a.name() == name)
+}
 
-    /// The name in the API, the CLI's JSON key.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Algorithm::Pdq => "pdq",
-            Algorithm::PHash => "phash",
-            Algorithm::DHash => "dhash",
-            Algorithm::AHash => "ahash",
-            Algorithm::Md5 => "md5",
-            Algorithm::Sha256 => "sha256",
-            Algorithm::Vpdq => "vpdq",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Algorithm> {
-        Algorithm::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// Hex characters of a hash (0 for vPDQ, which is text).
-    pub const fn hex_len(self) -> usize {
-        match self {
-            Algorithm::Pdq | Algorithm::Sha256 => 64,
-            Algorithm::PHash | Algorithm::DHash | Algorithm::AHash => 16,
-            Algorithm::Md5 => 32,
-            Algorithm::Vpdq => 0,
-        }
-    }
-
-    /// Whether hashes match by exact equality (the digests).
-    pub const fn is_digest(self) -> bool {
-        matches!(self, Algorithm::Md5 | Algorithm::Sha256)
-    }
-
-    /// The server's algorithm for a registry algorithm it keeps entries of.
-    pub fn from_registry(a: pixelprint::Algorithm) -> Option<Algorithm> {
-        Algorithm::ALL.into_iter().find(|s| s.registry() == a)
-    }
-
-    /// The registry's algorithm.
-    pub const fn registry(self) -> pixelprint::Algorithm {
-        match self {
-            Algorithm::Pdq => pixelprint::Algorithm::Pdq,
-            Algorithm::PHash => pixelprint::Algorithm::PHash,
-            Algorithm::DHash => pixelprint::Algorithm::DHash,
-            Algorithm::AHash => pixelprint::Algorithm::AHash,
-            Algorithm::Md5 => pixelprint::Algorithm::Md5,
-            Algorithm::Sha256 => pixelprint::Algorithm::Sha256,
-            Algorithm::Vpdq => pixelprint::Algorithm::Vpdq,
-        }
-    }
+/// The names of the bank algorithms, comma-separated, for messages.
+pub fn bank_algorithm_names() -> String {
+    BANK_ALGORITHMS.map(Algorithm::name).join(", ")
 }
 
 /// Most frames a stored or queried vPDQ hash may hold (a day of video at one hash a second).
@@ -96,27 +50,15 @@ pub fn parse_vpdq(text: &str) -> Result<Vec<VpdqFeature>, String> {
     Ok(features)
 }
 
-/// Checks `hex` as a hash of `algorithm` and returns it in lower case. A vPDQ hash (text in the
-/// reference format) comes back in its canonical form.
-pub fn normalize_hex(algorithm: Algorithm, hex: &str) -> Result<String, String> {
+/// Checks `text` as a hash of `algorithm` and returns its stored form: lower-case hex, or for
+/// vPDQ (text in the reference format) its canonical text.
+pub fn canonical_hash(algorithm: Algorithm, text: &str) -> Result<String, String> {
     if algorithm == Algorithm::Vpdq {
-        return parse_vpdq(hex).map(|f| write_vpdq_text(&f));
+        return parse_vpdq(text).map(|f| write_vpdq_text(&f));
     }
-    let want = algorithm.hex_len();
-    if let Some((i, c)) = hex.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "invalid hex character {c:?} at position {i} of the {} hash",
-            algorithm.name()
-        ));
-    }
-    if hex.len() != want {
-        return Err(format!(
-            "a {} hash has {want} hex characters, found {}",
-            algorithm.name(),
-            hex.len()
-        ));
-    }
-    Ok(hex.to_ascii_lowercase())
+    HashValue::from_hex(algorithm, text)
+        .map(|v| v.to_hex())
+        .map_err(|e| e.to_string())
 }
 
 /// An entry to add to a bank (hash already normalised).

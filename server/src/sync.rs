@@ -95,35 +95,15 @@ impl AppState {
     /// Folds the indexes' deltas into new bases without blocking searches for long: the
     /// heavy part runs with no lock held, changes made meanwhile are replayed by the index.
     pub async fn rebuild(&self) -> Result<(), ApiError> {
-        let jobs = {
+        let job = {
             let mut c = self.catalog.write().unwrap_or_else(|e| e.into_inner());
-            (
-                c.pdq.begin_rebuild(),
-                c.phash.begin_rebuild(),
-                c.dhash.begin_rebuild(),
-                c.ahash.begin_rebuild(),
-                c.vpdq_frames.begin_rebuild(),
-            )
+            c.begin_rebuild()
         };
-        let (pdq, phash, dhash, ahash, frames) = tokio::task::spawn_blocking(move || {
-            (
-                jobs.0.run(),
-                jobs.1.run(),
-                jobs.2.run(),
-                jobs.3.run(),
-                jobs.4.run(),
-            )
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        let mut c = self.catalog.write().unwrap_or_else(|e| e.into_inner());
-        c.pdq.finish_rebuild(pdq).map_err(ApiError::internal)?;
-        c.phash.finish_rebuild(phash).map_err(ApiError::internal)?;
-        c.dhash.finish_rebuild(dhash).map_err(ApiError::internal)?;
-        c.ahash.finish_rebuild(ahash).map_err(ApiError::internal)?;
-        c.vpdq_frames
-            .finish_rebuild(frames)
+        let rebuilt = tokio::task::spawn_blocking(move || job.run())
+            .await
             .map_err(ApiError::internal)?;
+        let mut c = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+        c.finish_rebuild(rebuilt).map_err(ApiError::internal)?;
         self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

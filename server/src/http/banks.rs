@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Json;
+use pixelprint::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use super::json::{read_body, JsonBody};
@@ -14,7 +15,7 @@ use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
 use crate::import::{parse_import, ImportFormat};
-use crate::model::{normalize_hex, Algorithm, Bank, NewEntry};
+use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, Bank, NewEntry};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -154,19 +155,19 @@ async fn add_entries(
     }
     let mut entries = Vec::with_capacity(req.entries.len());
     for (i, e) in req.entries.into_iter().enumerate() {
-        let algorithm =
-            Algorithm::from_name(&e.algorithm.to_ascii_lowercase()).ok_or_else(|| {
-                ApiError::bad_at(
-                    "invalid_algorithm",
-                    format!(
-                        "algorithm is one of pdq, phash, dhash, ahash, md5, sha256, vpdq; found {:?}",
-                        e.algorithm
-                    ),
-                    Some(i),
-                    "algorithm",
-                )
-            })?;
-        let hash = normalize_hex(algorithm, &e.hash)
+        let algorithm = bank_algorithm(&e.algorithm.to_ascii_lowercase()).ok_or_else(|| {
+            ApiError::bad_at(
+                "invalid_algorithm",
+                format!(
+                    "algorithm is one of {}; found {:?}",
+                    bank_algorithm_names(),
+                    e.algorithm
+                ),
+                Some(i),
+                "algorithm",
+            )
+        })?;
+        let hash = canonical_hash(algorithm, &e.hash)
             .map_err(|m| ApiError::bad_at("invalid_hash", m, Some(i), "hash"))?;
         entries.push(NewEntry {
             algorithm,
@@ -220,7 +221,7 @@ async fn import_entries(
     };
     let default = match params.algorithm.as_deref() {
         None => Algorithm::Pdq,
-        Some(a) => Algorithm::from_name(a).ok_or_else(|| {
+        Some(a) => bank_algorithm(a).ok_or_else(|| {
             ApiError::bad_at(
                 "invalid_algorithm",
                 format!("unknown algorithm {a:?}"),

@@ -12,7 +12,7 @@ use super::json::JsonBody;
 use super::{AppResult, Routes, St};
 use crate::auth::{Keyed, MatchKey};
 use crate::error::ApiError;
-use crate::matching::{match_query, MatchRequest, MatchResponse, Radii};
+use crate::matching::{match_query, policy, MatchRequest, MatchResponse};
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/match", post(match_hashes))
@@ -39,7 +39,7 @@ async fn match_hashes(
         .map(|(i, item)| item.check(i))
         .collect::<AppResult<Vec<_>>>()?;
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
-    let radii = Radii::new(
+    let policy = policy(
         req.thresholds.as_ref(),
         state.limits.pdq_max_threshold,
         state.limits.h64_max_threshold,
@@ -51,7 +51,7 @@ async fn match_hashes(
         queries
             .iter()
             .enumerate()
-            .map(|(i, q)| match_query(&catalog, i, q, &radii, banks.as_ref()))
+            .map(|(i, q)| match_query(&catalog, i, q, &policy, banks.as_ref()))
             .collect::<Vec<_>>()
     })
     .await

@@ -361,7 +361,8 @@ impl Storage for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Algorithm, ChangeOp};
+    use crate::model::ChangeOp;
+    use pixelprint::Algorithm;
     use std::time::Duration;
 
     /// The database the PostgreSQL test run points at (`PIXELPRINT_TEST_DATABASE_URL`); in CI

@@ -2,7 +2,9 @@
 //! type ([`Columns`]); the readers here say which column holds what.
 
 use super::{Result, StorageError};
-use crate::model::{Algorithm, Bank, Change, ChangeOp, StoredEntry, TipRecord};
+use pixelprint::Algorithm;
+
+use crate::model::{bank_algorithm, Bank, Change, ChangeOp, StoredEntry, TipRecord};
 
 /// The columns of `tips`, in the order [`tip`] reads them.
 pub(super) const TIP_COLUMNS: &str =
@@ -16,7 +18,7 @@ pub(super) trait Columns {
 }
 
 fn algorithm(name: &str) -> Result<Algorithm> {
-    Algorithm::from_name(name)
+    bank_algorithm(name)
         .ok_or_else(|| StorageError::Backend(format!("unknown algorithm {name:?} in entries")))
 }
 
