@@ -142,3 +142,69 @@ where
         Ok(Keyed(key, body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::json::JsonBody;
+    use crate::ratelimit::RateLimiter;
+    use crate::state::Limits;
+    use crate::storage::Sqlite;
+
+    fn state(dir: &std::path::Path) -> Arc<AppState> {
+        let storage = Sqlite::open(&dir.join("auth.db")).unwrap();
+        let limits = Limits {
+            body_bytes: 1 << 10,
+            import_bytes: 1 << 10,
+            match_items: 1,
+            tip_items: 1,
+            pdq_max_threshold: 31,
+            h64_max_threshold: 10,
+            require_match_key: true,
+        };
+        AppState::new(
+            Arc::new(storage),
+            limits,
+            RateLimiter::new(0.0, 1.0),
+            RateLimiter::new(0.0, 1.0),
+        )
+    }
+
+    fn request(body: &str, key: Option<&str>) -> Request {
+        let mut r = axum::http::Request::builder().method("POST").uri("/");
+        if let Some(k) = key {
+            r = r.header("authorization", format!("Bearer {k}"));
+        }
+        r.body(axum::body::Body::from(body.to_string())).unwrap()
+    }
+
+    /// A malformed body is a 400 whatever the key; a good body without a key is a 401.
+    #[tokio::test]
+    async fn keyed_bodies_are_checked_before_their_keys() {
+        let dir = std::env::temp_dir().join(format!("pixelprint-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = state(&dir);
+        type Admin = Keyed<AdminKey, JsonBody<serde_json::Value>>;
+        type Match = Keyed<MatchKey, JsonBody<serde_json::Value>>;
+        fn status<T>(r: Result<T, ApiError>) -> Result<(), u16> {
+            r.map(|_| ()).map_err(|e| e.status().as_u16())
+        }
+        assert_eq!(
+            status(Admin::from_request(request("{bad", None), &state).await),
+            Err(400)
+        );
+        assert_eq!(
+            status(Admin::from_request(request("{}", None), &state).await),
+            Err(401)
+        );
+        assert_eq!(
+            status(Match::from_request(request("{bad", Some("nope")), &state).await),
+            Err(400)
+        );
+        assert_eq!(
+            status(Match::from_request(request("{}", Some("nope")), &state).await),
+            Err(401)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -7,7 +7,7 @@
 //! the order in which the API has always sent its keys.
 
 mod banks;
-mod json;
+pub mod json;
 mod keys;
 mod r#match;
 mod ops;
