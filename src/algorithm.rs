@@ -64,8 +64,10 @@ pub enum Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Input {
-    /// An image's decoded pixels.
-    Pixels,
+    /// An image's decoded RGB pixels, through PDQ's own float luminance (`src/pdq`).
+    Rgb,
+    /// Pillow's 8-bit grey image of the decoded pixels (`src/imagehash`).
+    Grey,
     /// A file's bytes as they are.
     Bytes,
     /// A video's decoded frames.
@@ -114,7 +116,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &["photo-pdq"],
         bits: 256,
         family: Family::Perceptual256,
-        input: Input::Pixels,
+        input: Input::Rgb,
         default_threshold: PDQ_THRESHOLD,
         default: true,
         listable: true,
@@ -126,7 +128,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &[],
         bits: 256,
         family: Family::Perceptual256,
-        input: Input::Pixels,
+        input: Input::Rgb,
         default_threshold: PDQ_THRESHOLD,
         default: false,
         listable: false,
@@ -138,7 +140,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &["average-hash"],
         bits: 64,
         family: Family::Perceptual64,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: BITS64_THRESHOLD,
         default: true,
         listable: true,
@@ -150,7 +152,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &[],
         bits: 64,
         family: Family::Perceptual64,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: BITS64_THRESHOLD,
         default: true,
         listable: true,
@@ -162,7 +164,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &[],
         bits: 64,
         family: Family::Perceptual64,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: BITS64_THRESHOLD,
         default: false,
         listable: true,
@@ -174,7 +176,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &[],
         bits: 64,
         family: Family::Perceptual64,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: BITS64_THRESHOLD,
         default: true,
         listable: true,
@@ -186,7 +188,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &[],
         bits: 256,
         family: Family::Perceptual256,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: Some(40),
         default: false,
         listable: true,
@@ -198,7 +200,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         aliases: &["whash-haar"],
         bits: 64,
         family: Family::Perceptual64,
-        input: Input::Pixels,
+        input: Input::Grey,
         default_threshold: BITS64_THRESHOLD,
         default: false,
         listable: true,
@@ -297,6 +299,11 @@ impl Algorithm {
         self.info().family
     }
 
+    /// What it reads: RGB pixels (PDQ), Pillow's grey image, the bytes, or a video's frames.
+    pub const fn input(self) -> Input {
+        self.info().input
+    }
+
     /// The default match threshold in bits (`None`: equality).
     pub const fn match_threshold(self) -> Option<u32> {
         self.info().default_threshold
@@ -304,7 +311,7 @@ impl Algorithm {
 
     /// Whether it reads decoded pixels (else the bytes as they are, or a video's frames).
     pub const fn needs_pixels(self) -> bool {
-        matches!(self.info().input, Input::Pixels)
+        matches!(self.info().input, Input::Rgb | Input::Grey)
     }
 
     /// Whether values compare by Hamming distance (else by equality or, for vPDQ, by frames).

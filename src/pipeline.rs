@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 pub use crate::algorithm::AlgorithmSet;
-use crate::algorithm::{Algorithm, AlgorithmMap};
+use crate::algorithm::{Algorithm, AlgorithmMap, Input};
 use crate::decode::sink::{Grey, Pdq, RowSink, Tee};
 use crate::decode::{decode_rows, DecodeOptions, Decoded, DecodedImage};
 use crate::digest::digest;
@@ -210,12 +210,8 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Err
         // PDQ reads the RGB rows, the imagehash family Pillow's grey image of them: where the
         // decoder emits rows (JPEG), each goes to PDQ's streaming blur and to the grey image
         // while it is in cache, and no RGB image is kept.
-        let pdq = [Algorithm::Pdq, Algorithm::PdqDihedral];
-        let uses_pdq = pdq.into_iter().any(|a| options.algorithms.contains(a));
-        let uses_grey = options
-            .algorithms
-            .iter()
-            .any(|a| a.needs_pixels() && !pdq.contains(&a));
+        let uses_pdq = options.algorithms.any(|a| a.input() == Input::Rgb);
+        let uses_grey = options.algorithms.any(|a| a.input() == Input::Grey);
         let pdq = uses_pdq.then(|| {
             Pdq::new(
                 options.algorithms.contains(Algorithm::Pdq),

@@ -3,8 +3,9 @@
 
 /// The library's vector kernels against their portable forms (`src/arch/tests.rs`), compiled
 /// here from the library's source: the unit tests run natively only, and this way the wasm
-/// runs test the simd128 kernels too.
+/// runs test the simd128 kernels too. Its intrinsics are `unsafe`, allowed here as in the library.
 #[path = "../../src/arch/mod.rs"]
+#[allow(unsafe_code)]
 mod arch;
 mod decode;
 mod digest;
