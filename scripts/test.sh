@@ -31,6 +31,9 @@ step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm and npm package build" scripts/build-npm.sh
+# The package's algorithm lists and its .d.ts union are generated from the registry the wasm
+# module exports: this fails when someone changed one without the other.
+step "JS algorithm lists match the registry" node www/tools/algorithms.mjs --check
 # The JS tests run the CLI and the matching server from the native target dir: the binaries
 # the first step built for the CLI's and the server's own tests (same units: nothing rebuilds).
 step "CLI and server binaries" cargo test --workspace --no-run

@@ -1,5 +1,7 @@
 // From a hash result to the API's hash item (docs: shared api-v1 contract): only the
-// documented keys, values exactly as the wasm module gives them.
+// documented keys, values exactly as the wasm module gives them. The algorithms are the
+// server's (its bank algorithms, server/src/model.rs, and the PDQ dihedral query), not all the
+// package computes (package/lib/algorithms.js).
 export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
 

@@ -2,16 +2,14 @@
 // checking for cancellation between chunks), hash them with the wasm module, and, for formats
 // only the browser decodes, fall back to the browser's decoder and hash its RGBA pixels.
 
-/** Defaults of the wasm module (src/decode.rs), checked here before reading a whole file. */
+import { DIGESTS, DEFAULT_ALGORITHMS, CAMEL_NAMES, CAMEL_KEYS, HASH_KEYS, PDQ_FAMILY, GREY_FAMILY } from './algorithms.js';
+
+/** Defaults of the wasm module (src/decode/limits.rs), checked here before reading a whole file. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
-const DIGESTS = new Set(['md5', 'sha1', 'sha256']);
-const DEFAULT_ALGORITHMS = ['pdq', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 /** Digests the platform's Web Crypto computes (off the calling thread, in native code). */
 const SUBTLE_DIGESTS = { sha1: 'SHA-1', sha256: 'SHA-256' };
-const CAMEL_NAMES = { pdqDihedral: 'pdq-dihedral', dhashVertical: 'dhash-vertical' };
-const CAMEL_KEYS = { pdq_dihedral: 'pdqDihedral', dhash_vertical: 'dhashVertical' };
 
 /** An error with a stable `code` (the wasm module's codes, plus the package's own). */
 export class PixelprintError extends Error {
@@ -28,16 +26,6 @@ export class AbortedError extends Error {
     this.name = 'AbortError';
   }
 }
-
-/**
- * The result keys of the hashes in the wasm module's order (src/pipeline.rs, `AlgorithmSet`): a
- * result merged from two workers lists them as one worker would.
- */
-const HASH_KEYS = ['pdq', 'pdqDihedral', 'ahash', 'dhash', 'dhashVertical', 'phash', 'phash16', 'whash', 'md5', 'sha1', 'sha256'];
-/** Hashes of PDQ's own luminance (float RGB weights, src/pdq). */
-const PDQ_FAMILY = new Set(['pdq', 'pdq-dihedral']);
-/** Hashes of Pillow's 8-bit grey image (src/imagehash). */
-const GREY_FAMILY = new Set(['ahash', 'dhash', 'dhash-vertical', 'phash', 'phash16', 'whash']);
 
 /**
  * How a request divides between two workers, or null when it does not. PDQ works on its own
