@@ -121,6 +121,31 @@ def distance_matrix(algorithm, query_records, entry_records):
     return d
 
 
+def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16):
+    """Recomputes the distances of a few seeded (copy, original) pairs, half of them genuine,
+    with `pixelprint compare` (which hashes both files again), and stops on any difference. The
+    dihedral distance is asked for against the original's PDQ hash string, which `compare`
+    measures as the server searches: the copy's eight variants against that one hash."""
+    rng = np.random.default_rng(2026)
+    picks = rng.choice(len(copies), samples, replace=False)
+    plain = [a for a in ALGORITHMS if a != "pdq_dihedral"]
+    for k, i in enumerate(picks):
+        j = int(source[i]) if k % 2 == 0 else int((source[i] + 1 + rng.integers(len(originals) - 1)) % len(originals))
+        runs = [(",".join(a.replace("_", "-") for a in plain), originals[j]["path"]),
+                ("pdq-dihedral", orig_rec[j]["pdq"]["hash"])]
+        for names, other in runs:
+            out = subprocess.run([cli, "compare", "-f", "json", "-a", names, copies[i]["path"], other],
+                                 capture_output=True, text=True).stdout
+            for v in json.loads(out):
+                a = v["algorithm"].replace("-", "_")
+                expected = dist[a][i, j]
+                got = NEVER if v["verdict"].startswith("not matchable") else v["distance"]
+                if expected != got:
+                    raise SystemExit(f"{a}: {copies[i]['path']} vs {originals[j]['path']}: "
+                                     f"distance {expected} here, {got} by pixelprint compare")
+    return samples
+
+
 # ---- statistics -------------------------------------------------------------------------------
 
 def poisson_upper(k, confidence=0.95):
@@ -179,6 +204,10 @@ def main():
         d = distance_matrix(a, orig_rec, orig_rec)
         np.fill_diagonal(d, NEVER)
         dist_orig[a] = d
+
+    checked = check_against_cli(cli, copies, originals, orig_rec, dist, source)
+    low_quality = {"originals": sum(r["pdq"]["quality"] < PDQ_MIN_QUALITY for r in orig_rec),
+                   "copies": sum(r["pdq"]["quality"] < PDQ_MIN_QUALITY for r in copy_rec)}
 
     # Per algorithm and threshold: recall per edit, pooled; false positives.
     curves = {}
@@ -244,7 +273,7 @@ def main():
     summary = {
         "benchmark": "accuracy", "command": command, "photos": n, "edits": edits, "copies": c,
         "genuine_pairs": c, "impostor_pairs": impostor_pairs, "original_pairs_ordered": original_pairs,
-        "pdq_min_quality": PDQ_MIN_QUALITY,
+        "pdq_min_quality": PDQ_MIN_QUALITY, "pdq_quality_under_min": low_quality,
         "algorithms": {a: {
             "bits": BITS[a], "registry_threshold": REGISTRY_THRESHOLD[a],
             "thresholds": [{"threshold": t, "recall_pooled": round(float(curves[a]["pooled"][t]), 5),
@@ -263,6 +292,7 @@ def main():
     elapsed_analysis = time.time() - t0
     write_markdown(result_md, meta, work, command, curves, rule_results, edits, n, c, impostor_pairs,
                    original_pairs, last_within, dist_orig, hashed, hash_seconds, elapsed_analysis, extra_files,
+                   checked, low_quality,
                    [os.path.basename(p) for p in (roc_png, heat_png, json_path)])
     print(f"{result_md}, {os.path.basename(json_path)}, {os.path.basename(roc_png)}, "
           f"{os.path.basename(heat_png)}")
@@ -324,7 +354,8 @@ def plot_heatmap(edits, columns, path):
 # ---- the report -------------------------------------------------------------------------------
 
 def write_markdown(path, meta, work, command, curves, rules, edits, n, c, impostor_pairs,
-                   original_pairs, last_within, dist_orig, hashed, hash_seconds, analysis_seconds, extra_files, files):
+                   original_pairs, last_within, dist_orig, hashed, hash_seconds, analysis_seconds, extra_files,
+                   checked, low_quality, files):
     timings = {}
     timing_file, version_file = extra_files
     if timing_file and os.path.exists(timing_file):
@@ -355,7 +386,10 @@ def write_markdown(path, meta, work, command, curves, rules, edits, n, c, impost
     w(f"- Pairs: {c:,} genuine (copy, own original); **{impostor_pairs:,}** impostor (copy, other original); "
       f"{original_pairs:,} ordered (original, other original)")
     w(f"- Hashes by the pixelprint CLI (release build): {hashed:,} images hashed in this run "
-      f"({hash_seconds:.0f} s), the rest from the cache keyed by each image's SHA-256")
+      f"({hash_seconds:.0f} s), the rest from the cache keyed by each image's SHA-256; the distances of "
+      f"{checked} sampled pairs were checked against `pixelprint compare`")
+    w(f"- PDQ quality under {PDQ_MIN_QUALITY} (not matchable by PDQ as a query): "
+      f"{low_quality['originals']} originals, {low_quality['copies']} copies")
     stages = ", ".join(f"{k} {v} s" for k, v in timings.items())
     total = sum(timings.values()) + analysis_seconds
     w(f"- Run time: {stages}{', ' if stages else ''}hashing {hash_seconds:.0f} s, analysis "
