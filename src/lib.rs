@@ -24,9 +24,9 @@
 // No `unsafe` anywhere but `arch`, whose one use is documented there.
 #![deny(unsafe_code)]
 
+pub mod algorithm;
 #[allow(unsafe_code)]
 mod arch;
-pub mod algorithm;
 pub mod decode;
 pub mod digest;
 pub mod error;
