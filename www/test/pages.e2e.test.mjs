@@ -30,7 +30,9 @@ const BANK = 'known-abuse-demo';
 /** A bank whose category the server may name to anyone, and an image listed in it. */
 const CATEGORY_BANK = 'categorised-demo';
 const CATEGORY = 'child_sexual_abuse';
-const CATEGORISED = 'reg-test-input/labelme-subset/q0003.jpg';
+const CATEGORISED = 'reg-test-input/labelme-subset/q0122.jpg';
+/** An image whose PDQ quality (3) is under the matching gate: the page says so itself. */
+const FLAT = 'reg-test-input/labelme-subset/q0003.jpg';
 const MATCH_TEXT = "Can't be uploaded: it matches a list of known abusive images";
 const ADMIN_KEY = randomBytes(24).toString('hex');
 
@@ -134,14 +136,15 @@ test('check page: hashes picked images locally, sends only hash items, shows ver
   await open(page, 'check.html', 'Ready. Choose images to check.');
   const text = { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('a text file pretending to be a photo\n') };
   await page.getByLabel('Images to check').setInputFiles([payload(RGBA, 'image/png'), payload(OTHER, 'image/png'), text,
-    payload(CATEGORISED, 'image/jpeg')]);
-  await page.getByText(/Checked 3 images/).waitFor({ timeout: 60_000 });
+    payload(CATEGORISED, 'image/jpeg'), payload(FLAT, 'image/jpeg')]);
+  await page.getByText(/Checked 4 images/).waitFor({ timeout: 60_000 });
   const rows = page.locator('#results li');
-  assert.equal(await rows.count(), 4);
+  assert.equal(await rows.count(), 5);
   assert.match(await rows.nth(0).textContent(), new RegExp(`${MATCH_TEXT}$`));
   assert.match(await rows.nth(1).textContent(), /No match$/);
   assert.match(await rows.nth(2).textContent(), /Could not hash this file: .*unsupported_format/);
   assert.match(await rows.nth(3).textContent(), new RegExp(`${MATCH_TEXT} \\(child sexual abuse\\)$`));
+  assert.match(await rows.nth(4).textContent(), /No match \(PDQ quality 3 is below 50: the PDQ hash was not checked\)$/);
   const shown = await page.locator('main').textContent();
   for (const name of [BANK, CATEGORY_BANK]) assert.ok(!shown.includes(name), `the page names the bank ${name}`);
   await page.screenshot({ path: fileURLToPath(new URL('check.png', screenshots)), fullPage: true });
@@ -152,20 +155,20 @@ test('check page: hashes picked images locally, sends only hash items, shows ver
   const body = JSON.parse(sent[0].body);
   assert.deepEqual(Object.keys(body), ['items']);
   assertItems(body.items);
-  assert.deepEqual(body.items, [rgbaItem, cliItem(OTHER), cliItem(CATEGORISED)], 'the items sent are the CLI\'s hashes');
+  assert.deepEqual(body.items, [rgbaItem, cliItem(OTHER), cliItem(CATEGORISED), cliItem(FLAT)], 'the items sent are the CLI\'s hashes');
   assert.deepEqual(JSON.parse(await page.locator('#sent').textContent()), body, 'the page shows what it sent');
   // What the page was told: verdicts, and the category of the bank the server makes public.
   const answer = await (await sent[0].request.response()).json();
   assert.deepEqual(answer, { results: [{ item: 0, match: true }, { item: 1, match: false },
-    { categories: [CATEGORY], item: 2, match: true }] });
+    { categories: [CATEGORY], item: 2, match: true }, { item: 3, match: false }] });
   for (const [name, bytes] of [['RGBA.png', readFileSync(vectorPath(RGBA))], ['pen-and-coaster.png', readFileSync(vectorPath(OTHER))],
-    ['holiday.jpg', text.buffer], ['q0003.jpg', readFileSync(vectorPath(CATEGORISED))]]) {
+    ['holiday.jpg', text.buffer], ['q0122.jpg', readFileSync(vectorPath(CATEGORISED))], ['q0003.jpg', readFileSync(vectorPath(FLAT))]]) {
     assertNoRunOf(requests, bytes, name);
   }
   const api = await assertAllApiRequestsRecorded(since, requests);
   assert.deepEqual(outside, []);
   assert.deepEqual(errors, []);
-  console.log(`check page [Chromium, pixelprint-server]: 4 files (match, no match, error, match with a public category) shown; ${requests.length} requests ` +
+  console.log(`check page [Chromium, pixelprint-server]: 5 files (match, no match, error, match with a public category, PDQ under the quality gate) shown; ${requests.length} requests ` +
     `(${api} to the API, as the server counted) checked: no 32-byte run of any file, only documented keys, ` +
     `items equal the CLI's (${sent[0].body.length} bytes sent to /v1/match)`);
   await page.close();
