@@ -1,8 +1,9 @@
 //! API keys and receipt tokens: the bearer token of a request, random secrets and their
 //! SHA-256 (only digests are stored), and the key checks as extractors.
 //!
-//! [`AdminKey`] and [`MatchKey`] refuse a request (401 without a known key, 403 without the
-//! scope) before its handler runs. Extractors run in the order of the handler's arguments, and
+//! [`AdminKey`] and [`MatchCaller`] refuse a request (401 without a known key, 403 without the
+//! scope) before its handler runs; [`MatchCaller`] also says whether the caller is anonymous,
+//! which decides how much a match answer tells. Extractors run in the order of the handler's arguments, and
 //! a body is always extracted last; [`Keyed`] reads the body first and checks the key after,
 //! the order in which the API has always answered a request with both a bad body and a bad key.
 
@@ -89,31 +90,26 @@ impl KeyCheck for AdminKey {
     }
 }
 
-/// The request may match: it carries a key with the `match` scope, or the server does not
-/// require one (`--require-match-key` off).
-pub struct MatchKey;
+/// Who may match: a caller with a key of the `match` scope (answered in detail), or, unless the
+/// server requires a key (`--require-match-key`), an anonymous one (answered with verdicts only).
+/// A request that carries a key is never anonymous: an unknown key is refused, not ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchCaller {
+    Keyed,
+    Anonymous,
+}
 
-impl KeyCheck for MatchKey {
+impl KeyCheck for MatchCaller {
     async fn check(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
-        if state.limits.require_match_key {
-            authorize(state, headers, "match").await?;
+        if bearer(headers).is_none() && !state.limits.require_match_key {
+            return Ok(MatchCaller::Anonymous);
         }
-        Ok(MatchKey)
+        authorize(state, headers, "match").await?;
+        Ok(MatchCaller::Keyed)
     }
 }
 
 impl FromRequestParts<Arc<AppState>> for AdminKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        Self::check(state, &parts.headers).await
-    }
-}
-
-impl FromRequestParts<Arc<AppState>> for MatchKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -147,8 +143,9 @@ where
 mod tests {
     use super::*;
     use crate::http::json::JsonBody;
-    use crate::ratelimit::RateLimiter;
-    use crate::state::Limits;
+    use crate::nearmiss::NearMissWatch;
+    use crate::ratelimit::{ItemQuota, RateLimiter};
+    use crate::state::{Guards, Limits};
     use crate::storage::Sqlite;
 
     fn state(dir: &std::path::Path) -> Arc<AppState> {
@@ -161,13 +158,21 @@ mod tests {
             pdq_max_threshold: 31,
             h64_max_threshold: 10,
             require_match_key: true,
+            public_categories: Default::default(),
         };
-        AppState::new(
-            Arc::new(storage),
-            limits,
-            RateLimiter::new(0.0, 1.0),
-            RateLimiter::new(0.0, 1.0),
-        )
+        let off = || RateLimiter::new(0.0, 1.0);
+        let guards = Guards {
+            ip: off(),
+            key: off(),
+            items: ItemQuota {
+                client: off(),
+                client_daily: off(),
+                origin: off(),
+                origin_daily: off(),
+            },
+            near_miss: NearMissWatch::new(std::time::Duration::from_secs(1), 0),
+        };
+        AppState::new(Arc::new(storage), limits, guards)
     }
 
     fn request(body: &str, key: Option<&str>) -> Request {
@@ -185,7 +190,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let state = state(&dir);
         type Admin = Keyed<AdminKey, JsonBody<serde_json::Value>>;
-        type Match = Keyed<MatchKey, JsonBody<serde_json::Value>>;
+        type Match = Keyed<MatchCaller, JsonBody<serde_json::Value>>;
         fn status<T>(r: Result<T, ApiError>) -> Result<(), u16> {
             r.map(|_| ()).map_err(|e| e.status().as_u16())
         }

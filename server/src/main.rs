@@ -13,12 +13,14 @@ mod http;
 mod import;
 mod matching;
 mod model;
+mod nearmiss;
 mod ratelimit;
 mod state;
 mod storage;
 mod sync;
 mod time;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,9 +35,10 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use auth::sha256_hex;
+use nearmiss::NearMissWatch;
 use pixelprint::Algorithm;
-use ratelimit::RateLimiter;
-use state::{AppState, Limits};
+use ratelimit::{ItemQuota, RateLimiter};
+use state::{AppState, Guards, Limits};
 use storage::{Postgres, Sqlite, Storage};
 use time::now_unix;
 
@@ -89,9 +92,15 @@ struct Args {
     /// An API key with the admin scope, stored (hashed) at start if not stored yet.
     #[arg(long, env = "PIXELPRINT_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
-    /// Require an API key with the `match` scope for /v1/match.
-    #[arg(long)]
+    /// Require an API key with the `match` scope for /v1/match: no anonymous matching.
+    #[arg(long, env = "PIXELPRINT_REQUIRE_MATCH_KEY")]
     require_match_key: bool,
+    /// Let anonymous match answers name CATEGORY for a match in bank BANK, `BANK=CATEGORY`
+    /// (repeatable; the variable takes a comma-separated list). Banks not listed are never
+    /// named to anonymous callers.
+    #[arg(long = "public-category", value_name = "BANK=CATEGORY", value_parser = parse_public_category,
+          env = "PIXELPRINT_PUBLIC_CATEGORIES", value_delimiter = ',')]
+    public_categories: Vec<(String, String)>,
     /// Allowed CORS origin (repeatable); none by default.
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
@@ -110,18 +119,44 @@ struct Args {
     /// Largest threshold for the 64-bit hashes.
     #[arg(long, default_value_t = DEFAULT_H64_THRESHOLD)]
     max_h64_threshold: u32,
-    /// Requests per second per client IP (0: no limit).
-    #[arg(long, default_value_t = 50.0)]
+    /// Requests per second per client (an IPv4 address or an IPv6 /64) (0: no limit).
+    #[arg(long, env = "PIXELPRINT_RATE_IP", default_value_t = 50.0)]
     rate_ip: f64,
-    /// Burst per client IP.
-    #[arg(long, default_value_t = 200.0)]
+    /// Burst per client.
+    #[arg(long, env = "PIXELPRINT_BURST_IP", default_value_t = 200.0)]
     burst_ip: f64,
     /// Requests per second per API key (0: no limit).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, env = "PIXELPRINT_RATE_KEY", default_value_t = 100.0)]
     rate_key: f64,
     /// Burst per API key.
-    #[arg(long, default_value_t = 400.0)]
+    #[arg(long, env = "PIXELPRINT_BURST_KEY", default_value_t = 400.0)]
     burst_key: f64,
+    /// Anonymous match items per second per client (0: no limit).
+    #[arg(long, env = "PIXELPRINT_ANON_ITEM_RATE", default_value_t = 2.0)]
+    anon_item_rate: f64,
+    /// Anonymous match items a client may send at once (also the most items of one anonymous
+    /// request).
+    #[arg(long, env = "PIXELPRINT_ANON_ITEM_BURST", default_value_t = 100.0)]
+    anon_item_burst: f64,
+    /// Anonymous match items per client per day, refilled evenly over 24 h (0: no limit).
+    #[arg(long, env = "PIXELPRINT_ANON_DAILY_ITEMS", default_value_t = 100)]
+    anon_daily_items: u64,
+    /// Anonymous match items per second per `Origin` of another site (0: no limit).
+    #[arg(long, env = "PIXELPRINT_ORIGIN_ITEM_RATE", default_value_t = 20.0)]
+    origin_item_rate: f64,
+    /// Anonymous match items an `Origin` may send at once.
+    #[arg(long, env = "PIXELPRINT_ORIGIN_ITEM_BURST", default_value_t = 1000.0)]
+    origin_item_burst: f64,
+    /// Anonymous match items per `Origin` of another site per day (0: no limit).
+    #[arg(long, env = "PIXELPRINT_ORIGIN_DAILY_ITEMS", default_value_t = 20_000)]
+    origin_daily_items: u64,
+    /// Near misses (anonymous items within twice the threshold of an entry, not matching) a
+    /// client may send in a window before it is logged (0: not looked for).
+    #[arg(long, env = "PIXELPRINT_NEAR_MISS_LIMIT", default_value_t = 20)]
+    near_miss_limit: u64,
+    /// The near-miss window, in seconds.
+    #[arg(long, env = "PIXELPRINT_NEAR_MISS_WINDOW_SECS", default_value_t = 3600)]
+    near_miss_window_secs: u64,
     /// How often to read the change log written by other processes, in milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
@@ -181,6 +216,23 @@ fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// `BANK=CATEGORY` of `--public-category`: both in the bank names' alphabet.
+fn parse_public_category(arg: &str) -> Result<(String, String), String> {
+    let plain = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    match arg.split_once('=') {
+        Some((bank, category)) if plain(bank) && plain(category) => {
+            Ok((bank.to_string(), category.to_string()))
+        }
+        _ => Err(format!(
+            "expected BANK=CATEGORY, each 1 to 64 characters of a-z, 0-9, _ and -, found {arg:?}"
+        )),
+    }
 }
 
 /// `/PATH=DIR` of `--mount`: PATH is one or more plain segments (letters, digits, `-_.`), so
@@ -256,13 +308,27 @@ async fn run(args: Args) -> Result<(), String> {
         pdq_max_threshold: args.max_pdq_threshold,
         h64_max_threshold: args.max_h64_threshold,
         require_match_key: args.require_match_key,
+        public_categories: args
+            .public_categories
+            .iter()
+            .cloned()
+            .collect::<HashMap<_, _>>(),
     };
-    let state = AppState::new(
-        storage,
-        limits,
-        RateLimiter::new(args.rate_ip, args.burst_ip),
-        RateLimiter::new(args.rate_key, args.burst_key),
-    );
+    let guards = Guards {
+        ip: RateLimiter::new(args.rate_ip, args.burst_ip),
+        key: RateLimiter::new(args.rate_key, args.burst_key),
+        items: ItemQuota {
+            client: RateLimiter::new(args.anon_item_rate, args.anon_item_burst),
+            client_daily: RateLimiter::daily(args.anon_daily_items),
+            origin: RateLimiter::new(args.origin_item_rate, args.origin_item_burst),
+            origin_daily: RateLimiter::daily(args.origin_daily_items),
+        },
+        near_miss: NearMissWatch::new(
+            Duration::from_secs(args.near_miss_window_secs),
+            args.near_miss_limit,
+        ),
+    };
+    let state = AppState::new(storage, limits, guards);
 
     let mut app = http::routes(state.clone());
     if args.www.is_some() || !args.mounts.is_empty() {

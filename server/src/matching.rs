@@ -1,19 +1,23 @@
 //! Hash items (the CLI's JSON keys) checked into typed queries, and `/v1/match`. What matches is
 //! decided by [`pixelprint::matching`]; vPDQ videos are matched by the catalog's frame index.
+//!
+//! Two answers: keyed callers get every match in detail ([`match_query`]); anonymous callers a
+//! verdict per item ([`verdict_query`]), which names no bank, entry, distance or variant, so
+//! that perturbing a hash and asking again tells at most one bit an item.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
 use pixelprint::hash::HashValue;
-use pixelprint::matching::{match_against, Policy, Query as HashQuery};
+use pixelprint::matching::{match_against, Hit, Policy, Query as HashQuery};
 use pixelprint::video::{VpdqFeature, VpdqMatch};
 use pixelprint::{Algorithm, AlgorithmMap, PdqHash};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, VideoHit};
 use crate::error::ApiError;
 use crate::model::{BANK_ALGORITHMS, MAX_VPDQ_FRAMES};
 
@@ -389,6 +393,31 @@ pub struct MatchResponse {
     pub results: Vec<ItemResult>,
 }
 
+/// An anonymous caller's answer for one item: whether it matched and, for matches in banks
+/// whose category the operator made public, those categories. Nothing else.
+#[derive(Debug, Serialize)]
+pub struct ItemVerdict {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    pub item: usize,
+    #[serde(rename = "match")]
+    pub matched: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerdictResponse {
+    pub results: Vec<ItemVerdict>,
+}
+
+/// The policy under which near misses are looked for: every threshold doubled (at most the
+/// hash's width). Its hits within `policy` are exactly `policy`'s: an entry's distance is the
+/// smallest over the item's searches whatever the radius.
+pub fn near_miss_policy(policy: &Policy) -> Policy {
+    policy
+        .clone()
+        .map_thresholds(|a, t| t.saturating_mul(2).min(a.bits()))
+}
+
 /// The policy in force: the request's thresholds, each capped by the server's maximum for its
 /// width (`pdq_max` for 256-bit hashes, `h64_max` for 64-bit ones), the maximum where the
 /// request sets none.
@@ -398,6 +427,67 @@ pub fn policy(t: Option<&Thresholds>, pdq_max: u32, h64_max: u32) -> Policy {
         let asked = t.and_then(|t| t.0.get(a).copied());
         policy.with_threshold(a, asked.map_or(max, |v| v.min(max)))
     })
+}
+
+/// The stored videos an item's vPDQ frames match; `Err` when no frame may be matched.
+fn search_videos(
+    catalog: &Catalog,
+    q: &Query,
+    policy: &Policy,
+) -> Result<Vec<VideoHit>, NotMatchable> {
+    let Some(frames) = &q.vpdq else {
+        return Ok(Vec::new());
+    };
+    if !frames.iter().any(VpdqFeature::is_matchable) {
+        return Err(NotMatchable {
+            algorithm: Algorithm::Vpdq.name(),
+            reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
+        });
+    }
+    let radius = policy.threshold(Algorithm::Pdq).unwrap_or(0);
+    Ok(catalog.search_vpdq(frames, radius))
+}
+
+/// An anonymous caller's verdict on one checked item, and whether it was a near miss: no match
+/// under `policy`, but an entry within `near`'s thresholds (when near misses are looked for).
+/// Public categories come from `categories` (bank name to category).
+pub fn verdict_query(
+    catalog: &Catalog,
+    item: usize,
+    q: &Query,
+    policy: &Policy,
+    near: Option<&Policy>,
+    categories: &HashMap<String, String>,
+) -> (ItemVerdict, bool) {
+    let outcome = match_against(catalog, &q.hashes, near.unwrap_or(policy));
+    let (hits, near_hits): (Vec<&Hit>, Vec<&Hit>) = outcome
+        .hits
+        .iter()
+        .partition(|h| policy.is_match(h.algorithm, h.distance));
+    // Videos are matched under `policy` only: the vPDQ matcher's verdict is not a distance.
+    let videos = search_videos(catalog, q, policy).unwrap_or_default();
+    let ids = hits
+        .iter()
+        .map(|h| h.id.0 as i64)
+        .chain(videos.iter().map(|v| v.id));
+    let mut matched = false;
+    let mut named = BTreeSet::new();
+    for id in ids {
+        let Some(info) = catalog.entry(id) else {
+            continue;
+        };
+        matched = true;
+        if let Some(c) = categories.get(&*info.bank) {
+            named.insert(c.clone());
+        }
+    }
+    let near_miss = !matched && !near_hits.is_empty();
+    let verdict = ItemVerdict {
+        categories: named.into_iter().collect(),
+        item,
+        matched,
+    };
+    (verdict, near_miss)
 }
 
 /// Matches one checked item against the catalog.
@@ -419,18 +509,13 @@ pub fn match_query(
             ),
         });
     }
-    let mut videos = Vec::new();
-    if let Some(frames) = &q.vpdq {
-        if frames.iter().any(VpdqFeature::is_matchable) {
-            let radius = policy.threshold(Algorithm::Pdq).unwrap_or(0);
-            videos = catalog.search_vpdq(frames, radius);
-        } else {
-            not_matchable.push(NotMatchable {
-                algorithm: Algorithm::Vpdq.name(),
-                reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
-            });
+    let videos = match search_videos(catalog, q, policy) {
+        Ok(videos) => videos,
+        Err(n) => {
+            not_matchable.push(n);
+            Vec::new()
         }
-    }
+    };
     let percents =
         |r: Option<&VpdqMatch>| (r.map(|r| r.query_percent), r.map(|r| r.target_percent));
     let found = outcome

@@ -1,12 +1,15 @@
 //! The state every request sees: storage, the in-memory catalog and where it stands in the
-//! change log, the limits in force, the counters behind `/metrics`, the rate limiters.
+//! change log, the limits in force, the counters behind `/metrics`, the rate limiters and the
+//! near-miss watch.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::ratelimit::RateLimiter;
+use crate::nearmiss::NearMissWatch;
+use crate::ratelimit::{ItemQuota, RateLimiter};
 use crate::storage::{self, Storage};
 use crate::sync::SyncProgress;
 
@@ -21,7 +24,22 @@ pub struct Limits {
     pub pdq_max_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
     pub h64_max_threshold: u32,
+    /// Whether `/v1/match` refuses anonymous callers (`--require-match-key`).
     pub require_match_key: bool,
+    /// The category anonymous answers may name for a match in a bank, by bank name
+    /// (`--public-category`); a bank not listed is never named.
+    pub public_categories: HashMap<String, String>,
+}
+
+/// The limiters and watches of client traffic.
+pub struct Guards {
+    /// Requests per client group, every `/v1` route.
+    pub ip: RateLimiter,
+    /// Requests per API key.
+    pub key: RateLimiter,
+    /// Anonymous match items.
+    pub items: ItemQuota,
+    pub near_miss: NearMissWatch,
 }
 
 #[derive(Default)]
@@ -34,6 +52,10 @@ pub struct Metrics {
     pub match_items: AtomicU64,
     pub match_hits: AtomicU64,
     pub tips: AtomicU64,
+    /// Anonymous items that matched nothing within the threshold but something within twice it.
+    pub near_misses: AtomicU64,
+    /// Clients that went over the near-miss limit in a window (each logged once).
+    pub near_miss_clients: AtomicU64,
     pub rebuilds: AtomicU64,
 }
 
@@ -47,17 +69,11 @@ pub struct AppState {
     pub(crate) sync: SyncProgress,
     pub limits: Limits,
     pub metrics: Metrics,
-    pub ip_limiter: RateLimiter,
-    pub key_limiter: RateLimiter,
+    pub guards: Guards,
 }
 
 impl AppState {
-    pub fn new(
-        storage: Arc<dyn Storage>,
-        limits: Limits,
-        ip_limiter: RateLimiter,
-        key_limiter: RateLimiter,
-    ) -> Arc<Self> {
+    pub fn new(storage: Arc<dyn Storage>, limits: Limits, guards: Guards) -> Arc<Self> {
         Arc::new(AppState {
             storage,
             catalog: RwLock::new(Catalog::default()),
@@ -66,8 +82,7 @@ impl AppState {
             sync: SyncProgress::default(),
             limits,
             metrics: Metrics::default(),
-            ip_limiter,
-            key_limiter,
+            guards,
         })
     }
 

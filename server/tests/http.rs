@@ -1,5 +1,6 @@
 //! The server binary over real HTTP on 127.0.0.1, with its SQLite store in a temporary directory.
 
+mod anonymous;
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,8 @@
 // The upload check page: hash each picked image in a worker, send only the hash items to
-// POST /v1/match, show per file whether it matches a list. The files are never sent.
+// POST /v1/match, show per file whether it can be uploaded. The files are never sent. The page
+// asks without a key, so the server answers a verdict per item (docs/api.md): whether it
+// matched and, only where the operator made them public, the categories of the lists; never
+// which list or entry, so the page cannot name one either.
 import { createHasher } from './package/index.js';
 import { IMAGE_ALGORITHMS, hashItem, apiError, fileRow, imageProgress } from './items.js';
 
@@ -15,11 +18,23 @@ function row(file) {
   return r;
 }
 
-function describeMatches(result) {
-  const banks = [...new Set(result.matches.map((m) => m.bank))];
-  if (banks.length) return { text: `Matches list ${banks.join(', ')}`, cls: 'match' };
-  const notes = result.not_matchable?.map((n) => n.reason) ?? [];
-  return { text: notes.length ? `No match (${notes.join('; ')})` : 'No match', cls: 'nomatch' };
+/** PDQ hashes under this quality are not matched (the reference's rule, docs/api.md). */
+const PDQ_MIN_QUALITY = 50;
+
+/** A category id as words: `child_sexual_abuse` → `child sexual abuse`. */
+const categoryWords = (id) => id.replaceAll('_', ' ');
+
+/** The row's text for the server's verdict on `item`. */
+function describeVerdict(result, item) {
+  if (result.match) {
+    const categories = result.categories ?? [];
+    const listed = categories.length ? ` (${categories.map(categoryWords).join(', ')})` : '';
+    return { text: `Can't be uploaded: it matches a list of known abusive images${listed}`, cls: 'match' };
+  }
+  // The verdict does not say why a hash was not matched; the page knows its own item's quality.
+  const lowQuality = item.pdq !== undefined && item.pdq_quality < PDQ_MIN_QUALITY;
+  const note = lowQuality ? ` (PDQ quality ${item.pdq_quality} is below ${PDQ_MIN_QUALITY}: the PDQ hash was not checked)` : '';
+  return { text: `No match${note}`, cls: 'nomatch' };
 }
 
 async function check(files) {
@@ -72,7 +87,7 @@ async function check(files) {
   for (const result of results) {
     const h = hashed[result.item];
     if (!h) continue;
-    const { text, cls } = describeMatches(result);
+    const { text, cls } = describeVerdict(result, h.item);
     h.row.state.textContent = text;
     h.row.state.className = `state ${cls}`;
   }

@@ -99,18 +99,19 @@ export const PAGES_CSP = readFileSync(new URL('www/site/csp.txt', repo), 'utf8')
  * Starts the matching server (`pixelprint-server`) on a free port with a fresh data dir, serving
  * the pages (www/site) at `/`, the package (www/package) at `/package/` as `make demo` does, and
  * the test harness (www/test) at `/test/`, and waits until its index is loaded. `adminKey`: an
- * admin API key to create.
+ * admin API key to create; `args`: more of the server's flags.
  * Resolves to {url, api, apiCalls, stop}: `api(method, path, body?, key?)` resolves to
  * {status, body} (JSON when the answer is JSON), `apiCalls` counts its calls; `stop()` ends the
  * process and removes the data dir. The process is also ended if this test process exits first.
  */
-export async function startServer({ adminKey } = {}) {
+export async function startServer({ adminKey, args: extra = [] } = {}) {
   const binary = workspaceBinary('pixelprint-server', 'pixelprint-server');
   const dataDir = mkdtempSync(join(tmpdir(), 'pixelprint-server-'));
   const www = (dir) => fileURLToPath(new URL(`www/${dir}`, repo));
   const args = ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--www', www('site'),
     '--mount', `/package=${www('package')}`, '--mount', `/test=${www('test')}`];
   if (adminKey) args.push('--admin-key', adminKey);
+  args.push(...extra);
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const killOnExit = () => child.kill();
   process.on('exit', killOnExit);

@@ -4,7 +4,9 @@
 // items shown and sent equal the CLI's bit for bit; the browser's every request is recorded:
 // bodies hold only the documented keys and no 32-byte run of a file's bytes, and the server
 // answered no API request the recording missed. Match, no match, the tip, its stored form and
-// its status all come from the server. Screenshots go to docs/screenshots/.
+// its status all come from the server. The check page asks without a key: the server answers
+// verdicts, and the page names no list, only the category of a bank the server makes public
+// (--public-category). Screenshots go to docs/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,13 @@ const screenshots = new URL('docs/screenshots/', repo);
 const RGBA = 'misc-images/modes/RGBA.png';
 const OTHER = 'reg-test-input/pen-and-coaster.png';
 const BANK = 'known-abuse-demo';
+/** A bank whose category the server may name to anyone, and an image listed in it. */
+const CATEGORY_BANK = 'categorised-demo';
+const CATEGORY = 'child_sexual_abuse';
+const CATEGORISED = 'reg-test-input/labelme-subset/q0122.jpg';
+/** An image whose PDQ quality (3) is under the matching gate: the page says so itself. */
+const FLAT = 'reg-test-input/labelme-subset/q0003.jpg';
+const MATCH_TEXT = "Can't be uploaded: it matches a list of known abusive images";
 const ADMIN_KEY = randomBytes(24).toString('hex');
 
 /** The hash item (docs/api.md) the CLI gives for a vector file: what a page must send for it. */
@@ -39,13 +48,15 @@ let browser;
 let rgbaItem;
 const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-pages-'));
 before(async () => {
-  server = await startServer({ adminKey: ADMIN_KEY });
+  server = await startServer({ adminKey: ADMIN_KEY, args: ['--public-category', `${CATEGORY_BANK}=${CATEGORY}`] });
   rgbaItem = cliItem(RGBA);
-  const bank = await server.api('POST', '/v1/banks', { name: BANK, description: 'page tests' });
-  assert.equal(bank.status, 201, JSON.stringify(bank.body));
-  const added = await server.api('POST', `/v1/banks/${BANK}/entries`,
-    { entries: [{ algorithm: 'pdq', hash: rgbaItem.pdq, metadata: RGBA }] });
-  assert.equal(added.status, 201, JSON.stringify(added.body));
+  for (const [name, file] of [[BANK, RGBA], [CATEGORY_BANK, CATEGORISED]]) {
+    const bank = await server.api('POST', '/v1/banks', { name, description: 'page tests' });
+    assert.equal(bank.status, 201, JSON.stringify(bank.body));
+    const added = await server.api('POST', `/v1/banks/${name}/entries`,
+      { entries: [{ algorithm: 'pdq', hash: cliItem(file).pdq, metadata: file }] });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+  }
   browser = await launchBrowser();
   mkdirSync(screenshots, { recursive: true });
 });
@@ -119,18 +130,23 @@ async function open(page, path, ready) {
 
 const posts = (requests) => requests.filter((r) => r.method !== 'GET');
 
-test('check page: hashes picked images locally, sends only hash items, shows match or no match', async () => {
+test('check page: hashes picked images locally, sends only hash items, shows verdicts without naming a list', async () => {
   const { page, errors, outside, requests } = await newPage();
   const since = await apiTally();
   await open(page, 'check.html', 'Ready. Choose images to check.');
   const text = { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('a text file pretending to be a photo\n') };
-  await page.getByLabel('Images to check').setInputFiles([payload(RGBA, 'image/png'), payload(OTHER, 'image/png'), text]);
-  await page.getByText(/Checked 2 images/).waitFor({ timeout: 60_000 });
+  await page.getByLabel('Images to check').setInputFiles([payload(RGBA, 'image/png'), payload(OTHER, 'image/png'), text,
+    payload(CATEGORISED, 'image/jpeg'), payload(FLAT, 'image/jpeg')]);
+  await page.getByText(/Checked 4 images/).waitFor({ timeout: 60_000 });
   const rows = page.locator('#results li');
-  assert.equal(await rows.count(), 3);
-  assert.match(await rows.nth(0).textContent(), new RegExp(`Matches list ${BANK}$`));
+  assert.equal(await rows.count(), 5);
+  assert.match(await rows.nth(0).textContent(), new RegExp(`${MATCH_TEXT}$`));
   assert.match(await rows.nth(1).textContent(), /No match$/);
   assert.match(await rows.nth(2).textContent(), /Could not hash this file: .*unsupported_format/);
+  assert.match(await rows.nth(3).textContent(), new RegExp(`${MATCH_TEXT} \\(child sexual abuse\\)$`));
+  assert.match(await rows.nth(4).textContent(), /No match \(PDQ quality 3 is below 50: the PDQ hash was not checked\)$/);
+  const shown = await page.locator('main').textContent();
+  for (const name of [BANK, CATEGORY_BANK]) assert.ok(!shown.includes(name), `the page names the bank ${name}`);
   await page.screenshot({ path: fileURLToPath(new URL('check.png', screenshots)), fullPage: true });
 
   const sent = posts(requests);
@@ -139,15 +155,20 @@ test('check page: hashes picked images locally, sends only hash items, shows mat
   const body = JSON.parse(sent[0].body);
   assert.deepEqual(Object.keys(body), ['items']);
   assertItems(body.items);
-  assert.deepEqual(body.items, [rgbaItem, cliItem(OTHER)], 'the items sent are the CLI\'s hashes');
+  assert.deepEqual(body.items, [rgbaItem, cliItem(OTHER), cliItem(CATEGORISED), cliItem(FLAT)], 'the items sent are the CLI\'s hashes');
   assert.deepEqual(JSON.parse(await page.locator('#sent').textContent()), body, 'the page shows what it sent');
-  for (const [name, bytes] of [['RGBA.png', readFileSync(vectorPath(RGBA))], ['pen-and-coaster.png', readFileSync(vectorPath(OTHER))], ['holiday.jpg', text.buffer]]) {
+  // What the page was told: verdicts, and the category of the bank the server makes public.
+  const answer = await (await sent[0].request.response()).json();
+  assert.deepEqual(answer, { results: [{ item: 0, match: true }, { item: 1, match: false },
+    { categories: [CATEGORY], item: 2, match: true }, { item: 3, match: false }] });
+  for (const [name, bytes] of [['RGBA.png', readFileSync(vectorPath(RGBA))], ['pen-and-coaster.png', readFileSync(vectorPath(OTHER))],
+    ['holiday.jpg', text.buffer], ['q0122.jpg', readFileSync(vectorPath(CATEGORISED))], ['q0003.jpg', readFileSync(vectorPath(FLAT))]]) {
     assertNoRunOf(requests, bytes, name);
   }
   const api = await assertAllApiRequestsRecorded(since, requests);
   assert.deepEqual(outside, []);
   assert.deepEqual(errors, []);
-  console.log(`check page [Chromium, pixelprint-server]: 3 files (match, no match, error) shown; ${requests.length} requests ` +
+  console.log(`check page [Chromium, pixelprint-server]: 5 files (match, no match, error, match with a public category, PDQ under the quality gate) shown; ${requests.length} requests ` +
     `(${api} to the API, as the server counted) checked: no 32-byte run of any file, only documented keys, ` +
     `items equal the CLI's (${sent[0].body.length} bytes sent to /v1/match)`);
   await page.close();
@@ -170,7 +191,7 @@ test('check page: a truncated JPEG, a text file named .jpg and a PNG claiming 30
     assert.match(message, new RegExp(`^Could not hash this file: [a-z].{10,} \\(${code}\\)$`), name);
     // The next file is hashed and checked as usual.
     await page.getByLabel('Images to check').setInputFiles(payload(RGBA, 'image/png'));
-    await rows.nth(2 * i + 1).getByText(`Matches list ${BANK}`).waitFor({ timeout: 60_000 });
+    await rows.nth(2 * i + 1).getByText(MATCH_TEXT).waitFor({ timeout: 60_000 });
     console.log(`check page [Chromium, pixelprint-server]: ${name} -> "${message}"; the next image matches`);
   }
   const sent = posts(requests);

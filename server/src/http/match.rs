@@ -1,18 +1,31 @@
 //! `POST /v1/match`: is any of these hashes on a list? The rules are in `crate::matching`.
+//!
+//! Keyed callers get every match in detail and may choose banks and thresholds. Anonymous
+//! callers get a verdict per item, at the server's thresholds against every bank, and are
+//! charged per item against their client group's and their `Origin`'s quota; their near misses
+//! are counted per client (`crate::nearmiss`).
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Json;
 
 use super::json::JsonBody;
 use super::{AppResult, Routes, St};
-use crate::auth::{Keyed, MatchKey};
+use crate::auth::{Keyed, MatchCaller};
 use crate::error::ApiError;
-use crate::matching::{match_query, policy, MatchRequest, MatchResponse};
+use crate::matching::{
+    match_query, near_miss_policy, policy, verdict_query, MatchRequest, MatchResponse, Query,
+    VerdictResponse,
+};
+use crate::ratelimit::{client_group, QuotaRefusal};
+use crate::state::AppState;
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/match", post(match_hashes))
@@ -20,8 +33,10 @@ pub fn routes() -> Routes {
 
 async fn match_hashes(
     State(state): St,
-    Keyed(MatchKey, JsonBody(req)): Keyed<MatchKey, JsonBody<MatchRequest>>,
-) -> AppResult<Json<MatchResponse>> {
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Keyed(caller, JsonBody(req)): Keyed<MatchCaller, JsonBody<MatchRequest>>,
+) -> AppResult<Response> {
     state.require_ready()?;
     let max = state.limits.match_items;
     if req.items.is_empty() || req.items.len() > max {
@@ -32,18 +47,48 @@ async fn match_hashes(
             "items",
         ));
     }
+    if caller == MatchCaller::Anonymous {
+        for (field, given) in [
+            ("banks", req.banks.is_some()),
+            ("thresholds", req.thresholds.is_some()),
+        ] {
+            if given {
+                return Err(ApiError::bad_at(
+                    "needs_match_key",
+                    format!(
+                        "{field} needs an api key with the match scope: anonymous requests are \
+                         matched against every bank at the server's thresholds"
+                    ),
+                    None,
+                    field,
+                ));
+            }
+        }
+    }
     let queries = req
         .items
         .iter()
         .enumerate()
         .map(|(i, item)| item.check(i))
         .collect::<AppResult<Vec<_>>>()?;
-    let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
     let policy = policy(
         req.thresholds.as_ref(),
         state.limits.pdq_max_threshold,
         state.limits.h64_max_threshold,
     );
+    let client = client_group(addr.ip());
+    if caller == MatchCaller::Anonymous {
+        charge_anonymous(&state, &client, &headers, queries.len())?;
+    }
+    let m = &state.metrics;
+    m.match_requests.fetch_add(1, Ordering::Relaxed);
+    m.match_items
+        .fetch_add(queries.len() as u64, Ordering::Relaxed);
+    if caller == MatchCaller::Anonymous {
+        let answer = anonymous_answer(&state, &client, queries, policy).await?;
+        return Ok(Json(answer).into_response());
+    }
+    let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
     let state2 = Arc::clone(&state);
     // The searches are CPU work: off the async threads, under the catalog's read lock.
     let results = tokio::task::spawn_blocking(move || {
@@ -56,13 +101,102 @@ async fn match_hashes(
     })
     .await
     .map_err(ApiError::internal)?;
-    let m = &state.metrics;
-    m.match_requests.fetch_add(1, Ordering::Relaxed);
-    m.match_items
-        .fetch_add(results.len() as u64, Ordering::Relaxed);
     m.match_hits.fetch_add(
         results.iter().map(|r| r.matches.len() as u64).sum(),
         Ordering::Relaxed,
     );
-    Ok(Json(MatchResponse { results }))
+    Ok(Json(MatchResponse { results }).into_response())
+}
+
+/// Charges an anonymous request's items to its client group and to its `Origin` when that is
+/// another site's (the server's own pages send their own origin; they are the client's).
+fn charge_anonymous(
+    state: &AppState,
+    client: &str,
+    headers: &HeaderMap,
+    items: usize,
+) -> AppResult<()> {
+    let origin = foreign_origin(headers);
+    match state
+        .guards
+        .items
+        .charge(client, origin.as_deref(), items as u64)
+    {
+        Ok(()) => Ok(()),
+        Err(QuotaRefusal::TooMany(most)) => Err(ApiError::bad_at(
+            "item_count",
+            format!(
+                "anonymous requests have at most {most} items, found {items}; larger batches \
+                 need an api key with the match scope"
+            ),
+            None,
+            "items",
+        )),
+        Err(QuotaRefusal::Wait(secs)) => {
+            state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::RateLimited(secs))
+        }
+    }
+}
+
+/// The request's `Origin` when it names a site other than the one the request was sent to
+/// (`Host`); lower case.
+fn foreign_origin(headers: &HeaderMap) -> Option<String> {
+    let origin = headers
+        .get(header::ORIGIN)?
+        .to_str()
+        .ok()?
+        .to_ascii_lowercase();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    (host.as_deref() != Some(origin_host)).then_some(origin)
+}
+
+/// Verdicts for an anonymous caller's items, counting its near misses.
+async fn anonymous_answer(
+    state: &Arc<AppState>,
+    client: &str,
+    queries: Vec<Query>,
+    policy: pixelprint::matching::Policy,
+) -> AppResult<VerdictResponse> {
+    let watch = &state.guards.near_miss;
+    let near = watch.enabled().then(|| near_miss_policy(&policy));
+    let state2 = Arc::clone(state);
+    let (results, near_misses) = tokio::task::spawn_blocking(move || {
+        let catalog = state2.catalog.read().unwrap_or_else(|e| e.into_inner());
+        let categories = &state2.limits.public_categories;
+        let mut near_misses = 0u64;
+        let results = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let (verdict, near_miss) =
+                    verdict_query(&catalog, i, q, &policy, near.as_ref(), categories);
+                near_misses += u64::from(near_miss);
+                verdict
+            })
+            .collect::<Vec<_>>();
+        (results, near_misses)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let m = &state.metrics;
+    m.match_hits.fetch_add(
+        results.iter().filter(|r| r.matched).count() as u64,
+        Ordering::Relaxed,
+    );
+    m.near_misses.fetch_add(near_misses, Ordering::Relaxed);
+    if let Some(flagged) = watch.record(client, near_misses) {
+        m.near_miss_clients.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            client,
+            near_misses = flagged.count,
+            window_secs = watch.window().as_secs(),
+            "many near-miss match queries from one client: it may be probing the threshold"
+        );
+    }
+    Ok(VerdictResponse { results })
 }

@@ -2,7 +2,9 @@
 //! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`], and
 //! [`ops`] (health, readiness, metrics, the OpenAPI document).
 //!
-//! Every `/v1` route is rate-limited per client IP and per API key; every answer is counted
+//! Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
+//! key, a token a request; anonymous matching is charged per item on top (`match.rs`). Every
+//! answer is counted
 //! for `/metrics`. Response bodies are structs whose fields are declared in alphabetical order,
 //! the order in which the API has always sent its keys.
 
@@ -25,6 +27,7 @@ use axum::Router;
 
 use crate::auth::{bearer, sha256_hex};
 use crate::error::ApiError;
+use crate::ratelimit::client_group;
 use crate::state::AppState;
 use json::BodyLimit;
 
@@ -70,17 +73,18 @@ async fn count(State(state): St, req: Request, next: Next) -> Response {
     response
 }
 
-/// Per-IP buckets for every request, and per-key buckets for requests that carry a key.
+/// Per-client buckets for every request, and per-key buckets for requests that carry a key.
 async fn rate_limit(
     State(state): St,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    let mut verdict = state.ip_limiter.take(&addr.ip().to_string());
+    let guards = &state.guards;
+    let mut verdict = guards.ip.take(&client_group(addr.ip()));
     if verdict.is_ok() {
         if let Some(key) = bearer(req.headers()) {
-            verdict = state.key_limiter.take(&sha256_hex(key.as_bytes()));
+            verdict = guards.key.take(&sha256_hex(key.as_bytes()));
         }
     }
     match verdict {

@@ -95,8 +95,18 @@ async fn metrics(State(state): St) -> Response {
     );
     counter(
         "pixelprint_match_hits_total",
-        "Matches returned.",
+        "Matches returned (anonymous answers: items that matched).",
         m.match_hits.load(r),
+    );
+    counter(
+        "pixelprint_match_near_misses_total",
+        "Anonymous items that matched nothing but lie within twice the threshold of an entry.",
+        m.near_misses.load(r),
+    );
+    counter(
+        "pixelprint_match_near_miss_clients_total",
+        "Clients that sent more near misses than --near-miss-limit in a window (each logged).",
+        m.near_miss_clients.load(r),
     );
     counter("pixelprint_tips_total", "Tips received.", m.tips.load(r));
     counter(

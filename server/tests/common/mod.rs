@@ -10,9 +10,10 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -105,16 +106,22 @@ fn database_for(base: &str, data_dir: &Path) -> String {
 
 pub struct Server {
     child: Child,
+    /// Where to connect: `127.0.0.1:PORT`.
     pub addr: String,
+    /// What the server wrote to stderr so far (also passed on to the test's stderr).
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts the server on a free port with `data_dir` and the extra flags; waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_on(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// [`Server::start`] listening on `bind` (`[::]:0`: IPv6 and IPv4 through one socket).
+    pub fn start_on(data_dir: &Path, bind: &str, extra: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pixelprint-server"));
-        command
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+        command.args(["--bind", bind, "--data-dir"]).arg(data_dir);
         if let Some(base) = postgres_base_url() {
             command.args(["--database-url", &database_for(&base, data_dir)]);
         }
@@ -124,9 +131,20 @@ impl Server {
             .env("RUST_LOG", "warn")
             .env_remove("PIXELPRINT_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start pixelprint-server");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -139,11 +157,17 @@ impl Server {
         let line = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the server prints its address within 30 s");
-        let addr = line
+        let local: SocketAddr = line
             .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, addr }
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let addr = format!("127.0.0.1:{}", local.port());
+        Server { child, addr, log }
+    }
+
+    /// The server's stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Starts and waits for /readyz to answer 200.
@@ -263,10 +287,45 @@ impl Server {
         .status
     }
 
+    /// Matches with a key (the admin key has the `match` scope): the detailed answer.
     pub fn match_items(&self, body: Value) -> Value {
-        let r = self.post_json("/v1/match", &body);
+        let r = self.post_json_auth("/v1/match", ADMIN_KEY, &body);
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()
+    }
+
+    /// Matches without a key, from the loopback address `source` (`127.0.0.2`, ...: another
+    /// client), with extra headers.
+    pub fn match_from(&self, source: &str, headers: &[(&str, &str)], body: &Value) -> Response {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        let source: IpAddr = source.parse().unwrap();
+        // An IPv6 client reaches a server listening on `[::]` at `[::1]`.
+        let to = match source {
+            IpAddr::V4(_) => self.addr.clone(),
+            IpAddr::V6(_) => self.addr.replacen("127.0.0.1", "[::1]", 1),
+        };
+        request_from(
+            Some(source),
+            &to,
+            "POST",
+            "/v1/match",
+            &all,
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Matches without a key from 127.0.0.1.
+    pub fn match_anon(&self, body: &Value) -> Response {
+        self.post_json("/v1/match", body)
+    }
+
+    /// A counter or gauge of `/metrics` (without labels).
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.get("/metrics").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
     }
 }
 
@@ -310,7 +369,36 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    request_from(None, addr, method, path, headers, body)
+}
+
+/// [`request`] from the local address `source` when given (any address of 127.0.0.0/8 is the
+/// loopback's, so each is another client to the server).
+pub fn request_from(
+    source: Option<IpAddr>,
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut stream = match source {
+        None => TcpStream::connect(addr).expect("connect"),
+        Some(ip) => {
+            let to: SocketAddr = addr.parse().expect("a socket address");
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(to),
+                socket2::Type::STREAM,
+                None,
+            )
+            .unwrap();
+            socket
+                .bind(&SocketAddr::new(ip, 0).into())
+                .expect("bind the source address");
+            socket.connect(&to.into()).expect("connect");
+            socket.into()
+        }
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -406,13 +494,18 @@ pub fn distance(a: &str, b: &str) -> u32 {
         .sum()
 }
 
-/// The hash with its first `bits` bits flipped.
-pub fn flip(hex: &str, bits: usize) -> String {
+/// The hash with the bits at `positions` flipped (bit `k` is bit `k % 8` of byte `k / 8`).
+pub fn flip_at(hex: &str, positions: &[usize]) -> String {
     let mut bytes: Vec<u8> = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    for b in 0..bits {
+    for &b in positions {
         bytes[b / 8] ^= 1 << (b % 8);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash with its first `bits` bits flipped.
+pub fn flip(hex: &str, bits: usize) -> String {
+    flip_at(hex, &(0..bits).collect::<Vec<_>>())
 }
