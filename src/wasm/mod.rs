@@ -48,7 +48,7 @@ pub fn pdq_dihedral_from_rgba(data: &[u8], width: u32, height: u32) -> Result<Js
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 struct JsHashOptions {
     /// Names as on the command line, as an array or a comma-separated string.
-    algorithms: Option<AlgorithmList>,
+    algorithms: Option<NameList>,
     /// `"ignore"` (default) or `"apply"`.
     orientation: Option<String>,
     /// `"ignore"` (default), `"white"` or `"black"`.
@@ -59,7 +59,7 @@ struct JsHashOptions {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum AlgorithmList {
+enum NameList {
     List(Vec<String>),
     Text(String),
 }
@@ -116,8 +116,8 @@ fn parse_options(options: JsValue) -> Result<HashOptions, JsValue> {
     };
     let algorithms = match o.algorithms {
         None => Ok(AlgorithmSet::default()),
-        Some(AlgorithmList::Text(list)) => AlgorithmSet::parse(&list),
-        Some(AlgorithmList::List(names)) => AlgorithmSet::parse(&names.join(",")),
+        Some(NameList::Text(list)) => AlgorithmSet::parse(&list),
+        Some(NameList::List(names)) => AlgorithmSet::parse(&names.join(",")),
     }
     .map_err(|e| js_error(e.code(), &e.to_string()))?;
     let orientation = match o.orientation.as_deref() {
@@ -181,11 +181,11 @@ pub fn hash_rgba_js(
     let set = if algorithms.is_undefined() || algorithms.is_null() {
         AlgorithmSet::default()
     } else {
-        let list: AlgorithmList = serde_wasm_bindgen::from_value(algorithms)
+        let list: NameList = serde_wasm_bindgen::from_value(algorithms)
             .map_err(|e| js_error("invalid_option", &e.to_string()))?;
         match list {
-            AlgorithmList::Text(list) => AlgorithmSet::parse(&list),
-            AlgorithmList::List(names) => AlgorithmSet::parse(&names.join(",")),
+            NameList::Text(list) => AlgorithmSet::parse(&list),
+            NameList::List(names) => AlgorithmSet::parse(&names.join(",")),
         }
         .map_err(|e| js_error(e.code(), &e.to_string()))?
     };
