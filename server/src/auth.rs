@@ -157,6 +157,7 @@ mod tests {
             tip_items: 1,
             pdq_max_threshold: 31,
             h64_max_threshold: 10,
+            false_hit_budget: 1e-3,
             require_match_key: true,
             public_categories: Default::default(),
         };
