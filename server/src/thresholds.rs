@@ -182,3 +182,59 @@ impl Rules<'_> {
             .unwrap_or_else(|| a.match_threshold().unwrap_or(0).min(cap(self.limits, a)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            body_bytes: 1 << 10,
+            import_bytes: 1 << 10,
+            match_items: 1,
+            tip_items: 1,
+            pdq_max_threshold: 31,
+            h64_max_threshold: 10,
+            false_hit_budget: 1e-3,
+            require_match_key: false,
+            public_categories: Default::default(),
+        }
+    }
+
+    /// At the default budget a 64-bit hash measured at 0 of 1,328,250 pairs (bound 2.3e-6) is
+    /// matched in banks of up to 434 of its entries (1e-3 / 2.3e-6 = 434.8); PDQ at any size.
+    #[test]
+    fn the_size_limit_is_the_budget_over_the_measured_bound() {
+        let (l, none) = (limits(), BankSettings::default());
+        assert!(algorithm_use(&l, &none, Algorithm::PHash, 434).matching);
+        let over = algorithm_use(&l, &none, Algorithm::PHash, 435);
+        assert!(!over.matching);
+        assert!(
+            over.reason
+                .as_deref()
+                .unwrap()
+                .contains("at most 434 phash"),
+            "{over:?}"
+        );
+        assert!(algorithm_use(&l, &none, Algorithm::DHash, 434).matching);
+        let pdq = algorithm_use(&l, &none, Algorithm::Pdq, 10_000_000);
+        assert!(pdq.matching);
+        assert_eq!(pdq.threshold, 31);
+        assert!((pdq.expected_false_hits_per_query.unwrap() - 23.0).abs() < 1e-9);
+        // aHash only where turned on; a lower threshold keeps the bound, a higher one has none.
+        assert!(!algorithm_use(&l, &none, Algorithm::AHash, 1).matching);
+        let mut on = BankSettings::default();
+        on.matching.insert("ahash".into(), true);
+        on.thresholds.insert("phash".into(), 6);
+        on.thresholds.insert("dhash".into(), 9);
+        assert!(algorithm_use(&l, &on, Algorithm::AHash, 1).matching);
+        let phash = algorithm_use(&l, &on, Algorithm::PHash, 400);
+        assert_eq!((phash.threshold, phash.matching), (6, true));
+        let dhash = algorithm_use(&l, &on, Algorithm::DHash, 1);
+        assert_eq!((dhash.threshold, dhash.matching), (9, false));
+        assert_eq!(dhash.fp_rate_per_pair_bound, None);
+        // The cap bounds a stored threshold the server no longer allows.
+        on.thresholds.insert("pdq".into(), 40);
+        assert_eq!(algorithm_use(&l, &on, Algorithm::Pdq, 1).threshold, 31);
+    }
+}

@@ -74,6 +74,7 @@ fn openapi_document_lists_every_route() {
         ("/v1/tips/{tip_id}", "patch"),
         ("/v1/banks", "post"),
         ("/v1/banks", "get"),
+        ("/v1/banks/{name}", "patch"),
         ("/v1/banks/{name}/entries", "post"),
         ("/v1/banks/{name}/entries/{id}", "delete"),
         ("/v1/banks/{name}/import", "post"),

@@ -296,3 +296,41 @@ impl Storage for Sqlite {
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pixelprint::Algorithm;
+
+    /// A database made before banks had settings gets the column when opened, its banks kept.
+    #[test]
+    fn an_older_database_gains_the_settings_column() {
+        let dir = std::env::temp_dir().join(format!("pixelprint-addcol-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
+                 INSERT INTO banks VALUES ('old', 'before settings');",
+            )
+            .unwrap();
+        let store = Sqlite::open(&path).unwrap();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks.len(), 1);
+        assert_eq!(banks[0].settings, crate::model::BankSettings::default());
+        assert!(store
+            .set_bank_settings("old", Some(r#"{"thresholds":{"phash":6}}"#))
+            .unwrap());
+        assert!(!store.set_bank_settings("none", None).unwrap());
+        drop(store);
+        // Opening again changes nothing.
+        let store = Sqlite::open(&path).unwrap();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
+        assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
