@@ -35,6 +35,24 @@ pub struct Limits {
     pub public_categories: HashMap<String, String>,
 }
 
+#[cfg(test)]
+impl Limits {
+    /// Small limits with the default thresholds and budget, for unit tests.
+    pub fn for_tests() -> Limits {
+        Limits {
+            body_bytes: 1 << 10,
+            import_bytes: 1 << 10,
+            match_items: 1,
+            tip_items: 1,
+            pdq_max_threshold: 31,
+            h64_max_threshold: 10,
+            false_hit_budget: 1e-3,
+            require_match_key: false,
+            public_categories: Default::default(),
+        }
+    }
+}
+
 /// The limiters and watches of client traffic.
 pub struct Guards {
     /// Requests per client group, every `/v1` route.

@@ -187,25 +187,11 @@ impl Rules<'_> {
 mod tests {
     use super::*;
 
-    fn limits() -> Limits {
-        Limits {
-            body_bytes: 1 << 10,
-            import_bytes: 1 << 10,
-            match_items: 1,
-            tip_items: 1,
-            pdq_max_threshold: 31,
-            h64_max_threshold: 10,
-            false_hit_budget: 1e-3,
-            require_match_key: false,
-            public_categories: Default::default(),
-        }
-    }
-
     /// At the default budget a 64-bit hash measured at 0 of 1,328,250 pairs (bound 2.3e-6) is
     /// matched in banks of up to 434 of its entries (1e-3 / 2.3e-6 = 434.8); PDQ at any size.
     #[test]
     fn the_size_limit_is_the_budget_over_the_measured_bound() {
-        let (l, none) = (limits(), BankSettings::default());
+        let (l, none) = (Limits::for_tests(), BankSettings::default());
         assert!(algorithm_use(&l, &none, Algorithm::PHash, 434).matching);
         let over = algorithm_use(&l, &none, Algorithm::PHash, 435);
         assert!(!over.matching);

@@ -26,6 +26,7 @@ use crate::matching::{
 use crate::ratelimit::{client_group, QuotaRefusal};
 use crate::state::AppState;
 use crate::thresholds::Rules;
+use pixelprint::AlgorithmMap;
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/match", post(match_hashes))
@@ -88,22 +89,13 @@ async fn match_hashes(
     let state2 = Arc::clone(&state);
     // The searches are CPU work: off the async threads, under the catalog's read lock.
     let results = tokio::task::spawn_blocking(move || {
-        let catalog = state2.catalog.read().unwrap_or_else(|e| e.into_inner());
-        let settings = state2
-            .bank_settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let rules = Rules {
-            limits: &state2.limits,
-            settings: &settings,
-            catalog: &catalog,
-            requested: requested.as_ref(),
-        };
-        queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| match_query(&rules, i, q, banks.as_ref()))
-            .collect::<Vec<_>>()
+        with_rules(&state2, requested.as_ref(), |rules| {
+            queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| match_query(rules, i, q, banks.as_ref()))
+                .collect::<Vec<_>>()
+        })
     })
     .await
     .map_err(ApiError::internal)?;
@@ -161,6 +153,26 @@ fn foreign_origin(headers: &HeaderMap) -> Option<String> {
     (host.as_deref() != Some(origin_host)).then_some(origin)
 }
 
+/// Runs `f` with the rules of a request that asks for `requested` thresholds, under the
+/// catalog's and the bank settings' read locks (on the blocking pool: searches are CPU work).
+fn with_rules<T>(
+    state: &AppState,
+    requested: Option<&AlgorithmMap<u32>>,
+    f: impl FnOnce(&Rules) -> T,
+) -> T {
+    let catalog = state.catalog.read().unwrap_or_else(|e| e.into_inner());
+    let settings = state
+        .bank_settings
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
+    f(&Rules {
+        limits: &state.limits,
+        settings: &settings,
+        catalog: &catalog,
+        requested,
+    })
+}
+
 /// Verdicts for an anonymous caller's items, counting its near misses.
 async fn anonymous_answer(
     state: &Arc<AppState>,
@@ -171,29 +183,20 @@ async fn anonymous_answer(
     let near = watch.enabled();
     let state2 = Arc::clone(state);
     let (results, near_misses) = tokio::task::spawn_blocking(move || {
-        let catalog = state2.catalog.read().unwrap_or_else(|e| e.into_inner());
-        let settings = state2
-            .bank_settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let rules = Rules {
-            limits: &state2.limits,
-            settings: &settings,
-            catalog: &catalog,
-            requested: None,
-        };
-        let categories = &state2.limits.public_categories;
-        let mut near_misses = 0u64;
-        let results = queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| {
-                let (verdict, near_miss) = verdict_query(&rules, i, q, near, categories);
-                near_misses += u64::from(near_miss);
-                verdict
-            })
-            .collect::<Vec<_>>();
-        (results, near_misses)
+        with_rules(&state2, None, |rules| {
+            let categories = &state2.limits.public_categories;
+            let mut near_misses = 0u64;
+            let results = queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    let (verdict, near_miss) = verdict_query(rules, i, q, near, categories);
+                    near_misses += u64::from(near_miss);
+                    verdict
+                })
+                .collect::<Vec<_>>();
+            (results, near_misses)
+        })
     })
     .await
     .map_err(ApiError::internal)?;

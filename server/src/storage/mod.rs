@@ -101,3 +101,31 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<()>;
     fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::Storage;
+    use pixelprint::Algorithm;
+
+    /// The banks table as it was before [`super::ADDED_COLUMNS`], with one bank.
+    pub const OLD_BANKS: &str = "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
+        INSERT INTO banks VALUES ('old', 'before settings');";
+
+    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the settings column,
+    /// keeps its bank, and opening it again changes nothing.
+    pub fn check_added_columns<S: Storage>(open: impl Fn() -> S) {
+        let store = open();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks.len(), 1);
+        assert_eq!(banks[0].settings, crate::model::BankSettings::default());
+        assert!(store
+            .set_bank_settings("old", Some(r#"{"thresholds":{"phash":6}}"#))
+            .unwrap());
+        assert!(!store.set_bank_settings("none", None).unwrap());
+        drop(store);
+        let store = open();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
+        assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+    }
+}

@@ -442,29 +442,16 @@ mod tests {
         }
     }
 
-    /// A database made before banks had settings gets the column when opened, its banks kept.
+    /// A database made before banks had settings gets the column when opened.
     #[test]
     fn an_older_database_gains_the_settings_column() {
         let Some(base) = test_url() else { return };
         let scratch = Scratch::new(&base, "addcol");
-        let mut old = Client::connect(&scratch.url, NoTls).unwrap();
-        old.batch_execute(
-            "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
-             INSERT INTO banks VALUES ('old', 'before settings');",
-        )
-        .unwrap();
-        let store = Postgres::open(&scratch.url).unwrap();
-        let banks = store.list_banks().unwrap();
-        assert_eq!(banks.len(), 1);
-        assert_eq!(banks[0].settings, crate::model::BankSettings::default());
-        assert!(store
-            .set_bank_settings("old", Some(r#"{"thresholds":{"phash":6}}"#))
-            .unwrap());
-        // Opening again changes nothing.
-        let store = Postgres::open(&scratch.url).unwrap();
-        let banks = store.list_banks().unwrap();
-        assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
-        assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+        Client::connect(&scratch.url, NoTls)
+            .unwrap()
+            .batch_execute(crate::storage::tests::OLD_BANKS)
+            .unwrap();
+        crate::storage::tests::check_added_columns(|| Postgres::open(&scratch.url).unwrap());
     }
 
     /// A writer that holds the change-log lock keeps every other writer out until it commits,

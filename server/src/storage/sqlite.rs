@@ -300,9 +300,8 @@ impl Storage for Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pixelprint::Algorithm;
 
-    /// A database made before banks had settings gets the column when opened, its banks kept.
+    /// A database made before banks had settings gets the column when opened.
     #[test]
     fn an_older_database_gains_the_settings_column() {
         let dir = std::env::temp_dir().join(format!("pixelprint-addcol-{}", std::process::id()));
@@ -311,26 +310,9 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         Connection::open(&path)
             .unwrap()
-            .execute_batch(
-                "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
-                 INSERT INTO banks VALUES ('old', 'before settings');",
-            )
+            .execute_batch(crate::storage::tests::OLD_BANKS)
             .unwrap();
-        let store = Sqlite::open(&path).unwrap();
-        let banks = store.list_banks().unwrap();
-        assert_eq!(banks.len(), 1);
-        assert_eq!(banks[0].settings, crate::model::BankSettings::default());
-        assert!(store
-            .set_bank_settings("old", Some(r#"{"thresholds":{"phash":6}}"#))
-            .unwrap());
-        assert!(!store.set_bank_settings("none", None).unwrap());
-        drop(store);
-        // Opening again changes nothing.
-        let store = Sqlite::open(&path).unwrap();
-        let banks = store.list_banks().unwrap();
-        assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
-        assert_eq!(banks[0].description.as_deref(), Some("before settings"));
-        drop(store);
+        crate::storage::tests::check_added_columns(|| Sqlite::open(&path).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
