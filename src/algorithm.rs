@@ -1,6 +1,7 @@
 //! The one registry of algorithms: every hash pixelprint computes or matches, as one enum
 //! ([`Algorithm`]) and one constant table row per algorithm ([`AlgorithmInfo`]): its names, the
-//! JSON key of its result, its bit length, its family and its default match threshold.
+//! JSON key of its result, its bit length, its family, its default match threshold and the
+//! false-positive rate measured at that threshold (see docs/thresholds.md).
 //!
 //! Everything that lists, names, parses or thresholds algorithms (the pipeline, hash lists,
 //! the CLI, the server, the wasm module and, generated from the wasm module's table, the JS
@@ -76,7 +77,7 @@ pub enum Input {
 
 /// One algorithm's row of the registry. Serialises with camelCase keys (the wasm module
 /// exports the table to JS as it is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlgorithmInfo {
     #[serde(skip)]
@@ -95,6 +96,13 @@ pub struct AlgorithmInfo {
     /// The distance at or below which two hashes count as a match (`None`: only equal values
     /// match). Lists and banks may set their own.
     pub default_threshold: Option<u32>,
+    /// What the default threshold rests on: the false positives measured at it (`None`: not
+    /// measured, as for digests and vPDQ).
+    pub fp_rate_per_pair: Option<FpRate>,
+    /// Whether a server bank matches by it unless its operator turns it off; `false` for the
+    /// hashes whose false-positive rate is too high to match by at any useful threshold
+    /// (aHash, wHash): a bank matches by them only when its operator turns them on.
+    pub matched_by_default: bool,
     /// Whether `hash` computes it when no algorithms are named.
     pub default: bool,
     /// Whether a line of a hash list can hold it as one hex value (not the dihedral variants,
@@ -102,10 +110,33 @@ pub struct AlgorithmInfo {
     pub listable: bool,
 }
 
-/// 31 of 256 bits: the ecosystem's PDQ convention.
+/// False matches at a threshold in the accuracy benchmark: `false_pairs` of `pairs` impostor
+/// pairs (an edited copy of one photo against another photo's original) were within it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FpRate {
+    pub false_pairs: u32,
+    pub pairs: u64,
+    /// The 95 % upper bound on the rate per pair (exact Poisson on `false_pairs`), rounded up
+    /// to two significant digits: what a bank's expected false hits are computed from.
+    pub upper_bound: f64,
+}
+
+/// The benchmark behind every measured row: bench/results/accuracy/2026-12-02-175992c.md
+/// (and its .json): 231 real photos x 25 edits, 1,328,250 impostor pairs.
+pub const FP_RATE_SOURCE: &str = "bench/results/accuracy/2026-12-02-175992c.md";
+const MEASURED_PAIRS: u64 = 1_328_250;
+
+/// No false pair in the benchmark: the rate is below 2.3e-6 (-ln 0.05 / 1,328,250 = 2.26e-6).
+const NO_FALSE_PAIR: Option<FpRate> = Some(FpRate {
+    false_pairs: 0,
+    pairs: MEASURED_PAIRS,
+    upper_bound: 2.3e-6,
+});
+
+/// 31 of 256 bits: the ecosystem's PDQ convention (0 false pairs in the benchmark; the closest
+/// two different originals are 92 bits apart).
 const PDQ_THRESHOLD: Option<u32> = Some(crate::pdq::PDQ_MATCH_THRESHOLD_BITS);
-/// About the same share of 64 bits as PDQ's 31 of 256.
-const BITS64_THRESHOLD: Option<u32> = Some(10);
 
 /// The registry: one row per algorithm, in [`Algorithm`] order.
 pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
@@ -118,6 +149,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Perceptual256,
         input: Input::Rgb,
         default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: true,
         listable: true,
     },
@@ -130,6 +163,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Perceptual256,
         input: Input::Rgb,
         default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: false,
         listable: false,
     },
@@ -141,7 +176,10 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 64,
         family: Family::Perceptual64,
         input: Input::Grey,
-        default_threshold: BITS64_THRESHOLD,
+        // 0 of 1,328,250 pairs at 0 (recall 28.9 %); 34 already at 2.
+        default_threshold: Some(0),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: false,
         default: true,
         listable: true,
     },
@@ -153,7 +191,10 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 64,
         family: Family::Perceptual64,
         input: Input::Grey,
-        default_threshold: BITS64_THRESHOLD,
+        // The largest with 0 false pairs (recall 41.8 %); 8 at 5.
+        default_threshold: Some(4),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: true,
         listable: true,
     },
@@ -165,7 +206,10 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 64,
         family: Family::Perceptual64,
         input: Input::Grey,
-        default_threshold: BITS64_THRESHOLD,
+        // 0 false pairs at 0 (recall 25.1 %); 1 at 1.
+        default_threshold: Some(0),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: false,
         listable: true,
     },
@@ -177,7 +221,11 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 64,
         family: Family::Perceptual64,
         input: Input::Grey,
-        default_threshold: BITS64_THRESHOLD,
+        // 0 false pairs at 10 (recall 49.4 %); 11 measures the same (as every odd threshold
+        // does the even one below), 4 false pairs at 12.
+        default_threshold: Some(10),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: true,
         listable: true,
     },
@@ -189,7 +237,10 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 256,
         family: Family::Perceptual256,
         input: Input::Grey,
+        // 0 false pairs at 40 (recall 39.9 %); 1 at 80.
         default_threshold: Some(40),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
         default: false,
         listable: true,
     },
@@ -201,7 +252,15 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         bits: 64,
         family: Family::Perceptual64,
         input: Input::Grey,
-        default_threshold: BITS64_THRESHOLD,
+        // 1 false pair already at 0 (recall 31.9 %); 119 at 2.
+        default_threshold: Some(0),
+        fp_rate_per_pair: Some(FpRate {
+            false_pairs: 1,
+            pairs: MEASURED_PAIRS,
+            // 4.744 / 1,328,250 = 3.57e-6.
+            upper_bound: 3.6e-6,
+        }),
+        matched_by_default: false,
         default: false,
         listable: true,
     },
@@ -214,6 +273,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Digest,
         input: Input::Bytes,
         default_threshold: None,
+        fp_rate_per_pair: None,
+        matched_by_default: true,
         default: true,
         listable: true,
     },
@@ -226,6 +287,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Digest,
         input: Input::Bytes,
         default_threshold: None,
+        fp_rate_per_pair: None,
+        matched_by_default: true,
         default: false,
         listable: true,
     },
@@ -238,6 +301,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Digest,
         input: Input::Bytes,
         default_threshold: None,
+        fp_rate_per_pair: None,
+        matched_by_default: true,
         default: true,
         listable: true,
     },
@@ -250,6 +315,8 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Video,
         input: Input::Video,
         default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: None,
+        matched_by_default: true,
         default: false,
         listable: false,
     },
@@ -307,6 +374,16 @@ impl Algorithm {
     /// The default match threshold in bits (`None`: equality).
     pub const fn match_threshold(self) -> Option<u32> {
         self.info().default_threshold
+    }
+
+    /// The false positives measured at the default threshold (`None`: not measured).
+    pub const fn fp_rate_per_pair(self) -> Option<FpRate> {
+        self.info().fp_rate_per_pair
+    }
+
+    /// Whether a server bank matches by it unless its operator turns it off.
+    pub const fn matched_by_default(self) -> bool {
+        self.info().matched_by_default
     }
 
     /// Whether it reads decoded pixels (else the bytes as they are, or a video's frames).
@@ -635,5 +712,76 @@ mod tests {
         );
         assert_eq!(map.remove(Algorithm::Pdq), Some(1));
         assert!(!map.contains(Algorithm::Pdq));
+    }
+
+    /// The smallest rate whose Poisson chance of `k` or fewer events in `n` trials is 5 %:
+    /// the exact 95 % upper bound on a rate of which `k` events were seen (by bisection).
+    fn poisson_upper_95(k: u32, n: u64) -> f64 {
+        let cdf = |mean: f64| {
+            let mut term = (-mean).exp();
+            let mut sum = term;
+            for i in 1..=k {
+                term *= mean / f64::from(i);
+                sum += term;
+            }
+            sum
+        };
+        let (mut lo, mut hi) = (0.0f64, 100.0f64);
+        for _ in 0..200 {
+            let mid = (lo + hi) / 2.0;
+            if cdf(mid) > 0.05 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi / n as f64
+    }
+
+    #[test]
+    fn measured_rates_are_the_benchmarks_at_the_default_thresholds() {
+        let result: serde_json::Value = serde_json::from_str(include_str!(
+            "../bench/results/accuracy/2026-12-02-175992c.json"
+        ))
+        .unwrap();
+        assert!(FP_RATE_SOURCE.ends_with("2026-12-02-175992c.md"));
+        let pairs = result["impostor_pairs"].as_u64().unwrap();
+        let mut measured = 0;
+        for row in &TABLE {
+            let Some(fp) = row.fp_rate_per_pair else {
+                assert!(!row.algorithm.is_perceptual(), "{} has no rate", row.name);
+                continue;
+            };
+            let t = row.default_threshold.unwrap();
+            let at_t = result["algorithms"][row.key]["thresholds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["threshold"] == t)
+                .unwrap_or_else(|| panic!("{} has no measurement at {t}", row.name));
+            assert_eq!(fp.pairs, pairs, "{}", row.name);
+            assert_eq!(u64::from(fp.false_pairs), at_t["fp_pairs"], "{}", row.name);
+            let exact = poisson_upper_95(fp.false_pairs, fp.pairs);
+            // Rounded up to two significant digits, never down.
+            assert!(
+                fp.upper_bound >= exact && fp.upper_bound < exact * 1.05,
+                "{}: {} for {exact}",
+                row.name,
+                fp.upper_bound
+            );
+            measured += 1;
+        }
+        assert_eq!(measured, 8);
+        assert!((poisson_upper_95(0, pairs) - 2.2555e-6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ahash_and_whash_are_not_matched_by_default() {
+        let off: Vec<_> = TABLE
+            .iter()
+            .filter(|row| !row.matched_by_default)
+            .map(|row| row.name)
+            .collect();
+        assert_eq!(off, ["ahash", "whash"]);
     }
 }

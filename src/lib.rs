@@ -45,7 +45,7 @@ pub mod video;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use algorithm::{Algorithm, AlgorithmInfo, AlgorithmMap, AlgorithmSet, Family};
+pub use algorithm::{Algorithm, AlgorithmInfo, AlgorithmMap, AlgorithmSet, Family, FpRate};
 pub use decode::{
     decode, AlphaPolicy, DecodeOptions, DecodedImage, ImageFormat, Orientation, OrientationPolicy,
     DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS,

@@ -151,14 +151,8 @@ mod tests {
     fn state(dir: &std::path::Path) -> Arc<AppState> {
         let storage = Sqlite::open(&dir.join("auth.db")).unwrap();
         let limits = Limits {
-            body_bytes: 1 << 10,
-            import_bytes: 1 << 10,
-            match_items: 1,
-            tip_items: 1,
-            pdq_max_threshold: 31,
-            h64_max_threshold: 10,
             require_match_key: true,
-            public_categories: Default::default(),
+            ..Limits::for_tests()
         };
         let off = || RateLimiter::new(0.0, 1.0);
         let guards = Guards {

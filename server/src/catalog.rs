@@ -252,6 +252,8 @@ pub struct Catalog {
     /// The hex of each digest entry, to find its set in `digests` when it is removed.
     digest_of: HashMap<i64, String>,
     banks: HashMap<String, Arc<str>>,
+    /// Live entries per bank and algorithm (what a bank's expected false hits scale with).
+    bank_counts: HashMap<Arc<str>, AlgorithmMap<usize>>,
 }
 
 impl Default for Catalog {
@@ -268,6 +270,7 @@ impl Default for Catalog {
             entries: HashMap::new(),
             digest_of: HashMap::new(),
             banks: HashMap::new(),
+            bank_counts: HashMap::new(),
         }
     }
 }
@@ -324,6 +327,11 @@ impl Catalog {
                 .insert(e.id);
             self.digest_of.insert(e.id, e.hash);
         }
+        *self
+            .bank_counts
+            .entry(bank.clone())
+            .or_default()
+            .get_or_insert_with(e.algorithm, || 0) += 1;
         self.entries.insert(
             e.id,
             EntryInfo {
@@ -360,6 +368,13 @@ impl Catalog {
                     return;
                 };
                 let a = info.algorithm;
+                if let Some(n) = self
+                    .bank_counts
+                    .get_mut(&info.bank)
+                    .and_then(|counts| counts.get_mut(a))
+                {
+                    *n = n.saturating_sub(1);
+                }
                 if a == Algorithm::Vpdq {
                     if let Some(features) = self.videos.remove(&id) {
                         for (fid, _) in indexed_frames(id, &features) {
@@ -436,6 +451,15 @@ impl Catalog {
             .get(&(a, hex.to_string()))
             .map(|ids| ids.iter().map(|&id| Hit { id, distance: 0 }).collect())
             .unwrap_or_default()
+    }
+
+    /// Live entries of `a` in `bank`.
+    pub fn bank_count(&self, bank: &str, a: Algorithm) -> usize {
+        self.bank_counts
+            .get(bank)
+            .and_then(|counts| counts.get(a))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Live entries per bank algorithm.

@@ -18,6 +18,7 @@ mod ratelimit;
 mod state;
 mod storage;
 mod sync;
+mod thresholds;
 mod time;
 
 use std::collections::HashMap;
@@ -119,6 +120,11 @@ struct Args {
     /// Largest threshold for the 64-bit hashes.
     #[arg(long, default_value_t = DEFAULT_H64_THRESHOLD)]
     max_h64_threshold: u32,
+    /// Most false hits per query a bank may be expected to give by a 64-bit hash (its measured
+    /// false-positive rate per pair × its entries); a bank above that stops matching by it
+    /// (docs/thresholds.md).
+    #[arg(long, default_value_t = 1e-3, value_parser = parse_budget)]
+    false_hit_budget: f64,
     /// Requests per second per client (an IPv4 address or an IPv6 /64) (0: no limit).
     #[arg(long, env = "PIXELPRINT_RATE_IP", default_value_t = 50.0)]
     rate_ip: f64,
@@ -218,6 +224,14 @@ fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `--false-hit-budget`: a finite number >= 0.
+fn parse_budget(arg: &str) -> Result<f64, String> {
+    match arg.parse::<f64>() {
+        Ok(b) if b.is_finite() && b >= 0.0 => Ok(b),
+        _ => Err(format!("expected a number >= 0, found {arg:?}")),
+    }
+}
+
 /// `BANK=CATEGORY` of `--public-category`: both in the bank names' alphabet.
 fn parse_public_category(arg: &str) -> Result<(String, String), String> {
     let plain = |s: &str| {
@@ -307,6 +321,7 @@ async fn run(args: Args) -> Result<(), String> {
         tip_items: 100,
         pdq_max_threshold: args.max_pdq_threshold,
         h64_max_threshold: args.max_h64_threshold,
+        false_hit_budget: args.false_hit_budget,
         require_match_key: args.require_match_key,
         public_categories: args
             .public_categories

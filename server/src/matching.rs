@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use pixelprint::hash::HashValue;
-use pixelprint::matching::{match_against, Hit, Policy, Query as HashQuery};
+use pixelprint::matching::{match_against, Query as HashQuery};
 use pixelprint::video::{VpdqFeature, VpdqMatch};
 use pixelprint::{Algorithm, AlgorithmMap, PdqHash};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::catalog::{Catalog, VideoHit};
 use crate::error::ApiError;
 use crate::model::{BANK_ALGORITHMS, MAX_VPDQ_FRAMES};
+use crate::thresholds::{threshold_algorithms, Admission, Rules};
 
 /// PDQ hashes of lower quality are not matched (the reference's rule).
 pub const PDQ_MIN_QUALITY: u32 = pixelprint::pdq::PDQ_MIN_QUALITY as u32;
@@ -57,10 +58,6 @@ static ITEM_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 /// Every key of `thresholds`: the bank algorithms matched by distance.
 static THRESHOLD_KEYS: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| threshold_algorithms().map(Algorithm::key).collect());
-
-fn threshold_algorithms() -> impl Iterator<Item = Algorithm> {
-    BANK_ALGORITHMS.into_iter().filter(|a| a.is_perceptual())
-}
 
 /// One algorithm's value in an item, as received.
 #[derive(Clone, Debug, Serialize)]
@@ -308,7 +305,7 @@ fn check_vpdq(frames: &[VpdqFrame]) -> Result<Vec<VpdqFeature>, String> {
 /// A request's thresholds: at most one per bank algorithm matched by distance, under its
 /// registry key.
 #[derive(Debug, Default)]
-pub struct Thresholds(AlgorithmMap<u32>);
+pub struct Thresholds(pub AlgorithmMap<u32>);
 
 impl<'de> Deserialize<'de> for Thresholds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -409,32 +406,8 @@ pub struct VerdictResponse {
     pub results: Vec<ItemVerdict>,
 }
 
-/// The policy under which near misses are looked for: every threshold doubled (at most the
-/// hash's width). Its hits within `policy` are exactly `policy`'s: an entry's distance is the
-/// smallest over the item's searches whatever the radius.
-pub fn near_miss_policy(policy: &Policy) -> Policy {
-    policy
-        .clone()
-        .map_thresholds(|a, t| t.saturating_mul(2).min(a.bits()))
-}
-
-/// The policy in force: the request's thresholds, each capped by the server's maximum for its
-/// width (`pdq_max` for 256-bit hashes, `h64_max` for 64-bit ones), the maximum where the
-/// request sets none.
-pub fn policy(t: Option<&Thresholds>, pdq_max: u32, h64_max: u32) -> Policy {
-    threshold_algorithms().fold(Policy::default(), |policy, a| {
-        let max = if a.bits() == 64 { h64_max } else { pdq_max };
-        let asked = t.and_then(|t| t.0.get(a).copied());
-        policy.with_threshold(a, asked.map_or(max, |v| v.min(max)))
-    })
-}
-
 /// The stored videos an item's vPDQ frames match; `Err` when no frame may be matched.
-fn search_videos(
-    catalog: &Catalog,
-    q: &Query,
-    policy: &Policy,
-) -> Result<Vec<VideoHit>, NotMatchable> {
+fn search_videos(catalog: &Catalog, q: &Query, radius: u32) -> Result<Vec<VideoHit>, NotMatchable> {
     let Some(frames) = &q.vpdq else {
         return Ok(Vec::new());
     };
@@ -444,44 +417,51 @@ fn search_videos(
             reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
         });
     }
-    let radius = policy.threshold(Algorithm::Pdq).unwrap_or(0);
     Ok(catalog.search_vpdq(frames, radius))
 }
 
-/// An anonymous caller's verdict on one checked item, and whether it was a near miss: no match
-/// under `policy`, but an entry within `near`'s thresholds (when near misses are looked for).
-/// Public categories come from `categories` (bank name to category).
+/// An anonymous caller's verdict on one checked item under `rules`, and whether it was a near
+/// miss: no match, but an entry within twice its bank's threshold (when `near` misses are
+/// looked for). Public categories come from `categories` (bank name to category).
 pub fn verdict_query(
-    catalog: &Catalog,
+    rules: &Rules,
     item: usize,
     q: &Query,
-    policy: &Policy,
-    near: Option<&Policy>,
+    near: bool,
     categories: &HashMap<String, String>,
 ) -> (ItemVerdict, bool) {
-    let outcome = match_against(catalog, &q.hashes, near.unwrap_or(policy));
-    let (hits, near_hits): (Vec<&Hit>, Vec<&Hit>) = outcome
+    let catalog = rules.catalog;
+    let outcome = match_against(catalog, &q.hashes, &rules.search_policy(near));
+    // Videos are matched at the PDQ threshold only: the vPDQ matcher's verdict is not a distance.
+    let videos = search_videos(catalog, q, rules.video_radius()).unwrap_or_default();
+    let mut matched = false;
+    let mut near_hit = false;
+    let mut named = BTreeSet::new();
+    let found = outcome
         .hits
         .iter()
-        .partition(|h| policy.is_match(h.algorithm, h.distance));
-    // Videos are matched under `policy` only: the vPDQ matcher's verdict is not a distance.
-    let videos = search_videos(catalog, q, policy).unwrap_or_default();
-    let ids = hits
-        .iter()
-        .map(|h| h.id.0 as i64)
-        .chain(videos.iter().map(|v| v.id));
-    let mut matched = false;
-    let mut named = BTreeSet::new();
-    for id in ids {
+        .map(|h| (h.id.0 as i64, Some((h.algorithm, h.distance))))
+        .chain(videos.iter().map(|v| (v.id, None)));
+    for (id, hit) in found {
         let Some(info) = catalog.entry(id) else {
             continue;
         };
+        if let Some((a, distance)) = hit {
+            match rules.admit(&info.bank, a, distance) {
+                Admission::Match => {}
+                Admission::NearMiss => {
+                    near_hit = true;
+                    continue;
+                }
+                Admission::No => continue,
+            }
+        }
         matched = true;
         if let Some(c) = categories.get(&*info.bank) {
             named.insert(c.clone());
         }
     }
-    let near_miss = !matched && !near_hits.is_empty();
+    let near_miss = !matched && near_hit;
     let verdict = ItemVerdict {
         categories: named.into_iter().collect(),
         item,
@@ -490,15 +470,15 @@ pub fn verdict_query(
     (verdict, near_miss)
 }
 
-/// Matches one checked item against the catalog.
+/// Matches one checked item against the catalog under `rules`.
 pub fn match_query(
-    catalog: &Catalog,
+    rules: &Rules,
     item: usize,
     q: &Query,
-    policy: &Policy,
     banks: Option<&HashSet<String>>,
 ) -> ItemResult {
-    let outcome = match_against(catalog, &q.hashes, policy);
+    let catalog = rules.catalog;
+    let outcome = match_against(catalog, &q.hashes, &rules.search_policy(false));
     let mut not_matchable = Vec::new();
     if let Some(n) = outcome.not_matchable {
         not_matchable.push(NotMatchable {
@@ -509,7 +489,7 @@ pub fn match_query(
             ),
         });
     }
-    let videos = match search_videos(catalog, q, policy) {
+    let videos = match search_videos(catalog, q, rules.video_radius()) {
         Ok(videos) => videos,
         Err(n) => {
             not_matchable.push(n);
@@ -534,6 +514,9 @@ pub fn match_query(
         .filter_map(|(id, distance, algorithm, variant, video)| {
             let info = catalog.entry(id)?;
             if banks.is_some_and(|b| !b.contains(&*info.bank)) {
+                return None;
+            }
+            if video.is_none() && rules.admit(&info.bank, algorithm, distance) != Admission::Match {
                 return None;
             }
             let (query_percent, target_percent) = percents(video);
@@ -589,18 +572,5 @@ mod tests {
         );
         assert!(serde_json::from_str::<HashItem>(r#"{"md5": "a", "md5": "b"}"#).is_err());
         assert!(serde_json::from_str::<HashItem>(r#"{"whash": "00"}"#).is_err());
-    }
-
-    #[test]
-    fn thresholds_are_capped_by_the_server_maxima() {
-        assert!(serde_json::from_str::<Thresholds>(r#"{"md5": 3}"#).is_err());
-        let t: Thresholds =
-            serde_json::from_str(r#"{"pdq": 40, "phash": 4, "ahash": null}"#).unwrap();
-        let p = policy(Some(&t), 31, 10);
-        assert_eq!(p.threshold(Algorithm::Pdq), Some(31));
-        assert_eq!(p.threshold(Algorithm::PHash), Some(4));
-        assert_eq!(p.threshold(Algorithm::DHash), Some(10));
-        assert_eq!(p.threshold(Algorithm::AHash), Some(10));
-        assert_eq!(policy(None, 20, 6).threshold(Algorithm::Pdq), Some(20));
     }
 }

@@ -1,5 +1,7 @@
 //! The algorithms banks hold (a subset of the registry's), and the records the server stores.
 
+use std::collections::BTreeMap;
+
 use pixelprint::hash::HashValue;
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text, VpdqFeature};
 use pixelprint::Algorithm;
@@ -79,13 +81,50 @@ pub struct StoredEntry {
     pub metadata: Option<String>,
 }
 
-/// A bank with its entry count, as `GET /v1/banks` lists it (fields in alphabetical order,
-/// the order in which the API has always sent them).
-#[derive(Clone, Debug, serde::Serialize)]
+/// A bank as stored: its entry count and its operator's settings.
+#[derive(Clone, Debug)]
 pub struct Bank {
     pub description: Option<String>,
     pub entries: u64,
     pub name: String,
+    pub settings: BankSettings,
+}
+
+/// What a bank's operator set (`PATCH /v1/banks/{name}`), stored as JSON in the bank's row:
+/// thresholds and whether an algorithm is matched, by registry key. What is not set follows
+/// the registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BankSettings {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub matching: BTreeMap<String, bool>,
+}
+
+impl BankSettings {
+    /// The stored text (`None` when nothing is set); unreadable text reads as no settings.
+    pub fn from_stored(text: Option<&str>) -> BankSettings {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn to_stored(&self) -> Option<String> {
+        (*self != BankSettings::default())
+            .then(|| serde_json::to_string(self).expect("maps of strings and numbers"))
+    }
+
+    /// The threshold the operator set for `a`, if any.
+    pub fn threshold(&self, a: Algorithm) -> Option<u32> {
+        self.thresholds.get(a.key()).copied()
+    }
+
+    /// Whether the bank matches by `a`: the operator's choice, else the registry's.
+    pub fn matches_by(&self, a: Algorithm) -> bool {
+        self.matching
+            .get(a.key())
+            .copied()
+            .unwrap_or(a.matched_by_default())
+    }
 }
 
 /// A tip as stored: the receipt token only as its SHA-256.

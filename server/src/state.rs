@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::catalog::Catalog;
 use crate::error::ApiError;
+use crate::model::BankSettings;
 use crate::nearmiss::NearMissWatch;
 use crate::ratelimit::{ItemQuota, RateLimiter};
 use crate::storage::{self, Storage};
@@ -24,11 +25,32 @@ pub struct Limits {
     pub pdq_max_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
     pub h64_max_threshold: u32,
+    /// Most false hits per query a bank may be expected to give by a 64-bit hash
+    /// (`--false-hit-budget`; see `crate::thresholds`).
+    pub false_hit_budget: f64,
     /// Whether `/v1/match` refuses anonymous callers (`--require-match-key`).
     pub require_match_key: bool,
     /// The category anonymous answers may name for a match in a bank, by bank name
     /// (`--public-category`); a bank not listed is never named.
     pub public_categories: HashMap<String, String>,
+}
+
+#[cfg(test)]
+impl Limits {
+    /// Small limits with the default thresholds and budget, for unit tests.
+    pub fn for_tests() -> Limits {
+        Limits {
+            body_bytes: 1 << 10,
+            import_bytes: 1 << 10,
+            match_items: 1,
+            tip_items: 1,
+            pdq_max_threshold: 31,
+            h64_max_threshold: 10,
+            false_hit_budget: 1e-3,
+            require_match_key: false,
+            public_categories: Default::default(),
+        }
+    }
 }
 
 /// The limiters and watches of client traffic.
@@ -62,6 +84,8 @@ pub struct Metrics {
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub catalog: RwLock<Catalog>,
+    /// Every bank's settings, by name, as last read from storage.
+    pub bank_settings: RwLock<HashMap<String, BankSettings>>,
     /// Whether the catalog has been loaded (see `sync.rs`).
     pub ready: AtomicBool,
     /// The change-log position the catalog reflects.
@@ -77,6 +101,7 @@ impl AppState {
         Arc::new(AppState {
             storage,
             catalog: RwLock::new(Catalog::default()),
+            bank_settings: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
             checkpoint: AtomicI64::new(0),
             sync: SyncProgress::default(),
@@ -97,6 +122,16 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::from)
+    }
+
+    /// Reads every bank's settings from storage (they change through any process).
+    pub async fn refresh_bank_settings(&self) -> Result<(), ApiError> {
+        let settings = self.db(|s| s.bank_settings()).await?;
+        *self
+            .bank_settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = settings;
+        Ok(())
     }
 
     pub fn require_ready(&self) -> Result<(), ApiError> {

@@ -39,6 +39,7 @@ impl AppState {
     /// Loads every entry and builds the indexes; the server is ready afterwards.
     pub async fn load(&self) -> Result<(), ApiError> {
         let _guard = self.sync.lock.lock().await;
+        self.refresh_bank_settings().await?;
         let (entries, seq): (Vec<StoredEntry>, i64) = self.db(|s| s.load_entries()).await?;
         let n = entries.len();
         let catalog = tokio::task::spawn_blocking(move || Catalog::build(entries))
@@ -59,6 +60,7 @@ impl AppState {
             return Ok(());
         }
         let _guard = self.sync.lock.lock().await;
+        self.refresh_bank_settings().await?;
         loop {
             let seq = self.checkpoint.load(Ordering::SeqCst);
             let changes = self.db(move |s| s.changes_since(seq, CHANGE_BATCH)).await?;

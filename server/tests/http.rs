@@ -74,6 +74,7 @@ fn openapi_document_lists_every_route() {
         ("/v1/tips/{tip_id}", "patch"),
         ("/v1/banks", "post"),
         ("/v1/banks", "get"),
+        ("/v1/banks/{name}", "patch"),
         ("/v1/banks/{name}/entries", "post"),
         ("/v1/banks/{name}/entries/{id}", "delete"),
         ("/v1/banks/{name}/import", "post"),
@@ -434,10 +435,15 @@ fn admin_endpoints_need_an_admin_key() {
     s.create_bank("x");
     assert_eq!(s.admin("/v1/banks", &json!({"name": "x"})).status, 409);
     let banks = s.get_auth("/v1/banks", ADMIN_KEY).json();
+    let bank = &banks["banks"][0];
     assert_eq!(
-        banks["banks"],
-        json!([{"name": "x", "description": null, "entries": 0}])
+        (&bank["name"], &bank["description"], &bank["entries"]),
+        (&json!("x"), &Value::Null, &json!(0))
     );
+    let keys: Vec<_> = bank["algorithms"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["ahash", "dhash", "pdq", "phash"]);
+    let r = s.request("PATCH", "/v1/banks/x", &[], b"{}");
+    assert_eq!(r.status, 401);
     // A second admin key works too.
     let admin2 = admin_key_with(&s, &["admin"]);
     assert_eq!(s.get_auth("/v1/banks", &admin2).status, 200);
@@ -918,4 +924,178 @@ fn videos_match_by_vpdq_with_both_percentages() {
     assert_eq!(s.delete_entry("videos", &chair20_id), 204);
     let r = s.match_items(json!({"items": [{"vpdq": chair19}]}));
     assert!(matches_of(&r, 0).is_empty(), "{r}");
+}
+
+/// Sets a bank's settings with the admin key; returns the response.
+fn patch_bank(s: &Server, bank: &str, body: &Value) -> common::Response {
+    let auth = format!("Bearer {}", common::ADMIN_KEY);
+    s.request(
+        "PATCH",
+        &format!("/v1/banks/{bank}"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// One bank's `algorithms` report from `GET /v1/banks`.
+fn bank_report(s: &Server, bank: &str) -> Value {
+    let r = s.get_auth("/v1/banks", common::ADMIN_KEY);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json();
+    assert_eq!(
+        list["fp_rate_source"],
+        "bench/results/accuracy/2026-12-02-175992c.md"
+    );
+    list["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == bank)
+        .unwrap_or_else(|| panic!("no bank {bank} in {list}"))["algorithms"]
+        .clone()
+}
+
+fn algorithms_matched(s: &Server, item: Value) -> Vec<String> {
+    let r = s.match_items(json!({ "items": [item] }));
+    matches_of(&r, 0)
+        .iter()
+        .map(|m| m["algorithm"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Banks report each threshold with the measured rate it rests on and the false hits a query
+/// should expect; aHash matches only where the bank turns it on; per-bank thresholds are capped.
+#[test]
+fn banks_report_threshold_provenance_and_take_their_own_settings() {
+    let dir = TempDir::new("provenance");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let ph = random_hex(71, 8);
+    let dh = random_hex(72, 8);
+    let ah = random_hex(73, 8);
+    let p = pdq(74);
+    s.add(
+        "a",
+        &[("pdq", &p), ("phash", &ph), ("dhash", &dh), ("ahash", &ah)],
+    );
+
+    let report = bank_report(&s, "a");
+    assert_eq!(
+        report["pdq"],
+        json!({"entries": 1, "threshold": 31, "fp_rate_per_pair_bound": 2.3e-6,
+               "expected_false_hits_per_query": 2.3e-6, "matching": true})
+    );
+    assert_eq!(report["phash"]["threshold"], 10);
+    assert_eq!(report["dhash"]["threshold"], 4);
+    assert_eq!(report["dhash"]["matching"], true);
+    assert_eq!(report["ahash"]["threshold"], 0);
+    assert_eq!(report["ahash"]["matching"], false);
+    assert!(report["ahash"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("operator turns it on"));
+
+    // The registry's thresholds: dHash 4, aHash not at all.
+    assert_eq!(
+        algorithms_matched(&s, json!({"dhash": flip(&dh, 4)})),
+        ["dhash"]
+    );
+    assert!(algorithms_matched(&s, json!({"dhash": flip(&dh, 5)})).is_empty());
+    assert!(algorithms_matched(&s, json!({"ahash": ah})).is_empty());
+
+    // Turned on, aHash matches at its threshold (0); above it no measured rate bounds its false
+    // hits, so a 64-bit hash set there is not matched; lower thresholds are.
+    let r = patch_bank(&s, "a", &json!({"matching": {"ahash": true}}));
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(algorithms_matched(&s, json!({"ahash": ah})), ["ahash"]);
+    assert!(algorithms_matched(&s, json!({"ahash": flip(&ah, 1)})).is_empty());
+    let r = patch_bank(&s, "a", &json!({"thresholds": {"ahash": 3, "dhash": 2}}));
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(algorithms_matched(&s, json!({"ahash": ah})).is_empty());
+    assert!(algorithms_matched(&s, json!({"dhash": flip(&dh, 3)})).is_empty());
+    assert_eq!(
+        algorithms_matched(&s, json!({"dhash": flip(&dh, 2)})),
+        ["dhash"]
+    );
+    let report = bank_report(&s, "a");
+    assert_eq!(report["ahash"]["threshold"], 3);
+    assert_eq!(report["ahash"]["matching"], false);
+    assert_eq!(report["ahash"]["fp_rate_per_pair_bound"], Value::Null);
+    assert!(report["ahash"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no measured false-positive rate at threshold 3"));
+    assert_eq!(report["dhash"]["threshold"], 2);
+    assert_eq!(report["dhash"]["fp_rate_per_pair_bound"], 2.3e-6);
+
+    // Thresholds above the server's caps are refused; unknown keys too; null resets.
+    let r = patch_bank(&s, "a", &json!({"thresholds": {"phash": 11}}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "threshold_above_cap");
+    let r = patch_bank(&s, "a", &json!({"thresholds": {"pdq": 32}}));
+    assert_eq!(r.json()["error"]["code"], "threshold_above_cap");
+    let r = patch_bank(&s, "a", &json!({"thresholds": {"md5": 1}}));
+    assert_eq!(r.json()["error"]["code"], "invalid_algorithm");
+    let r = patch_bank(&s, "nope", &json!({"thresholds": {"pdq": 20}}));
+    assert_eq!(r.status, 404);
+    let r = patch_bank(
+        &s,
+        "a",
+        &json!({"thresholds": {"ahash": null, "dhash": null}, "matching": {"ahash": null}}),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(algorithms_matched(&s, json!({"ahash": ah})).is_empty());
+    assert_eq!(bank_report(&s, "a")["dhash"]["threshold"], 4);
+
+    // Settings are stored: a restarted server keeps them.
+    let r = patch_bank(&s, "a", &json!({"matching": {"ahash": true}}));
+    assert_eq!(r.status, 204, "{}", r.text());
+    drop(s);
+    let s = Server::start_ready(&dir.0, &[]);
+    assert_eq!(algorithms_matched(&s, json!({"ahash": ah})), ["ahash"]);
+}
+
+/// A 64-bit hash is matched only while its measured bound × the bank's entries of it stays
+/// within the budget: 1e-5 / 2.3e-6 allows 4 pHash entries.
+#[test]
+fn a_64_bit_hash_stops_matching_when_the_bank_outgrows_its_budget() {
+    let dir = TempDir::new("budget");
+    let s = Server::start_ready(&dir.0, &["--false-hit-budget", "1e-5"]);
+    s.create_bank("a");
+    let phashes: Vec<String> = (0..5).map(|i| random_hex(80 + i, 8)).collect();
+    let p = pdq(90);
+    s.add("a", &[("pdq", &p)]);
+    let four: Vec<(&str, &str)> = phashes[..4].iter().map(|h| ("phash", h.as_str())).collect();
+    s.add("a", &four);
+    assert_eq!(
+        algorithms_matched(&s, json!({"phash": phashes[0]})),
+        ["phash"]
+    );
+    let report = bank_report(&s, "a");
+    assert_eq!(report["phash"]["matching"], true);
+    let expected = report["phash"]["expected_false_hits_per_query"]
+        .as_f64()
+        .unwrap();
+    assert!((expected - 4.0 * 2.3e-6).abs() < 1e-12, "{expected}");
+
+    let fifth = s.add("a", &[("phash", &phashes[4])]);
+    assert!(algorithms_matched(&s, json!({"phash": phashes[0]})).is_empty());
+    let report = bank_report(&s, "a");
+    assert_eq!(report["phash"]["entries"], 5);
+    assert_eq!(report["phash"]["matching"], false);
+    let reason = report["phash"]["reason"].as_str().unwrap();
+    assert!(reason.contains("at most 4 phash entries"), "{reason}");
+    // PDQ (256 bits) is not limited by size.
+    assert_eq!(report["pdq"]["matching"], true);
+    assert_eq!(algorithms_matched(&s, json!({"pdq": p})), ["pdq"]);
+
+    // Back within the budget, it matches again.
+    assert_eq!(s.delete_entry("a", &fifth[0]), 204);
+    assert_eq!(
+        algorithms_matched(&s, json!({"phash": phashes[0]})),
+        ["phash"]
+    );
 }

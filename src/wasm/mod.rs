@@ -23,7 +23,8 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 }
 
 /// The algorithm registry, one object per algorithm in output order: `{name, key, aliases,
-/// bits, family, input, defaultThreshold, default, listable}`. The package's JS algorithm lists
+/// bits, family, input, defaultThreshold, fpRatePerPair: {falsePairs, pairs, upperBound} | null,
+/// matchedByDefault, default, listable}`. The package's JS algorithm lists
 /// and its `.d.ts` union are generated from it (`www/tools/gen-algorithms.mjs`).
 #[wasm_bindgen(js_name = algorithmTable)]
 pub fn algorithm_table() -> Result<JsValue, JsError> {

@@ -5,9 +5,9 @@
 use axum::extract::{Path, Query as UrlQuery, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Json;
-use pixelprint::Algorithm;
+use pixelprint::{Algorithm, AlgorithmMap};
 use serde::{Deserialize, Serialize};
 
 use super::json::{read_body, JsonBody};
@@ -15,12 +15,14 @@ use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
 use crate::import::{parse_import, ImportFormat};
-use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, Bank, NewEntry};
+use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, NewEntry};
 use crate::state::AppState;
+use crate::thresholds::{algorithm_use, cap, threshold_algorithms, AlgorithmUse};
 
 pub fn routes() -> Routes {
     Routes::new()
         .route("/v1/banks", post(create_bank).get(list_banks))
+        .route("/v1/banks/{name}", patch(set_bank))
         .route("/v1/banks/{name}/entries", post(add_entries))
         .route("/v1/banks/{name}/entries/{id}", delete(delete_entry))
         .route("/v1/banks/{name}/export", get(export_bank))
@@ -44,9 +46,33 @@ struct BankCreated {
     name: String,
 }
 
+/// A bank as `GET /v1/banks` lists it (fields in alphabetical order).
+#[derive(Serialize)]
+struct BankView {
+    /// Per algorithm matched by distance: its threshold and what that rests on.
+    algorithms: AlgorithmMap<AlgorithmUse>,
+    description: Option<String>,
+    entries: u64,
+    name: String,
+}
+
 #[derive(Serialize)]
 struct BankList {
-    banks: Vec<Bank>,
+    banks: Vec<BankView>,
+    /// Where the false-positive rates come from.
+    fp_rate_source: &'static str,
+    false_hit_budget: f64,
+}
+
+/// `PATCH /v1/banks/{name}`: per algorithm key, a threshold or whether the bank matches by it;
+/// `null` returns to the registry's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankSettingsRequest {
+    #[serde(default)]
+    thresholds: std::collections::BTreeMap<String, Option<u32>>,
+    #[serde(default)]
+    matching: std::collections::BTreeMap<String, Option<bool>>,
 }
 
 #[derive(Serialize)]
@@ -107,7 +133,95 @@ async fn create_bank(
 
 async fn list_banks(State(state): St, _: AdminKey) -> AppResult<Json<BankList>> {
     let banks = state.db(|s| s.list_banks()).await?;
-    Ok(Json(BankList { banks }))
+    let catalog = state.catalog.read().unwrap_or_else(|e| e.into_inner());
+    let banks = banks
+        .into_iter()
+        .map(|b| BankView {
+            algorithms: threshold_algorithms()
+                .map(|a| {
+                    let n = catalog.bank_count(&b.name, a);
+                    (a, algorithm_use(&state.limits, &b.settings, a, n))
+                })
+                .collect(),
+            description: b.description,
+            entries: b.entries,
+            name: b.name,
+        })
+        .collect();
+    Ok(Json(BankList {
+        banks,
+        fp_rate_source: pixelprint::algorithm::FP_RATE_SOURCE,
+        false_hit_budget: state.limits.false_hit_budget,
+    }))
+}
+
+/// The threshold algorithm of a settings key, or a 400 naming the field.
+fn settings_algorithm(field: &str, key: &str) -> AppResult<Algorithm> {
+    threshold_algorithms()
+        .find(|a| a.key() == key)
+        .ok_or_else(|| {
+            let names: Vec<_> = threshold_algorithms().map(Algorithm::key).collect();
+            ApiError::bad_at(
+                "invalid_algorithm",
+                format!("{field} keys are {}; found {key:?}", names.join(", ")),
+                None,
+                field,
+            )
+        })
+}
+
+async fn set_bank(
+    State(state): St,
+    Path(bank): Path<String>,
+    Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<BankSettingsRequest>>,
+) -> AppResult<StatusCode> {
+    require_bank(&state, &bank).await?;
+    let mut settings = state
+        .bank_settings
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&bank)
+        .cloned()
+        .unwrap_or_default();
+    for (key, value) in req.thresholds {
+        let a = settings_algorithm("thresholds", &key)?;
+        match value {
+            None => {
+                settings.thresholds.remove(a.key());
+            }
+            Some(t) if t > cap(&state.limits, a) => {
+                return Err(ApiError::bad_at(
+                    "threshold_above_cap",
+                    format!(
+                        "the server allows {key} thresholds up to {}; found {t}",
+                        cap(&state.limits, a)
+                    ),
+                    None,
+                    "thresholds",
+                ));
+            }
+            Some(t) => {
+                settings.thresholds.insert(a.key().to_string(), t);
+            }
+        }
+    }
+    for (key, value) in req.matching {
+        let a = settings_algorithm("matching", &key)?;
+        match value {
+            None => settings.matching.remove(a.key()),
+            Some(on) => settings.matching.insert(a.key().to_string(), on),
+        };
+    }
+    let stored = settings.to_stored();
+    let b = bank.clone();
+    if !state
+        .db(move |s| s.set_bank_settings(&b, stored.as_deref()))
+        .await?
+    {
+        return Err(ApiError::NotFound(format!("no bank named {bank:?}")));
+    }
+    state.refresh_bank_settings().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn require_bank(state: &AppState, name: &str) -> AppResult<()> {

@@ -21,11 +21,12 @@ use super::{AppResult, Routes, St};
 use crate::auth::{Keyed, MatchCaller};
 use crate::error::ApiError;
 use crate::matching::{
-    match_query, near_miss_policy, policy, verdict_query, MatchRequest, MatchResponse, Query,
-    VerdictResponse,
+    match_query, verdict_query, MatchRequest, MatchResponse, Query, VerdictResponse,
 };
 use crate::ratelimit::{client_group, QuotaRefusal};
 use crate::state::AppState;
+use crate::thresholds::Rules;
+use pixelprint::AlgorithmMap;
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/match", post(match_hashes))
@@ -71,11 +72,7 @@ async fn match_hashes(
         .enumerate()
         .map(|(i, item)| item.check(i))
         .collect::<AppResult<Vec<_>>>()?;
-    let policy = policy(
-        req.thresholds.as_ref(),
-        state.limits.pdq_max_threshold,
-        state.limits.h64_max_threshold,
-    );
+    let requested = req.thresholds.map(|t| t.0);
     let client = client_group(addr.ip());
     if caller == MatchCaller::Anonymous {
         charge_anonymous(&state, &client, &headers, queries.len())?;
@@ -85,19 +82,20 @@ async fn match_hashes(
     m.match_items
         .fetch_add(queries.len() as u64, Ordering::Relaxed);
     if caller == MatchCaller::Anonymous {
-        let answer = anonymous_answer(&state, &client, queries, policy).await?;
+        let answer = anonymous_answer(&state, &client, queries).await?;
         return Ok(Json(answer).into_response());
     }
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
     let state2 = Arc::clone(&state);
     // The searches are CPU work: off the async threads, under the catalog's read lock.
     let results = tokio::task::spawn_blocking(move || {
-        let catalog = state2.catalog.read().unwrap_or_else(|e| e.into_inner());
-        queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| match_query(&catalog, i, q, &policy, banks.as_ref()))
-            .collect::<Vec<_>>()
+        with_rules(&state2, requested.as_ref(), |rules| {
+            queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| match_query(rules, i, q, banks.as_ref()))
+                .collect::<Vec<_>>()
+        })
     })
     .await
     .map_err(ApiError::internal)?;
@@ -155,31 +153,50 @@ fn foreign_origin(headers: &HeaderMap) -> Option<String> {
     (host.as_deref() != Some(origin_host)).then_some(origin)
 }
 
+/// Runs `f` with the rules of a request that asks for `requested` thresholds, under the
+/// catalog's and the bank settings' read locks (on the blocking pool: searches are CPU work).
+fn with_rules<T>(
+    state: &AppState,
+    requested: Option<&AlgorithmMap<u32>>,
+    f: impl FnOnce(&Rules) -> T,
+) -> T {
+    let catalog = state.catalog.read().unwrap_or_else(|e| e.into_inner());
+    let settings = state
+        .bank_settings
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
+    f(&Rules {
+        limits: &state.limits,
+        settings: &settings,
+        catalog: &catalog,
+        requested,
+    })
+}
+
 /// Verdicts for an anonymous caller's items, counting its near misses.
 async fn anonymous_answer(
     state: &Arc<AppState>,
     client: &str,
     queries: Vec<Query>,
-    policy: pixelprint::matching::Policy,
 ) -> AppResult<VerdictResponse> {
     let watch = &state.guards.near_miss;
-    let near = watch.enabled().then(|| near_miss_policy(&policy));
+    let near = watch.enabled();
     let state2 = Arc::clone(state);
     let (results, near_misses) = tokio::task::spawn_blocking(move || {
-        let catalog = state2.catalog.read().unwrap_or_else(|e| e.into_inner());
-        let categories = &state2.limits.public_categories;
-        let mut near_misses = 0u64;
-        let results = queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| {
-                let (verdict, near_miss) =
-                    verdict_query(&catalog, i, q, &policy, near.as_ref(), categories);
-                near_misses += u64::from(near_miss);
-                verdict
-            })
-            .collect::<Vec<_>>();
-        (results, near_misses)
+        with_rules(&state2, None, |rules| {
+            let categories = &state2.limits.public_categories;
+            let mut near_misses = 0u64;
+            let results = queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    let (verdict, near_miss) = verdict_query(rules, i, q, near, categories);
+                    near_misses += u64::from(near_miss);
+                    verdict
+                })
+                .collect::<Vec<_>>();
+            (results, near_misses)
+        })
     })
     .await
     .map_err(ApiError::internal)?;

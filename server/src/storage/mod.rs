@@ -14,7 +14,9 @@ mod sqlite;
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
-use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
+use std::collections::HashMap;
+
+use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -51,6 +53,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 ";
 
+/// Columns added to tables of [`SHARED_SCHEMA`] since they were first created: `(table, column,
+/// type)`. Both backends add those missing when they open a database; never removed or changed.
+const ADDED_COLUMNS: [(&str, &str, &str); 1] = [
+    // A bank's settings (`crate::model::BankSettings`) as JSON.
+    ("banks", "settings", "TEXT"),
+];
+
+/// The query that lists banks as [`read::bank`] reads them.
+const LIST_BANKS: &str = "SELECT b.name, b.description,
+        (SELECT COUNT(*) FROM entries e WHERE e.bank = b.name), b.settings
+ FROM banks b ORDER BY b.name";
+
+/// The query that lists bank settings as [`read::bank_settings`] reads them.
+const BANK_SETTINGS: &str = "SELECT name, settings FROM banks";
+
 pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// What the server needs from a database. Calls block: callers run them off the async threads.
@@ -61,6 +78,10 @@ pub trait Storage: Send + Sync + 'static {
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>>;
     fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()>;
     fn list_banks(&self) -> Result<Vec<Bank>>;
+    /// Every bank's settings, by name.
+    fn bank_settings(&self) -> Result<HashMap<String, BankSettings>>;
+    /// Stores a bank's settings (`None`: none); `false` if there is no such bank.
+    fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool>;
     fn bank_exists(&self, name: &str) -> Result<bool>;
     /// Adds the entries in one transaction; returns their ids in order.
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
@@ -79,4 +100,32 @@ pub trait Storage: Send + Sync + 'static {
         now: i64,
     ) -> Result<()>;
     fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::Storage;
+    use pixelprint::Algorithm;
+
+    /// The banks table as it was before [`super::ADDED_COLUMNS`], with one bank.
+    pub const OLD_BANKS: &str = "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
+        INSERT INTO banks VALUES ('old', 'before settings');";
+
+    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the settings column,
+    /// keeps its bank, and opening it again changes nothing.
+    pub fn check_added_columns<S: Storage>(open: impl Fn() -> S) {
+        let store = open();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks.len(), 1);
+        assert_eq!(banks[0].settings, crate::model::BankSettings::default());
+        assert!(store
+            .set_bank_settings("old", Some(r#"{"thresholds":{"phash":6}}"#))
+            .unwrap());
+        assert!(!store.set_bank_settings("none", None).unwrap());
+        drop(store);
+        let store = open();
+        let banks = store.list_banks().unwrap();
+        assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
+        assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+    }
 }

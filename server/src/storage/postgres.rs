@@ -20,8 +20,12 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::read::{self, Columns, TIP_COLUMNS};
-use super::{Result, Storage, StorageError, SHARED_SCHEMA};
-use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
+use super::{
+    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+};
+use std::collections::HashMap;
+
+use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
 const LOG_LOCK: i64 = 0x7069_7865_6c70_7274; // "pixelprt"
@@ -77,6 +81,11 @@ impl Postgres {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             tx.batch_execute(SHARED_SCHEMA)?;
             tx.batch_execute(SCHEMA)?;
+            for (table, column, kind) in ADDED_COLUMNS {
+                tx.batch_execute(&format!(
+                    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                ))?;
+            }
             tx.commit()?;
             Ok(())
         })?;
@@ -179,13 +188,27 @@ impl Storage for Postgres {
 
     fn list_banks(&self) -> Result<Vec<Bank>> {
         self.with(|c| {
-            let rows = c.query(
-                "SELECT b.name, b.description,
-                        (SELECT COUNT(*) FROM entries e WHERE e.bank = b.name)
-                 FROM banks b ORDER BY b.name",
-                &[],
-            )?;
+            let rows = c.query(LIST_BANKS, &[])?;
             rows.iter().map(read::bank).collect()
+        })
+    }
+
+    fn bank_settings(&self) -> Result<HashMap<String, BankSettings>> {
+        self.with(|c| {
+            c.query(BANK_SETTINGS, &[])?
+                .iter()
+                .map(read::bank_settings)
+                .collect()
+        })
+    }
+
+    fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE banks SET settings = $2 WHERE name = $1",
+                &[&name, &settings],
+            )?;
+            Ok(n > 0)
         })
     }
 
@@ -417,6 +440,18 @@ mod tests {
             hash: hash.to_string(),
             metadata: None,
         }
+    }
+
+    /// A database made before banks had settings gets the column when opened.
+    #[test]
+    fn an_older_database_gains_the_settings_column() {
+        let Some(base) = test_url() else { return };
+        let scratch = Scratch::new(&base, "addcol");
+        Client::connect(&scratch.url, NoTls)
+            .unwrap()
+            .batch_execute(crate::storage::tests::OLD_BANKS)
+            .unwrap();
+        crate::storage::tests::check_added_columns(|| Postgres::open(&scratch.url).unwrap());
     }
 
     /// A writer that holds the change-log lock keeps every other writer out until it commits,

@@ -4,7 +4,7 @@
 use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
-use crate::model::{bank_algorithm, Bank, Change, ChangeOp, StoredEntry, TipRecord};
+use crate::model::{bank_algorithm, Bank, BankSettings, Change, ChangeOp, StoredEntry, TipRecord};
 
 /// The columns of `tips`, in the order [`tip`] reads them.
 pub(super) const TIP_COLUMNS: &str =
@@ -53,13 +53,22 @@ pub(super) fn change(r: &impl Columns) -> Result<Change> {
     Ok(Change { seq, op })
 }
 
-/// A bank row read as `name, description, entry count`.
+/// A bank row read as `name, description, entry count, settings`.
 pub(super) fn bank(r: &impl Columns) -> Result<Bank> {
     Ok(Bank {
         name: r.text(0)?,
         description: r.opt_text(1)?,
         entries: r.int(2)? as u64,
+        settings: BankSettings::from_stored(r.opt_text(3)?.as_deref()),
     })
+}
+
+/// A bank's settings read as `name, settings`.
+pub(super) fn bank_settings(r: &impl Columns) -> Result<(String, BankSettings)> {
+    Ok((
+        r.text(0)?,
+        BankSettings::from_stored(r.opt_text(1)?.as_deref()),
+    ))
 }
 
 /// A `tips` row read as [`TIP_COLUMNS`].

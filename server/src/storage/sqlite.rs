@@ -8,8 +8,12 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
-use super::{Result, Storage, StorageError, SHARED_SCHEMA};
-use crate::model::{Bank, Change, NewEntry, StoredEntry, TipRecord};
+use super::{
+    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+};
+use std::collections::HashMap;
+
+use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -53,6 +57,16 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, kind) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+            }
+        }
         Ok(Sqlite {
             conn: Mutex::new(conn),
         })
@@ -134,11 +148,25 @@ impl Storage for Sqlite {
 
     fn list_banks(&self) -> Result<Vec<Bank>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT b.name, b.description, (SELECT COUNT(*) FROM entries e WHERE e.bank = b.name)
-             FROM banks b ORDER BY b.name",
-        )?;
+        let mut stmt = conn.prepare(LIST_BANKS)?;
         read_all(&mut stmt, [], |r| read::bank(r))
+    }
+
+    fn bank_settings(&self) -> Result<HashMap<String, BankSettings>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(BANK_SETTINGS)?;
+        Ok(read_all(&mut stmt, [], |r| read::bank_settings(r))?
+            .into_iter()
+            .collect())
+    }
+
+    fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE banks SET settings = ?2 WHERE name = ?1",
+            params![name, settings],
+        )?;
+        Ok(n > 0)
     }
 
     fn bank_exists(&self, name: &str) -> Result<bool> {
@@ -266,5 +294,25 @@ impl Storage for Sqlite {
             )
             .optional()?;
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before banks had settings gets the column when opened.
+    #[test]
+    fn an_older_database_gains_the_settings_column() {
+        let dir = std::env::temp_dir().join(format!("pixelprint-addcol-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(crate::storage::tests::OLD_BANKS)
+            .unwrap();
+        crate::storage::tests::check_added_columns(|| Sqlite::open(&path).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

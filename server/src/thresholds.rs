@@ -1,0 +1,226 @@
+//! Which algorithms a bank matches by, and at what threshold: the bank's own (`PATCH
+//! /v1/banks/{name}`) or the registry's, within the server's caps; each with the false-positive
+//! rate per pair measured at the registry's threshold (`pixelprint::FpRate`) and the false hits
+//! a query should expect from the bank at its size (rate × entries).
+//!
+//! A 64-bit hash is matched in a bank only while that expectation is within the budget
+//! (`--false-hit-budget`, 1e-3 per query by default): above the size where its measured bound
+//! passes the budget, the bank stops matching by it (docs/thresholds.md). 256-bit hashes are not
+//! limited. aHash and wHash are matched only where the bank's operator turns them on.
+
+use std::collections::HashMap;
+
+use pixelprint::matching::Policy;
+use pixelprint::Algorithm;
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::model::{BankSettings, BANK_ALGORITHMS};
+use crate::state::Limits;
+
+/// The bank algorithms matched by distance.
+pub fn threshold_algorithms() -> impl Iterator<Item = Algorithm> {
+    BANK_ALGORITHMS.into_iter().filter(|a| a.is_perceptual())
+}
+
+/// The largest threshold the server allows for `a` (`--max-pdq-threshold`, `--max-h64-threshold`).
+pub fn cap(limits: &Limits, a: Algorithm) -> u32 {
+    if a.bits() == 64 {
+        limits.h64_max_threshold
+    } else {
+        limits.pdq_max_threshold
+    }
+}
+
+/// How a bank uses one algorithm, as `GET /v1/banks` reports it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlgorithmUse {
+    /// The bank's live entries of this algorithm.
+    pub entries: usize,
+    /// The threshold in force: the bank's, else the registry's, within the server's cap.
+    pub threshold: u32,
+    /// The 95 % upper bound on the false-positive rate per pair at `threshold` (`None`: not
+    /// measured at or above it).
+    pub fp_rate_per_pair_bound: Option<f64>,
+    /// `fp_rate_per_pair_bound` × `entries`: the false hits one query should expect here.
+    pub expected_false_hits_per_query: Option<f64>,
+    /// Whether the bank matches by it.
+    pub matching: bool,
+    /// Why not, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How a bank with `settings` and `entries` live entries of `a` uses it.
+pub fn algorithm_use(
+    limits: &Limits,
+    settings: &BankSettings,
+    a: Algorithm,
+    entries: usize,
+) -> AlgorithmUse {
+    let default = a.match_threshold().unwrap_or(0);
+    let threshold = settings.threshold(a).unwrap_or(default).min(cap(limits, a));
+    // The rate can only grow with the threshold: the one measured at the registry's holds below.
+    let bound = a
+        .fp_rate_per_pair()
+        .filter(|_| threshold <= default)
+        .map(|fp| fp.upper_bound);
+    let expected = bound.map(|b| b * entries as f64);
+    let budget = limits.false_hit_budget;
+    let reason = if !settings.matches_by(a) {
+        Some(if a.matched_by_default() {
+            format!("{a} is turned off for this bank")
+        } else {
+            format!(
+                "{a} is matched only where the bank's operator turns it on: its false-positive \
+                 rate is over 1e-6 per pair from threshold 2 (docs/thresholds.md)"
+            )
+        })
+    } else if a.bits() != 64 {
+        None
+    } else {
+        match expected {
+            None => Some(format!(
+                "{a} has no measured false-positive rate at threshold {threshold} (measured at \
+                 {default}): 64-bit hashes are matched only where one bounds the expected false hits"
+            )),
+            Some(e) if e > budget => {
+                let most = (budget / bound.unwrap_or(1.0)).floor();
+                Some(format!(
+                    "{entries} entries at up to {:.1e} false positives per pair expect {e:.1e} \
+                     false hits per query, over the budget of {budget:e}: {a} is matched in banks \
+                     of at most {most} {a} entries at threshold {threshold}",
+                    bound.unwrap_or(0.0)
+                ))
+            }
+            Some(_) => None,
+        }
+    };
+    AlgorithmUse {
+        entries,
+        threshold,
+        fp_rate_per_pair_bound: bound,
+        expected_false_hits_per_query: expected,
+        matching: reason.is_none(),
+        reason,
+    }
+}
+
+/// What one hit is under the rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    Match,
+    /// Not a match, but within twice the threshold in a bank that matches by the algorithm.
+    NearMiss,
+    No,
+}
+
+/// The rules of one request: each bank's settings and sizes, the request's own thresholds.
+pub struct Rules<'a> {
+    pub limits: &'a Limits,
+    pub settings: &'a HashMap<String, BankSettings>,
+    pub catalog: &'a Catalog,
+    /// A keyed caller's thresholds; they replace the banks', within the caps.
+    pub requested: Option<&'a pixelprint::AlgorithmMap<u32>>,
+}
+
+impl Rules<'_> {
+    fn requested(&self, a: Algorithm) -> Option<u32> {
+        self.requested
+            .and_then(|r| r.get(a).copied())
+            .map(|t| t.min(cap(self.limits, a)))
+    }
+
+    /// Whether an entry of `a` in `bank` at `distance` from the query matches.
+    pub fn admit(&self, bank: &str, a: Algorithm, distance: u32) -> Admission {
+        if !a.is_perceptual() {
+            return Admission::Match;
+        }
+        let none = BankSettings::default();
+        let settings = self.settings.get(bank).unwrap_or(&none);
+        let used = algorithm_use(self.limits, settings, a, self.catalog.bank_count(bank, a));
+        if !used.matching {
+            return Admission::No;
+        }
+        let t = self.requested(a).unwrap_or(used.threshold);
+        if distance <= t {
+            Admission::Match
+        } else if distance <= t.saturating_mul(2).min(a.bits()) {
+            Admission::NearMiss
+        } else {
+            Admission::No
+        }
+    }
+
+    /// The searches' radii: per algorithm the largest threshold any bank may match at (twice
+    /// that, at most the hash's width, when near misses are looked for).
+    pub fn search_policy(&self, near_misses: bool) -> Policy {
+        threshold_algorithms().fold(Policy::default(), |policy, a| {
+            let cap = cap(self.limits, a);
+            let radius = self.requested(a).unwrap_or_else(|| {
+                let default = a.match_threshold().unwrap_or(0).min(cap);
+                self.settings
+                    .values()
+                    .filter_map(|s| s.threshold(a))
+                    .map(|t| t.min(cap))
+                    .fold(default, u32::max)
+            });
+            let radius = if near_misses {
+                radius.saturating_mul(2).min(a.bits())
+            } else {
+                radius
+            };
+            policy.with_threshold(a, radius)
+        })
+    }
+
+    /// The radius of a vPDQ query's frames: the request's PDQ threshold, else the registry's,
+    /// within the cap.
+    pub fn video_radius(&self) -> u32 {
+        let a = Algorithm::Pdq;
+        self.requested(a)
+            .unwrap_or_else(|| a.match_threshold().unwrap_or(0).min(cap(self.limits, a)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At the default budget a 64-bit hash measured at 0 of 1,328,250 pairs (bound 2.3e-6) is
+    /// matched in banks of up to 434 of its entries (1e-3 / 2.3e-6 = 434.8); PDQ at any size.
+    #[test]
+    fn the_size_limit_is_the_budget_over_the_measured_bound() {
+        let (l, none) = (Limits::for_tests(), BankSettings::default());
+        assert!(algorithm_use(&l, &none, Algorithm::PHash, 434).matching);
+        let over = algorithm_use(&l, &none, Algorithm::PHash, 435);
+        assert!(!over.matching);
+        assert!(
+            over.reason
+                .as_deref()
+                .unwrap()
+                .contains("at most 434 phash"),
+            "{over:?}"
+        );
+        assert!(algorithm_use(&l, &none, Algorithm::DHash, 434).matching);
+        let pdq = algorithm_use(&l, &none, Algorithm::Pdq, 10_000_000);
+        assert!(pdq.matching);
+        assert_eq!(pdq.threshold, 31);
+        assert!((pdq.expected_false_hits_per_query.unwrap() - 23.0).abs() < 1e-9);
+        // aHash only where turned on; a lower threshold keeps the bound, a higher one has none.
+        assert!(!algorithm_use(&l, &none, Algorithm::AHash, 1).matching);
+        let mut on = BankSettings::default();
+        on.matching.insert("ahash".into(), true);
+        on.thresholds.insert("phash".into(), 6);
+        on.thresholds.insert("dhash".into(), 9);
+        assert!(algorithm_use(&l, &on, Algorithm::AHash, 1).matching);
+        let phash = algorithm_use(&l, &on, Algorithm::PHash, 400);
+        assert_eq!((phash.threshold, phash.matching), (6, true));
+        let dhash = algorithm_use(&l, &on, Algorithm::DHash, 1);
+        assert_eq!((dhash.threshold, dhash.matching), (9, false));
+        assert_eq!(dhash.fp_rate_per_pair_bound, None);
+        // The cap bounds a stored threshold the server no longer allows.
+        on.thresholds.insert("pdq".into(), 40);
+        assert_eq!(algorithm_use(&l, &on, Algorithm::Pdq, 1).threshold, 31);
+    }
+}
