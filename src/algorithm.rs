@@ -25,6 +25,9 @@ pub enum Algorithm {
     Pdq,
     /// The eight dihedral PDQ hashes (turns and mirrors) from one DCT.
     PdqDihedral,
+    /// PDQ of the picture inside its uniform borders (letterbox bars, padding): a query's
+    /// hash, matched against PDQ entries (`src/trim.rs`).
+    PdqTrimmed,
     /// imagehash `average_hash` (8x8).
     AHash,
     /// imagehash `dhash` (8x8).
@@ -158,6 +161,20 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         algorithm: Algorithm::PdqDihedral,
         name: "pdq-dihedral",
         key: "pdq_dihedral",
+        aliases: &[],
+        bits: 256,
+        family: Family::Perceptual256,
+        input: Input::Rgb,
+        default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
+        default: false,
+        listable: false,
+    },
+    AlgorithmInfo {
+        algorithm: Algorithm::PdqTrimmed,
+        name: "pdq-trimmed",
+        key: "pdq_trimmed",
         aliases: &[],
         bits: 256,
         family: Family::Perceptual256,
@@ -324,7 +341,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
 
 impl Algorithm {
     /// How many algorithms there are.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// Every algorithm, in output order.
     pub const ALL: [Algorithm; Algorithm::COUNT] = {
@@ -405,10 +422,10 @@ impl Algorithm {
     }
 
     /// The algorithm of the entries its values are matched against: PDQ for the dihedral
-    /// variants, else itself.
+    /// variants and the trimmed PDQ, else itself.
     pub const fn entry_algorithm(self) -> Algorithm {
         match self {
-            Algorithm::PdqDihedral => Algorithm::Pdq,
+            Algorithm::PdqDihedral | Algorithm::PdqTrimmed => Algorithm::Pdq,
             other => other,
         }
     }
