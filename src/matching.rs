@@ -385,6 +385,35 @@ mod tests {
     }
 
     #[test]
+    fn the_trimmed_pdq_searches_pdq_entries_and_names_its_variant() {
+        let mut list = EntryList::new();
+        let stored = list.push(Algorithm::Pdq, pdq(flipped(60)));
+        let other = list.push(Algorithm::Pdq, pdq([0; 32]));
+        let mut query = Query::default();
+        query.values.insert(Algorithm::Pdq, pdq([0xff; 32]));
+        query.values.insert(Algorithm::PdqTrimmed, pdq(flipped(64)));
+        query.pdq_quality = Some(80);
+        let out = match_against(&list, &query, &Policy::default());
+        // 4 bits from the stored picture; 64 from the other entry and the plain hash misses both.
+        assert_eq!(
+            out.hits,
+            [Hit {
+                id: stored,
+                algorithm: Algorithm::Pdq,
+                distance: 4,
+                variant: Some(Variant::Trimmed)
+            }]
+        );
+        assert_eq!(Variant::Trimmed.name(), "trimmed");
+        assert_ne!(stored, other);
+        // Under the quality gate it is not searched either.
+        query.pdq_quality = Some(49);
+        assert!(match_against(&list, &query, &Policy::default())
+            .hits
+            .is_empty());
+    }
+
+    #[test]
     fn low_quality_pdq_is_not_matchable_but_other_values_are() {
         let mut list = EntryList::new();
         list.push(Algorithm::Pdq, pdq([0; 32]));

@@ -215,7 +215,11 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Err
     if options.algorithms.contains(Algorithm::PdqTrimmed) {
         // Trimming reads the borders at the bottom and right before the picture is hashed:
         // the whole image is kept.
-        hash_image(&decode(bytes, &options.decode)?, options.algorithms, &mut out)?;
+        hash_image(
+            &decode(bytes, &options.decode)?,
+            options.algorithms,
+            &mut out,
+        )?;
     } else if options.algorithms.any(Algorithm::needs_pixels) {
         // PDQ reads the RGB rows, the imagehash family Pillow's grey image of them: where the
         // decoder emits rows (JPEG), each goes to PDQ's streaming blur and to the grey image

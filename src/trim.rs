@@ -96,7 +96,10 @@ fn same_colour(pixels: impl Iterator<Item = [u8; 3]>, len: usize, colour: [u8; 3
     let allowed = len * OUTLIER_PER_MILLE / 1000;
     let mut outliers = 0;
     for p in pixels {
-        if p.iter().zip(colour).any(|(&v, c)| v.abs_diff(c) > TOLERANCE as u8) {
+        if p.iter()
+            .zip(colour)
+            .any(|(&v, c)| v.abs_diff(c) > TOLERANCE as u8)
+        {
             outliers += 1;
             if outliers > allowed {
                 return false;

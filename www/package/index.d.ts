@@ -50,6 +50,8 @@ export interface HashResult {
   pdq?: PdqResult;
   /** Eight hex hashes: orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1. */
   pdqDihedral?: string[];
+  /** PDQ of the picture inside its uniform borders (letterbox bars, padding); a query's hash, matched against PDQ entries. */
+  pdqTrimmed?: string;
   ahash?: string;
   dhash?: string;
   dhashVertical?: string;
