@@ -60,37 +60,6 @@ fn rgb(row: &[u8], x: usize, format: PixelFormat) -> [u8; 3] {
     }
 }
 
-/// Whether the pixels are uniform: few differ from their mean by more than [`TOLERANCE`].
-fn uniform(pixels: impl Iterator<Item = [u8; 3]> + Clone) -> bool {
-    let mut sum = [0u64; 3];
-    let mut n = 0u64;
-    for p in pixels.clone() {
-        for (s, v) in sum.iter_mut().zip(p) {
-            *s += u64::from(v);
-        }
-        n += 1;
-    }
-    if n == 0 {
-        return false;
-    }
-    let mean = sum.map(|s| ((s + n / 2) / n) as u32);
-    let allowed = n as usize * OUTLIER_PER_MILLE / 1000;
-    let mut outliers = 0;
-    for p in pixels {
-        let far = p
-            .iter()
-            .zip(mean)
-            .any(|(&v, m)| u32::from(v).abs_diff(m) > TOLERANCE);
-        if far {
-            outliers += 1;
-            if outliers > allowed {
-                return false;
-            }
-        }
-    }
-    true
-}
-
 /// Whether every pixel of the line is within [`TOLERANCE`] of `colour`, outliers allowed.
 fn same_colour(pixels: impl Iterator<Item = [u8; 3]>, len: usize, colour: [u8; 3]) -> bool {
     let allowed = len * OUTLIER_PER_MILLE / 1000;
@@ -126,12 +95,16 @@ fn mean(pixels: impl Iterator<Item = [u8; 3]>) -> [u8; 3] {
 /// the pixels of the k-th line from the outside; at most `max` lines are trimmed.
 fn border<I>(line: impl Fn(usize) -> I, len: usize, max: usize) -> usize
 where
-    I: Iterator<Item = [u8; 3]> + Clone,
+    I: Iterator<Item = [u8; 3]>,
 {
-    if max == 0 || !uniform(line(0)) {
+    if max == 0 {
         return 0;
     }
+    // The outermost line must be uniform itself: of its own mean colour.
     let colour = mean(line(0));
+    if !same_colour(line(0), len, colour) {
+        return 0;
+    }
     (1..max)
         .find(|&k| !same_colour(line(k), len, colour))
         .unwrap_or(max)
@@ -183,18 +156,15 @@ pub fn pdq_trimmed(view: &PixelView<'_>) -> PdqOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::xorshift32;
 
     /// A deterministic textured picture (no uniform line anywhere).
     fn picture(w: usize, h: usize) -> Vec<u8> {
-        let mut seed = 0x9e37_79b9_u32;
+        let mut next = xorshift32(0x9e37_79b9);
         let mut out = Vec::with_capacity(w * h * 3);
         for y in 0..h {
             for x in 0..w {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let noise = (seed >> 26) as usize;
-                let v = ((x * 7 + y * 3) % 160 + noise) as u8;
+                let v = ((x * 7 + y * 3) % 160 + (next() >> 26) as usize) as u8;
                 out.extend([v, v.wrapping_add(40), 255 - v]);
             }
         }
@@ -261,7 +231,7 @@ mod tests {
         let pic = picture(90, 60);
         let (mut noisy, w, h) = framed(&pic, (90, 60), (6, 6, 6, 6), [20, 20, 20]);
         // Noise on every border pixel, within the tolerance of the bars' colour.
-        let mut seed = 12345u32;
+        let mut next = xorshift32(12345);
         for y in 0..h {
             for x in 0..w {
                 let inside = (6..6 + 90).contains(&x) && (6..6 + 60).contains(&y);
@@ -269,9 +239,8 @@ mod tests {
                     continue;
                 }
                 for c in 0..3 {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
                     // 0..=40 around the bars' 20: at most 20 from their mean.
-                    noisy[(y * w + x) * 3 + c] = ((seed >> 16) % 41) as u8;
+                    noisy[(y * w + x) * 3 + c] = (next() % 41) as u8;
                 }
             }
         }
