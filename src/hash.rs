@@ -632,7 +632,9 @@ impl HashValue {
     pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<HashValue, ValueError> {
         let wrap = |error| ValueError { algorithm, error };
         match (algorithm, algorithm.family()) {
-            (Algorithm::Pdq, _) => PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap),
+            (Algorithm::Pdq | Algorithm::PdqTrimmed, _) => {
+                PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap)
+            }
             (Algorithm::PdqDihedral, _) => {
                 let mut hashes = [PdqHash::ZERO; 8];
                 let mut parts = hex.split([':', ',']);

@@ -40,6 +40,7 @@ pub mod pipeline;
 pub mod pixels;
 #[cfg(test)]
 mod testing;
+pub mod trim;
 pub mod video;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,6 @@
 //! The one place that decides a match: the policy (a threshold per algorithm, PDQ's quality
 //! gate), the query (one image's values, with the searches they make: the dihedral variants
-//! against PDQ entries) and [`match_against`] any index of entries. The CLI's `match` and
+//! and the trimmed PDQ against PDQ entries) and [`match_against`] any index of entries. The CLI's `match` and
 //! `compare` and the server all decide through here.
 //!
 //! The rules, as the ecosystem applies them (ThreatExchange's PDQ notes, HMA):
@@ -107,7 +107,28 @@ impl Policy {
 
 /// Whether `a`'s values carry PDQ's quality gate.
 fn uses_pdq_quality(a: Algorithm) -> bool {
-    matches!(a, Algorithm::Pdq | Algorithm::PdqDihedral)
+    matches!(
+        a,
+        Algorithm::Pdq | Algorithm::PdqDihedral | Algorithm::PdqTrimmed
+    )
+}
+
+/// Which of a query's PDQ variants found an entry: a dihedral variant, or the picture inside
+/// its uniform borders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Dihedral(Dihedral),
+    Trimmed,
+}
+
+impl Variant {
+    /// The name reported with a hit (`rot90`, `trimmed`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Variant::Dihedral(d) => d.name(),
+            Variant::Trimmed => "trimmed",
+        }
+    }
 }
 
 /// The outcome of comparing two values.
@@ -138,8 +159,8 @@ pub struct Probe {
     pub query: Algorithm,
     /// One hash (one variant of the dihedral set).
     pub value: HashValue,
-    /// Which dihedral variant `value` is, when it is one.
-    pub variant: Option<Dihedral>,
+    /// Which variant of the query's PDQ `value` is, when it is one.
+    pub variant: Option<Variant>,
     /// The largest distance that matches (0 for digests: equality).
     pub radius: u32,
 }
@@ -191,7 +212,7 @@ impl Query {
                             entries,
                             query: a,
                             value: HashValue::Pdq(*hash),
-                            variant: Some(variant),
+                            variant: Some(Variant::Dihedral(variant)),
                             radius,
                         });
                     }
@@ -200,7 +221,7 @@ impl Query {
                     entries,
                     query: a,
                     value: *value,
-                    variant: None,
+                    variant: (a == Algorithm::PdqTrimmed).then_some(Variant::Trimmed),
                     radius,
                 }),
             }
@@ -223,8 +244,8 @@ pub struct Hit {
     /// The query algorithm that found it at its smallest distance.
     pub algorithm: Algorithm,
     pub distance: u32,
-    /// The dihedral variant that matched, when one did.
-    pub variant: Option<Dihedral>,
+    /// The variant of the query's PDQ that matched, when one did.
+    pub variant: Option<Variant>,
 }
 
 /// What a query matched.
@@ -348,7 +369,7 @@ mod tests {
                 id: far,
                 algorithm: Algorithm::Pdq,
                 distance: 2,
-                variant: Some(Dihedral::Rotate180)
+                variant: Some(Variant::Dihedral(Dihedral::Rotate180))
             }
         );
         // Seven variants are as near as the plain hash (3 bits): the plain hash wins the tie.
@@ -361,6 +382,35 @@ mod tests {
                 variant: None
             }
         );
+    }
+
+    #[test]
+    fn the_trimmed_pdq_searches_pdq_entries_and_names_its_variant() {
+        let mut list = EntryList::new();
+        let stored = list.push(Algorithm::Pdq, pdq(flipped(60)));
+        let other = list.push(Algorithm::Pdq, pdq([0; 32]));
+        let mut query = Query::default();
+        query.values.insert(Algorithm::Pdq, pdq([0xff; 32]));
+        query.values.insert(Algorithm::PdqTrimmed, pdq(flipped(64)));
+        query.pdq_quality = Some(80);
+        let out = match_against(&list, &query, &Policy::default());
+        // 4 bits from the stored picture; 64 from the other entry and the plain hash misses both.
+        assert_eq!(
+            out.hits,
+            [Hit {
+                id: stored,
+                algorithm: Algorithm::Pdq,
+                distance: 4,
+                variant: Some(Variant::Trimmed)
+            }]
+        );
+        assert_eq!(Variant::Trimmed.name(), "trimmed");
+        assert_ne!(stored, other);
+        // Under the quality gate it is not searched either.
+        query.pdq_quality = Some(49);
+        assert!(match_against(&list, &query, &Policy::default())
+            .hits
+            .is_empty());
     }
 
     #[test]

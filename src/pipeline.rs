@@ -11,13 +11,14 @@ use serde::Serialize;
 pub use crate::algorithm::AlgorithmSet;
 use crate::algorithm::{Algorithm, AlgorithmMap, Input};
 use crate::decode::sink::{Grey, Pdq, RowSink, Tee};
-use crate::decode::{decode_rows, DecodeOptions, Decoded, DecodedImage};
+use crate::decode::{decode, decode_rows, DecodeOptions, Decoded, DecodedImage};
 use crate::digest::digest;
 use crate::error::Error;
 use crate::hash::{HashValue, PdqHash};
 use crate::imagehash;
 use crate::pdq::{pdq_dihedral, pdq_hash, PdqOutput};
 use crate::pixels::{PixelFormat, PixelView};
+use crate::trim::pdq_trimmed;
 
 /// What to compute and how to decode.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,6 +180,11 @@ fn hash_with(
                 out.pdq_quality.get_or_insert(dihedral.quality);
                 HashValue::PdqDihedral(dihedral.hashes)
             }
+            Algorithm::PdqTrimmed => {
+                let trimmed = pdq_trimmed(&view);
+                out.pdq_quality.get_or_insert(trimmed.quality);
+                HashValue::Pdq(trimmed.hash)
+            }
             Algorithm::AHash => HashValue::Bits(family.average_hash(8)?.into()),
             Algorithm::DHash => HashValue::Bits(family.dhash(8)?.into()),
             Algorithm::DHashVertical => HashValue::Bits(family.dhash_vertical(8)?.into()),
@@ -206,7 +212,15 @@ pub fn hash_digests(bytes: &[u8], algorithms: AlgorithmSet, out: &mut FileHashes
 /// hash. Digest-only requests never decode, so they work for any file.
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Error> {
     let mut out = FileHashes::default();
-    if options.algorithms.any(Algorithm::needs_pixels) {
+    if options.algorithms.contains(Algorithm::PdqTrimmed) {
+        // Trimming reads the borders at the bottom and right before the picture is hashed:
+        // the whole image is kept.
+        hash_image(
+            &decode(bytes, &options.decode)?,
+            options.algorithms,
+            &mut out,
+        )?;
+    } else if options.algorithms.any(Algorithm::needs_pixels) {
         // PDQ reads the RGB rows, the imagehash family Pillow's grey image of them: where the
         // decoder emits rows (JPEG), each goes to PDQ's streaming blur and to the grey image
         // while it is in cache, and no RGB image is kept.

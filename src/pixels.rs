@@ -134,6 +134,26 @@ impl<'a> PixelView<'a> {
         self.stride
     }
 
+    /// The `width` x `height` pixels from column `x`, row `y`.
+    ///
+    /// # Panics
+    /// If the rectangle is empty or not inside the view (callers compute it from the view).
+    pub(crate) fn crop(&self, x: usize, y: usize, width: usize, height: usize) -> PixelView<'a> {
+        assert!(width > 0 && height > 0, "an empty crop");
+        assert!(
+            x + width <= self.width as usize && y + height <= self.height as usize,
+            "a crop outside the view"
+        );
+        let start = y * self.stride + x * self.format.bytes_per_pixel();
+        PixelView {
+            data: &self.data[start..],
+            width: width as u32,
+            height: height as u32,
+            stride: self.stride,
+            format: self.format,
+        }
+    }
+
     /// The `width * bytes_per_pixel` bytes of row `y`.
     ///
     /// # Panics

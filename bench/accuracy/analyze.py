@@ -13,8 +13,9 @@ As the server does (pixelprint::matching, mirrored here):
 - pdq-dihedral: the query's eight dihedral PDQ hashes are each searched against the stored
   PDQ hash; the distance is the smallest of the eight (the first variant is the plain PDQ,
   so it is never above the PDQ distance);
-- a query whose PDQ quality is under 50 is not matchable by pdq or pdq-dihedral (the
-  stored side carries no quality);
+- pdq-trimmed: the query's PDQ inside its uniform borders, searched against the stored PDQ;
+- a query whose PDQ quality is under 50 is not matchable by pdq, pdq-dihedral or pdq-trimmed
+  (the stored side carries no quality);
 - a rule matches a pair when any of its (algorithm, threshold) conditions holds.
 
 usage: analyze.py IMAGES_DIR CLI CACHE_FILE RESULT_MD COMMAND [TIMINGS_FILE PACKAGES_FILE]
@@ -34,11 +35,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-ALGORITHMS = ["pdq", "pdq_dihedral", "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
-CLI_NAMES = "pdq,pdq-dihedral,ahash,dhash,dhash-vertical,phash,phash16,whash"
-BITS = {a: 256 if a in ("pdq", "pdq_dihedral", "phash16") else 64 for a in ALGORITHMS}
+ALGORITHMS = ["pdq", "pdq_dihedral", "pdq_trimmed", "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
+CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,ahash,dhash,dhash-vertical,phash,phash16,whash"
+BITS = {a: 256 if a in ("pdq", "pdq_dihedral", "pdq_trimmed", "phash16") else 64 for a in ALGORITHMS}
 # The registry's defaults (src/algorithm.rs) at the time of this benchmark.
-REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "ahash": 10, "dhash": 10,
+REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "ahash": 10, "dhash": 10,
                       "dhash_vertical": 10, "phash": 10, "phash16": 40, "whash": 10}
 PDQ_MIN_QUALITY = 50
 FP_LEVELS = [1e-6, 1e-5, 1e-4, 1e-3]
@@ -113,9 +114,11 @@ def distance_matrix(algorithm, query_records, entry_records):
         d = distances(variants[:, 0, :], entries)
         for v in range(1, 8):
             np.minimum(d, distances(variants[:, v, :], entries), out=d)
+    elif algorithm == "pdq_trimmed":
+        d = distances(unpack(query_records, "pdq_trimmed"), unpack(entry_records, "pdq"))
     else:
         d = distances(unpack(query_records, algorithm), unpack(entry_records, algorithm))
-    if algorithm in ("pdq", "pdq_dihedral"):
+    if algorithm in ("pdq", "pdq_dihedral", "pdq_trimmed"):
         quality = np.array([r["pdq"]["quality"] for r in query_records])
         d[quality < PDQ_MIN_QUALITY, :] = NEVER
     return d
@@ -128,11 +131,12 @@ def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16
     measures as the server searches: the copy's eight variants against that one hash."""
     rng = np.random.default_rng(2026)
     picks = rng.choice(len(copies), samples, replace=False)
-    plain = [a for a in ALGORITHMS if a != "pdq_dihedral"]
+    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", "pdq_trimmed")]
     for k, i in enumerate(picks):
         j = int(source[i]) if k % 2 == 0 else int((source[i] + 1 + rng.integers(len(originals) - 1)) % len(originals))
         runs = [(",".join(a.replace("_", "-") for a in plain), originals[j]["path"]),
-                ("pdq-dihedral", orig_rec[j]["pdq"]["hash"])]
+                ("pdq-dihedral", orig_rec[j]["pdq"]["hash"]),
+                ("pdq,pdq-trimmed", orig_rec[j]["pdq"]["hash"])]
         for names, other in runs:
             out = subprocess.run([cli, "compare", "-f", "json", "-a", names, copies[i]["path"], other],
                                  capture_output=True, text=True).stdout
@@ -241,6 +245,9 @@ def main():
          [("pdq_dihedral", 31), ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
         (f"PDQ-dihedral ≤ {t6['pdq_dihedral']} or pHash ≤ {t6['phash']}",
          [("pdq_dihedral", t6["pdq_dihedral"]), ("phash", t6["phash"])]),
+        ("PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31", [("pdq_dihedral", 31), ("pdq_trimmed", 31)]),
+        (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
     ]
     rule_results = []
     for name, conditions in rules:

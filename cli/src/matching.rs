@@ -12,6 +12,7 @@ use indicatif::ProgressBar;
 use pixelprint::hashlist::{list_algorithm, parse_hash_list, ListEntry};
 use pixelprint::matching::{match_against, EntryList, Policy, Query};
 use pixelprint::pipeline::{AlgorithmSet, FileHashes};
+use pixelprint::Algorithm;
 use serde::Serialize;
 
 use crate::files::{self, FileError};
@@ -28,6 +29,11 @@ pub struct MatchArgs {
     /// Match within this many bits, for every perceptual type [default: per type, PDQ 31].
     #[arg(long, short)]
     threshold: Option<u32>,
+    /// Also search the list's PDQ hashes with each file's eight dihedral PDQ hashes (turns and
+    /// mirrors) and its PDQ inside uniform borders (pdq-trimmed: letterbox bars, padding); a
+    /// hit found so names its `variant`.
+    #[arg(long)]
+    expand: bool,
     /// Use the list's valid lines even if some lines are broken (they are reported).
     #[arg(long)]
     skip_bad_lines: bool,
@@ -48,6 +54,8 @@ struct Hit<'a> {
     hash: String,
     distance: u32,
     line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<&'a str>,
 }
@@ -86,6 +94,7 @@ fn matches<'a>(
                 hash: e.value.to_hex(),
                 distance: h.distance,
                 line: e.line,
+                variant: h.variant.map(|v| v.name()),
                 metadata: e.metadata.as_deref(),
             })
         })
@@ -128,7 +137,12 @@ pub fn run(args: MatchArgs) -> u8 {
         eprintln!("pixelprint: {}: no hashes in the list", args.list.display());
         return 2;
     }
-    let algorithms: AlgorithmSet = list.entries.iter().map(|e| e.algorithm).collect();
+    let mut algorithms: AlgorithmSet = list.entries.iter().map(|e| e.algorithm).collect();
+    if args.expand && algorithms.contains(Algorithm::Pdq) {
+        algorithms = algorithms
+            .with(Algorithm::PdqDihedral)
+            .with(Algorithm::PdqTrimmed);
+    }
     let mut index = EntryList::new();
     for e in &list.entries {
         index.push(e.algorithm, e.value);

@@ -273,3 +273,64 @@ fn a_low_quality_pdq_is_reported_as_not_matchable() {
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["not_matchable"], "pdq quality under 50");
 }
+
+/// A 24-bit BMP of `w` x `h` RGB pixels (rows bottom-up, each padded to 4 bytes).
+fn bmp(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let row = (w * 3).div_ceil(4) * 4;
+    let size = 54 + row * h;
+    let mut out = Vec::with_capacity(size);
+    out.extend(b"BM");
+    for v in [size as u32, 0, 54, 40, w as u32, h as u32] {
+        out.extend(v.to_le_bytes());
+    }
+    out.extend(1u16.to_le_bytes());
+    out.extend(24u16.to_le_bytes());
+    for v in [0u32, (row * h) as u32, 2835, 2835, 0, 0] {
+        out.extend(v.to_le_bytes());
+    }
+    for y in (0..h).rev() {
+        for p in rgb[y * w * 3..(y + 1) * w * 3].chunks_exact(3) {
+            out.extend([p[2], p[1], p[0]]);
+        }
+        out.resize(out.len() + row - w * 3, 0);
+    }
+    out
+}
+
+#[test]
+fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h, bar) = (240, 160, 24);
+    let mut pic = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let v = ((x * x / 7 + y * 5 + (x ^ y) % 37) % 256) as u8;
+            pic.extend([v, v / 2 + 60, 255 - v]);
+        }
+    }
+    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
+    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
+    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("boxed.bmp"));
+    std::fs::write(&original, bmp(&pic, w, h)).unwrap();
+    std::fs::write(&copy, bmp(&boxed, w, h + 2 * bar)).unwrap();
+
+    let o = run(&["hash", "-f", "text", original.to_str().unwrap()]);
+    let hash = stdout(&o).split(',').next().unwrap().to_string();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{hash},picture\n")).unwrap();
+    let args = [
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        copy.to_str().unwrap(),
+    ];
+    // The bars alone put the copy's PDQ out of reach.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = run(&[&args[..], &["--expand"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let hit = &json_lines(&o)[0]["matches"][0];
+    assert_eq!(hit["variant"], "trimmed", "{hit}");
+    assert_eq!(hit["distance"], 0);
+    assert_eq!(hit["metadata"], "picture");
+}

@@ -176,6 +176,70 @@ fn cors_allows_only_listed_origins() {
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
 
+/// A textured picture (w x h RGB) that PDQ hashes with full quality.
+fn picture(w: usize, h: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let v = ((x * x / 7 + y * 5 + (x ^ y) % 37) % 256) as u8;
+            out.extend([v, v / 2 + 60, 255 - v]);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_letterboxed_copy_matches_the_stored_picture_by_its_trimmed_pdq() {
+    use pixelprint::pipeline::{hash_view, FileHashes};
+    use pixelprint::{Algorithm, AlgorithmSet, PixelFormat, PixelView};
+
+    let (w, h, bar) = (240, 160, 24);
+    let pic = picture(w, h);
+    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
+    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
+    let stored = pixelprint::pdq_hash(
+        &PixelView::packed(&pic, w as u32, h as u32, PixelFormat::Rgb8).unwrap(),
+    );
+    assert!(stored.quality >= 50);
+    let view =
+        PixelView::packed(&boxed, w as u32, (h + 2 * bar) as u32, PixelFormat::Rgb8).unwrap();
+    let mut copy = FileHashes::default();
+    let wanted = AlgorithmSet::parse("pdq,pdq-trimmed").unwrap();
+    hash_view(&view, wanted, &mut copy).unwrap();
+    let plain = copy.pdq().unwrap();
+    let trimmed = copy.hex(Algorithm::PdqTrimmed).unwrap();
+    assert!(
+        stored.hash.distance(&plain.hash) > 31,
+        "the bars alone already miss"
+    );
+
+    let dir = TempDir::new("trimmed");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let ids = s.add("a", &[("pdq", &stored.hash.to_hex())]);
+    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality});
+    assert!(matches_of(&s.match_items(json!({ "items": [item] })), 0).is_empty());
+    let item =
+        json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality, "pdq_trimmed": trimmed});
+    assert_eq!(
+        matches_of(&s.match_items(json!({ "items": [item] })), 0),
+        vec![
+            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": 0, "variant": "trimmed"})
+        ]
+    );
+    // Under the quality gate, the trimmed hash is not matched either.
+    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": 10, "pdq_trimmed": trimmed});
+    assert!(matches_of(&s.match_items(json!({ "items": [item] })), 0).is_empty());
+    // A malformed one is refused, naming the field.
+    let r = s.post_json_auth(
+        "/v1/match",
+        ADMIN_KEY,
+        &json!({"items": [{"pdq_trimmed": "00"}]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("pdq_trimmed"), "{}", r.text());
+}
+
 #[test]
 fn match_finds_hits_misses_variants_digests_with_capped_thresholds_and_bank_filter() {
     let dir = TempDir::new("match");
@@ -947,7 +1011,7 @@ fn bank_report(s: &Server, bank: &str) -> Value {
     let list = r.json();
     assert_eq!(
         list["fp_rate_source"],
-        "bench/results/accuracy/2026-12-02-175992c.md"
+        "bench/results/accuracy/2026-12-03-91595ba.md"
     );
     list["banks"]
         .as_array()

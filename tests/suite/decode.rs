@@ -1054,13 +1054,14 @@ fn hash_bytes_equals_decode_then_hash_for_every_algorithm_set() {
         "ahash,phash,whash,dhash_vertical",
         "pdq",
         "phash16,pdq_dihedral",
+        "pdq,pdq_trimmed,dhash",
     ];
     let mut checked = 0;
     for (name, file) in files {
         let bytes = file.unwrap_or_else(|| panic!("{name} is not embedded")).1;
         checked += hash_bytes_equals_decode_then_hash(name, bytes, &sets);
     }
-    assert_eq!(checked, 50);
+    assert_eq!(checked, 60);
 }
 
 /// Requests with PDQ have the JPEG decoder compute PDQ from its rows, keeping no RGB image:

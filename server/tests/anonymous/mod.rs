@@ -127,6 +127,17 @@ fn anonymous_answers_are_verdicts_without_distance_entry_variant_or_bank() {
             true,
             vec!["child_sexual_abuse"],
         ),
+        // The picture inside its borders (pdq_trimmed) is searched against PDQ entries too.
+        (
+            json!({"pdq": pdq(70), "pdq_trimmed": flip(&p, 3)}),
+            true,
+            vec![],
+        ),
+        (
+            json!({"pdq": pdq(71), "pdq_trimmed": pdq(72)}),
+            false,
+            vec![],
+        ),
     ];
     let items: Vec<Value> = cases.iter().map(|c| c.0.clone()).collect();
     let body = json!({ "items": items });
@@ -155,6 +166,7 @@ fn anonymous_answers_are_verdicts_without_distance_entry_variant_or_bank() {
     assert_eq!(matches_of(&keyed, 1)[0]["distance"], 8);
     assert_eq!(matches_of(&keyed, 1)[0]["bank"], "private");
     assert_eq!(matches_of(&keyed, 3)[0]["variant"], "rot90");
+    assert_eq!(matches_of(&keyed, 21)[0]["variant"], "trimmed");
     assert!(matches_of(&keyed, 15)[0]["query_percent"].is_number());
     assert!(matches_of(&keyed, 17)[0]["entry_id"].is_string());
     assert_eq!(
