@@ -8,6 +8,7 @@
 #   - PostgreSQL (Debian package) for the server's PostgreSQL tests (started by scripts/postgres.sh);
 #   - ffmpeg and ffprobe (Debian package ffmpeg) for `pixelprint hash-video` and its tests;
 #   - the Node packages of www/ (the package's and the pages' build and test tools).
+#   - a Python venv with PyPI threatexchange, the exchange clients the exchange tests drive.
 # Idempotent: a second run only checks, in seconds, and prints nothing (BOOTSTRAP_VERBOSE=1: the
 # tools it found). Every network step has a timeout, no step reads standard input, and every
 # step that may take long says what it does at least every 30 s.
@@ -83,7 +84,7 @@ if command -v rustc > /dev/null && has_wasm_std rustc; then
     info "wasm32: using the installed wasm32-unknown-unknown target of $(rustc --version)"
 else
     apt_install rustc-web cargo-web rust-web-src lld-19
-    log "wasm32: using Debian's $(/usr/bin/rustc --version) with std built from source"
+    info "wasm32: using Debian's $(/usr/bin/rustc --version) with std built from source"
 fi
 
 # 2. wasm-bindgen-cli, the exact Cargo.lock version.
@@ -131,5 +132,23 @@ if [[ -f $root/www/package-lock.json ]]; then
             timeout 900 npm ci --no-audit --no-fund --loglevel=error < /dev/null) \
             || die "npm ci failed or timed out"
     fi
+fi
+# 7. Python venv with the exchange clients (PyPI threatexchange) the exchange tests drive:
+#    $PIXELPRINT_CACHE_DIR/venv-exchange, rebuilt when scripts/requirements-exchange.txt changes.
+exchange_venv=$PIXELPRINT_CACHE_DIR/venv-exchange
+exchange_stamp=$exchange_venv/.requirements
+if ! cmp -s "$root/scripts/requirements-exchange.txt" "$exchange_stamp"; then
+    command -v python3 > /dev/null && python3 -c 'import venv, ensurepip' 2> /dev/null \
+        || apt_install python3 python3-venv
+    log "installing the exchange clients (PyPI threatexchange) into $exchange_venv"
+    rm -rf "$exchange_venv"
+    python3 -m venv "$exchange_venv" || die "could not create $exchange_venv"
+    with_heartbeat "installing the exchange clients" \
+        timeout 900 "$exchange_venv/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$root/scripts/requirements-exchange.txt" < /dev/null \
+        || die "pip install of scripts/requirements-exchange.txt failed or timed out"
+    cp "$root/scripts/requirements-exchange.txt" "$exchange_stamp"
+else
+    info "exchange clients: $exchange_venv"
 fi
 ((installed == 0)) || log "ready"
