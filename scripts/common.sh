@@ -38,3 +38,22 @@ bench_result_path() {
     done
     echo "$path"
 }
+
+# A benchmark's Python: a venv in the cache, $PIXELPRINT_CACHE_DIR/venv-bench-NAME, holding
+# exactly the pinned requirements given ("pkg==version" ...); made or remade when they change.
+# Prints the venv's python. Usage: py=$(bench_python NAME pdqhash==0.2.8 numpy==2.2.6)
+bench_python() {
+    local name=$1 venv stamp
+    shift
+    venv=$PIXELPRINT_CACHE_DIR/venv-bench-$name
+    stamp=$venv/.requirements
+    if [[ ! -x $venv/bin/python ]] || [[ $(cat "$stamp" 2> /dev/null) != "$*" ]]; then
+        echo "bench: installing $* into $venv" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2 || return 1
+        timeout 900 "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" \
+            < /dev/null >&2 || { echo "bench: pip install $* failed" >&2; return 1; }
+        echo "$*" > "$stamp"
+    fi
+    echo "$venv/bin/python"
+}

@@ -100,7 +100,7 @@ async function startStaticServer(images) {
  * answers the SHA-256 of Pillow's RGB pixels as stored and upright ({sha256, upright}).
  */
 function startAnchor() {
-  const child = spawn('python3', [join(root, 'bench/browser/anchor.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.env.PIXELPRINT_BENCH_PYTHON || 'python3', [join(root, 'bench/browser/anchor.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const ask = async (request) => {
     child.stdin.write(`${JSON.stringify(request)}\n`);
@@ -239,7 +239,7 @@ async function main() {
     const loadEnd = loadavg().map((x) => x.toFixed(2)).join(', ');
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim();
-    const pyVersions = execFileSync('python3', ['-c',
+    const pyVersions = execFileSync(process.env.PIXELPRINT_BENCH_PYTHON || 'python3', ['-c',
       'import sys, PIL, imagehash, pdqhash, numpy; print(f"Python {sys.version.split()[0]}, Pillow {PIL.__version__}, imagehash {imagehash.__version__}, pdqhash {pdqhash.__version__}, numpy {numpy.__version__}")'],
     { encoding: 'utf8' }).trim();
     const bih = JSON.parse(readFileSync(join(root, 'bench/browser/node_modules/browser-image-hash/package.json'), 'utf8')).version;

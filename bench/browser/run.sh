@@ -21,12 +21,11 @@ if [[ ! -f /usr/share/wallpapers/SafeLanding/contents/images/5120x2880.jpg ]]; t
     timeout 600 apt-get update -qq < /dev/null
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq plasma-workspace-wallpapers < /dev/null > /dev/null
 fi
-python3 -c 'import pdqhash, imagehash, PIL, numpy' 2> /dev/null \
-    || timeout 900 pip install -q pdqhash==0.2.8 imagehash==4.3.2 Pillow numpy < /dev/null
+py=$(bench_python oracles pdqhash==0.2.8 imagehash==4.3.2 Pillow==11.3.0 numpy==2.2.6)
 [[ -d www/node_modules ]] || (cd www && timeout 600 npm ci --no-audit --no-fund < /dev/null)
 [[ -d bench/browser/node_modules ]] || (cd bench/browser && timeout 600 npm ci --no-audit --no-fund < /dev/null)
 [[ -f www/package/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
 # The CLI (debug, as the tests build it) gives the expected hashes.
 export CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR
 mkdir -p "$(dirname "$out")"
-node bench/browser/bench.mjs "$out"
+PIXELPRINT_BENCH_PYTHON=$py node bench/browser/bench.mjs "$out"

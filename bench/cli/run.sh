@@ -9,10 +9,9 @@ source scripts/common.sh
 
 dpkg-query -W -f='${Status}' plasma-workspace-wallpapers 2> /dev/null | grep -q 'install ok installed' \
     || DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq plasma-workspace-wallpapers < /dev/null > /dev/null
-python3 -c 'import pdqhash, imagehash, PIL, numpy' 2> /dev/null \
-    || timeout 900 pip install -q pdqhash imagehash Pillow numpy < /dev/null
+py=$(bench_python oracles pdqhash==0.2.8 imagehash==4.3.2 Pillow==11.3.0 numpy==2.2.6)
 CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR cargo build --release --quiet -p pixelprint-cli
 photos=${PHOTOS:-target/bench-cli/photos}
-[[ -d $photos ]] || python3 bench/cli/prepare.py "$photos" 200
-python3 bench/cli/bench.py "$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint" "$photos" \
+[[ -d $photos ]] || "$py" bench/cli/prepare.py "$photos" 200
+"$py" bench/cli/bench.py "$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint" "$photos" \
     "$(bench_result_path cli)" "REPS=${REPS:-3} bench/cli/run.sh"

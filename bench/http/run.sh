@@ -10,11 +10,10 @@ cd "$root"
 source scripts/common.sh
 
 command -v wrk > /dev/null || { timeout 600 apt-get install -y -qq wrk < /dev/null > /dev/null; }
-python3 -c 'import faiss, numpy, flask, gunicorn' 2> /dev/null \
-    || timeout 900 pip install -q faiss-cpu numpy flask gunicorn < /dev/null
+py=$(bench_python faiss faiss-cpu==1.15.1 numpy==2.2.6 flask==3.1.1 gunicorn==23.0.0)
 if [[ -z ${SERVER_BIN:-} ]]; then
     CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR cargo build --release -p pixelprint-server
     SERVER_BIN=$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint-server
 fi
 export SERVER_BIN
-python3 bench/http/bench.py "$(bench_result_path http)"
+"$py" bench/http/bench.py "$(bench_result_path http)"

@@ -20,7 +20,7 @@ data=${DATA:-target/bench-index-data}
 out=${OUT:-$(bench_result_path index)}
 command="N=$n QUERIES=$queries CHECK=$check BUDGET=$budget bench/index/run.sh"
 
-python3 -c 'import faiss, numpy' 2> /dev/null || pip install faiss-cpu numpy
+py=$(bench_python faiss faiss-cpu==1.15.1 numpy==2.2.6 flask==3.1.1 gunicorn==23.0.0)
 
 # Native code on both sides: the FAISS wheel dispatches to AVX2/AVX-512 at run time.
 RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/bench-native \
@@ -30,11 +30,11 @@ bin=target/bench-native/release/index-bench
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" gen "$data" --n "$n" --queries "$queries"
 "$bin" run "$data" --out "$data/ours.jsonl" --check "$check" --budget "$budget"
-python3 bench/index/faiss_bench.py "$data" --out "$data/faiss.jsonl" --check "$check" --budget "$budget"
+"$py" bench/index/faiss_bench.py "$data" --out "$data/faiss.jsonl" --check "$check" --budget "$budget"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$(dirname "$out")"
-python3 bench/index/report.py "$data/ours.jsonl" "$data/faiss.jsonl" \
+"$py" bench/index/report.py "$data/ours.jsonl" "$data/faiss.jsonl" \
     --command "$command" --commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '-dirty')" \
     --load-start "$load_start" --load-end "$load_end" > "$out"
 echo "wrote $out"

@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source scripts/common.sh
 
+py=$(bench_python oracles pdqhash==0.2.8 imagehash==4.3.2 Pillow==11.3.0 numpy==2.2.6)
 [[ -f www/package/pkg/pixelprint_bg.wasm ]] || bash scripts/build-wasm.sh
 CARGO_TARGET_DIR=$PIXELPRINT_NATIVE_TARGET_DIR cargo build --release --quiet -p pixelprint-cli
 cli=$PIXELPRINT_NATIVE_TARGET_DIR/release/pixelprint
@@ -18,14 +19,14 @@ src=$(find /usr/share/wallpapers -name '5120x2880.jpg' 2> /dev/null | sort | hea
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 jpeg=$work/24mp.jpg
-python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((6000, 4000), Image.LANCZOS).save(sys.argv[2], quality=92)' "$src" "$jpeg"
+"$py" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((6000, 4000), Image.LANCZOS).save(sys.argv[2], quality=92)' "$src" "$jpeg"
 
 out=$(bench_result_path memory)
 rss=$( { /usr/bin/time -f %M "$cli" hash "$jpeg" > "$work/cli.json"; } 2>&1 | tail -n 1)
 node bench/memory/wasm.mjs "$jpeg" > "$work/wasm.json"
 node bench/memory/wasm.mjs "$jpeg" pdq > "$work/wasm-pdq.json"
 node bench/memory/wasm.mjs "$jpeg" ahash,dhash,phash,md5,sha256 > "$work/wasm-rest.json"
-python3 - "$work/cli.json" "$work/wasm.json" "$work/wasm-pdq.json" "$work/wasm-rest.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "$out" <<'PY'
+"$py" - "$work/cli.json" "$work/wasm.json" "$work/wasm-pdq.json" "$work/wasm-rest.json" "$rss" "$(git rev-parse --short HEAD)" "$(basename "$(dirname "$(dirname "$(dirname "$src")")")")" > "$out" <<'PY'
 import json, sys
 cli, wasm, pdq, rest = (json.load(open(p)) for p in sys.argv[1:5])
 rss_kib, commit, name = int(sys.argv[5]), sys.argv[6], sys.argv[7]

@@ -18,7 +18,7 @@ data=${DATA:-target/bench-pdq-data}
 out=${OUT:-$(bench_result_path pdq)}
 command="REPS=$reps bench/pdq/run.sh"
 
-python3 -c 'import pdqhash, numpy' 2> /dev/null || pip install pdqhash==0.2.8 numpy
+py=$(bench_python oracles pdqhash==0.2.8 imagehash==4.3.2 Pillow==11.3.0 numpy==2.2.6)
 [[ -f www/package/pkg/pixelprint_bg.wasm ]] || scripts/build-wasm.sh
 # Default target features (SSE2 on x86-64): what a user of the crate gets.
 cargo build --release --quiet -p pixelprint-pdq-bench
@@ -28,10 +28,10 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 for size in $("$bin" gen "$data"); do
     w=${size%x*} h=${size#*x} file=$data/$size.rgb
-    ref=$(python3 bench/pdq/reference.py "$file" "$w" "$h" "$reps")
+    ref=$("$py" bench/pdq/reference.py "$file" "$w" "$h" "$reps")
     ours=$("$bin" time "$file" "$w" "$h" "$reps")
     wasm=$(node bench/pdq/wasm.mjs "$file" "$w" "$h" "$reps")
-    rows+=("$(python3 - "$size" "$ref" "$ours" "$wasm" <<'PY'
+    rows+=("$("$py" - "$size" "$ref" "$ours" "$wasm" <<'PY'
 import json, sys
 size, ref, ours, wasm = sys.argv[1], *map(json.loads, sys.argv[2:])
 for name, r in (("native", ours), ("wasm", wasm)):
