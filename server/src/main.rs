@@ -153,6 +153,12 @@ struct Args {
     /// Anonymous match items an `Origin` may send at once.
     #[arg(long, env = "PIXELPRINT_ORIGIN_ITEM_BURST", default_value_t = 1000.0)]
     origin_item_burst: f64,
+    /// Match anonymous items by their 64-bit hashes (pHash, dHash, ...) too. Off by default:
+    /// anonymous items are matched by PDQ (and its query variants), the digests and vPDQ only,
+    /// because verdicts on a 64-bit hash let a client recover a stored one within the daily
+    /// item budget (docs/threat-model.md). Keyed callers are always matched by every hash.
+    #[arg(long, env = "PIXELPRINT_ANON_MATCH_64BIT")]
+    anon_match_64bit: bool,
     /// Anonymous match items per `Origin` of another site per day (0: no limit).
     #[arg(long, env = "PIXELPRINT_ORIGIN_DAILY_ITEMS", default_value_t = 20_000)]
     origin_daily_items: u64,
@@ -328,6 +334,7 @@ async fn run(args: Args) -> Result<(), String> {
             .iter()
             .cloned()
             .collect::<HashMap<_, _>>(),
+        anon_match_64bit: args.anon_match_64bit,
     };
     let guards = Guards {
         ip: RateLimiter::new(args.rate_ip, args.burst_ip),

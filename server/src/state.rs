@@ -33,6 +33,10 @@ pub struct Limits {
     /// The category anonymous answers may name for a match in a bank, by bank name
     /// (`--public-category`); a bank not listed is never named.
     pub public_categories: HashMap<String, String>,
+    /// Whether anonymous items are matched by their 64-bit hashes too (`--anon-match-64bit`).
+    /// Off by default: a verdict on a 64-bit hash leaks enough for the bit-flip extraction to
+    /// recover a stored pHash within the daily item budget (docs/threat-model.md).
+    pub anon_match_64bit: bool,
 }
 
 #[cfg(test)]
@@ -49,6 +53,7 @@ impl Limits {
             false_hit_budget: 1e-3,
             require_match_key: false,
             public_categories: Default::default(),
+            anon_match_64bit: false,
         }
     }
 }

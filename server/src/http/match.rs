@@ -26,7 +26,7 @@ use crate::matching::{
 use crate::ratelimit::{client_group, QuotaRefusal};
 use crate::state::AppState;
 use crate::thresholds::Rules;
-use pixelprint::AlgorithmMap;
+use pixelprint::{Algorithm, AlgorithmMap, Family};
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/match", post(match_hashes))
@@ -181,6 +181,16 @@ async fn anonymous_answer(
 ) -> AppResult<VerdictResponse> {
     let watch = &state.guards.near_miss;
     let near = watch.enabled();
+    let mut queries = queries;
+    if !state.limits.anon_match_64bit {
+        for q in &mut queries {
+            for a in Algorithm::ALL {
+                if a.family() == Family::Perceptual64 {
+                    q.hashes.values.remove(a);
+                }
+            }
+        }
+    }
     let state2 = Arc::clone(state);
     let (results, near_misses) = tokio::task::spawn_blocking(move || {
         with_rules(&state2, None, |rules| {
