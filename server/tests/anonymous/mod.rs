@@ -331,20 +331,10 @@ fn near_misses_are_counted_and_logged_once_per_window_per_client() {
     );
     assert_eq!(s.metric("pixelprint_match_near_misses_total"), 5);
     assert_eq!(s.metric("pixelprint_match_near_miss_clients_total"), 1);
+    // Lines of the log flagging `ip`, once there is one (or after the wait).
     let flagged = |ip: &str| {
-        // The log is read from the server's stderr as it comes.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let lines = s
-                .log()
-                .lines()
-                .filter(|l| l.contains("near-miss") && l.contains(&format!("\"{ip}\"")))
-                .count();
-            if lines > 0 || std::time::Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let flags = |l: &str| l.contains("near-miss") && l.contains(&format!("\"{ip}\""));
+        s.wait_log(flags).lines().filter(|l| flags(l)).count()
     };
     assert_eq!(flagged("127.0.0.1"), 1, "{}", s.log());
     // More in the same window: counted, not logged again.
@@ -549,7 +539,8 @@ fn bit_flip_extraction(
     // when its pHash probes are matched (without, it runs out of items before PDQ's).
     let flagged = s.metric("pixelprint_match_near_miss_clients_total");
     assert_eq!(flagged, if phash_matched { 2 } else { 1 }, "{report:?}");
-    assert!(s.log().contains("near-miss"), "{}", s.log());
+    let log = s.wait_log(|l| l.contains("near-miss"));
+    assert!(log.contains("near-miss"), "{log}");
     (recovered, report)
 }
 

@@ -170,6 +170,19 @@ impl Server {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The log once a line of it satisfies `found`, waiting up to 10 s for the server's stderr
+    /// to be read (it is read by another thread as it comes); the log as it is after that.
+    pub fn wait_log(&self, found: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.lines().any(&found) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Starts and waits for /readyz to answer 200.
     pub fn start_ready(data_dir: &Path, extra: &[&str]) -> Server {
         let s = Server::start(data_dir, extra);
