@@ -33,6 +33,8 @@ pub struct Limits {
     /// The category anonymous answers may name for a match in a bank, by bank name
     /// (`--public-category`); a bank not listed is never named.
     pub public_categories: HashMap<String, String>,
+    /// Most records of one page of the StopNCII feed (`--exchange-page-size`).
+    pub exchange_page_size: usize,
 }
 
 #[cfg(test)]
@@ -49,6 +51,7 @@ impl Limits {
             false_hit_budget: 1e-3,
             require_match_key: false,
             public_categories: Default::default(),
+            exchange_page_size: 10,
         }
     }
 }
