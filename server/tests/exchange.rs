@@ -37,6 +37,11 @@ fn venv_python() -> PathBuf {
 
 /// Runs a command of `tests/exchange/stopncii_client.py` as `platform_key` and returns its JSON.
 fn pytx(s: &Server, platform_key: &str, args: &[&str]) -> Value {
+    pytx_with(s, platform_key, args, &[])
+}
+
+/// [`pytx`] with more environment variables.
+fn pytx_with(s: &Server, platform_key: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/exchange/stopncii_client.py"
@@ -46,6 +51,8 @@ fn pytx(s: &Server, platform_key: &str, args: &[&str]) -> Value {
         .args(args)
         .env("PIXELPRINT_URL", format!("http://{}", s.addr))
         .env("PIXELPRINT_PLATFORM_KEY", platform_key)
+        .env_remove("TX_STOPNCII_KEYS")
+        .envs(env.iter().copied())
         .output()
         .expect("run the venv's python");
     assert!(
@@ -264,6 +271,15 @@ fn stopncii_client_fetches_exactly_the_accepted_tips_and_follows_their_lifecycle
         .chain([format!("video_md5:{video_md5}")])
         .collect();
     assert_eq!(updates, expected, "{everything:#}");
+    // The same, configured as docs/exchange.md tells platforms to (pytx's TX_STOPNCII_KEYS).
+    let credentials = format!("{platform},{platform},http://{}/v1/stopncii", s.addr);
+    let configured = pytx_with(
+        &s,
+        "unused",
+        &["configured-fetch"],
+        &[("TX_STOPNCII_KEYS", &credentials)],
+    );
+    assert_eq!(configured["deltas"], everything["deltas"], "{configured:#}");
 
     // The reporter withdraws A: its hashes come back Withdrawn (the hash A shares with another
     // accepted tip stays Active), and the hashes stored with the tip are deleted.

@@ -15,6 +15,8 @@ Commands:
   submit SIGNAL HASH         submit_hash (reported as Blocked)
   exchange-fetch [CHECKPOINT_TIME]
                              StopNCIISignalExchangeAPI.fetch_iter from a checkpoint
+  configured-fetch           StopNCIISignalExchangeAPI.for_collab with the credentials pytx
+                             reads from TX_STOPNCII_KEYS (docs/exchange.md's configuration)
 """
 
 import json
@@ -108,13 +110,23 @@ def submit(args: list) -> dict:
     return {"ok": True}
 
 
-def exchange_fetch(args: list) -> dict:
-    exchange = stop_ncii_api.StopNCIISignalExchangeAPI(
-        CollaborationConfigBase(
-            name="pixelprint", api=stop_ncii_api.StopNCIISignalExchangeAPI.get_name(), enabled=True
-        ),
-        client(),
+def collab() -> CollaborationConfigBase:
+    return CollaborationConfigBase(
+        name="pixelprint", api=stop_ncii_api.StopNCIISignalExchangeAPI.get_name(), enabled=True
     )
+
+
+def exchange_fetch(args: list) -> dict:
+    exchange = stop_ncii_api.StopNCIISignalExchangeAPI(collab(), client())
+    return run_fetch(exchange, args)
+
+
+def configured_fetch(args: list) -> dict:
+    exchange = stop_ncii_api.StopNCIISignalExchangeAPI.for_collab(collab())
+    return run_fetch(exchange, args)
+
+
+def run_fetch(exchange, args: list) -> dict:
     checkpoint = None
     if args:
         checkpoint = stop_ncii_api.StopNCIICheckpoint(int(args[0]), int(time.time()))
@@ -140,6 +152,7 @@ COMMANDS = {
     "feedback": feedback,
     "submit": submit,
     "exchange-fetch": exchange_fetch,
+    "configured-fetch": configured_fetch,
 }
 
 if __name__ == "__main__":
