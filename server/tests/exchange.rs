@@ -429,6 +429,36 @@ fn exchange_routes_require_a_platform_key_in_both_headers() {
         assert_eq!(r.status, 400, "{query}");
         assert_eq!(r.json()["error"]["field"], field, "{query}");
     }
+    // Feedback is kept only on hashes the feed holds; `count` must match the records.
+    let post = |path: &str, body: Value| {
+        let mut h = headers.to_vec();
+        h.push(("content-type", "application/json"));
+        s.request("POST", path, &h, body.to_string().as_bytes())
+    };
+    let unknown = json!({"count": 1, "hashFeedbacks": [
+        {"hashValue": pdq(9), "feedbackValue": "Blocked", "tags": []}]});
+    let r = post("/v1/stopncii/SubmitFeedback", unknown);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"count": 0}));
+    let r = post(
+        "/v1/stopncii/SubmitFeedback",
+        json!({"count": 2, "hashFeedbacks": [{"hashValue": pdq(9), "feedbackValue": "Blocked"}]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "count");
+    let r = post(
+        "/v1/stopncii/SubmitFeedback",
+        json!({"hashFeedbacks": [{"hashValue": pdq(9), "feedbackValue": "Liked"}]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "feedbackValue");
+    let r = post(
+        "/v1/stopncii/SubmitHashes",
+        json!({"hashRecords": [{"signalType": "VideoTMK", "hashValue": "00"}]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "signalType");
+
     // Reviewers review; they do not administer or exchange.
     let tip = file_tip(&s, json!([{"pdq": pdq(1)}]));
     assert_eq!(s.get_auth("/v1/tips", &reviewer).status, 200);

@@ -216,7 +216,8 @@ fn check_count(n: usize, count: Option<usize>, field: &str) -> AppResult<()> {
 }
 
 /// A platform's feedback on hashes of the feed: shown on the tips that published them (to
-/// reviewers; to reporters as counts) and in the records other platforms fetch.
+/// reviewers; to reporters as counts) and in the records other platforms fetch. Feedback on a
+/// hash the feed does not hold is not stored; the answer's `count` says how many were.
 async fn submit_feedback(
     State(state): St,
     Keyed(Platform(platform), JsonBody(req)): Keyed<Platform, JsonBody<SubmitFeedbackRequest>>,
@@ -248,8 +249,8 @@ async fn submit_feedback(
             updated_at: now,
         });
     }
-    let count = feedback.len();
-    state.db(move |s| s.put_feedback(&feedback)).await?;
+    // Only on hashes of the feed: a platform cannot fill the store with feedback on others.
+    let count = state.db(move |s| s.put_feedback(&feedback, true)).await?;
     Ok(Json(SubmitResponse { count }))
 }
 
@@ -320,7 +321,7 @@ async fn submit_hashes(
     state
         .db(move |s| {
             s.insert_tip(&tip)?;
-            s.put_feedback(&feedback)
+            s.put_feedback(&feedback, false)
         })
         .await?;
     state.metrics.tips.fetch_add(1, Ordering::Relaxed);

@@ -142,6 +142,13 @@ const PUT_FEEDBACK: &str =
  VALUES (?1, ?2, ?3, ?4, ?5)
  ON CONFLICT (hash_value, platform)
  DO UPDATE SET value = excluded.value, tags = excluded.tags, updated_at = excluded.updated_at";
+/// [`PUT_FEEDBACK`] for a hash the feed publishes (of any status), else nothing.
+const PUT_FEEDBACK_PUBLISHED: &str =
+    "INSERT INTO exchange_feedback (hash_value, platform, value, tags, updated_at)
+ SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS BIGINT)
+ WHERE EXISTS (SELECT 1 FROM exchange_hashes WHERE hash_value = ?1)
+ ON CONFLICT (hash_value, platform)
+ DO UPDATE SET value = excluded.value, tags = excluded.tags, updated_at = excluded.updated_at";
 /// Feedback changes the records of its hash: consumers fetch them again.
 const FEED_TOUCH: &str =
     "UPDATE exchange_hashes SET updated_at = ?2 WHERE hash_value = ?1 AND updated_at < ?2";
@@ -201,8 +208,9 @@ pub trait Storage: Send + Sync + 'static {
     fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool>;
     /// The feed's rows of the first `limit` records after `after`, and the feedback on them.
     fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)>;
-    /// Stores a platform's feedback (replacing its earlier feedback on the same hash).
-    fn put_feedback(&self, feedback: &[Feedback]) -> Result<()>;
+    /// Stores a platform's feedback (replacing its earlier feedback on the same hash); with
+    /// `published_only`, only on hashes the feed publishes. Returns how many were stored.
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize>;
     /// The feedback on the hashes a tip published.
     fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>>;
     /// Deletes what the retention period allows to delete before `before` (Unix seconds).

@@ -23,8 +23,8 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     numbered_for_postgres as pg, Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL,
     BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH,
-    LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, SHARED_SCHEMA,
-    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED,
+    SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
@@ -437,21 +437,27 @@ impl Storage for Postgres {
         })
     }
 
-    fn put_feedback(&self, feedback: &[Feedback]) -> Result<()> {
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize> {
+        let sql = pg(if published_only {
+            PUT_FEEDBACK_PUBLISHED
+        } else {
+            PUT_FEEDBACK
+        });
         self.with(|c| {
             let mut tx = c.transaction()?;
-            let put = tx.prepare(&pg(PUT_FEEDBACK))?;
+            let put = tx.prepare(&sql)?;
             let touch = tx.prepare(&pg(FEED_TOUCH))?;
+            let mut stored = 0;
             for f in feedback {
                 let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
-                tx.execute(
+                stored += tx.execute(
                     &put,
                     &[&f.hash_value, &f.platform, &f.value, &tags, &f.updated_at],
-                )?;
+                )? as usize;
                 tx.execute(&touch, &[&f.hash_value, &f.updated_at])?;
             }
             tx.commit()?;
-            Ok(())
+            Ok(stored)
         })
     }
 

@@ -11,8 +11,8 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE,
     FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, LIST_BANKS, PURGE_FEED,
-    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
-    TIP_SET_STATUS,
+    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
+    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
@@ -340,15 +340,20 @@ impl Storage for Sqlite {
         Ok((rows, feedback))
     }
 
-    fn put_feedback(&self, feedback: &[Feedback]) -> Result<()> {
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let mut stored = 0;
         {
-            let mut put = tx.prepare(PUT_FEEDBACK)?;
+            let mut put = tx.prepare(if published_only {
+                PUT_FEEDBACK_PUBLISHED
+            } else {
+                PUT_FEEDBACK
+            })?;
             let mut touch = tx.prepare(FEED_TOUCH)?;
             for f in feedback {
                 let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
-                put.execute(params![
+                stored += put.execute(params![
                     f.hash_value,
                     f.platform,
                     f.value,
@@ -359,7 +364,7 @@ impl Storage for Sqlite {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(stored)
     }
 
     fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>> {
