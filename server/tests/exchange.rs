@@ -538,3 +538,24 @@ fn retention_deletes_what_finished_tips_held() {
         "{after:#}"
     );
 }
+
+/// A platform's requests are counted against its key, as bearer-keyed requests are.
+#[test]
+fn platform_keys_are_rate_limited_like_other_keys() {
+    let dir = TempDir::new("exchange-rate");
+    let s = Server::start_ready(&dir.0, &["--rate-key", "0.001", "--burst-key", "2"]);
+    let platform = key(&s, &["exchange"], "p");
+    let other = key(&s, &["exchange"], "q");
+    let fetch = |k: &str| {
+        s.request(
+            "GET",
+            "/v1/stopncii/FetchHashes",
+            &[("Ocp-Apim-Subscription-Key", k), ("x-functions-key", k)],
+            b"",
+        )
+        .status
+    };
+    assert_eq!([fetch(&platform), fetch(&platform)], [200, 200]);
+    assert_eq!(fetch(&platform), 429, "the key's burst is spent");
+    assert_eq!(fetch(&other), 200, "another platform has its own bucket");
+}
