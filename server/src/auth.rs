@@ -10,8 +10,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
@@ -53,13 +52,26 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Checks the request's API key for `scope` (`admin` implies `match`).
+/// The scopes an API key may have: `admin` implies every other; `match` matches in detail;
+/// `review` reviews tips; `exchange` fetches the exchange feed and gives feedback (a platform).
+pub const SCOPES: [&str; 4] = ["match", "admin", "review", "exchange"];
+
+/// Checks the request's API key for `scope` (`admin` implies every scope).
 async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     scope: &'static str,
 ) -> Result<(), ApiError> {
     let key = bearer(headers).ok_or(ApiError::Unauthorized)?;
+    authorize_key(state, key, scope).await
+}
+
+/// Checks that `key` is a stored API key with `scope` (or `admin`).
+pub async fn authorize_key(
+    state: &AppState,
+    key: &str,
+    scope: &'static str,
+) -> Result<(), ApiError> {
     let digest = sha256_hex(key.as_bytes());
     let scopes = state
         .db(move |s| s.api_key_scopes(&digest))
@@ -81,6 +93,23 @@ pub trait KeyCheck: Sized {
     ) -> impl Future<Output = Result<Self, ApiError>> + Send;
 }
 
+/// Makes a [`KeyCheck`] type an extractor of its own (for handlers without a body).
+macro_rules! key_check_extractor {
+    ($t:ty) => {
+        impl axum::extract::FromRequestParts<std::sync::Arc<$crate::state::AppState>> for $t {
+            type Rejection = $crate::error::ApiError;
+
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                state: &std::sync::Arc<$crate::state::AppState>,
+            ) -> Result<Self, Self::Rejection> {
+                <Self as $crate::auth::KeyCheck>::check(state, &parts.headers).await
+            }
+        }
+    };
+}
+pub(crate) use key_check_extractor;
+
 /// The request carries an API key with the `admin` scope.
 pub struct AdminKey;
 
@@ -89,6 +118,19 @@ impl KeyCheck for AdminKey {
         authorize(state, headers, "admin").await.map(|()| AdminKey)
     }
 }
+
+/// The request carries an API key with the `review` scope (or `admin`): a tip reviewer.
+pub struct ReviewKey;
+
+impl KeyCheck for ReviewKey {
+    async fn check(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
+        authorize(state, headers, "review")
+            .await
+            .map(|()| ReviewKey)
+    }
+}
+
+key_check_extractor!(ReviewKey);
 
 /// Who may match: a caller with a key of the `match` scope (answered in detail), or, unless the
 /// server requires a key (`--require-match-key`), an anonymous one (answered with verdicts only).
@@ -109,16 +151,7 @@ impl KeyCheck for MatchCaller {
     }
 }
 
-impl FromRequestParts<Arc<AppState>> for AdminKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        Self::check(state, &parts.headers).await
-    }
-}
+key_check_extractor!(AdminKey);
 
 /// A body `B`, then the key `K`: a request whose body is refused (400, 413) gets that answer
 /// whatever its key.

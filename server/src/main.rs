@@ -9,6 +9,7 @@
 mod auth;
 mod catalog;
 mod error;
+mod exchange;
 mod http;
 mod import;
 mod matching;
@@ -169,6 +170,16 @@ struct Args {
     /// The near-miss window, in seconds.
     #[arg(long, env = "PIXELPRINT_NEAR_MISS_WINDOW_SECS", default_value_t = 3600)]
     near_miss_window_secs: u64,
+    /// Most records of one page of the StopNCII feed (`/v1/stopncii/FetchHashes`); a platform
+    /// asking for more gets this many and a token for the next page.
+    #[arg(long, env = "PIXELPRINT_EXCHANGE_PAGE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    exchange_page_size: u32,
+    /// Seconds after which a finished tip (rejected, withdrawn or closed; counted from its last
+    /// change) loses its hashes and free text, and the feed's withdrawn records are removed
+    /// (0: kept forever). Checked every minute, or every tenth of the period if shorter.
+    #[arg(long, env = "PIXELPRINT_TIP_RETENTION_SECS", default_value_t = 0)]
+    tip_retention_secs: u64,
     /// How often to read the change log written by other processes, in milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
@@ -335,6 +346,7 @@ async fn run(args: Args) -> Result<(), String> {
             .cloned()
             .collect::<HashMap<_, _>>(),
         anon_match_64bit: args.anon_match_64bit,
+        exchange_page_size: args.exchange_page_size as usize,
     };
     let guards = Guards {
         ip: RateLimiter::new(args.rate_ip, args.burst_ip),
@@ -414,6 +426,10 @@ async fn run(args: Args) -> Result<(), String> {
     println!("listening on http://{local}");
     tracing::info!(%local, "listening");
 
+    if args.tip_retention_secs > 0 {
+        tokio::spawn(retention(state.clone(), args.tip_retention_secs));
+    }
+
     // Load in the background: /readyz answers 503 until the index is built.
     let loader = state.clone();
     let delay = Duration::from_millis(args.load_delay_ms);
@@ -470,4 +486,26 @@ async fn run(args: Args) -> Result<(), String> {
     })
     .await
     .map_err(|e| format!("server: {e}"))
+}
+
+/// Deletes, periodically, what the retention period lets go: closed tips' hashes and free
+/// text, the feed's withdrawn and deleted records, feedback left on no hash.
+async fn retention(state: Arc<AppState>, period_secs: u64) {
+    let every = Duration::from_secs((period_secs / 10).clamp(1, 60));
+    let period = i64::try_from(period_secs).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let before = now_unix().saturating_sub(period);
+        match state.db(move |s| s.purge(before)).await {
+            Ok(p) if p != Default::default() => tracing::info!(
+                tips = p.tips,
+                feed_hashes = p.feed_hashes,
+                feedback = p.feedback,
+                "retention: deleted"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+        }
+    }
 }

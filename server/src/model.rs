@@ -156,3 +156,119 @@ pub enum ChangeOp {
     Add(StoredEntry),
     Remove(i64),
 }
+
+/// The statuses a tip may have. A reporter's tip starts `received`; a reviewer moves it to
+/// `in_review`, `accepted` (its hashes go into the exchange feed) or `rejected`; its reporter may
+/// withdraw it (`withdrawn`); an administrator may close it (`closed`).
+pub const TIP_STATUSES: [&str; 6] = [
+    "received",
+    "in_review",
+    "accepted",
+    "rejected",
+    "withdrawn",
+    "closed",
+];
+
+/// The case number a reporter and the exchange's consumers see for a tip: a short, readable
+/// form of its id (which is random, so the prefix is too).
+pub fn case_number(tip_id: &str) -> String {
+    let head: String = tip_id.chars().take(12).collect::<String>().to_uppercase();
+    let groups: Vec<&str> = head
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    format!("PP-{}", groups.join("-"))
+}
+
+/// What the exchange feed says of a published hash of a tip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedStatus {
+    /// The tip is accepted: consumers hold the hash.
+    Active,
+    /// The reporter withdrew the tip: consumers delete the hash.
+    Withdrawn,
+    /// A reviewer or administrator took the tip back: consumers delete the hash.
+    Deleted,
+}
+
+impl FeedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedStatus::Active => "Active",
+            FeedStatus::Withdrawn => "Withdrawn",
+            FeedStatus::Deleted => "Deleted",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Option<FeedStatus> {
+        [
+            FeedStatus::Active,
+            FeedStatus::Withdrawn,
+            FeedStatus::Deleted,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// A hash as the exchange feed carries it: the exchange's signal type name and the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedHash {
+    pub signal_type: &'static str,
+    pub hash_value: String,
+}
+
+/// A change of a tip's status and what it does to the feed and the stored hashes.
+#[derive(Clone, Debug)]
+pub struct TipTransition {
+    pub status: &'static str,
+    pub now: i64,
+    /// Hashes to publish (or publish again) as `Active`: the tip is accepted.
+    pub publish: Vec<FeedHash>,
+    /// The status the tip's `Active` hashes take otherwise.
+    pub retract: Option<FeedStatus>,
+    /// Delete the items stored with the tip (a withdrawal).
+    pub clear_items: bool,
+}
+
+/// Where a page of the feed starts: after the record `(last_mod, signal_type, hash_value)`, in
+/// that order. The start of a fetch from a timestamp `t` is `(t, "", "")`: every record changed
+/// at or after `t`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedCursor {
+    pub last_mod: i64,
+    pub signal_type: String,
+    pub hash_value: String,
+}
+
+/// One case of a feed record: a tip that published the hash, and its status.
+#[derive(Clone, Debug)]
+pub struct FeedRow {
+    pub last_mod: i64,
+    pub signal_type: String,
+    pub hash_value: String,
+    pub tip_id: String,
+    pub status: String,
+}
+
+/// A platform's feedback on a hash.
+#[derive(Clone, Debug)]
+pub struct Feedback {
+    pub hash_value: String,
+    pub platform: String,
+    pub value: String,
+    pub tags: Vec<String>,
+    pub updated_at: i64,
+}
+
+/// What a retention pass deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Closed tips whose hashes and free text were deleted.
+    pub tips: u64,
+    /// Withdrawn or deleted feed records removed.
+    pub feed_hashes: u64,
+    /// Feedback on hashes no longer in the feed.
+    pub feedback: u64,
+}

@@ -37,6 +37,8 @@ pub struct Limits {
     /// Off by default: a verdict on a 64-bit hash leaks enough for the bit-flip extraction to
     /// recover a stored pHash within the daily item budget (docs/threat-model.md).
     pub anon_match_64bit: bool,
+    /// Most records of one page of the StopNCII feed (`--exchange-page-size`).
+    pub exchange_page_size: usize,
 }
 
 #[cfg(test)]
@@ -54,6 +56,7 @@ impl Limits {
             require_match_key: false,
             public_categories: Default::default(),
             anon_match_64bit: false,
+            exchange_page_size: 10,
         }
     }
 }

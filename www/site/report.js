@@ -164,8 +164,25 @@ $('tip-form').addEventListener('submit', async (e) => {
   }
 });
 
-$('status-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
+/** A tip's status as its reporter reads it (the server's `GET /v1/tips/{id}` answer). */
+function statusLine(tip) {
+  const words = {
+    received: 'received',
+    in_review: 'being reviewed',
+    accepted: 'accepted: its hashes were shared with platforms so that they can block matching content',
+    rejected: 'not accepted: its hashes were not shared',
+    withdrawn: 'withdrawn: platforms were told to delete its hashes, and they were deleted here',
+    closed: 'closed',
+  };
+  let line = `Report ${tip.tip_id}: ${words[tip.status] ?? tip.status} (sent ${tip.created_at}, last updated ${tip.updated_at}).`;
+  const blocked = tip.platform_feedback?.blocked ?? 0;
+  if (blocked > 0) line += blocked === 1 ? ' A platform has blocked a match.' : ` ${blocked} platforms have blocked a match.`;
+  if (tip.case_number) line += ` Case number: ${tip.case_number}.`;
+  return line;
+}
+
+/** Sends the status form's id and code to `path` with `method`; shows the answer. */
+async function askAboutTip(method, path) {
   const out = $('status-result');
   const id = $('status-id').value.trim();
   const token = $('status-token').value.trim();
@@ -175,19 +192,24 @@ $('status-form').addEventListener('submit', async (e) => {
   }
   out.textContent = 'Checking…';
   try {
-    const response = await fetch(`/v1/tips/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
+    const response = await fetch(`/v1/tips/${encodeURIComponent(id)}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
     if (response.status === 404) {
       out.textContent = 'No report with this id and secret code.';
       return;
     }
     if (!response.ok) throw new Error(await apiError(response));
-    const tip = await response.json();
-    const words = { received: 'received', in_review: 'being reviewed', closed: 'closed' };
-    out.textContent = `Report ${tip.tip_id}: ${words[tip.status] ?? tip.status} (sent ${tip.created_at}, last updated ${tip.updated_at}).`;
+    out.textContent = statusLine(await response.json());
   } catch (err) {
     out.textContent = `Could not check the status: ${err.message}`;
   }
+}
+
+$('status-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  askAboutTip('GET', '');
 });
+
+$('withdraw').addEventListener('click', () => askAboutTip('POST', '/withdraw'));
 
 $('files').addEventListener('change', (e) => {
   const files = [...e.target.files];

@@ -272,7 +272,7 @@ test('report page: previews exactly the JSON sent, submits the tip, shows the re
   assert.equal(status, 'received');
 
   await page.getByRole('button', { name: 'Check the status' }).click();
-  await page.getByText(new RegExp(`^Report ${id}: received \\(sent \\S+, last updated \\S+\\)\\.$`)).waitFor();
+  await page.getByText(new RegExp(`^Report ${id}: received \\(sent \\S+, last updated \\S+\\)\\. Case number: PP-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}\\.$`)).waitFor();
   const statusRequest = requests.at(-1);
   assert.equal(statusRequest.path, `/v1/tips/${id}`);
   assert.equal(await statusRequest.request.headerValue('authorization'), `Bearer ${token}`);
@@ -280,6 +280,25 @@ test('report page: previews exactly the JSON sent, submits the tip, shows the re
   assert.equal((await server.api('PATCH', `/v1/tips/${id}`, { status: 'in_review' })).status, 204);
   await page.getByRole('button', { name: 'Check the status' }).click();
   await page.getByText(new RegExp(`^Report ${id}: being reviewed`)).waitFor();
+  // Accepted: its hashes are in the exchange feed; a platform blocks a match; the reporter
+  // withdraws it from the page.
+  assert.equal((await server.api('POST', `/v1/tips/${id}/review`, { decision: 'accept' })).status, 204);
+  const platform = (await server.api('POST', '/v1/keys', { scopes: ['exchange'], label: 'platform' })).body.key;
+  const feedback = await fetch(new URL('/v1/stopncii/SubmitFeedback', server.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'ocp-apim-subscription-key': platform, 'x-functions-key': platform },
+    body: JSON.stringify({ count: 1, hashFeedbacks: [{ hashValue: stored.items.find((i) => i.pdq).pdq, feedbackValue: 'Blocked', tags: [] }] }),
+  });
+  assert.equal(feedback.status, 200, await feedback.clone().text());
+  assert.deepEqual(await feedback.json(), { count: 1 });
+  since.served += 1; // the platform's request, not the page's
+  await page.getByRole('button', { name: 'Check the status' }).click();
+  await page.getByText(new RegExp(`^Report ${id}: accepted: .* A platform has blocked a match\\. Case number`)).waitFor();
+  await page.getByRole('button', { name: 'Withdraw this report' }).click();
+  await page.getByText(new RegExp(`^Report ${id}: withdrawn: `)).waitFor();
+  assert.equal(requests.at(-1).path, `/v1/tips/${id}/withdraw`);
+  const { body: { tips: after } } = await server.api('GET', '/v1/tips');
+  assert.deepEqual(after.find((t) => t.tip_id === id).items, []);
   await page.getByLabel('Secret code').fill('0'.repeat(64));
   await page.getByRole('button', { name: 'Check the status' }).click();
   await page.getByText('No report with this id and secret code.').waitFor();
@@ -291,7 +310,7 @@ test('report page: previews exactly the JSON sent, submits the tip, shows the re
   assert.deepEqual(outside, []);
   assert.deepEqual(errors, []);
   console.log(`report page [Chromium, pixelprint-server]: preview equals the ${sent[0].body.length}-byte body sent and the tip stored; ` +
-    `receipt and status (received, being reviewed, wrong code) work; ${requests.length} requests (${api} to the API) carry no file bytes`);
+    `receipt and status (received, being reviewed, accepted with a platform's block, withdrawn, wrong code) work; ${requests.length} requests (${api} to the API) carry no file bytes`);
   await page.close();
 });
 

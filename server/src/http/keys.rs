@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::json::JsonBody;
 use super::{AppResult, Routes, St};
-use crate::auth::{random_hex, sha256_hex, AdminKey, Keyed};
+use crate::auth::{random_hex, sha256_hex, AdminKey, Keyed, SCOPES};
 use crate::error::ApiError;
 use crate::time::now_unix;
 
@@ -35,10 +35,10 @@ async fn create_key(
     State(state): St,
     Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<KeyRequest>>,
 ) -> AppResult<(StatusCode, Json<KeyResponse>)> {
-    if req.scopes.is_empty() || req.scopes.iter().any(|s| s != "match" && s != "admin") {
+    if req.scopes.is_empty() || req.scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
         return Err(ApiError::bad_at(
             "invalid_scopes",
-            "scopes is a non-empty list of \"match\" and \"admin\"",
+            "scopes is a non-empty list of \"match\", \"admin\", \"review\" and \"exchange\"",
             None,
             "scopes",
         ));

@@ -1,6 +1,7 @@
 //! The HTTP routes of `docs/api.md`, one module per resource, each with its own router:
-//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`], and
-//! [`ops`] (health, readiness, metrics, the OpenAPI document).
+//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`],
+//! [`exchange`] (StopNCII's hash API for platforms) and [`ops`] (health, readiness, metrics,
+//! the OpenAPI document).
 //!
 //! Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
 //! key, a token a request; anonymous matching is charged per item on top (`match.rs`). Every
@@ -9,6 +10,7 @@
 //! the order in which the API has always sent its keys.
 
 mod banks;
+mod exchange;
 pub mod json;
 mod keys;
 mod r#match;
@@ -47,6 +49,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .merge(tips::routes())
         .merge(banks::routes())
         .merge(keys::routes())
+        .merge(exchange::routes())
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)
@@ -73,7 +76,8 @@ async fn count(State(state): St, req: Request, next: Next) -> Response {
     response
 }
 
-/// Per-client buckets for every request, and per-key buckets for requests that carry a key.
+/// Per-client buckets for every request, and per-key buckets for requests that carry a key
+/// (a bearer token, or a platform's key in StopNCII's subscription-key header).
 async fn rate_limit(
     State(state): St,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -83,7 +87,15 @@ async fn rate_limit(
     let guards = &state.guards;
     let mut verdict = guards.ip.take(&client_group(addr.ip()));
     if verdict.is_ok() {
-        if let Some(key) = bearer(req.headers()) {
+        let headers = req.headers();
+        let platform_key = || {
+            headers
+                .get(exchange::SUBSCRIPTION_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+        };
+        if let Some(key) = bearer(headers).or_else(platform_key) {
             verdict = guards.key.take(&sha256_hex(key.as_bytes()));
         }
     }

@@ -1,6 +1,13 @@
 //! Anonymous tips: `POST /v1/tips` (anyone, answered with a receipt token),
-//! `GET /v1/tips/{tip_id}` (the receipt token's holder), the category list, and the
-//! administrators' `GET /v1/tips` and `PATCH /v1/tips/{tip_id}`.
+//! `GET /v1/tips/{tip_id}` and `POST /v1/tips/{tip_id}/withdraw` (the receipt token's holder),
+//! the category list, the reviewers' `GET /v1/tips` and `POST /v1/tips/{tip_id}/review`, and
+//! the administrators' `PATCH /v1/tips/{tip_id}`.
+//!
+//! The lifecycle (`crate::model::TIP_STATUSES`): a tip is `received`; a reviewer accepts it
+//! (its PDQ hashes, and its videos' MD5s, go into the exchange feed, `crate::http::exchange`)
+//! or rejects it; its reporter may withdraw it at any time (the feed tells platforms to delete
+//! its hashes, and the hashes stored with the tip are deleted). Every status change goes
+//! through [`transition`], which says what it does to the feed.
 
 use std::sync::atomic::Ordering;
 
@@ -12,10 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use super::json::JsonBody;
 use super::{AppResult, Routes, St};
-use crate::auth::{bearer, constant_time_eq, random_hex, sha256_hex, AdminKey, Keyed};
+use crate::auth::{bearer, constant_time_eq, random_hex, sha256_hex, AdminKey, Keyed, ReviewKey};
 use crate::error::ApiError;
+use crate::exchange::stopncii::feed_hashes;
 use crate::matching::HashItem;
-use crate::model::TipRecord;
+use crate::model::{case_number, FeedStatus, Feedback, TipRecord, TipTransition, TIP_STATUSES};
+use crate::state::AppState;
 use crate::time::{now_unix, rfc3339};
 
 pub fn routes() -> Routes {
@@ -23,6 +32,8 @@ pub fn routes() -> Routes {
         .route("/v1/tips", post(create_tip).get(list_tips))
         .route("/v1/tips/categories", get(tip_categories))
         .route("/v1/tips/{tip_id}", get(get_tip).patch(update_tip))
+        .route("/v1/tips/{tip_id}/review", post(review_tip))
+        .route("/v1/tips/{tip_id}/withdraw", post(withdraw_tip))
 }
 
 const TIP_CATEGORIES: [(&str, &str); 5] = [
@@ -40,7 +51,8 @@ const TIP_MAX_DESCRIPTION: usize = 5000;
 const TIP_MAX_URLS: usize = 20;
 const TIP_MAX_URL_CHARS: usize = 2048;
 const TIP_MAX_CONTACT: usize = 500;
-const TIP_STATUSES: [&str; 3] = ["received", "in_review", "closed"];
+/// The statuses an administrator may set with `PATCH` (review and withdrawal have their routes).
+const PATCH_STATUSES: [&str; 3] = ["received", "in_review", "closed"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,22 +75,82 @@ struct TipReceipt {
     tip_id: String,
 }
 
-/// What the receipt token's holder may see of a tip.
+/// What the receipt token's holder may see of a tip: its status in words, and how many
+/// platforms said what of its hashes (never which platforms).
 #[derive(Serialize)]
 struct TipStatus {
+    case_number: String,
     created_at: String,
+    platform_feedback: FeedbackSummary,
     status: String,
+    status_text: &'static str,
     tip_id: String,
     updated_at: String,
 }
 
-/// A tip as administrators see it.
+/// Platforms by what they said last of any of a tip's hashes.
+#[derive(Default, Serialize)]
+struct FeedbackSummary {
+    /// Platforms that blocked a match.
+    blocked: usize,
+    /// Platforms that reviewed a match and did not block it.
+    not_blocked: usize,
+    /// Platforms that found a match and are reviewing it.
+    pending_review: usize,
+}
+
+impl FeedbackSummary {
+    fn of(feedback: &[Feedback]) -> FeedbackSummary {
+        let platforms = |value: &str| {
+            let mut p: Vec<&str> = feedback
+                .iter()
+                .filter(|f| f.value == value)
+                .map(|f| f.platform.as_str())
+                .collect();
+            p.sort_unstable();
+            p.dedup();
+            p.len()
+        };
+        FeedbackSummary {
+            blocked: platforms("Blocked"),
+            not_blocked: platforms("NotBlocked"),
+            pending_review: platforms("PendingReview"),
+        }
+    }
+}
+
+/// A status as a reporter reads it.
+fn status_text(status: &str) -> &'static str {
+    match status {
+        "received" => "Received: waiting for review",
+        "in_review" => "Being reviewed",
+        "accepted" => "Accepted: the hashes were shared with platforms so that they can block matching content",
+        "rejected" => "Not accepted: the hashes were not shared",
+        "withdrawn" => "Withdrawn: platforms were told to delete the hashes, and they were deleted here",
+        "closed" => "Closed",
+        _ => "Unknown",
+    }
+}
+
+/// A platform's feedback on one of a tip's hashes, as reviewers see it.
+#[derive(Serialize)]
+struct FeedbackView {
+    hash: String,
+    platform: String,
+    tags: Vec<String>,
+    updated_at: String,
+    value: String,
+}
+
+/// A tip as reviewers and administrators see it.
 #[derive(Serialize)]
 struct TipView {
+    case_number: String,
     category: String,
     contact: Option<String>,
     created_at: String,
     description: Option<String>,
+    feedback: Vec<FeedbackView>,
     items: serde_json::Value,
     status: String,
     tip_id: String,
@@ -208,8 +280,89 @@ async fn get_tip(
     headers: HeaderMap,
     Path(tip_id): Path<String>,
 ) -> AppResult<Json<TipStatus>> {
+    let tip = reporters_tip(&state, &headers, tip_id).await?;
+    tip_status(&state, tip).await
+}
+
+/// The reporter withdraws the tip: platforms are told to delete its hashes (`Withdrawn` in the
+/// feed) and the hashes stored with it are deleted.
+async fn withdraw_tip(
+    State(state): St,
+    headers: HeaderMap,
+    Path(tip_id): Path<String>,
+) -> AppResult<Json<TipStatus>> {
+    let tip = reporters_tip(&state, &headers, tip_id).await?;
+    let id = tip.id.clone();
+    let t = transition(&tip, "withdrawn", now_unix())?;
+    state.db(move |s| s.transition_tip(&id, &t)).await?;
+    let id = tip.id.clone();
+    let tip = state
+        .db(move |s| s.get_tip(&id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tip".into()))?;
+    tracing::info!("tip withdrawn");
+    tip_status(&state, tip).await
+}
+
+/// What moving `tip` to `status` does: accepting publishes its hashes, withdrawing retracts
+/// them as `Withdrawn` and deletes its items, anything else retracts them as `Deleted` (a
+/// no-op for a tip that was never accepted). A withdrawn tip stays withdrawn.
+fn transition(tip: &TipRecord, status: &str, now: i64) -> AppResult<TipTransition> {
+    let status = TIP_STATUSES
+        .into_iter()
+        .find(|s| *s == status)
+        .ok_or_else(|| ApiError::internal(format!("unknown tip status {status:?}")))?;
+    if tip.status == "withdrawn" {
+        return Err(ApiError::Conflict(
+            "the tip was withdrawn by its reporter".into(),
+        ));
+    }
+    let mut t = TipTransition {
+        status,
+        now,
+        publish: Vec::new(),
+        retract: None,
+        clear_items: false,
+    };
+    match status {
+        "accepted" => {
+            let items: Vec<HashItem> =
+                serde_json::from_str(&tip.items_json).map_err(ApiError::internal)?;
+            t.publish = feed_hashes(&items);
+        }
+        "withdrawn" => {
+            t.retract = Some(FeedStatus::Withdrawn);
+            t.clear_items = true;
+        }
+        _ => t.retract = Some(FeedStatus::Deleted),
+    }
+    Ok(t)
+}
+
+/// The reporter's view of `tip`.
+async fn tip_status(state: &AppState, tip: TipRecord) -> AppResult<Json<TipStatus>> {
+    let id = tip.id.clone();
+    let feedback = state.db(move |s| s.tip_feedback(&id)).await?;
+    Ok(Json(TipStatus {
+        case_number: case_number(&tip.id),
+        created_at: rfc3339(tip.created_at),
+        platform_feedback: FeedbackSummary::of(&feedback),
+        status_text: status_text(&tip.status),
+        status: tip.status,
+        tip_id: tip.id,
+        updated_at: rfc3339(tip.updated_at),
+    }))
+}
+
+/// The tip `tip_id` if the request's receipt token opens it; an unknown tip and a wrong token
+/// get the same answer.
+async fn reporters_tip(
+    state: &AppState,
+    headers: &HeaderMap,
+    tip_id: String,
+) -> AppResult<TipRecord> {
     let not_found = || ApiError::NotFound("no such tip, or a wrong receipt token".into());
-    let token = bearer(&headers).ok_or_else(not_found)?.to_string();
+    let token = bearer(headers).ok_or_else(not_found)?.to_string();
     let tip = state
         .db(move |s| s.get_tip(&tip_id))
         .await?
@@ -217,12 +370,7 @@ async fn get_tip(
     if !constant_time_eq(&sha256_hex(token.as_bytes()), &tip.token_sha256) {
         return Err(not_found());
     }
-    Ok(Json(TipStatus {
-        created_at: rfc3339(tip.created_at),
-        status: tip.status,
-        tip_id: tip.id,
-        updated_at: rfc3339(tip.updated_at),
-    }))
+    Ok(tip)
 }
 
 async fn tip_categories() -> Json<CategoryList> {
@@ -242,21 +390,40 @@ struct TipFilter {
 async fn list_tips(
     State(state): St,
     UrlQuery(filter): UrlQuery<TipFilter>,
-    _: AdminKey,
+    _: ReviewKey,
 ) -> AppResult<Json<TipList>> {
     if let Some(s) = &filter.status {
-        check_status(s)?;
+        check_status(s, &TIP_STATUSES)?;
     }
     let tips = state
-        .db(move |s| s.list_tips(filter.status.as_deref()))
+        .db(move |s| {
+            s.list_tips(filter.status.as_deref())?
+                .into_iter()
+                .map(|t| {
+                    let feedback = s.tip_feedback(&t.id)?;
+                    Ok((t, feedback))
+                })
+                .collect::<crate::storage::Result<Vec<_>>>()
+        })
         .await?;
     let tips = tips
         .into_iter()
-        .map(|t| TipView {
+        .map(|(t, feedback)| TipView {
+            case_number: case_number(&t.id),
             category: t.category,
             contact: t.contact,
             created_at: rfc3339(t.created_at),
             description: t.description,
+            feedback: feedback
+                .into_iter()
+                .map(|f| FeedbackView {
+                    hash: f.hash_value,
+                    platform: f.platform,
+                    tags: f.tags,
+                    updated_at: rfc3339(f.updated_at),
+                    value: f.value,
+                })
+                .collect(),
             items: serde_json::from_str(&t.items_json).unwrap_or_default(),
             status: t.status,
             tip_id: t.id,
@@ -267,16 +434,59 @@ async fn list_tips(
     Ok(Json(TipList { tips }))
 }
 
-fn check_status(s: &str) -> AppResult<()> {
-    if TIP_STATUSES.contains(&s) {
+fn check_status(s: &str, allowed: &[&str]) -> AppResult<()> {
+    if allowed.contains(&s) {
         Ok(())
     } else {
         Err(ApiError::bad_at(
             "invalid_status",
-            format!("status is one of received, in_review, closed; found {s:?}"),
+            format!("status is one of {}; found {s:?}", allowed.join(", ")),
             None,
             "status",
         ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewRequest {
+    decision: String,
+}
+
+/// A reviewer's decision: `accept` (the tip's hashes go into the exchange feed) or `reject`.
+async fn review_tip(
+    State(state): St,
+    Path(tip_id): Path<String>,
+    Keyed(ReviewKey, JsonBody(req)): Keyed<ReviewKey, JsonBody<ReviewRequest>>,
+) -> AppResult<StatusCode> {
+    let status = match req.decision.as_str() {
+        "accept" => "accepted",
+        "reject" => "rejected",
+        other => {
+            return Err(ApiError::bad_at(
+                "invalid_decision",
+                format!("decision is accept or reject, found {other:?}"),
+                None,
+                "decision",
+            ))
+        }
+    };
+    change_status(&state, tip_id, status).await
+}
+
+/// Moves a tip to `status` through [`transition`].
+async fn change_status(state: &AppState, tip_id: String, status: &str) -> AppResult<StatusCode> {
+    let id = tip_id.clone();
+    let tip = state
+        .db(move |s| s.get_tip(&id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tip".into()))?;
+    let t = transition(&tip, status, now_unix())?;
+    let found = state.db(move |s| s.transition_tip(&tip_id, &t)).await?;
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such tip".into()))
     }
 }
 
@@ -291,14 +501,6 @@ async fn update_tip(
     Path(tip_id): Path<String>,
     Keyed(AdminKey, JsonBody(update)): Keyed<AdminKey, JsonBody<TipUpdate>>,
 ) -> AppResult<StatusCode> {
-    check_status(&update.status)?;
-    let now = now_unix();
-    let found = state
-        .db(move |s| s.set_tip_status(&tip_id, &update.status, now))
-        .await?;
-    if found {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("no such tip".into()))
-    }
+    check_status(&update.status, &PATCH_STATUSES)?;
+    change_status(&state, tip_id, &update.status).await
 }

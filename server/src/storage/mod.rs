@@ -16,7 +16,10 @@ pub use sqlite::Sqlite;
 
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
+    TipRecord, TipTransition,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -51,6 +54,24 @@ CREATE TABLE IF NOT EXISTS api_keys (
     label TEXT,
     created_at BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS exchange_hashes (
+    tip_id TEXT NOT NULL,
+    signal_type TEXT NOT NULL,
+    hash_value TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tip_id, signal_type, hash_value)
+);
+CREATE INDEX IF NOT EXISTS exchange_hashes_value ON exchange_hashes(signal_type, hash_value);
+CREATE INDEX IF NOT EXISTS exchange_hashes_updated ON exchange_hashes(updated_at);
+CREATE TABLE IF NOT EXISTS exchange_feedback (
+    hash_value TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    value TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (hash_value, platform)
+);
 ";
 
 /// Columns added to tables of [`SHARED_SCHEMA`] since they were first created: `(table, column,
@@ -67,6 +88,87 @@ const LIST_BANKS: &str = "SELECT b.name, b.description,
 
 /// The query that lists bank settings as [`read::bank_settings`] reads them.
 const BANK_SETTINGS: &str = "SELECT name, settings FROM banks";
+
+/// The exchange's statements, written once for both backends with SQLite's numbered
+/// parameters (`?1`); PostgreSQL runs them through [`numbered_for_postgres`].
+///
+/// The feed is `exchange_hashes`, a row per tip and published hash; a record of the feed is a
+/// hash with all its rows (its cases), changed last at the latest of their `updated_at`. A page
+/// is the records after a cursor in `(last_mod, signal_type, hash_value)` order, read with the
+/// rows of each.
+macro_rules! feed_page_cte {
+    () => {
+        "WITH page AS (
+    SELECT signal_type, hash_value, MAX(updated_at) AS last_mod FROM exchange_hashes
+    GROUP BY signal_type, hash_value
+    HAVING MAX(updated_at) > ?1
+        OR (MAX(updated_at) = ?1 AND (signal_type > ?2 OR (signal_type = ?2 AND hash_value > ?3)))
+    ORDER BY last_mod, signal_type, hash_value LIMIT ?4)"
+    };
+}
+const FEED_PAGE: &str = concat!(
+    feed_page_cte!(),
+    "
+ SELECT p.last_mod, p.signal_type, p.hash_value, e.tip_id, e.status
+ FROM page p JOIN exchange_hashes e ON e.signal_type = p.signal_type AND e.hash_value = p.hash_value
+ ORDER BY p.last_mod, p.signal_type, p.hash_value, e.tip_id"
+);
+
+/// The feedback on the records of the page [`FEED_PAGE`] reads (same parameters).
+const FEED_PAGE_FEEDBACK: &str = concat!(
+    feed_page_cte!(),
+    "
+ SELECT f.hash_value, f.platform, f.value, f.tags, f.updated_at FROM exchange_feedback f
+ WHERE f.hash_value IN (SELECT hash_value FROM page) ORDER BY f.hash_value, f.platform"
+);
+
+/// The feedback on the hashes a tip published.
+const TIP_FEEDBACK: &str = "SELECT f.hash_value, f.platform, f.value, f.tags, f.updated_at
+ FROM exchange_feedback f
+ WHERE f.hash_value IN (SELECT hash_value FROM exchange_hashes WHERE tip_id = ?1)
+ ORDER BY f.hash_value, f.platform";
+
+const TIP_SET_STATUS: &str = "UPDATE tips SET status = ?2, updated_at = ?3 WHERE id = ?1";
+const TIP_CLEAR_ITEMS: &str = "UPDATE tips SET items = '[]' WHERE id = ?1";
+const FEED_PUBLISH: &str =
+    "INSERT INTO exchange_hashes (tip_id, signal_type, hash_value, status, updated_at)
+ VALUES (?1, ?2, ?3, 'Active', ?4)
+ ON CONFLICT (tip_id, signal_type, hash_value)
+ DO UPDATE SET status = 'Active', updated_at = excluded.updated_at";
+const FEED_RETRACT: &str = "UPDATE exchange_hashes SET status = ?2, updated_at = ?3
+ WHERE tip_id = ?1 AND status = 'Active'";
+const PUT_FEEDBACK: &str =
+    "INSERT INTO exchange_feedback (hash_value, platform, value, tags, updated_at)
+ VALUES (?1, ?2, ?3, ?4, ?5)
+ ON CONFLICT (hash_value, platform)
+ DO UPDATE SET value = excluded.value, tags = excluded.tags, updated_at = excluded.updated_at";
+/// [`PUT_FEEDBACK`] for a hash the feed publishes (of any status), else nothing.
+const PUT_FEEDBACK_PUBLISHED: &str =
+    "INSERT INTO exchange_feedback (hash_value, platform, value, tags, updated_at)
+ SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS TEXT), CAST(?5 AS BIGINT)
+ WHERE EXISTS (SELECT 1 FROM exchange_hashes WHERE hash_value = ?1)
+ ON CONFLICT (hash_value, platform)
+ DO UPDATE SET value = excluded.value, tags = excluded.tags, updated_at = excluded.updated_at";
+/// Feedback changes the records of its hash: consumers fetch them again.
+const FEED_TOUCH: &str =
+    "UPDATE exchange_hashes SET updated_at = ?2 WHERE hash_value = ?1 AND updated_at < ?2";
+
+/// Retention: the hashes and free text of finished tips (rejected, withdrawn or closed) last
+/// changed before `?1`, the feed's tombstones older than that, and feedback left on no hash.
+const PURGE_TIPS: &str =
+    "UPDATE tips SET items = '[]', description = NULL, contact = NULL, urls = '[]'
+ WHERE status IN ('rejected', 'withdrawn', 'closed') AND updated_at < ?1
+   AND (items <> '[]' OR description IS NOT NULL OR contact IS NOT NULL OR urls <> '[]')";
+const PURGE_FEED: &str = "DELETE FROM exchange_hashes WHERE status <> 'Active' AND updated_at < ?1";
+const PURGE_FEEDBACK: &str = "DELETE FROM exchange_feedback
+ WHERE updated_at < ?1 AND hash_value NOT IN (SELECT hash_value FROM exchange_hashes)";
+
+const API_KEY_LABEL: &str = "SELECT label FROM api_keys WHERE key_sha256 = ?1";
+
+/// A statement of the shared SQL with PostgreSQL's parameters (`$1` for `?1`).
+fn numbered_for_postgres(sql: &str) -> String {
+    sql.replace('?', "$")
+}
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
@@ -90,7 +192,6 @@ pub trait Storage: Send + Sync + 'static {
     fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
     fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
-    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
     /// Stores an API key by its SHA-256 (does nothing if it is stored already).
     fn put_api_key(
         &self,
@@ -100,6 +201,20 @@ pub trait Storage: Send + Sync + 'static {
         now: i64,
     ) -> Result<()>;
     fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+    /// The label of a stored key: `None` if there is no such key, `Some(None)` if it has none.
+    fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>>;
+    /// Changes a tip's status and the feed with it, in one transaction; `false` if there is no
+    /// such tip.
+    fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool>;
+    /// The feed's rows of the first `limit` records after `after`, and the feedback on them.
+    fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)>;
+    /// Stores a platform's feedback (replacing its earlier feedback on the same hash); with
+    /// `published_only`, only on hashes the feed publishes. Returns how many were stored.
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize>;
+    /// The feedback on the hashes a tip published.
+    fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>>;
+    /// Deletes what the retention period allows to delete before `before` (Unix seconds).
+    fn purge(&self, before: i64) -> Result<Purged>;
 }
 
 #[cfg(test)]

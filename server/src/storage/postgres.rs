@@ -21,11 +21,17 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    numbered_for_postgres as pg, Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL,
+    BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH,
+    LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED,
+    SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
+    TipRecord, TipTransition,
+};
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
 const LOG_LOCK: i64 = 0x7069_7865_6c70_7274; // "pixelprt"
@@ -132,15 +138,19 @@ fn log_changes(tx: &mut impl GenericClient, op: &str, ids: &[i64]) -> Result<()>
     Ok(())
 }
 
+/// A read-only transaction that sees one snapshot throughout.
+fn snapshot(c: &mut Client) -> Result<postgres::Transaction<'_>> {
+    Ok(c.build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?)
+}
+
 impl Storage for Postgres {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
         self.with(|c| {
             // One snapshot for the checkpoint and the rows it covers.
-            let mut tx = c
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
+            let mut tx = snapshot(c)?;
             let seq: i64 = tx
                 .query_one("SELECT COALESCE(MAX(seq), 0) FROM changes", &[])?
                 .try_get(0)?;
@@ -339,16 +349,6 @@ impl Storage for Postgres {
         })
     }
 
-    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {
-        self.with(|c| {
-            let n = c.execute(
-                "UPDATE tips SET status = $2, updated_at = $3 WHERE id = $1",
-                &[&id, &status, &now],
-            )?;
-            Ok(n > 0)
-        })
-    }
-
     fn put_api_key(
         &self,
         key_sha256: &str,
@@ -377,6 +377,109 @@ impl Storage for Postgres {
                 .map(|r| r.try_get::<_, String>(0))
                 .transpose()?
                 .map(|s| s.split_whitespace().map(String::from).collect()))
+        })
+    }
+
+    fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>> {
+        self.with(|c| {
+            let row = c.query_opt(&pg(API_KEY_LABEL), &[&key_sha256])?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+
+    fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(&pg(TIP_SET_STATUS), &[&id, &t.status, &t.now])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if t.clear_items {
+                tx.execute(&pg(TIP_CLEAR_ITEMS), &[&id])?;
+            }
+            if !t.publish.is_empty() {
+                let publish = tx.prepare(&pg(FEED_PUBLISH))?;
+                for h in &t.publish {
+                    tx.execute(&publish, &[&id, &h.signal_type, &h.hash_value, &t.now])?;
+                }
+            }
+            if let Some(status) = t.retract {
+                tx.execute(&pg(FEED_RETRACT), &[&id, &status.as_str(), &t.now])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)> {
+        let limit = limit as i64;
+        self.with(|c| {
+            // One snapshot for the records and their feedback.
+            let mut tx = snapshot(c)?;
+            let p: [&(dyn postgres::types::ToSql + Sync); 4] = [
+                &after.last_mod,
+                &after.signal_type,
+                &after.hash_value,
+                &limit,
+            ];
+            let rows = tx
+                .query(&pg(FEED_PAGE), &p)?
+                .iter()
+                .map(read::feed_row)
+                .collect::<Result<Vec<_>>>()?;
+            let feedback = tx
+                .query(&pg(FEED_PAGE_FEEDBACK), &p)?
+                .iter()
+                .map(read::feedback)
+                .collect::<Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok((rows, feedback))
+        })
+    }
+
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize> {
+        let sql = pg(if published_only {
+            PUT_FEEDBACK_PUBLISHED
+        } else {
+            PUT_FEEDBACK
+        });
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let put = tx.prepare(&sql)?;
+            let touch = tx.prepare(&pg(FEED_TOUCH))?;
+            let mut stored = 0;
+            for f in feedback {
+                let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+                stored += tx.execute(
+                    &put,
+                    &[&f.hash_value, &f.platform, &f.value, &tags, &f.updated_at],
+                )? as usize;
+                tx.execute(&touch, &[&f.hash_value, &f.updated_at])?;
+            }
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>> {
+        self.with(|c| {
+            c.query(&pg(TIP_FEEDBACK), &[&tip_id])?
+                .iter()
+                .map(read::feedback)
+                .collect()
+        })
+    }
+
+    fn purge(&self, before: i64) -> Result<Purged> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let purged = Purged {
+                tips: tx.execute(&pg(PURGE_TIPS), &[&before])?,
+                feed_hashes: tx.execute(&pg(PURGE_FEED), &[&before])?,
+                feedback: tx.execute(&pg(PURGE_FEEDBACK), &[&before])?,
+            };
+            tx.commit()?;
+            Ok(purged)
         })
     }
 }

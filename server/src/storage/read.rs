@@ -4,7 +4,9 @@
 use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
-use crate::model::{bank_algorithm, Bank, BankSettings, Change, ChangeOp, StoredEntry, TipRecord};
+use crate::model::{
+    bank_algorithm, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback, StoredEntry, TipRecord,
+};
 
 /// The columns of `tips`, in the order [`tip`] reads them.
 pub(super) const TIP_COLUMNS: &str =
@@ -85,5 +87,27 @@ pub(super) fn tip(r: &impl Columns) -> Result<TipRecord> {
         items_json: r.text(7)?,
         created_at: r.int(8)?,
         updated_at: r.int(9)?,
+    })
+}
+
+/// A row of [`super::FEED_PAGE`]: `last_mod, signal_type, hash_value, tip_id, status`.
+pub(super) fn feed_row(r: &impl Columns) -> Result<FeedRow> {
+    Ok(FeedRow {
+        last_mod: r.int(0)?,
+        signal_type: r.text(1)?,
+        hash_value: r.text(2)?,
+        tip_id: r.text(3)?,
+        status: r.text(4)?,
+    })
+}
+
+/// A feedback row read as `hash_value, platform, value, tags, updated_at`.
+pub(super) fn feedback(r: &impl Columns) -> Result<Feedback> {
+    Ok(Feedback {
+        hash_value: r.text(0)?,
+        platform: r.text(1)?,
+        value: r.text(2)?,
+        tags: serde_json::from_str(&r.text(3)?).unwrap_or_default(),
+        updated_at: r.int(4)?,
     })
 }

@@ -9,11 +9,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE,
+    FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, LIST_BANKS, PURGE_FEED,
+    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
+    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
+    TipRecord, TipTransition,
+};
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -259,15 +265,6 @@ impl Storage for Sqlite {
         read_all(&mut stmt, [status], |r| read::tip(r))
     }
 
-    fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "UPDATE tips SET status = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, status, now],
-        )?;
-        Ok(n > 0)
-    }
-
     fn put_api_key(
         &self,
         key_sha256: &str,
@@ -294,6 +291,98 @@ impl Storage for Sqlite {
             )
             .optional()?;
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+
+    fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(API_KEY_LABEL, [key_sha256], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(TIP_SET_STATUS, params![id, t.status, t.now])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if t.clear_items {
+            tx.execute(TIP_CLEAR_ITEMS, [id])?;
+        }
+        {
+            let mut publish = tx.prepare(FEED_PUBLISH)?;
+            for h in &t.publish {
+                publish.execute(params![id, h.signal_type, h.hash_value, t.now])?;
+            }
+        }
+        if let Some(status) = t.retract {
+            tx.execute(FEED_RETRACT, params![id, status.as_str(), t.now])?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let p = params![
+            after.last_mod,
+            after.signal_type,
+            after.hash_value,
+            limit as i64
+        ];
+        let rows = read_all(&mut tx.prepare(FEED_PAGE)?, p, |r| read::feed_row(r))?;
+        let feedback = read_all(&mut tx.prepare(FEED_PAGE_FEEDBACK)?, p, |r| {
+            read::feedback(r)
+        })?;
+        tx.commit()?;
+        Ok((rows, feedback))
+    }
+
+    fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut stored = 0;
+        {
+            let mut put = tx.prepare(if published_only {
+                PUT_FEEDBACK_PUBLISHED
+            } else {
+                PUT_FEEDBACK
+            })?;
+            let mut touch = tx.prepare(FEED_TOUCH)?;
+            for f in feedback {
+                let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+                stored += put.execute(params![
+                    f.hash_value,
+                    f.platform,
+                    f.value,
+                    tags,
+                    f.updated_at
+                ])?;
+                touch.execute(params![f.hash_value, f.updated_at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(TIP_FEEDBACK)?;
+        read_all(&mut stmt, [tip_id], |r| read::feedback(r))
+    }
+
+    fn purge(&self, before: i64) -> Result<Purged> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let purged = Purged {
+            tips: tx.execute(PURGE_TIPS, [before])? as u64,
+            feed_hashes: tx.execute(PURGE_FEED, [before])? as u64,
+            feedback: tx.execute(PURGE_FEEDBACK, [before])? as u64,
+        };
+        tx.commit()?;
+        Ok(purged)
     }
 }
 
