@@ -9,11 +9,20 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    page_keys, same_entry, source_sql, Result, Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES,
+    BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    Bank, BankSettings, Change, NewEntry, PageApplied, SourceFailure, SourcePage, SourceRow,
+    StoredEntry, TipRecord,
+};
+
+/// A statement written with `$N` parameters in SQLite's `?N`.
+fn sql(statement: &str) -> String {
+    statement.replace('$', "?")
+}
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -67,6 +76,7 @@ impl Sqlite {
                 conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
             }
         }
+        conn.execute_batch(ADDED_INDEXES)?;
         Ok(Sqlite {
             conn: Mutex::new(conn),
         })
@@ -88,6 +98,10 @@ impl Columns for rusqlite::Row<'_> {
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.get(i)?)
     }
 }
@@ -294,6 +308,108 @@ impl Storage for Sqlite {
             )
             .optional()?;
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+
+    fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        match config {
+            None => {
+                tx.execute(&sql(source_sql::REMOVE), [bank])?;
+            }
+            Some(config) => {
+                tx.execute(&sql(source_sql::INSERT), params![bank, config])?;
+                if reset {
+                    tx.execute(&sql(source_sql::RESET), [bank])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list_sources(&self) -> Result<Vec<SourceRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(source_sql::LIST)?;
+        read_all(&mut stmt, [], |r| read::source(r))
+    }
+
+    fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(&sql(source_sql::CLAIM), params![bank, now, lease_until])?;
+        Ok(n > 0)
+    }
+
+    fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut applied = PageApplied::default();
+        {
+            let mut find = tx.prepare(&sql(source_sql::FIND))?;
+            let mut add = tx.prepare(&sql(source_sql::ADD))?;
+            let mut delete = tx.prepare(&sql(source_sql::DELETE))?;
+            let mut log = tx.prepare("INSERT INTO changes (op, entry_id) VALUES (?1, ?2)")?;
+            for (key, new) in page_keys(page) {
+                let stored = read_all(&mut find, params![bank, key], |r| read::keyed_entry(r))?;
+                if let (Some(e), [one]) = (new, stored.as_slice()) {
+                    if same_entry(one, e) {
+                        applied.unchanged += 1;
+                        continue;
+                    }
+                }
+                for (id, ..) in &stored {
+                    delete.execute([id])?;
+                    log.execute(params!["del", id])?;
+                    applied.removed += 1;
+                }
+                if let Some(e) = new {
+                    add.execute(params![bank, e.algorithm.name(), e.hash, e.key, e.source])?;
+                    log.execute(params!["add", tx.last_insert_rowid()])?;
+                    applied.added += 1;
+                }
+            }
+        }
+        tx.execute(
+            &sql(source_sql::PROGRESS),
+            params![
+                bank,
+                page.checkpoint,
+                page.now,
+                page.lease_until,
+                applied.added as i64,
+                applied.removed as i64,
+                page.skipped as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &sql(source_sql::FAILED),
+            params![bank, f.error, f.at, f.next_attempt, f.failures],
+        )?;
+        Ok(())
+    }
+
+    fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(&sql(source_sql::SCHEDULE), params![bank, next_attempt])?;
+        Ok(())
+    }
+
+    fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql(source_sql::ENTRY_SOURCE))?;
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(source) = stmt.query_row([id], |r| r.get(0)).optional()? {
+                out.push((id, source));
+            }
+        }
+        Ok(out)
     }
 }
 
