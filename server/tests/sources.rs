@@ -232,6 +232,17 @@ fn stopncii_record(ts: i64, signal: &str, hash: &str, status: &str, tags: &[&str
 /// A bank with a StopNCII source whose credential is in `credential`.
 fn stopncii_bank(server: &Server, name: &str, upstream: &Upstream, credential: &str, page: u32) {
     server.create_bank(name);
+    stopncii_bank_source(server, name, upstream, credential, page);
+}
+
+/// Names the StopNCII source of a bank.
+fn stopncii_bank_source(
+    server: &Server,
+    name: &str,
+    upstream: &Upstream,
+    credential: &str,
+    page: u32,
+) {
     let r = patch_bank(
         server,
         name,
@@ -520,6 +531,13 @@ fn a_refused_credential_is_shown_and_not_retried_hot() {
             "the secret is shown: {text}"
         );
     }
+    // The operator fixes the credential and names the source again: it is due at once.
+    std::fs::write(&credential, "fk,sk\n").unwrap();
+    stopncii_bank_source(&server, "ncii", &upstream, &credential, 4);
+    wait_until("the fixed credential is used", 30, || {
+        bank(&server, "ncii")["source"]["last_success"].is_string()
+    });
+    assert_eq!(bank(&server, "ncii")["entries"], 1);
 }
 
 #[test]

@@ -89,7 +89,7 @@ mod source_sql {
     pub const LIST: &str = "SELECT bank, config, checkpoint, last_success, last_error,
         last_error_at, next_attempt, failures, added, removed, skipped FROM sources ORDER BY bank";
     pub const INSERT: &str = "INSERT INTO sources (bank, config) VALUES ($1, $2)
-        ON CONFLICT (bank) DO UPDATE SET config = excluded.config";
+        ON CONFLICT (bank) DO UPDATE SET config = excluded.config, next_attempt = 0";
     pub const RESET: &str = "UPDATE sources SET checkpoint = NULL, next_attempt = 0,
         failures = 0 WHERE bank = $1";
     pub const REMOVE: &str = "DELETE FROM sources WHERE bank = $1";
@@ -151,8 +151,8 @@ pub trait Storage: Send + Sync + 'static {
         now: i64,
     ) -> Result<()>;
     fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
-    /// Sets a bank's source configuration (`None`: no source); `reset` forgets its checkpoint
-    /// (another exchange or collection). The bank must exist.
+    /// Sets a bank's source configuration (`None`: no source), due at once; `reset` forgets its
+    /// checkpoint (another exchange or address). The bank must exist.
     fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()>;
     fn list_sources(&self) -> Result<Vec<SourceRow>>;
     /// Takes the source of `bank` if it is due at `now`, until `lease_until`; `false` if it is
