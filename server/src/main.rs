@@ -16,6 +16,7 @@ mod matching;
 mod model;
 mod nearmiss;
 mod ratelimit;
+mod sources;
 mod state;
 mod storage;
 mod sync;
@@ -186,6 +187,23 @@ struct Args {
     /// How often to fold the index deltas into new bases, in seconds.
     #[arg(long, default_value_t = 60)]
     rebuild_secs: u64,
+    /// How often to look for bank sources due to be fetched, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    source_tick_ms: u64,
+    /// How long a process holds a bank source it fetches without storing a page, in seconds
+    /// (after a crash, another process or the restarted one resumes it after this).
+    #[arg(long, default_value_t = 120)]
+    source_lease_secs: u64,
+    /// The first wait after a failed fetch, in seconds; doubled after each further failure.
+    #[arg(long, default_value_t = 30)]
+    source_backoff_secs: u64,
+    /// The longest wait after failed fetches, and the wait after a refused credential, in
+    /// seconds.
+    #[arg(long, default_value_t = 3600)]
+    source_backoff_max_secs: u64,
+    /// Timeout of one request to an exchange, in seconds.
+    #[arg(long, default_value_t = 60)]
+    source_timeout_secs: u64,
     /// Wait this long before loading the index (to observe /readyz answering 503).
     #[arg(long, default_value_t = 0, hide = true)]
     load_delay_ms: u64,
@@ -435,12 +453,21 @@ async fn run(args: Args) -> Result<(), String> {
     let delay = Duration::from_millis(args.load_delay_ms);
     let poll = Duration::from_millis(args.poll_ms.max(10));
     let rebuild_every = Duration::from_secs(args.rebuild_secs.max(1));
+    let secs = |s: u64| i64::try_from(s.max(1)).unwrap_or(i64::MAX);
+    let source_settings = sources::SchedulerSettings {
+        tick: Duration::from_millis(args.source_tick_ms.max(10)),
+        lease_secs: secs(args.source_lease_secs),
+        backoff_base_secs: secs(args.source_backoff_secs),
+        backoff_max_secs: secs(args.source_backoff_max_secs),
+        request_timeout: Duration::from_secs(args.source_timeout_secs.max(1)),
+    };
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         while let Err(e) = loader.load().await {
             tracing::error!(error = %e, "loading the index failed; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        sources::spawn(loader.clone(), source_settings);
         let follower = loader.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(poll);

@@ -367,6 +367,9 @@ pub struct MatchHit {
     /// vPDQ: share (percent) of the query's usable frames with a close frame in the video.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_percent: Option<f64>,
+    /// The exchange entry a synced bank's entry comes from (`crate::model::EntrySource`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
     /// vPDQ: share (percent) of the video's usable frames with a close frame in the query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_percent: Option<f64>,
@@ -531,6 +534,7 @@ pub fn match_query(
                     distance,
                     variant,
                     query_percent,
+                    source: None,
                     target_percent,
                 },
             ))

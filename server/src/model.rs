@@ -272,3 +272,75 @@ pub struct Purged {
     /// Feedback on hashes no longer in the feed.
     pub feedback: u64,
 }
+
+/// An entry as an exchange gave it: its identity there (`key`, unique within the bank, e.g.
+/// `ImagePDQ:<hash>`), its hash, and what the match results of keyed callers name
+/// (`source`: [`EntrySource`] as JSON).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourcedEntry {
+    pub key: String,
+    pub algorithm: Algorithm,
+    pub hash: String,
+    pub source: String,
+}
+
+/// Where a synced entry comes from, as keyed match results show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EntrySource {
+    /// The exchange (`stopncii`, `tat`, ...).
+    pub exchange: String,
+    /// The entry's id at the exchange.
+    pub id: String,
+    /// The exchange's tags (labels, ideologies, feedback tags), sorted.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// One fetched page of a bank's source, written in one transaction with its checkpoint: the
+/// entries added or replaced, the keys withdrawn, the records skipped as malformed.
+#[derive(Clone, Debug, Default)]
+pub struct SourcePage {
+    pub upserts: Vec<SourcedEntry>,
+    pub deletions: Vec<String>,
+    pub skipped: u64,
+    /// Where the next fetch starts (the exchange's own cursor, as JSON text).
+    pub checkpoint: Option<String>,
+    pub now: i64,
+    /// Until when this process holds the source (see `crate::sources`).
+    pub lease_until: i64,
+}
+
+/// A failed fetch of a bank's source, and when it is tried again (Unix seconds).
+#[derive(Clone, Debug)]
+pub struct SourceFailure {
+    pub error: String,
+    pub at: i64,
+    pub next_attempt: i64,
+    /// Failures in a row, this one included.
+    pub failures: i64,
+}
+
+/// What writing a page changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageApplied {
+    pub added: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+}
+
+/// A bank's source as stored: its configuration (JSON, `crate::sources::SourceConfig`) and
+/// where its synchronisation stands. Times are Unix seconds.
+#[derive(Clone, Debug)]
+pub struct SourceRow {
+    pub bank: String,
+    pub config: String,
+    pub checkpoint: Option<String>,
+    pub last_success: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub next_attempt: i64,
+    pub failures: i64,
+    pub added: i64,
+    pub removed: i64,
+    pub skipped: i64,
+}

@@ -87,6 +87,14 @@ pub struct Metrics {
     /// Clients that went over the near-miss limit in a window (each logged once).
     pub near_miss_clients: AtomicU64,
     pub rebuilds: AtomicU64,
+    /// Pages fetched from exchanges and stored (`crate::sources`).
+    pub source_pages: AtomicU64,
+    pub source_added: AtomicU64,
+    pub source_removed: AtomicU64,
+    /// Malformed records skipped.
+    pub source_skipped: AtomicU64,
+    /// Failed fetches (each followed by a backoff).
+    pub source_errors: AtomicU64,
 }
 
 pub struct AppState {

@@ -15,9 +15,11 @@ use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
 use crate::import::{parse_import, ImportFormat};
-use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, NewEntry};
+use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, NewEntry, SourceRow};
+use crate::sources::SourceConfig;
 use crate::state::AppState;
 use crate::thresholds::{algorithm_use, cap, threshold_algorithms, AlgorithmUse};
+use crate::time::rfc3339;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -54,6 +56,45 @@ struct BankView {
     description: Option<String>,
     entries: u64,
     name: String,
+    /// The exchange the bank is filled from, and where its synchronisation stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceView>,
+}
+
+/// A bank's source: its configuration (which names where the credential is, never the
+/// credential) and its state. Times are RFC 3339 (UTC).
+#[derive(Serialize)]
+struct SourceView {
+    added: i64,
+    checkpoint: Option<serde_json::Value>,
+    config: serde_json::Value,
+    failures: i64,
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+    last_success: Option<String>,
+    next_attempt: String,
+    removed: i64,
+    skipped: i64,
+}
+
+impl From<SourceRow> for SourceView {
+    fn from(s: SourceRow) -> Self {
+        let parse = |t: &str| {
+            serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.to_string()))
+        };
+        SourceView {
+            added: s.added,
+            checkpoint: s.checkpoint.as_deref().map(parse),
+            config: parse(&s.config),
+            failures: s.failures,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at.map(rfc3339),
+            last_success: s.last_success.map(rfc3339),
+            next_attempt: rfc3339(s.next_attempt),
+            removed: s.removed,
+            skipped: s.skipped,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -65,7 +106,7 @@ struct BankList {
 }
 
 /// `PATCH /v1/banks/{name}`: per algorithm key, a threshold or whether the bank matches by it;
-/// `null` returns to the registry's.
+/// `null` returns to the registry's. `source`: the exchange that fills the bank (`null`: none).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BankSettingsRequest {
@@ -73,6 +114,26 @@ struct BankSettingsRequest {
     thresholds: std::collections::BTreeMap<String, Option<u32>>,
     #[serde(default)]
     matching: std::collections::BTreeMap<String, Option<bool>>,
+    /// Absent: unchanged; `null`: removed.
+    #[serde(default, deserialize_with = "present")]
+    source: Option<Option<serde_json::Value>>,
+}
+
+/// A field that is present, `null` or not.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<serde_json::Value>>, D::Error> {
+    Option::<serde_json::Value>::deserialize(d).map(Some)
+}
+
+/// Checks a `source` object of `PATCH /v1/banks/{name}`.
+fn source_config(value: serde_json::Value) -> AppResult<SourceConfig> {
+    let config: SourceConfig = serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_at("invalid_source", format!("source: {e}"), None, "source"))?;
+    config
+        .check()
+        .map_err(|(field, m)| ApiError::bad_at("invalid_source", m, None, field))?;
+    Ok(config)
 }
 
 #[derive(Serialize)]
@@ -132,7 +193,11 @@ async fn create_bank(
 }
 
 async fn list_banks(State(state): St, _: AdminKey) -> AppResult<Json<BankList>> {
-    let banks = state.db(|s| s.list_banks()).await?;
+    let (banks, sources) = state
+        .db(|s| Ok((s.list_banks()?, s.list_sources()?)))
+        .await?;
+    let mut sources: std::collections::HashMap<String, SourceRow> =
+        sources.into_iter().map(|s| (s.bank.clone(), s)).collect();
     let catalog = state.catalog.read().unwrap_or_else(|e| e.into_inner());
     let banks = banks
         .into_iter()
@@ -145,6 +210,7 @@ async fn list_banks(State(state): St, _: AdminKey) -> AppResult<Json<BankList>> 
                 .collect(),
             description: b.description,
             entries: b.entries,
+            source: sources.remove(&b.name).map(SourceView::from),
             name: b.name,
         })
         .collect();
@@ -211,6 +277,25 @@ async fn set_bank(
             None => settings.matching.remove(a.key()),
             Some(on) => settings.matching.insert(a.key().to_string(), on),
         };
+    }
+    if let Some(source) = req.source {
+        let config = source.map(source_config).transpose()?;
+        let b = bank.clone();
+        state
+            .db(move |s| {
+                let stored = s.list_sources()?.into_iter().find(|r| r.bank == b);
+                let old: Option<SourceConfig> =
+                    stored.and_then(|r| serde_json::from_str(&r.config).ok());
+                let reset = match (&old, &config) {
+                    (Some(old), Some(new)) => !old.same_place(new),
+                    _ => true,
+                };
+                let text = config
+                    .as_ref()
+                    .map(|c| serde_json::to_string(c).expect("strings and numbers"));
+                s.set_source(&b, text.as_deref(), reset)
+            })
+            .await?;
     }
     let stored = settings.to_stored();
     let b = bank.clone();

@@ -5,7 +5,7 @@
 //! charged per item against their client group's and their `Origin`'s quota; their near misses
 //! are counted per client (`crate::nearmiss`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use super::{AppResult, Routes, St};
 use crate::auth::{Keyed, MatchCaller};
 use crate::error::ApiError;
 use crate::matching::{
-    match_query, verdict_query, MatchRequest, MatchResponse, Query, VerdictResponse,
+    match_query, verdict_query, ItemResult, MatchRequest, MatchResponse, Query, VerdictResponse,
 };
 use crate::ratelimit::{client_group, QuotaRefusal};
 use crate::state::AppState;
@@ -103,7 +103,32 @@ async fn match_hashes(
         results.iter().map(|r| r.matches.len() as u64).sum(),
         Ordering::Relaxed,
     );
+    let mut results = results;
+    name_sources(&state, &mut results).await?;
     Ok(Json(MatchResponse { results }).into_response())
+}
+
+/// Names the exchange entry of each match in a synced bank (keyed answers only: the sources
+/// are read from storage, off the index, for the few entries that matched).
+async fn name_sources(state: &AppState, results: &mut [ItemResult]) -> AppResult<()> {
+    let ids: Vec<i64> = results
+        .iter()
+        .flat_map(|r| r.matches.iter())
+        .filter_map(|m| m.entry_id.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sources: HashMap<i64, String> = state
+        .db(move |s| s.entry_sources(&ids))
+        .await?
+        .into_iter()
+        .collect();
+    for m in results.iter_mut().flat_map(|r| r.matches.iter_mut()) {
+        let source = m.entry_id.parse().ok().and_then(|id: i64| sources.get(&id));
+        m.source = source.and_then(|s| serde_json::from_str(s).ok());
+    }
+    Ok(())
 }
 
 /// Charges an anonymous request's items to its client group and to its `Origin` when that is

@@ -11,6 +11,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::{Routes, St};
+use crate::model::SourceRow;
 
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
@@ -114,6 +115,58 @@ async fn metrics(State(state): St) -> Response {
         "Background index rebuilds.",
         m.rebuilds.load(r),
     );
+    for (name, help, v) in [
+        (
+            "pixelprint_source_pages_total",
+            "Pages fetched from exchanges and stored.",
+            &m.source_pages,
+        ),
+        (
+            "pixelprint_source_entries_added_total",
+            "Entries added or replaced by exchange sources.",
+            &m.source_added,
+        ),
+        (
+            "pixelprint_source_entries_removed_total",
+            "Entries removed by exchange sources (withdrawn, deleted, replaced).",
+            &m.source_removed,
+        ),
+        (
+            "pixelprint_source_records_skipped_total",
+            "Malformed exchange records skipped.",
+            &m.source_skipped,
+        ),
+        (
+            "pixelprint_source_fetch_errors_total",
+            "Failed fetches from exchanges.",
+            &m.source_errors,
+        ),
+    ] {
+        counter(name, help, v.load(r));
+    }
+    let sources = state.db(|s| s.list_sources()).await.unwrap_or_default();
+    for (name, help, value) in [
+        (
+            "pixelprint_source_last_success_timestamp_seconds",
+            "When a bank's source last stored a page (0: never).",
+            (|s: &SourceRow| s.last_success.unwrap_or(0)) as fn(&SourceRow) -> i64,
+        ),
+        (
+            "pixelprint_source_next_attempt_timestamp_seconds",
+            "When a bank's source is fetched next.",
+            |s| s.next_attempt,
+        ),
+        (
+            "pixelprint_source_consecutive_failures",
+            "Failed fetches of a bank's source since its last success.",
+            |s| s.failures,
+        ),
+    ] {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for s in &sources {
+            out.push_str(&format!("{name}{{bank=\"{}\"}} {}\n", s.bank, value(s)));
+        }
+    }
     let (counts, pending) = {
         let c = state.catalog.read().unwrap_or_else(|e| e.into_inner());
         (c.counts(), c.pending())

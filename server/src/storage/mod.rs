@@ -17,8 +17,8 @@ pub use sqlite::Sqlite;
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
-    TipRecord, TipTransition,
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
+    SourceFailure, SourcePage, SourceRow, SourcedEntry, StoredEntry, TipRecord, TipTransition,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,19 @@ CREATE TABLE IF NOT EXISTS tips (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sources (
+    bank TEXT PRIMARY KEY REFERENCES banks(name),
+    config TEXT NOT NULL,
+    checkpoint TEXT,
+    last_success BIGINT,
+    last_error TEXT,
+    last_error_at BIGINT,
+    next_attempt BIGINT NOT NULL DEFAULT 0,
+    failures BIGINT NOT NULL DEFAULT 0,
+    added BIGINT NOT NULL DEFAULT 0,
+    removed BIGINT NOT NULL DEFAULT 0,
+    skipped BIGINT NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_sha256 TEXT PRIMARY KEY,
     scopes TEXT NOT NULL,
@@ -74,12 +87,47 @@ CREATE TABLE IF NOT EXISTS exchange_feedback (
 );
 ";
 
-/// Columns added to tables of [`SHARED_SCHEMA`] since they were first created: `(table, column,
-/// type)`. Both backends add those missing when they open a database; never removed or changed.
-const ADDED_COLUMNS: [(&str, &str, &str); 1] = [
+/// Columns added to tables since they were first created: `(table, column, type)`. Both
+/// backends add those missing when they open a database; never removed or changed.
+const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
     // A bank's settings (`crate::model::BankSettings`) as JSON.
     ("banks", "settings", "TEXT"),
+    // A synced entry's identity at its exchange (`crate::model::SourcedEntry::key`).
+    ("entries", "source_key", "TEXT"),
+    // A synced entry's `crate::model::EntrySource` as JSON.
+    ("entries", "source", "TEXT"),
 ];
+
+/// Indexes over [`ADDED_COLUMNS`], created after them.
+const ADDED_INDEXES: &str =
+    "CREATE INDEX IF NOT EXISTS entries_source_key ON entries(bank, source_key);";
+
+/// Statements of the sources, written once with `$N` parameters (SQLite reads them as `?N`).
+mod source_sql {
+    pub const LIST: &str = "SELECT bank, config, checkpoint, last_success, last_error,
+        last_error_at, next_attempt, failures, added, removed, skipped FROM sources ORDER BY bank";
+    pub const INSERT: &str = "INSERT INTO sources (bank, config) VALUES ($1, $2)
+        ON CONFLICT (bank) DO UPDATE SET config = excluded.config, next_attempt = 0";
+    pub const RESET: &str = "UPDATE sources SET checkpoint = NULL, next_attempt = 0,
+        failures = 0 WHERE bank = $1";
+    pub const REMOVE: &str = "DELETE FROM sources WHERE bank = $1";
+    /// Takes a due source for this process until `$3` (0 rows: not due, or another has it).
+    pub const CLAIM: &str =
+        "UPDATE sources SET next_attempt = $3 WHERE bank = $1 AND next_attempt <= $2";
+    pub const FAILED: &str = "UPDATE sources SET last_error = $2, last_error_at = $3,
+        next_attempt = $4, failures = $5 WHERE bank = $1";
+    pub const SCHEDULE: &str = "UPDATE sources SET next_attempt = $2 WHERE bank = $1";
+    pub const FIND: &str = "SELECT id, algorithm, hash, source FROM entries
+        WHERE bank = $1 AND source_key = $2";
+    pub const ADD: &str = "INSERT INTO entries (bank, algorithm, hash, source_key, source)
+        VALUES ($1, $2, $3, $4, $5)";
+    pub const DELETE: &str = "DELETE FROM entries WHERE id = $1";
+    pub const PROGRESS: &str = "UPDATE sources SET checkpoint = $2, last_success = $3,
+        failures = 0, next_attempt = $4, added = added + $5, removed = removed + $6,
+        skipped = skipped + $7 WHERE bank = $1";
+    pub const ENTRY_SOURCE: &str =
+        "SELECT source FROM entries WHERE id = $1 AND source IS NOT NULL";
+}
 
 /// The query that lists banks as [`read::bank`] reads them.
 const LIST_BANKS: &str = "SELECT b.name, b.description,
@@ -215,6 +263,39 @@ pub trait Storage: Send + Sync + 'static {
     fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>>;
     /// Deletes what the retention period allows to delete before `before` (Unix seconds).
     fn purge(&self, before: i64) -> Result<Purged>;
+    /// Sets a bank's source configuration (`None`: no source), due at once; `reset` forgets its
+    /// checkpoint (another exchange or address). The bank must exist.
+    fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()>;
+    fn list_sources(&self) -> Result<Vec<SourceRow>>;
+    /// Takes the source of `bank` if it is due at `now`, until `lease_until`; `false` if it is
+    /// not due or another process took it.
+    fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool>;
+    /// Writes a fetched page (entries added, replaced and removed, with the change log) and
+    /// its checkpoint in one transaction: after a crash the fetch resumes after the last page
+    /// written, and no page is written twice.
+    fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied>;
+    /// Records a failed fetch and when to try again.
+    fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()>;
+    /// Sets when the source is fetched next.
+    fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()>;
+    /// The `source` JSON of those of `ids` that were synced from an exchange.
+    fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>>;
+}
+
+/// The keys a page touches, in order: each entry it adds or replaces, then each it withdraws.
+fn page_keys(page: &SourcePage) -> impl Iterator<Item = (&str, Option<&SourcedEntry>)> {
+    page.upserts
+        .iter()
+        .map(|e| (e.key.as_str(), Some(e)))
+        .chain(page.deletions.iter().map(|k| (k.as_str(), None)))
+}
+
+/// Whether a stored entry (algorithm, hash, source) is the one a page brings.
+fn same_entry(
+    stored: &(i64, String, String, Option<String>),
+    e: &crate::model::SourcedEntry,
+) -> bool {
+    stored.1 == e.algorithm.name() && stored.2 == e.hash && stored.3.as_deref() == Some(&e.source)
 }
 
 #[cfg(test)]

@@ -21,16 +21,17 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    numbered_for_postgres as pg, Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL,
-    BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH,
-    LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED,
-    SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    numbered_for_postgres as pg, page_keys, same_entry, source_sql, Result, Storage, StorageError,
+    ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK,
+    FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS,
+    PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
+    TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
-    TipRecord, TipTransition,
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
+    SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
 };
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
@@ -92,6 +93,7 @@ impl Postgres {
                     "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
                 ))?;
             }
+            tx.batch_execute(ADDED_INDEXES)?;
             tx.commit()?;
             Ok(())
         })?;
@@ -124,6 +126,10 @@ impl Columns for Row {
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.try_get(i)?)
     }
 }
@@ -470,6 +476,34 @@ impl Storage for Postgres {
         })
     }
 
+    fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            match config {
+                None => {
+                    tx.execute(source_sql::REMOVE, &[&bank])?;
+                }
+                Some(config) => {
+                    tx.execute(source_sql::INSERT, &[&bank, &config])?;
+                    if reset {
+                        tx.execute(source_sql::RESET, &[&bank])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list_sources(&self) -> Result<Vec<SourceRow>> {
+        self.with(|c| {
+            c.query(source_sql::LIST, &[])?
+                .iter()
+                .map(read::source)
+                .collect()
+        })
+    }
+
     fn purge(&self, before: i64) -> Result<Purged> {
         self.with(|c| {
             let mut tx = c.transaction()?;
@@ -480,6 +514,89 @@ impl Storage for Postgres {
             };
             tx.commit()?;
             Ok(purged)
+        })
+    }
+
+    fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
+        self.with(|c| Ok(c.execute(source_sql::CLAIM, &[&bank, &now, &lease_until])? > 0))
+    }
+
+    fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
+            let mut applied = PageApplied::default();
+            for (key, new) in page_keys(page) {
+                let stored = tx
+                    .query(source_sql::FIND, &[&bank, &key])?
+                    .iter()
+                    .map(read::keyed_entry)
+                    .collect::<Result<Vec<_>>>()?;
+                if let (Some(e), [one]) = (new, stored.as_slice()) {
+                    if same_entry(one, e) {
+                        applied.unchanged += 1;
+                        continue;
+                    }
+                }
+                for (id, ..) in &stored {
+                    tx.execute(source_sql::DELETE, &[id])?;
+                    log_changes(&mut tx, "del", &[*id])?;
+                    applied.removed += 1;
+                }
+                if let Some(e) = new {
+                    let id: i64 = tx
+                        .query_one(
+                            &format!("{} RETURNING id", source_sql::ADD),
+                            &[&bank, &e.algorithm.name(), &e.hash, &e.key, &e.source],
+                        )?
+                        .try_get(0)?;
+                    log_changes(&mut tx, "add", &[id])?;
+                    applied.added += 1;
+                }
+            }
+            tx.execute(
+                source_sql::PROGRESS,
+                &[
+                    &bank,
+                    &page.checkpoint,
+                    &page.now,
+                    &page.lease_until,
+                    &(applied.added as i64),
+                    &(applied.removed as i64),
+                    &(page.skipped as i64),
+                ],
+            )?;
+            tx.commit()?;
+            Ok(applied)
+        })
+    }
+
+    fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                source_sql::FAILED,
+                &[&bank, &f.error, &f.at, &f.next_attempt, &f.failures],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(source_sql::SCHEDULE, &[&bank, &next_attempt])?;
+            Ok(())
+        })
+    }
+
+    fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT id, source FROM entries WHERE id = ANY($1) AND source IS NOT NULL",
+                &[&ids],
+            )?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
         })
     }
 }

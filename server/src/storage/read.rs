@@ -5,7 +5,8 @@ use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
 use crate::model::{
-    bank_algorithm, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback, StoredEntry, TipRecord,
+    bank_algorithm, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback, SourceRow,
+    StoredEntry, TipRecord,
 };
 
 /// The columns of `tips`, in the order [`tip`] reads them.
@@ -17,6 +18,7 @@ pub(super) trait Columns {
     fn int(&self, i: usize) -> Result<i64>;
     fn text(&self, i: usize) -> Result<String>;
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
 }
 
 fn algorithm(name: &str) -> Result<Algorithm> {
@@ -110,4 +112,26 @@ pub(super) fn feedback(r: &impl Columns) -> Result<Feedback> {
         tags: serde_json::from_str(&r.text(3)?).unwrap_or_default(),
         updated_at: r.int(4)?,
     })
+}
+
+/// A `sources` row read as `super::source_sql::LIST` lists it.
+pub(super) fn source(r: &impl Columns) -> Result<SourceRow> {
+    Ok(SourceRow {
+        bank: r.text(0)?,
+        config: r.text(1)?,
+        checkpoint: r.opt_text(2)?,
+        last_success: r.opt_int(3)?,
+        last_error: r.opt_text(4)?,
+        last_error_at: r.opt_int(5)?,
+        next_attempt: r.int(6)?,
+        failures: r.int(7)?,
+        added: r.int(8)?,
+        removed: r.int(9)?,
+        skipped: r.int(10)?,
+    })
+}
+
+/// An entry found by its source key: `id, algorithm, hash, source`.
+pub(super) fn keyed_entry(r: &impl Columns) -> Result<(i64, String, String, Option<String>)> {
+    Ok((r.int(0)?, r.text(1)?, r.text(2)?, r.opt_text(3)?))
 }

@@ -9,17 +9,22 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE,
-    FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, LIST_BANKS, PURGE_FEED,
-    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
-    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    page_keys, same_entry, source_sql, Result, Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES,
+    API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT,
+    FEED_TOUCH, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK,
+    PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, Purged, StoredEntry,
-    TipRecord, TipTransition,
+    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
+    SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
 };
+
+/// A statement written with `$N` parameters in SQLite's `?N`.
+fn sql(statement: &str) -> String {
+    statement.replace('$', "?")
+}
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -73,6 +78,7 @@ impl Sqlite {
                 conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
             }
         }
+        conn.execute_batch(ADDED_INDEXES)?;
         Ok(Sqlite {
             conn: Mutex::new(conn),
         })
@@ -94,6 +100,10 @@ impl Columns for rusqlite::Row<'_> {
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.get(i)?)
     }
 }
@@ -383,6 +393,108 @@ impl Storage for Sqlite {
         };
         tx.commit()?;
         Ok(purged)
+    }
+
+    fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        match config {
+            None => {
+                tx.execute(&sql(source_sql::REMOVE), [bank])?;
+            }
+            Some(config) => {
+                tx.execute(&sql(source_sql::INSERT), params![bank, config])?;
+                if reset {
+                    tx.execute(&sql(source_sql::RESET), [bank])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list_sources(&self) -> Result<Vec<SourceRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(source_sql::LIST)?;
+        read_all(&mut stmt, [], |r| read::source(r))
+    }
+
+    fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(&sql(source_sql::CLAIM), params![bank, now, lease_until])?;
+        Ok(n > 0)
+    }
+
+    fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut applied = PageApplied::default();
+        {
+            let mut find = tx.prepare(&sql(source_sql::FIND))?;
+            let mut add = tx.prepare(&sql(source_sql::ADD))?;
+            let mut delete = tx.prepare(&sql(source_sql::DELETE))?;
+            let mut log = tx.prepare("INSERT INTO changes (op, entry_id) VALUES (?1, ?2)")?;
+            for (key, new) in page_keys(page) {
+                let stored = read_all(&mut find, params![bank, key], |r| read::keyed_entry(r))?;
+                if let (Some(e), [one]) = (new, stored.as_slice()) {
+                    if same_entry(one, e) {
+                        applied.unchanged += 1;
+                        continue;
+                    }
+                }
+                for (id, ..) in &stored {
+                    delete.execute([id])?;
+                    log.execute(params!["del", id])?;
+                    applied.removed += 1;
+                }
+                if let Some(e) = new {
+                    add.execute(params![bank, e.algorithm.name(), e.hash, e.key, e.source])?;
+                    log.execute(params!["add", tx.last_insert_rowid()])?;
+                    applied.added += 1;
+                }
+            }
+        }
+        tx.execute(
+            &sql(source_sql::PROGRESS),
+            params![
+                bank,
+                page.checkpoint,
+                page.now,
+                page.lease_until,
+                applied.added as i64,
+                applied.removed as i64,
+                page.skipped as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &sql(source_sql::FAILED),
+            params![bank, f.error, f.at, f.next_attempt, f.failures],
+        )?;
+        Ok(())
+    }
+
+    fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(&sql(source_sql::SCHEDULE), params![bank, next_attempt])?;
+        Ok(())
+    }
+
+    fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql(source_sql::ENTRY_SOURCE))?;
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(source) = stmt.query_row([id], |r| r.get(0)).optional()? {
+                out.push((id, source));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,0 +1,562 @@
+//! Banks that fill themselves from a hash-sharing exchange: each bank may name one source
+//! (`PATCH /v1/banks/{name}` with a `source` object, stored in the `sources` table), which a
+//! scheduler in every server process fetches page by page.
+//!
+//! - [`Exchange`]: one implementation per exchange (`stopncii.rs`, `tat.rs`), which turns the
+//!   exchange's pages into entries to add or replace, keys to withdraw, and malformed records
+//!   to skip, and says where the next fetch starts (its checkpoint, JSON text).
+//! - Checkpoints: each page's entries and the checkpoint after it are written in one transaction
+//!   (`Storage::apply_source_page`), so `kill -9` at any moment loses no entry that was written
+//!   and the next fetch starts where the last written page ended.
+//! - Scheduling: a source is due when its `next_attempt` is past; a process claims it by moving
+//!   `next_attempt` a lease ahead (one conditional UPDATE, so two processes on one database do
+//!   not fetch it together), renews the lease with every page, and sets the next attempt when
+//!   done: the interval after a complete run, an exponential backoff (capped) after a failure,
+//!   and the cap at once after a refused credential.
+//! - Credentials are read at each run from the file or environment variable the configuration
+//!   names; the database holds only that name, and no message carries the secret.
+//! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`].
+
+mod stopncii;
+mod tat;
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pixelprint::Algorithm;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    canonical_hash, EntrySource, SourceFailure, SourcePage, SourceRow, SourcedEntry,
+};
+use crate::state::AppState;
+use crate::time::now_unix;
+
+/// The exchanges a bank can be filled from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeKind {
+    /// StopNCII.org's `FetchHashes`.
+    Stopncii,
+    /// Tech Against Terrorism's hash list (TCAP).
+    Tat,
+}
+
+impl ExchangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangeKind::Stopncii => "stopncii",
+            ExchangeKind::Tat => "tat",
+        }
+    }
+
+    fn exchange(self) -> &'static dyn Exchange {
+        match self {
+            ExchangeKind::Stopncii => &stopncii::StopNcii,
+            ExchangeKind::Tat => &tat::Tat,
+        }
+    }
+}
+
+/// Each exchange's signal type names and the registry algorithm whose entries they are. A
+/// signal type not listed is not stored (and not counted as malformed).
+pub const SIGNAL_TYPES: [(ExchangeKind, &str, Algorithm); 4] = [
+    (ExchangeKind::Stopncii, "ImagePDQ", Algorithm::Pdq),
+    (ExchangeKind::Stopncii, "VideoMD5", Algorithm::Md5),
+    (ExchangeKind::Tat, "PDQ", Algorithm::Pdq),
+    (ExchangeKind::Tat, "MD5", Algorithm::Md5),
+];
+
+/// The algorithm of `exchange`'s signal type `name`, if pixelprint stores it.
+pub fn signal_algorithm(exchange: ExchangeKind, name: &str) -> Option<Algorithm> {
+    SIGNAL_TYPES
+        .iter()
+        .find(|(e, n, _)| *e == exchange && *n == name)
+        .map(|(_, _, a)| *a)
+}
+
+/// Where a source's secret is: a file (its content, trimmed) or an environment variable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum CredentialRef {
+    File(String),
+    Env(String),
+}
+
+/// A secret read from a [`CredentialRef`]; never printed.
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl CredentialRef {
+    /// Reads the secret; the error names where it was looked for, never what was found.
+    pub fn load(&self) -> Result<Secret, FetchError> {
+        let text = match self {
+            CredentialRef::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| FetchError::Config(format!("credential file {path}: {e}")))?,
+            CredentialRef::Env(var) => std::env::var(var)
+                .map_err(|_| FetchError::Config(format!("credential variable {var} is not set")))?,
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(FetchError::Config(format!("credential {self} is empty")));
+        }
+        Ok(Secret(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for CredentialRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialRef::File(p) => write!(f, "file {p}"),
+            CredentialRef::Env(v) => write!(f, "variable {v}"),
+        }
+    }
+}
+
+/// Seconds between complete runs unless configured.
+const DEFAULT_INTERVAL_SECS: u64 = 3600;
+
+fn default_interval() -> u64 {
+    DEFAULT_INTERVAL_SECS
+}
+
+/// A bank's source, as `PATCH /v1/banks/{name}` takes it and `GET /v1/banks` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The exchange's API root; its public address when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub credential: CredentialRef,
+    pub exchange: ExchangeKind,
+    /// Seconds from the end of a complete run to the next.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Records per page asked for (the exchange's default when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+}
+
+/// Most records per page a configuration may ask for.
+pub const MAX_PAGE_SIZE: u32 = 10_000;
+
+impl SourceConfig {
+    /// Checks what serde cannot: the URL's scheme, the interval, the page size.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err((
+                    "base_url",
+                    format!("base_url is an http(s) URL, found {url:?}"),
+                ));
+            }
+        }
+        if self.interval_secs == 0 {
+            return Err(("interval_secs", "interval_secs is at least 1".into()));
+        }
+        if let Some(n) = self.page_size {
+            if !(1..=MAX_PAGE_SIZE).contains(&n) {
+                return Err((
+                    "page_size",
+                    format!("page_size is 1..={MAX_PAGE_SIZE}, found {n}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `other` fetches from another place (the checkpoint means nothing there).
+    pub fn same_place(&self, other: &SourceConfig) -> bool {
+        self.exchange == other.exchange && self.base_url == other.base_url
+    }
+}
+
+/// Why a fetch failed, which decides when it is tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The exchange refused the credential (401, 403): not tried again before the backoff cap.
+    #[error("the exchange refused the credential: {0}")]
+    Refused(String),
+    /// Too many requests, a server error, a network error: tried again after a backoff (at
+    /// least the `Retry-After` the exchange asked for).
+    #[error("{message}")]
+    Transient {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// A page that is not what the exchange's format says.
+    #[error("malformed page: {0}")]
+    Malformed(String),
+    /// The configuration or credential cannot be used as it is.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A fetched page, turned into pixelprint's terms.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub upserts: Vec<SourcedEntry>,
+    /// Keys of entries the exchange withdrew or deleted.
+    pub deletions: Vec<String>,
+    /// One message per malformed record (`record N: why`), skipped.
+    pub skipped: Vec<String>,
+    /// Where the next fetch starts.
+    pub checkpoint: String,
+    /// Whether another page follows now.
+    pub more: bool,
+}
+
+/// What a fetch needs besides the checkpoint.
+pub struct FetchContext<'a> {
+    pub http: &'a reqwest::blocking::Client,
+    pub base_url: &'a str,
+    pub secret: &'a Secret,
+    pub page_size: Option<u32>,
+}
+
+/// One exchange's wire format.
+pub trait Exchange: Sync {
+    /// The API root when the configuration names none.
+    fn default_base_url(&self) -> &'static str;
+    /// Fetches the page after `checkpoint` (`None`: from the beginning).
+    fn fetch(
+        &self,
+        ctx: &FetchContext<'_>,
+        checkpoint: Option<&str>,
+    ) -> Result<Fetched, FetchError>;
+}
+
+/// Largest page body read from an exchange.
+pub const MAX_PAGE_BYTES: u64 = 64 << 20;
+
+/// Sends `request` and reads a JSON body, mapping the status to a [`FetchError`].
+pub fn get_json(
+    request: reqwest::blocking::RequestBuilder,
+) -> Result<serde_json::Value, FetchError> {
+    let transient = |message: String| FetchError::Transient {
+        message,
+        retry_after: None,
+    };
+    // reqwest's errors carry the URL, never the headers that hold the credential.
+    let response = request
+        .send()
+        .map_err(|e| transient(format!("request failed: {e}")))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(FetchError::Refused(format!("HTTP {status}")));
+    }
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        return Err(FetchError::Transient {
+            message: format!("HTTP {status}"),
+            retry_after,
+        });
+    }
+    if !status.is_success() {
+        return Err(transient(format!("HTTP {status}")));
+    }
+    let mut body = Vec::new();
+    response
+        .take(MAX_PAGE_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| transient(format!("reading the page: {e}")))?;
+    if body.len() as u64 > MAX_PAGE_BYTES {
+        return Err(FetchError::Malformed(format!(
+            "the page is larger than {MAX_PAGE_BYTES} bytes"
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
+}
+
+/// What an exchange says of one entry.
+pub struct RecordFacts<'a> {
+    pub algorithm: Algorithm,
+    /// Its identity in the bank (the same for the record that adds and the one that withdraws).
+    pub key: String,
+    /// Its id at the exchange, as match results name it.
+    pub id: String,
+    pub hash: &'a str,
+    pub tags: Vec<String>,
+}
+
+/// An entry of `exchange`, or the reason it is malformed.
+pub fn sourced_entry(
+    exchange: ExchangeKind,
+    facts: RecordFacts<'_>,
+) -> Result<SourcedEntry, String> {
+    let RecordFacts {
+        algorithm,
+        key,
+        id,
+        hash,
+        tags,
+    } = facts;
+    let hash = canonical_hash(algorithm, hash)?;
+    let mut tags = tags;
+    tags.sort();
+    tags.dedup();
+    let source = EntrySource {
+        exchange: exchange.name().to_string(),
+        id,
+        tags,
+    };
+    Ok(SourcedEntry {
+        key,
+        algorithm,
+        hash,
+        source: serde_json::to_string(&source).expect("strings"),
+    })
+}
+
+/// How the scheduler paces itself (`--source-*` flags).
+#[derive(Clone, Debug)]
+pub struct SchedulerSettings {
+    /// How often due sources are looked for.
+    pub tick: Duration,
+    /// How long a claim holds a source without a page written.
+    pub lease_secs: i64,
+    /// The first backoff after a failure; doubled with each further one.
+    pub backoff_base_secs: i64,
+    /// The longest backoff, and the wait after a refused credential.
+    pub backoff_max_secs: i64,
+    /// Timeout of one request to an exchange.
+    pub request_timeout: Duration,
+}
+
+/// The wait after the `failures`th failure in a row (1 for the first): `base * 2^(n-1)`,
+/// capped at `max`.
+pub fn backoff_secs(base: i64, max: i64, failures: i64) -> i64 {
+    let shift = (failures - 1).clamp(0, 40) as u32;
+    base.saturating_mul(1i64 << shift).min(max).max(1)
+}
+
+/// Starts the scheduler: every `tick`, each due source is claimed and fetched on the blocking
+/// pool, at most one run per bank in this process.
+pub fn spawn(state: Arc<AppState>, settings: SchedulerSettings) {
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    tokio::spawn(async move {
+        // The blocking client runs its own runtime: made (and dropped) off the async threads.
+        let timeout = settings.request_timeout;
+        let made = tokio::task::spawn_blocking(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .user_agent(concat!("pixelprint-server/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        let http = match made {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot make the HTTP client: sources are not fetched");
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(settings.tick);
+        loop {
+            tick.tick().await;
+            let rows = match state.db(|s| s.list_sources()).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing the sources failed");
+                    continue;
+                }
+            };
+            let now = now_unix();
+            for row in rows.into_iter().filter(|r| r.next_attempt <= now) {
+                if !running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(row.bank.clone())
+                {
+                    continue;
+                }
+                let (state, settings, http, running) = (
+                    state.clone(),
+                    settings.clone(),
+                    http.clone(),
+                    running.clone(),
+                );
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    let bank = row.bank.clone();
+                    run_source(&state, &settings, &http, &runtime, row);
+                    running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&bank);
+                });
+            }
+        }
+    });
+}
+
+/// One run of a source: claim it, fetch pages until the exchange has no more, write each with
+/// its checkpoint; on failure record it and back off.
+fn run_source(
+    state: &AppState,
+    settings: &SchedulerSettings,
+    http: &reqwest::blocking::Client,
+    runtime: &tokio::runtime::Handle,
+    row: SourceRow,
+) {
+    let bank = row.bank.as_str();
+    let storage = &*state.storage;
+    let now = now_unix();
+    match storage.claim_source(bank, now, now + settings.lease_secs) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(bank, error = %e, "claiming the source failed");
+            return;
+        }
+    }
+    let m = &state.metrics;
+    let result = (|| {
+        let config: SourceConfig = serde_json::from_str(&row.config)
+            .map_err(|e| FetchError::Config(format!("stored configuration unreadable: {e}")))?;
+        let exchange = config.exchange.exchange();
+        let secret = config.credential.load()?;
+        let ctx = FetchContext {
+            http,
+            base_url: config
+                .base_url
+                .as_deref()
+                .unwrap_or(exchange.default_base_url()),
+            secret: &secret,
+            page_size: config.page_size,
+        };
+        let mut checkpoint = row.checkpoint.clone();
+        loop {
+            let fetched = exchange.fetch(&ctx, checkpoint.as_deref())?;
+            for why in &fetched.skipped {
+                tracing::warn!(
+                    bank,
+                    exchange = config.exchange.name(),
+                    page = checkpoint.as_deref().unwrap_or("start"),
+                    "skipped {why}"
+                );
+            }
+            let now = now_unix();
+            let page = SourcePage {
+                upserts: fetched.upserts,
+                deletions: fetched.deletions,
+                skipped: fetched.skipped.len() as u64,
+                checkpoint: Some(fetched.checkpoint),
+                now,
+                lease_until: now + settings.lease_secs,
+            };
+            let applied =
+                storage
+                    .apply_source_page(bank, &page)
+                    .map_err(|e| FetchError::Transient {
+                        message: format!("storing the page: {e}"),
+                        retry_after: None,
+                    })?;
+            m.source_pages.fetch_add(1, Ordering::Relaxed);
+            m.source_added.fetch_add(applied.added, Ordering::Relaxed);
+            m.source_removed
+                .fetch_add(applied.removed, Ordering::Relaxed);
+            m.source_skipped.fetch_add(page.skipped, Ordering::Relaxed);
+            tracing::info!(
+                bank,
+                added = applied.added,
+                removed = applied.removed,
+                unchanged = applied.unchanged,
+                skipped = page.skipped,
+                "source page stored"
+            );
+            if let Err(e) = runtime.block_on(state.catch_up()) {
+                tracing::warn!(bank, error = %e, "catching up after a source page failed");
+            }
+            checkpoint = page.checkpoint;
+            if !fetched.more {
+                return Ok(config.interval_secs);
+            }
+        }
+    })();
+    match result {
+        Ok(interval) => {
+            let next = now_unix().saturating_add(interval as i64);
+            if let Err(e) = storage.schedule_source(bank, next) {
+                tracing::warn!(bank, error = %e, "scheduling the source failed");
+            }
+        }
+        Err(error) => {
+            m.source_errors.fetch_add(1, Ordering::Relaxed);
+            let failures = row.failures + 1;
+            let wait = match &error {
+                FetchError::Refused(_) | FetchError::Config(_) => settings.backoff_max_secs,
+                FetchError::Transient { retry_after, .. } => backoff_secs(
+                    settings.backoff_base_secs,
+                    settings.backoff_max_secs,
+                    failures,
+                )
+                .max(retry_after.map_or(0, |s| s.min(settings.backoff_max_secs as u64) as i64)),
+                FetchError::Malformed(_) => backoff_secs(
+                    settings.backoff_base_secs,
+                    settings.backoff_max_secs,
+                    failures,
+                ),
+            };
+            let now = now_unix();
+            let message = error.to_string();
+            tracing::warn!(bank, error = %message, failures, retry_in_secs = wait, "source fetch failed");
+            let failure = SourceFailure {
+                error: message,
+                at: now,
+                next_attempt: now + wait,
+                failures,
+            };
+            if let Err(e) = storage.source_failed(bank, &failure) {
+                tracing::warn!(bank, error = %e, "recording the source failure failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let waits: Vec<i64> = (1..=8).map(|n| backoff_secs(2, 60, n)).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff_secs(2, 60, 1000), 60);
+    }
+
+    #[test]
+    fn every_mapped_signal_type_names_a_bank_algorithm() {
+        for (exchange, name, a) in SIGNAL_TYPES {
+            assert!(crate::model::is_bank_algorithm(a), "{exchange:?} {name}");
+            assert_eq!(signal_algorithm(exchange, name), Some(a));
+        }
+        assert_eq!(signal_algorithm(ExchangeKind::Stopncii, "Text"), None);
+    }
+
+    #[test]
+    fn a_secret_is_not_printed() {
+        assert_eq!(format!("{:?}", Secret("hunter2".into())), "Secret(..)");
+    }
+}

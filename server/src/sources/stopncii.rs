@@ -1,0 +1,334 @@
+//! StopNCII.org's `GET {base}/FetchHashes?startTimestamp=&pageSize=&nextPageToken=`, as
+//! python-threatexchange's client reads it (`exchanges/clients/stopncii/api.py`,
+//! `exchanges/impl/stop_ncii_api.py`).
+//!
+//! - Credential: `fetch_function_key,subscription_key` (pytx's `TX_STOPNCII_KEYS` format; a
+//!   third field, pytx's base URL override, is ignored: the source names its `base_url`), sent
+//!   as `x-functions-key` and `Ocp-Apim-Subscription-Key`.
+//! - A page: `count`, `nextPageToken`, `nextSetTimestamp`, `hasMoreRecords`, `hashRecords`.
+//!   A record is the current state of one (signal type, hash): it replaces what was stored for
+//!   that pair; `hashStatus` `Withdrawn` or `Deleted` removes it.
+//! - Checkpoint: the `startTimestamp` of the run and the page token within it; after the last
+//!   page, the `nextSetTimestamp` the exchange gave. A record that pytx's client would not
+//!   read (a missing field, a value outside its enums) is skipped and counted, as pytx does.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    get_json, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext, FetchError,
+    Fetched, RecordFacts,
+};
+
+pub struct StopNcii;
+
+/// pytx's `StopNCIIAPI.DEFAULT_START_TIME`.
+const DEFAULT_START_TIME: i64 = 10;
+/// pytx's default `page_size`.
+const DEFAULT_PAGE_SIZE: u32 = 800;
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Checkpoint {
+    start_timestamp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+/// `FetchHashesResponse` less its records (read one by one).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // `count` is read to refuse a page without it, as pytx does.
+struct PageHead {
+    count: i64,
+    next_page_token: Option<String>,
+    next_set_timestamp: i64,
+    has_more_records: bool,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+enum CaseStatus {
+    Unknown,
+    Received,
+    Active,
+    Withdrawn,
+    Deleted,
+}
+
+#[derive(Deserialize)]
+enum FeedbackValue {
+    Unknown,
+    #[serde(rename = "None")]
+    Untagged,
+    QualityUnknown,
+    PendingReview,
+    Blocked,
+    NotBlocked,
+    Withdrawn,
+    Deleted,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // read to refuse what pytx refuses
+struct Feedback {
+    #[serde(rename = "feedbackValue")]
+    feedback_value: FeedbackValue,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    source: String,
+}
+
+/// `StopNCIIHashRecord`.
+#[derive(Deserialize)]
+#[allow(dead_code)] // read to refuse what pytx refuses
+struct HashRecord {
+    #[serde(rename = "lastModtimestamp")]
+    last_mod_timestamp: i64,
+    #[serde(rename = "signalType")]
+    signal_type: SignalType,
+    #[serde(rename = "hashValue")]
+    hash_value: String,
+    #[serde(rename = "hashStatus")]
+    hash_status: CaseStatus,
+    #[serde(rename = "caseNumbers", deserialize_with = "case_numbers")]
+    case_numbers: BTreeMap<String, CaseStatus>,
+    #[serde(rename = "CSPFeedbacks", default)]
+    feedbacks: Vec<Feedback>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+enum SignalType {
+    Unknown,
+    ImagePDQ,
+    VideoMD5,
+    VideoTMK,
+    Text,
+    #[serde(rename = "URL")]
+    Url,
+}
+
+impl SignalType {
+    fn name(self) -> &'static str {
+        match self {
+            SignalType::Unknown => "Unknown",
+            SignalType::ImagePDQ => "ImagePDQ",
+            SignalType::VideoMD5 => "VideoMD5",
+            SignalType::VideoTMK => "VideoTMK",
+            SignalType::Text => "Text",
+            SignalType::Url => "URL",
+        }
+    }
+}
+
+/// Some answers send an empty `caseNumbers` as `[]` (pytx reads it as `{}`).
+fn case_numbers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, CaseStatus>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cases {
+        Map(BTreeMap<String, CaseStatus>),
+        Empty([(); 0]),
+    }
+    Ok(match Cases::deserialize(d)? {
+        Cases::Map(m) => m,
+        Cases::Empty(_) => BTreeMap::new(),
+    })
+}
+
+/// The key of a (signal type, hash) pair in the bank.
+fn key(signal: SignalType, hash: &str) -> String {
+    format!("{}:{}", signal.name(), hash.to_ascii_lowercase())
+}
+
+/// Splits the credential into the fetch function key and the subscription key.
+fn keys(secret: &str) -> Result<(&str, &str), FetchError> {
+    let mut parts = secret.split(',').map(str::trim);
+    match (parts.next(), parts.next()) {
+        (Some(f), Some(s)) if !f.is_empty() && !s.is_empty() => Ok((f, s)),
+        _ => Err(FetchError::Config(
+            "a StopNCII credential is `fetch_function_key,subscription_key`".into(),
+        )),
+    }
+}
+
+/// Turns one page into entries; the records one by one, so that a malformed one is skipped.
+fn read_page(page: Value, checkpoint: &Checkpoint) -> Result<Fetched, FetchError> {
+    let mut page = page;
+    let records = match page.get_mut("hashRecords").map(Value::take) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(records)) => records,
+        Some(_) => return Err(FetchError::Malformed("hashRecords is not a list".into())),
+    };
+    let head: PageHead =
+        serde_json::from_value(page).map_err(|e| FetchError::Malformed(e.to_string()))?;
+    let mut fetched = Fetched::default();
+    for (i, record) in records.into_iter().enumerate() {
+        let record: HashRecord = match serde_json::from_value(record) {
+            Ok(r) => r,
+            Err(e) => {
+                fetched.skipped.push(format!("record {i}: {e}"));
+                continue;
+            }
+        };
+        let Some(algorithm) = signal_algorithm(ExchangeKind::Stopncii, record.signal_type.name())
+        else {
+            continue;
+        };
+        let key = key(record.signal_type, &record.hash_value);
+        if matches!(
+            record.hash_status,
+            CaseStatus::Withdrawn | CaseStatus::Deleted
+        ) {
+            fetched.deletions.push(key);
+            continue;
+        }
+        let tags = record
+            .feedbacks
+            .iter()
+            .flat_map(|f| f.tags.iter().cloned())
+            .collect();
+        let facts = RecordFacts {
+            algorithm,
+            id: key.clone(),
+            key,
+            hash: &record.hash_value,
+            tags,
+        };
+        match sourced_entry(ExchangeKind::Stopncii, facts) {
+            Ok(e) => fetched.upserts.push(e),
+            Err(why) => fetched.skipped.push(format!("record {i}: {why}")),
+        }
+    }
+    let next = if head.has_more_records {
+        let token = head
+            .next_page_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                FetchError::Malformed("hasMoreRecords without a nextPageToken".into())
+            })?;
+        Checkpoint {
+            start_timestamp: checkpoint.start_timestamp,
+            next_page_token: Some(token),
+        }
+    } else {
+        Checkpoint {
+            start_timestamp: head.next_set_timestamp,
+            next_page_token: None,
+        }
+    };
+    fetched.more = head.has_more_records;
+    fetched.checkpoint = serde_json::to_string(&next).expect("numbers and strings");
+    Ok(fetched)
+}
+
+impl Exchange for StopNcii {
+    fn default_base_url(&self) -> &'static str {
+        "https://api.stopncii.org/v1"
+    }
+
+    fn fetch(
+        &self,
+        ctx: &FetchContext<'_>,
+        checkpoint: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
+        let checkpoint = match checkpoint {
+            None => Checkpoint {
+                start_timestamp: DEFAULT_START_TIME,
+                next_page_token: None,
+            },
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}")))?,
+        };
+        let (function_key, subscription_key) = keys(ctx.secret.expose())?;
+        let mut query = vec![
+            ("startTimestamp", checkpoint.start_timestamp.to_string()),
+            (
+                "pageSize",
+                ctx.page_size.unwrap_or(DEFAULT_PAGE_SIZE).to_string(),
+            ),
+        ];
+        if let Some(token) = &checkpoint.next_page_token {
+            query.push(("nextPageToken", token.clone()));
+        }
+        let url = format!("{}/FetchHashes", ctx.base_url.trim_end_matches('/'));
+        let page = get_json(
+            ctx.http
+                .get(url)
+                .query(&query)
+                .header("x-functions-key", function_key)
+                .header("Ocp-Apim-Subscription-Key", subscription_key),
+        )?;
+        read_page(page, &checkpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_page_gives_entries_deletions_and_skips_malformed_records() {
+        let pdq = "f".repeat(64);
+        let page = json!({
+            "count": 4, "nextPageToken": "t2", "nextSetTimestamp": 99, "hasMoreRecords": true,
+            "hashRecords": [
+                {"lastModtimestamp": 1, "signalType": "ImagePDQ", "hashValue": pdq.to_uppercase(),
+                 "hashStatus": "Active", "caseNumbers": [],
+                 "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": ["b", "a"], "source": "x"}]},
+                {"lastModtimestamp": 2, "signalType": "VideoMD5", "hashValue": "0".repeat(32),
+                 "hashStatus": "Withdrawn", "caseNumbers": {"c1": "Withdrawn"}},
+                {"lastModtimestamp": 3, "signalType": "ImagePDQ", "hashStatus": "Active",
+                 "caseNumbers": {}},
+                {"lastModtimestamp": 4, "signalType": "Text", "hashValue": "hello",
+                 "hashStatus": "Active", "caseNumbers": {}},
+            ]
+        });
+        let cp = Checkpoint {
+            start_timestamp: 10,
+            next_page_token: None,
+        };
+        let f = read_page(page, &cp).unwrap();
+        assert_eq!(f.upserts.len(), 1);
+        assert_eq!(f.upserts[0].hash, pdq);
+        assert_eq!(f.upserts[0].key, format!("ImagePDQ:{pdq}"));
+        assert!(f.upserts[0].source.contains(r#""tags":["a","b"]"#));
+        assert_eq!(f.deletions, [format!("VideoMD5:{}", "0".repeat(32))]);
+        assert_eq!(f.skipped.len(), 1);
+        assert!(f.skipped[0].starts_with("record 2: "), "{}", f.skipped[0]);
+        assert!(f.more);
+        assert_eq!(
+            f.checkpoint,
+            r#"{"start_timestamp":10,"next_page_token":"t2"}"#
+        );
+    }
+
+    #[test]
+    fn the_last_page_moves_the_start_to_the_next_set_timestamp() {
+        let page = json!({"count": 0, "nextPageToken": null, "nextSetTimestamp": 77,
+                          "hasMoreRecords": false, "hashRecords": []});
+        let cp = Checkpoint {
+            start_timestamp: 10,
+            next_page_token: Some("t".into()),
+        };
+        let f = read_page(page, &cp).unwrap();
+        assert!(!f.more);
+        assert_eq!(f.checkpoint, r#"{"start_timestamp":77}"#);
+    }
+
+    #[test]
+    fn a_page_without_its_head_is_malformed() {
+        let page = json!({"hashRecords": []});
+        let cp = Checkpoint {
+            start_timestamp: 10,
+            next_page_token: None,
+        };
+        assert!(matches!(
+            read_page(page, &cp),
+            Err(FetchError::Malformed(_))
+        ));
+    }
+}

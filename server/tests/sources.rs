@@ -1,0 +1,669 @@
+//! Banks filled from hash-sharing exchanges, end to end: a local upstream per exchange
+//! (`tests/sources/upstream.py`, speaking the exchange's wire format over real HTTP), the real
+//! server syncing from it (SQLite, or PostgreSQL with `PIXELPRINT_TEST_DATABASE_URL`), and
+//! python-threatexchange's own client for that exchange (`tests/sources/pytx_check.py`) reading
+//! the same upstream: what pytx parses must be what pixelprint stored, so the upstreams cannot
+//! drift from the formats the exchanges' real clients read.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY};
+use serde_json::{json, Value};
+
+/// The server flags of these tests: sources looked for often, short leases and backoffs.
+const FAST: [&str; 8] = [
+    "--source-tick-ms",
+    "100",
+    "--source-lease-secs",
+    "2",
+    "--source-backoff-secs",
+    "1",
+    "--source-backoff-max-secs",
+    "30",
+];
+
+/// The venv with PyPI `threatexchange` that `scripts/bootstrap.sh` makes.
+fn python() -> PathBuf {
+    let cache = std::env::var_os("PIXELPRINT_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/pixelprint")
+        });
+    let python = cache.join("venv-exchange/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/bootstrap.sh (it makes the venv with python-threatexchange \
+         from scripts/requirements-exchange.txt)",
+        python.display()
+    );
+    python
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sources")
+        .join(name)
+}
+
+/// A test upstream, stopped on drop.
+struct Upstream {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+}
+
+impl Upstream {
+    fn start(exchange: &str, credential: &str) -> Upstream {
+        let mut child = Command::new(python())
+            .arg(script("upstream.py"))
+            .args([exchange, "--credential", credential])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the test upstream");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Upstream { child, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn control(&self, what: &str, body: &Value) {
+        let r = common::request(
+            &self.addr,
+            "POST",
+            &format!("/_control/{what}"),
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// The exchange requests served so far.
+    fn log(&self) -> Vec<Value> {
+        let r = common::request(&self.addr, "GET", "/_control/log", &[], b"");
+        r.json().as_array().unwrap().clone()
+    }
+
+    /// The requests for pages (not for tokens).
+    fn page_requests(&self) -> Vec<Value> {
+        self.log()
+            .into_iter()
+            .filter(|r| r["method"] == "GET")
+            .collect()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every page of the upstream as pytx's client parses it.
+fn pytx(exchange: &str, upstream: &Upstream, credential: &str, page_size: u32) -> Value {
+    let out = Command::new(python())
+        .arg(script("pytx_check.py"))
+        .args([exchange, &upstream.url(), credential])
+        .args(["--page-size", &page_size.to_string()])
+        .output()
+        .expect("run pytx_check.py");
+    assert!(
+        out.status.success(),
+        "pytx could not read the upstream: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("pytx_check.py prints JSON")
+}
+
+fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "timed out after {secs} s waiting until {what} ({})",
+        backend_name()
+    );
+}
+
+/// The bank as `GET /v1/banks` lists it.
+fn bank(server: &Server, name: &str) -> Value {
+    let r = server.get_auth("/v1/banks", ADMIN_KEY);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no bank {name}"))
+}
+
+fn patch_bank(server: &Server, name: &str, body: &Value) -> common::Response {
+    let auth = format!("Bearer {ADMIN_KEY}");
+    server.request(
+        "PATCH",
+        &format!("/v1/banks/{name}"),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// `(algorithm, hash)` of every entry of the bank.
+fn exported(server: &Server, name: &str) -> BTreeSet<(String, String)> {
+    let r = server.get_auth(&format!("/v1/banks/{name}/export"), ADMIN_KEY);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text()
+        .lines()
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn credential_file(dir: &TempDir, secret: &str) -> String {
+    let path = dir.0.join("credential");
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What a bank holds after pytx's StopNCII records, applied in order: the pixelprint algorithm
+/// of each signal type it stores (`server/src/sources/mod.rs`), a withdrawn or deleted case
+/// removing its pair, hashes that are not the algorithm's hex left out.
+fn stopncii_expected(pytx: &Value) -> BTreeSet<(String, String)> {
+    let mut held = std::collections::BTreeMap::new();
+    for r in pytx["records"].as_array().unwrap() {
+        let (algorithm, len) = match r["signal_type"].as_str().unwrap() {
+            "ImagePDQ" => ("pdq", 64),
+            "VideoMD5" => ("md5", 32),
+            _ => continue,
+        };
+        let hash = r["hash"].as_str().unwrap().to_ascii_lowercase();
+        let key = (algorithm.to_string(), hash.clone());
+        if matches!(r["status"].as_str(), Some("Withdrawn" | "Deleted")) {
+            held.remove(&key);
+        } else if is_hex(&hash, len) {
+            held.insert(key, ());
+        } else {
+            held.remove(&key);
+        }
+    }
+    held.into_keys().collect()
+}
+
+fn stopncii_record(ts: i64, signal: &str, hash: &str, status: &str, tags: &[&str]) -> Value {
+    json!({
+        "lastModtimestamp": ts,
+        "signalType": signal,
+        "hashValue": hash,
+        "hashStatus": status,
+        "caseNumbers": {"case-1": status},
+        "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": tags, "source": "csp"}],
+    })
+}
+
+/// A bank with a StopNCII source whose credential is in `credential`.
+fn stopncii_bank(server: &Server, name: &str, upstream: &Upstream, credential: &str, page: u32) {
+    server.create_bank(name);
+    stopncii_bank_source(server, name, upstream, credential, page);
+}
+
+/// Names the StopNCII source of a bank.
+fn stopncii_bank_source(
+    server: &Server,
+    name: &str,
+    upstream: &Upstream,
+    credential: &str,
+    page: u32,
+) {
+    let r = patch_bank(
+        server,
+        name,
+        &json!({"source": {
+            "exchange": "stopncii",
+            "base_url": upstream.url(),
+            "credential": {"file": credential},
+            "interval_secs": 1,
+            "page_size": page,
+        }}),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+}
+
+fn md5_of(seed: u64) -> String {
+    common::random_hex(seed, 16)
+}
+
+#[test]
+fn stopncii_fills_a_bank_page_by_page_as_pytx_reads_it() {
+    let dir = TempDir::new("src-stopncii");
+    let secret = "fetch-key-1,subscription-key-1";
+    let credential = credential_file(&dir, secret);
+    let upstream = Upstream::start("stopncii", secret);
+    let mut records: Vec<Value> = (0..23)
+        .map(|i| {
+            let tags: &[&str] = if i % 2 == 0 {
+                &["nudity", "adult"]
+            } else {
+                &[]
+            };
+            stopncii_record(100 + i, "ImagePDQ", &pdq(i as u64), "Active", tags)
+        })
+        .collect();
+    records.push(stopncii_record(
+        130,
+        "VideoMD5",
+        &md5_of(1),
+        "Received",
+        &[],
+    ));
+    records.push(stopncii_record(
+        131,
+        "VideoMD5",
+        &md5_of(2),
+        "Active",
+        &["v"],
+    ));
+    // Malformed for pytx and pixelprint alike: no hash, a signal type outside the enum.
+    records.push(json!({"lastModtimestamp": 132, "signalType": "ImagePDQ", "hashStatus": "Active", "caseNumbers": {}}));
+    records.push(stopncii_record(133, "Bogus", &pdq(90), "Active", &[]));
+    // Read by pytx, but not a PDQ hash: pixelprint skips it.
+    records.push(stopncii_record(134, "ImagePDQ", "zz", "Active", &[]));
+    // A signal type pixelprint does not store.
+    records.push(stopncii_record(135, "Text", "some text", "Active", &[]));
+    upstream.control("records", &json!(records));
+
+    let read = pytx("stopncii", &upstream, secret, 4);
+    assert_eq!(read["pages"], 8, "{read}");
+    assert_eq!(read["skipped"], 2, "{read}");
+    let expected = stopncii_expected(&read);
+    assert_eq!(expected.len(), 25);
+    upstream.control("clear_log", &json!({}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    stopncii_bank(&server, "ncii", &upstream, &credential, 4);
+    let done = json!({"start_timestamp": read["next_set_timestamp"]});
+    wait_until("the first run is complete", 60, || {
+        bank(&server, "ncii")["source"]["checkpoint"] == done
+    });
+    assert_eq!(exported(&server, "ncii"), expected);
+    let source = bank(&server, "ncii")["source"].clone();
+    assert_eq!(source["skipped"], 3, "{source}");
+    assert_eq!(source["added"], 25, "{source}");
+    assert_eq!(source["failures"], 0, "{source}");
+    assert!(source["last_success"].is_string(), "{source}");
+    let log = server.log();
+    // Each skipped record is logged by its place: the page (its checkpoint) and its index.
+    assert!(
+        log.lines().any(
+            |l| l.contains("skipped record 1: missing field `hashValue`")
+                && l.contains(r#"page="{\"start_timestamp\":10,\"next_page_token\":\"10:24\"}""#)
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("subscription-key-1"), "the secret was logged");
+    // The pages pixelprint asked for are the pages pytx read, each once.
+    let tokens: Vec<Value> = upstream.page_requests()[..8]
+        .iter()
+        .map(|r| r["query"]["nextPageToken"].clone())
+        .collect();
+    let want: Vec<Value> = std::iter::once(Value::Null)
+        .chain((1..8).map(|p| json!(format!("10:{}", p * 4))))
+        .collect();
+    assert_eq!(tokens, want);
+
+    // Keyed callers learn the exchange entry; anonymous callers a verdict only.
+    let item = json!({"items": [{"pdq": pdq(0), "pdq_quality": 100}]});
+    let answer = server.match_items(item.clone());
+    let hit = &answer["results"][0]["matches"][0];
+    assert_eq!(hit["bank"], "ncii", "{answer}");
+    assert_eq!(
+        hit["source"],
+        json!({"exchange": "stopncii", "id": format!("ImagePDQ:{}", pdq(0)), "tags": ["adult", "nudity"]}),
+        "{answer}"
+    );
+    let anonymous = server.match_anon(&item);
+    assert_eq!(anonymous.status, 200);
+    assert_eq!(
+        anonymous.json(),
+        json!({"results": [{"item": 0, "match": true}]})
+    );
+
+    // Withdrawn and updated records: the next run removes and replaces.
+    records[0] = stopncii_record(200, "ImagePDQ", &pdq(0), "Withdrawn", &[]);
+    records[1] = stopncii_record(201, "ImagePDQ", &pdq(1), "Active", &["reviewed"]);
+    records[23] = stopncii_record(202, "VideoMD5", &md5_of(1), "Deleted", &[]);
+    upstream.control("records", &json!(records));
+    let read = pytx("stopncii", &upstream, secret, 4);
+    let expected = stopncii_expected(&read);
+    assert_eq!(expected.len(), 23);
+    let done = json!({"start_timestamp": 203});
+    wait_until("the withdrawals are applied", 60, || {
+        bank(&server, "ncii")["source"]["checkpoint"] == done
+    });
+    assert_eq!(exported(&server, "ncii"), expected);
+    let answer = server.match_items(item);
+    assert_eq!(answer["results"][0]["matches"], json!([]), "{answer}");
+    let answer = server.match_items(json!({"items": [{"pdq": pdq(1), "pdq_quality": 100}]}));
+    assert_eq!(
+        answer["results"][0]["matches"][0]["source"]["tags"],
+        json!(["reviewed"])
+    );
+    let source = bank(&server, "ncii")["source"].clone();
+    assert_eq!(source["removed"], 3, "{source}");
+    assert_eq!(server.metric("pixelprint_source_fetch_errors_total"), 0);
+    assert!(server.metric("pixelprint_source_pages_total") >= 9);
+}
+
+/// `kill -9` in the middle of a run: after the restart, the bank holds exactly the pages
+/// written before the kill, the fetch resumes at the checkpoint of the last one (no earlier
+/// page is asked for again), and the run completes.
+#[test]
+fn stopncii_resumes_from_its_checkpoint_after_kill_9() {
+    let dir = TempDir::new("src-crash");
+    let secret = "fk,sk";
+    let credential = credential_file(&dir, secret);
+    let upstream = Upstream::start("stopncii", secret);
+    let records: Vec<Value> = (0..40)
+        .map(|i| stopncii_record(100 + i, "ImagePDQ", &pdq(1000 + i as u64), "Active", &[]))
+        .collect();
+    upstream.control("records", &json!(records));
+    let read = pytx("stopncii", &upstream, secret, 4);
+    assert_eq!(read["pages"], 10);
+    let expected = stopncii_expected(&read);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"delay_ms": 400}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    stopncii_bank(&server, "ncii", &upstream, &credential, 4);
+    wait_until("four pages were served", 60, || {
+        upstream.page_requests().len() >= 4
+    });
+    server.kill9();
+    let served = upstream.page_requests().len();
+    upstream.control("faults", &json!({"block": true}));
+    upstream.control("clear_log", &json!({}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    wait_until("the restarted server asks again", 30, || {
+        !upstream.page_requests().is_empty()
+    });
+    let first = upstream.page_requests()[0].clone();
+    let listed = bank(&server, "ncii");
+    let checkpoint = &listed["source"]["checkpoint"];
+    let token = checkpoint["next_page_token"].as_str().unwrap().to_string();
+    let offset: u64 = token.rsplit(':').next().unwrap().parse().unwrap();
+    // Every page written before the kill is there, and nothing of a page that was not.
+    assert_eq!(listed["entries"], offset, "{listed}");
+    assert!(
+        offset >= 4 * (served as u64 - 1),
+        "{served} served, {offset} stored"
+    );
+    assert_eq!(first["query"]["nextPageToken"], token, "{first}");
+    assert_eq!(first["query"]["startTimestamp"], "10");
+
+    upstream.control("faults", &json!({"block": false, "delay_ms": 0}));
+    let done = json!({"start_timestamp": read["next_set_timestamp"]});
+    wait_until("the run completes", 60, || {
+        bank(&server, "ncii")["source"]["checkpoint"] == done
+    });
+    assert_eq!(exported(&server, "ncii"), expected);
+    let pages: Vec<u64> = upstream
+        .page_requests()
+        .iter()
+        // The runs after this one start at the next set's timestamp.
+        .filter(|r| r["status"] == 200 && r["query"]["startTimestamp"] == "10")
+        .map(|r| {
+            let t = r["query"]["nextPageToken"].as_str().unwrap_or("10:0");
+            t.rsplit(':').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = (offset..40).step_by(4).collect();
+    assert_eq!(pages, want, "pages asked for after the restart");
+}
+
+#[test]
+fn stopncii_backs_off_after_429_and_5xx_and_shows_it() {
+    let dir = TempDir::new("src-backoff");
+    let secret = "fk,sk";
+    let credential = credential_file(&dir, secret);
+    let upstream = Upstream::start("stopncii", secret);
+    upstream.control(
+        "records",
+        &json!([stopncii_record(100, "ImagePDQ", &pdq(7), "Active", &[])]),
+    );
+    upstream.control("faults", &json!({"statuses": [429, 503, 500]}));
+    let server = Server::start_ready(&dir.0, &FAST);
+    stopncii_bank(&server, "ncii", &upstream, &credential, 4);
+    wait_until("two failures are shown", 30, || {
+        bank(&server, "ncii")["source"]["failures"] == 2
+    });
+    let source = bank(&server, "ncii")["source"].clone();
+    assert_eq!(
+        source["last_error"], "HTTP 503 Service Unavailable",
+        "{source}"
+    );
+    assert!(source["last_success"].is_null(), "{source}");
+    assert!(source["next_attempt"].is_string(), "{source}");
+    let text = server.get("/metrics").text();
+    assert!(
+        text.contains("pixelprint_source_consecutive_failures{bank=\"ncii\"} 2"),
+        "{text}"
+    );
+    wait_until("the source succeeds", 60, || {
+        bank(&server, "ncii")["source"]["last_success"].is_string()
+    });
+    let source = bank(&server, "ncii")["source"].clone();
+    assert_eq!(source["failures"], 0, "{source}");
+    assert_eq!(source["last_error"], "HTTP 500 Internal Server Error");
+    assert_eq!(server.metric("pixelprint_source_fetch_errors_total"), 3);
+    // The waits double: 1 s (at least the 429's Retry-After), 2 s, 4 s, each ±1 s for the
+    // whole seconds the schedule is kept in.
+    let times: Vec<f64> = upstream
+        .page_requests()
+        .iter()
+        .map(|r| r["t"].as_f64().unwrap())
+        .collect();
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).take(3).collect();
+    for (gap, wait) in gaps.iter().zip([1.0, 2.0, 4.0]) {
+        assert!(
+            *gap >= wait - 1.0 && *gap <= wait + 1.5,
+            "gaps {gaps:?} are not the backoff 1, 2, 4 s"
+        );
+    }
+    assert!(gaps[2] > gaps[0], "gaps {gaps:?} do not grow");
+}
+
+#[test]
+fn a_refused_credential_is_shown_and_not_retried_hot() {
+    let dir = TempDir::new("src-refused");
+    let credential = credential_file(&dir, "wrong-function-key,wrong-subscription-key");
+    let upstream = Upstream::start("stopncii", "fk,sk");
+    upstream.control(
+        "records",
+        &json!([stopncii_record(100, "ImagePDQ", &pdq(7), "Active", &[])]),
+    );
+    let server = Server::start_ready(&dir.0, &FAST);
+    stopncii_bank(&server, "ncii", &upstream, &credential, 4);
+    wait_until("the refusal is shown", 30, || {
+        bank(&server, "ncii")["source"]["failures"] == 1
+    });
+    let listing = server.get_auth("/v1/banks", ADMIN_KEY).text();
+    let source = bank(&server, "ncii")["source"].clone();
+    assert_eq!(
+        source["last_error"],
+        "the exchange refused the credential: HTTP 401 Unauthorized"
+    );
+    assert_eq!(source["config"]["credential"], json!({"file": credential}));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(upstream.page_requests().len(), 1, "retried within 3 s");
+    assert_eq!(bank(&server, "ncii")["source"]["failures"], 1);
+    for text in [listing, server.log()] {
+        assert!(
+            !text.contains("wrong-subscription-key"),
+            "the secret is shown: {text}"
+        );
+    }
+    // The operator fixes the credential and names the source again: it is due at once.
+    std::fs::write(&credential, "fk,sk\n").unwrap();
+    stopncii_bank_source(&server, "ncii", &upstream, &credential, 4);
+    wait_until("the fixed credential is used", 30, || {
+        bank(&server, "ncii")["source"]["last_success"].is_string()
+    });
+    assert_eq!(bank(&server, "ncii")["entries"], 1);
+}
+
+#[test]
+fn a_source_configuration_is_checked() {
+    let dir = TempDir::new("src-config");
+    let server = Server::start_ready(&dir.0, &FAST);
+    server.create_bank("b");
+    for (body, field) in [
+        (
+            json!({"source": {"exchange": "nope", "credential": {"env": "X"}}}),
+            "source",
+        ),
+        (
+            json!({"source": {"exchange": "tat", "credential": {"value": "secret"}}}),
+            "source",
+        ),
+        (
+            json!({"source": {"exchange": "tat", "credential": {"env": "X"}, "base_url": "ftp://x"}}),
+            "base_url",
+        ),
+        (
+            json!({"source": {"exchange": "tat", "credential": {"env": "X"}, "page_size": 0}}),
+            "page_size",
+        ),
+    ] {
+        let r = patch_bank(&server, "b", &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert_eq!(r.json()["error"]["field"], field, "{}", r.text());
+    }
+    let r = patch_bank(
+        &server,
+        "b",
+        &json!({"source": {"exchange": "tat", "credential": {"env": "PIXELPRINT_TEST_NONE"}}}),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    wait_until("the missing variable is shown", 30, || {
+        bank(&server, "b")["source"]["last_error"]
+            == "credential variable PIXELPRINT_TEST_NONE is not set"
+    });
+    let r = patch_bank(&server, "b", &json!({"source": null}));
+    assert_eq!(r.status, 204);
+    assert!(bank(&server, "b").get("source").is_none());
+}
+
+fn tat_record(id: i64, algorithm: &str, hash: &str, deleted: bool, updated_on: f64) -> Value {
+    json!({
+        "hash_digest": hash, "algorithm": algorithm, "ideology": if id % 2 == 0 { "islamist" } else { "far-right" },
+        "file_type": if algorithm == "PDQ" { "image" } else { "video" }, "deleted": deleted,
+        "updated_on": updated_on, "created_on": "2024-01-01T00:00:00Z", "id": id,
+    })
+}
+
+/// What a bank holds after pytx's TAT records, applied in order.
+fn tat_expected(pytx: &Value) -> BTreeSet<(String, String)> {
+    let mut held = BTreeSet::new();
+    for r in pytx["records"].as_array().unwrap() {
+        let algorithm = match r["algorithm"].as_str().unwrap() {
+            "PDQ" => "pdq",
+            "MD5" => "md5",
+            _ => continue,
+        };
+        let key = (
+            algorithm.to_string(),
+            r["hash"].as_str().unwrap().to_ascii_lowercase(),
+        );
+        if r["deleted"] == true {
+            held.remove(&key);
+        } else {
+            held.insert(key);
+        }
+    }
+    held
+}
+
+#[test]
+fn tat_fills_a_bank_page_by_page_as_pytx_reads_it() {
+    let dir = TempDir::new("src-tat");
+    let secret = "analyst:pa55word";
+    let credential = credential_file(&dir, secret);
+    let upstream = Upstream::start("tat", secret);
+    let mut records: Vec<Value> = (0..11)
+        .map(|i| {
+            tat_record(
+                i,
+                "PDQ",
+                &pdq(500 + i as u64),
+                false,
+                1_700_000_000.0 + i as f64,
+            )
+        })
+        .collect();
+    records.push(tat_record(11, "MD5", &md5_of(11), false, 1_700_000_011.0));
+    records.push(tat_record(12, "MD5", &md5_of(11), true, 1_700_000_012.0));
+    upstream.control("records", &json!(records));
+    let read = pytx("tat", &upstream, secret, 5);
+    assert_eq!(read["pages"], 3, "{read}");
+    let expected = tat_expected(&read);
+    assert_eq!(expected.len(), 11);
+    upstream.control("clear_log", &json!({}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    server.create_bank("tcap");
+    let r = patch_bank(
+        &server,
+        "tcap",
+        &json!({"source": {"exchange": "tat", "base_url": upstream.url(),
+                           "credential": {"file": credential}, "interval_secs": 1, "page_size": 5}}),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let done = json!(read["checkpoint"]);
+    wait_until("the run is complete", 60, || {
+        bank(&server, "tcap")["source"]["checkpoint"] == done
+    });
+    assert_eq!(exported(&server, "tcap"), expected);
+    let afters: Vec<Value> = upstream.page_requests()[..3]
+        .iter()
+        .map(|r| r["query"]["after"].clone())
+        .collect();
+    assert_eq!(
+        afters,
+        [json!(""), json!("1700000004.0,4"), json!("1700000009.0,9")]
+    );
+    let answer = server.match_items(json!({"items": [{"pdq": pdq(502), "pdq_quality": 100}]}));
+    assert_eq!(
+        answer["results"][0]["matches"][0]["source"],
+        json!({"exchange": "tat", "id": "2", "tags": ["file_type:image", "ideology:islamist"]}),
+        "{answer}"
+    );
+}
