@@ -3,9 +3,9 @@
 //!
 //! [`AdminKey`] and [`MatchCaller`] refuse a request (401 without a known key, 403 without the
 //! scope) before its handler runs; [`MatchCaller`] also says whether the caller is anonymous,
-//! which decides how much a match answer tells. Extractors run in the order of the handler's arguments, and
-//! a body is always extracted last; [`Keyed`] reads the body first and checks the key after,
-//! the order in which the API has always answered a request with both a bad body and a bad key.
+//! which decides how much a match answer tells. [`Keyed`] checks the key from the headers before
+//! it reads the body: a request without a valid key is answered 401 (or 403) and its body is
+//! neither read nor parsed, so that nothing about the body's schema reaches a caller without a key.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -72,8 +72,8 @@ async fn authorize(
     }
 }
 
-/// A key check that needs only the request's headers, so that [`Keyed`] can run it after the
-/// body has been consumed.
+/// A key check that needs only the request's headers, so that [`Keyed`] can run it before the
+/// body is read.
 pub trait KeyCheck: Sized {
     fn check(
         state: &AppState,
@@ -120,21 +120,21 @@ impl FromRequestParts<Arc<AppState>> for AdminKey {
     }
 }
 
-/// A body `B`, then the key `K`: a request whose body is refused (400, 413) gets that answer
-/// whatever its key.
+/// The key `K`, then the body `B`: a request without a valid key gets 401 (403) whatever its
+/// body, which is then never read.
 pub struct Keyed<K, B>(pub K, pub B);
 
 impl<K, B> FromRequest<Arc<AppState>> for Keyed<K, B>
 where
-    K: KeyCheck,
+    K: KeyCheck + Send,
     B: FromRequest<Arc<AppState>, Rejection = ApiError> + Send,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
-        let body = B::from_request(req, state).await?;
         let key = K::check(state, &headers).await?;
+        let body = B::from_request(req, state).await?;
         Ok(Keyed(key, body))
     }
 }
@@ -170,16 +170,20 @@ mod tests {
     }
 
     fn request(body: &str, key: Option<&str>) -> Request {
-        let mut r = axum::http::Request::builder().method("POST").uri("/");
+        let mut r = axum::http::Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", "application/json");
         if let Some(k) = key {
             r = r.header("authorization", format!("Bearer {k}"));
         }
         r.body(axum::body::Body::from(body.to_string())).unwrap()
     }
 
-    /// A malformed body is a 400 whatever the key; a good body without a key is a 401.
+    /// A request without a valid key is a 401 whatever its body; with one, a malformed body is
+    /// a 400.
     #[tokio::test]
-    async fn keyed_bodies_are_checked_before_their_keys() {
+    async fn keys_are_checked_before_bodies() {
         let dir = std::env::temp_dir().join(format!("pixelprint-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let state = state(&dir);
@@ -190,7 +194,7 @@ mod tests {
         }
         assert_eq!(
             status(Admin::from_request(request("{bad", None), &state).await),
-            Err(400)
+            Err(401)
         );
         assert_eq!(
             status(Admin::from_request(request("{}", None), &state).await),
@@ -198,7 +202,7 @@ mod tests {
         );
         assert_eq!(
             status(Match::from_request(request("{bad", Some("nope")), &state).await),
-            Err(400)
+            Err(401)
         );
         assert_eq!(
             status(Match::from_request(request("{}", Some("nope")), &state).await),

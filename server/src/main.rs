@@ -15,6 +15,7 @@ mod matching;
 mod model;
 mod nearmiss;
 mod ratelimit;
+mod serve;
 mod state;
 mod storage;
 mod sync;
@@ -78,7 +79,7 @@ struct Args {
     data_dir: PathBuf,
     /// Database URL: `sqlite://PATH` (default: pixelprint.db under --data-dir) or
     /// `postgres://USER:PASSWORD@HOST:PORT/DB`, which several server processes can share.
-    #[arg(long, env = "PIXELPRINT_DATABASE_URL")]
+    #[arg(long, env = "PIXELPRINT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Serve this directory (the browser pages) at `/`.
     #[arg(long)]
@@ -169,6 +170,20 @@ struct Args {
     /// How often to fold the index deltas into new bases, in seconds.
     #[arg(long, default_value_t = 60)]
     rebuild_secs: u64,
+    /// Seconds a client has to send a request's head; an idle keep-alive connection is closed
+    /// after as long (slow-header clients hold no connection longer).
+    #[arg(long, env = "PIXELPRINT_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body once the server starts reading it
+    /// (408 after): a 64 MiB import needs about 18 Mbit/s at the default.
+    #[arg(long, env = "PIXELPRINT_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Most connections served at once; further ones wait, unaccepted, until one closes.
+    #[arg(long, env = "PIXELPRINT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C before the process exits.
+    #[arg(long, env = "PIXELPRINT_DRAIN_SECS", default_value_t = 10)]
+    drain_secs: u64,
     /// Wait this long before loading the index (to observe /readyz answering 503).
     #[arg(long, default_value_t = 0, hide = true)]
     load_delay_ms: u64,
@@ -177,7 +192,7 @@ struct Args {
 fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
     let path = match args.database_url.as_deref() {
         None => {
-            std::fs::create_dir_all(&args.data_dir)
+            private_dir(&args.data_dir)
                 .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
             args.data_dir.join("pixelprint.db")
         }
@@ -193,8 +208,48 @@ fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
             ));
         }
     };
+    private_files(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let storage = Sqlite::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Arc::new(storage))
+}
+
+/// Creates the data directory readable by its owner only (it holds tips and their contacts);
+/// a directory that exists is left as its owner set it.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes the SQLite database readable and writable by its owner only, whatever the umask:
+/// creates it 0600 if missing, and narrows it and its journal files if they exist (SQLite gives
+/// the `-wal` and `-shm` files it creates the database file's permissions).
+fn private_files(db: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let path = std::path::Path::new(&name);
+            if let Ok(meta) = std::fs::metadata(path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
 }
 
 fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
@@ -299,10 +354,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = runtime.block_on(run(args)) {
+    let result = runtime.block_on(run(args));
+    // Background tasks (the index follower) end here; blocking storage calls get a moment.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Err(e) = result {
         eprintln!("pixelprint-server: {e}");
         std::process::exit(2);
     }
+    tracing::info!("stopped");
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -316,6 +375,7 @@ async fn run(args: Args) -> Result<(), String> {
     .map_err(|e| e.to_string())??;
     let limits = Limits {
         body_bytes: args.body_limit,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
         import_bytes: args.import_limit,
         match_items: args.max_match_items,
         tip_items: 100,
@@ -454,13 +514,15 @@ async fn run(args: Args) -> Result<(), String> {
         }
     });
 
-    axum::serve(
+    serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        serve::ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            drain: Duration::from_secs(args.drain_secs),
+        },
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| format!("server: {e}"))
+    .await;
+    Ok(())
 }

@@ -18,6 +18,8 @@ use crate::sync::SyncProgress;
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub body_bytes: usize,
+    /// Time a request body has to arrive once reading it starts (`--body-timeout-secs`).
+    pub body_timeout: std::time::Duration,
     pub import_bytes: usize,
     pub match_items: usize,
     pub tip_items: usize,
@@ -41,6 +43,7 @@ impl Limits {
     pub fn for_tests() -> Limits {
         Limits {
             body_bytes: 1 << 10,
+            body_timeout: std::time::Duration::from_secs(30),
             import_bytes: 1 << 10,
             match_items: 1,
             tip_items: 1,

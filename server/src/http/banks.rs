@@ -10,7 +10,7 @@ use axum::Json;
 use pixelprint::{Algorithm, AlgorithmMap};
 use serde::{Deserialize, Serialize};
 
-use super::json::{read_body, JsonBody};
+use super::json::{check_storable_opt, read_body, JsonBody};
 use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
@@ -124,6 +124,7 @@ async fn create_bank(
     Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<BankRequest>>,
 ) -> AppResult<(StatusCode, Json<BankCreated>)> {
     check_bank_name(&req.name)?;
+    check_storable_opt(req.description.as_deref(), None, "description")?;
     let name = req.name.clone();
     state
         .db(move |s| s.create_bank(&req.name, req.description.as_deref()))
@@ -283,6 +284,7 @@ async fn add_entries(
         })?;
         let hash = canonical_hash(algorithm, &e.hash)
             .map_err(|m| ApiError::bad_at("invalid_hash", m, Some(i), "hash"))?;
+        check_storable_opt(e.metadata.as_deref(), Some(i), "metadata")?;
         entries.push(NewEntry {
             algorithm,
             hash,
@@ -345,6 +347,7 @@ async fn import_entries(
         })?,
     };
     let atomic = params.atomic.unwrap_or(true);
+    check_storable_opt(params.metadata.as_deref(), None, "metadata")?;
     let body = read_body(req, &()).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad("invalid_utf8", format!("the list is not UTF-8: {e}")))?;
@@ -353,6 +356,9 @@ async fn import_entries(
         for e in &mut parsed.entries {
             e.metadata.clone_from(&params.metadata);
         }
+    }
+    for e in &parsed.entries {
+        check_storable_opt(e.metadata.as_deref(), None, "metadata")?;
     }
     let errors: Vec<_> = parsed
         .errors

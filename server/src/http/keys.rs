@@ -7,7 +7,7 @@ use axum::routing::post;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::json::JsonBody;
+use super::json::{check_storable_opt, JsonBody};
 use super::{AppResult, Routes, St};
 use crate::auth::{random_hex, sha256_hex, AdminKey, Keyed};
 use crate::error::ApiError;
@@ -43,6 +43,7 @@ async fn create_key(
             "scopes",
         ));
     }
+    check_storable_opt(req.label.as_deref(), None, "label")?;
     let key = format!("ppk_{}", random_hex(32)?);
     let digest = sha256_hex(key.as_bytes());
     let scopes = req.scopes.clone();

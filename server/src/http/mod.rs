@@ -2,7 +2,7 @@
 //! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`], and
 //! [`ops`] (health, readiness, metrics, the OpenAPI document).
 //!
-//! Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
+//! Every `/v1` answer carries `Cache-Control: no-store`. Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
 //! key, a token a request; anonymous matching is charged per item on top (`match.rs`). Every
 //! answer is counted
 //! for `/metrics`. Response bodies are structs whose fields are declared in alphabetical order,
@@ -20,16 +20,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{bearer, sha256_hex};
 use crate::error::ApiError;
 use crate::ratelimit::client_group;
 use crate::state::AppState;
-use json::BodyLimit;
+use json::{BodyLimit, BodyTimeout};
 
 type AppResult<T> = Result<T, ApiError>;
 type St = State<Arc<AppState>>;
@@ -51,7 +52,13 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)
         .merge(ops::v1_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+        .layer(axum::Extension(BodyTimeout(limits.body_timeout)))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        // Answers carry tips, keys and verdicts: no cache may keep them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .merge(ops::routes())
         .merge(v1)

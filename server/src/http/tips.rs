@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::json::JsonBody;
+use super::json::{check_storable_opt, JsonBody};
 use super::{AppResult, Routes, St};
 use crate::auth::{bearer, constant_time_eq, random_hex, sha256_hex, AdminKey, Keyed};
 use crate::error::ApiError;
@@ -137,6 +137,8 @@ async fn create_tip(
             field,
         )
     };
+    check_storable_opt(req.description.as_deref(), None, "description")?;
+    check_storable_opt(req.contact.as_deref(), None, "contact")?;
     if let Some(d) = &req.description {
         let n = d.chars().count();
         if n > TIP_MAX_DESCRIPTION {

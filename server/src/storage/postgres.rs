@@ -108,6 +108,22 @@ impl Postgres {
     }
 }
 
+/// The blocking client runs its own runtime to close the connection when dropped, which panics
+/// on a thread of the server's runtime (where the last reference may go at shutdown): it is
+/// dropped on a plain thread instead.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(client) = client {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
 impl Columns for Row {
     fn int(&self, i: usize) -> Result<i64> {
         Ok(self.try_get(i)?)
