@@ -328,12 +328,22 @@ fn parse_mount(arg: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// Refuses paths into `node_modules` (dependencies of the pages' tests, not pages).
+/// Refuses paths into `node_modules` (dependencies, not pages) and hidden files or folders
+/// (`.git`, `.env`), judged on the percent-decoded path that `ServeDir` opens: `%6eode_modules`
+/// is `node_modules`. A path that does not decode to UTF-8 is refused too.
 async fn static_guard(req: Request<axum::body::Body>, next: Next) -> Response {
-    if req.uri().path().contains("node_modules") {
+    if hidden_static_path(req.uri().path()) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     next.run(req).await
+}
+
+fn hidden_static_path(raw: &str) -> bool {
+    let Ok(path) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+        return true;
+    };
+    path.split(['/', '\\'])
+        .any(|segment| segment.eq_ignore_ascii_case("node_modules") || segment.starts_with('.'))
 }
 
 fn main() {

@@ -474,3 +474,43 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
 fn ctrl_c_lets_the_request_in_flight_finish_and_exits_0() {
     finish_in_flight_request_after("INT");
 }
+
+#[test]
+fn static_files_hide_node_modules_and_dot_files_however_the_path_is_encoded() {
+    let dir = TempDir::new("static");
+    let www = dir.0.join("www");
+    std::fs::create_dir_all(www.join("node_modules/dep")).unwrap();
+    std::fs::create_dir_all(www.join(".git")).unwrap();
+    std::fs::create_dir_all(www.join("lib")).unwrap();
+    std::fs::write(www.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+    std::fs::write(www.join("lib/page.js"), "export {};").unwrap();
+    std::fs::write(www.join("node_modules/dep/index.js"), "secret dependency").unwrap();
+    std::fs::write(www.join(".git/config"), "secret config").unwrap();
+    std::fs::write(www.join(".env"), "SECRET=1").unwrap();
+    let www = www.to_str().unwrap().to_string();
+    let mount = format!("/package={www}");
+    let s = Server::start_ready(&dir.0, &["--www", &www, "--mount", &mount]);
+    assert_eq!(s.get("/index.html").status, 200);
+    assert_eq!(s.get("/lib/page.js").status, 200);
+    assert_eq!(s.get("/package/lib/page.js").status, 200);
+    assert_eq!(
+        s.get("/%6cib/page.js").status,
+        200,
+        "an encoded page is still served"
+    );
+    for path in [
+        "/node_modules/dep/index.js",
+        "/node%5fmodules/dep/index.js",
+        "/%6eode_modules/dep/index.js",
+        "/NODE_MODULES/dep/index.js",
+        "/package/node%5Fmodules/dep/index.js",
+        "/.git/config",
+        "/%2egit/config",
+        "/.env",
+        "/package/%2eenv",
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert!(!r.text().contains("secret"), "{path}");
+    }
+}
