@@ -61,8 +61,9 @@ async fn authorize(
 ) -> Result<(), ApiError> {
     let key = bearer(headers).ok_or(ApiError::Unauthorized)?;
     let digest = sha256_hex(key.as_bytes());
+    let now = crate::time::now_unix();
     let scopes = state
-        .db(move |s| s.api_key_scopes(&digest))
+        .db(move |s| s.api_key_scopes(&digest, now))
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if scopes.iter().any(|s| s == scope || s == "admin") {

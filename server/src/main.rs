@@ -252,16 +252,18 @@ fn private_files(db: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Fewest characters of `--admin-key`: 32 random hex digits are 128 bits.
+const MIN_ADMIN_KEY_CHARS: usize = 32;
+
 fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
     if let Some(key) = &args.admin_key {
-        storage
-            .put_api_key(
-                &sha256_hex(key.as_bytes()),
-                &["admin".to_string()],
-                Some("bootstrap"),
-                now_unix(),
-            )
+        // The key given now replaces any an earlier --admin-key stored.
+        let revoked = storage
+            .set_flag_admin_key(&sha256_hex(key.as_bytes()), now_unix())
             .map_err(|e| e.to_string())?;
+        if revoked > 0 {
+            tracing::info!(revoked, "an earlier --admin-key is no longer accepted");
+        }
     }
     if args.demo && !storage.bank_exists("demo").map_err(|e| e.to_string())? {
         storage
@@ -375,6 +377,15 @@ fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if let Some(key) = &args.admin_key {
+        let n = key.chars().count();
+        if n < MIN_ADMIN_KEY_CHARS {
+            return Err(format!(
+                "--admin-key (PIXELPRINT_ADMIN_KEY) has {n} characters; it needs at least \
+                 {MIN_ADMIN_KEY_CHARS} (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+    }
     // Storage calls block (the PostgreSQL client runs its own event loop): off the async threads.
     let (storage, args) = tokio::task::spawn_blocking(move || {
         let storage = open_storage(&args)?;

@@ -514,3 +514,117 @@ fn static_files_hide_node_modules_and_dot_files_however_the_path_is_encoded() {
         assert!(!r.text().contains("secret"), "{path}");
     }
 }
+
+#[test]
+fn keys_are_listed_by_id_and_revoked_and_the_list_shows_no_secret() {
+    let dir = TempDir::new("keys");
+    let s = Server::start_ready(&dir.0, &[]);
+    let r = s.admin(
+        "/v1/keys",
+        &json!({"scopes": ["admin"], "label": "ops", "expires_in_days": 30}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let made = r.json();
+    let key = made["key"].as_str().unwrap().to_string();
+    let id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 16, "{made}");
+    assert!(made["expires_at"].is_string(), "{made}");
+    let list = s.get_auth("/v1/keys", &key);
+    assert_eq!(list.status, 200, "{}", list.text());
+    let text = list.text();
+    assert!(!text.contains(&key), "{text}");
+    let keys = list.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2, "{text}");
+    let ours = keys.iter().find(|k| k["id"] == id.as_str()).unwrap();
+    assert_eq!(ours["label"], "ops");
+    assert_eq!(ours["scopes"], json!(["admin"]));
+    assert_eq!(ours["revoked_at"], Value::Null);
+    assert_eq!(ours["expires_at"], made["expires_at"]);
+    let fields: Vec<&String> = ours.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        [
+            "created_at",
+            "expires_at",
+            "id",
+            "label",
+            "revoked_at",
+            "scopes"
+        ]
+    );
+    // Nothing as long as a whole SHA-256 (64 hex digits) is sent.
+    let longest_hex = text
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .map(str::len)
+        .max()
+        .unwrap();
+    assert!(longest_hex < 64, "{text}");
+    assert_eq!(s.get("/v1/keys").status, 401);
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let delete = |id: &str| {
+        s.request(
+            "DELETE",
+            &format!("/v1/keys/{id}"),
+            &[("authorization", &auth)],
+            b"",
+        )
+        .status
+    };
+    assert_eq!(delete(&id), 204);
+    assert_eq!(s.get_auth("/v1/banks", &key).status, 401);
+    assert_eq!(delete(&id), 404);
+    assert_eq!(delete("not-a-key-id"), 404);
+    let revoked = s.get_auth("/v1/keys", ADMIN_KEY).json();
+    let ours = revoked["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert!(ours["revoked_at"].is_string(), "{ours}");
+    for days in [0, 3651] {
+        let r = s.admin(
+            "/v1/keys",
+            &json!({"scopes": ["match"], "expires_in_days": days}),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["error"]["field"], "expires_in_days");
+    }
+}
+
+#[test]
+fn a_short_admin_key_is_refused_at_start() {
+    let dir = TempDir::new("short-key");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pixelprint-server"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir.0)
+        .args(["--admin-key", "short-key-of-31-characters-0123"])
+        .env_remove("PIXELPRINT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at least 32"), "{err}");
+    assert!(!err.contains("short-key-of"), "{err}");
+}
+
+#[test]
+fn an_earlier_admin_key_is_no_longer_accepted_after_rotation() {
+    let dir = TempDir::new("rotate");
+    let s = Server::start_ready(&dir.0, &[]);
+    let made = s.admin("/v1/keys", &json!({"scopes": ["match"]})).json();
+    let made = made["key"].as_str().unwrap().to_string();
+    drop(s);
+    let rotated = "a-rotated-admin-key-0123456789abcdef";
+    let s = Server::start_ready(&dir.0, &["--admin-key", rotated]);
+    assert_eq!(s.get_auth("/v1/banks", ADMIN_KEY).status, 401);
+    assert_eq!(s.get_auth("/v1/banks", rotated).status, 200);
+    // Keys made through the API stay.
+    assert_eq!(s.get_auth("/v1/banks", &made).status, 403);
+    drop(s);
+    // Back to the first key: accepted again, the rotated one no longer.
+    let s = Server::start_ready(&dir.0, &[]);
+    assert_eq!(s.get_auth("/v1/banks", ADMIN_KEY).status, 200);
+    assert_eq!(s.get_auth("/v1/banks", rotated).status, 401);
+}

@@ -16,7 +16,7 @@ pub use sqlite::Sqlite;
 
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{ApiKeyRecord, Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -55,10 +55,24 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 /// Columns added to tables of [`SHARED_SCHEMA`] since they were first created: `(table, column,
 /// type)`. Both backends add those missing when they open a database; never removed or changed.
-const ADDED_COLUMNS: [(&str, &str, &str); 1] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     // A bank's settings (`crate::model::BankSettings`) as JSON.
     ("banks", "settings", "TEXT"),
+    // When a key stops being accepted (Unix seconds; NULL: never).
+    ("api_keys", "expires_at", "BIGINT"),
+    // When a key was revoked (NULL: it was not).
+    ("api_keys", "revoked_at", "BIGINT"),
+    // `admin-key` for the key `--admin-key` stored (NULL: made through the API, or stored by
+    // `--admin-key` before this column, with the label `bootstrap`).
+    ("api_keys", "origin", "TEXT"),
 ];
+
+/// The condition that a key was stored by `--admin-key` (older rows: by its label).
+const FLAG_KEY: &str = "(origin = 'admin-key' OR (origin IS NULL AND label = 'bootstrap'))";
+
+/// The query that lists keys as [`read::api_key`] reads them.
+const LIST_API_KEYS: &str = "SELECT key_sha256, scopes, label, created_at, expires_at, revoked_at
+ FROM api_keys ORDER BY created_at, key_sha256";
 
 /// The query that lists banks as [`read::bank`] reads them.
 const LIST_BANKS: &str = "SELECT b.name, b.description,
@@ -92,14 +106,17 @@ pub trait Storage: Send + Sync + 'static {
     fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
     fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
     /// Stores an API key by its SHA-256 (does nothing if it is stored already).
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()>;
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// Stores the `--admin-key` key (accepted again if it had been revoked) and revokes every
+    /// other key an earlier `--admin-key` stored; returns how many it revoked.
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize>;
+    /// The scopes of a key neither revoked nor expired at `now`.
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>>;
+    /// Every key, revoked and expired ones too, oldest first.
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes the key whose id ([`ApiKeyRecord::id`]) is `id`; `false` if there is none not
+    /// revoked yet.
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool>;
 }
 
 #[cfg(test)]
@@ -107,9 +124,15 @@ pub(crate) mod tests {
     use super::Storage;
     use pixelprint::Algorithm;
 
-    /// The banks table as it was before [`super::ADDED_COLUMNS`], with one bank.
+    /// The banks and api_keys tables as they were before [`super::ADDED_COLUMNS`], with one bank
+    /// and the digest of a key an old `--admin-key` stored.
     pub const OLD_BANKS: &str = "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
-        INSERT INTO banks VALUES ('old', 'before settings');";
+        INSERT INTO banks VALUES ('old', 'before settings');
+        CREATE TABLE api_keys (key_sha256 TEXT PRIMARY KEY, scopes TEXT NOT NULL, label TEXT,
+            created_at BIGINT NOT NULL);
+        INSERT INTO api_keys VALUES
+            ('3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1', 'admin', 'bootstrap', 1);";
+    const OLD_KEY: &str = "3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1";
 
     /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the settings column,
     /// keeps its bank, and opening it again changes nothing.
@@ -127,5 +150,22 @@ pub(crate) mod tests {
         let banks = store.list_banks().unwrap();
         assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
         assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+        // The old key is accepted until another --admin-key replaces it.
+        assert_eq!(
+            store.api_key_scopes(OLD_KEY, 2).unwrap(),
+            Some(vec!["admin".to_string()])
+        );
+        assert_eq!(store.set_flag_admin_key("00new", 3).unwrap(), 1);
+        assert_eq!(store.api_key_scopes(OLD_KEY, 4).unwrap(), None);
+        assert_eq!(
+            store.api_key_scopes("00new", 4).unwrap(),
+            Some(vec!["admin".to_string()])
+        );
+        let keys = store.list_api_keys().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].revoked_at, Some(3));
+        assert!(store.revoke_api_key("00new", 5).unwrap());
+        assert!(!store.revoke_api_key("00new", 6).unwrap());
+        assert_eq!(store.api_key_scopes("00new", 7).unwrap(), None);
     }
 }

@@ -21,11 +21,14 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, FLAG_KEY, LIST_API_KEYS,
+    LIST_BANKS, SHARED_SCHEMA,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    ApiKeyRecord, Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord, API_KEY_ID_LEN,
+};
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
 const LOG_LOCK: i64 = 0x7069_7865_6c70_7274; // "pixelprt"
@@ -130,6 +133,10 @@ impl Columns for Row {
     }
 
     fn text(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.try_get(i)?)
     }
 
@@ -365,29 +372,73 @@ impl Storage for Postgres {
         })
     }
 
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
-        let scopes = scopes.join(" ");
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        let scopes = key.scopes.join(" ");
         self.with(|c| {
             c.execute(
-                "INSERT INTO api_keys (key_sha256, scopes, label, created_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&key_sha256, &scopes, &label, &now],
+                "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[
+                    &key.key_sha256,
+                    &scopes,
+                    &key.label,
+                    &key.created_at,
+                    &key.expires_at,
+                ],
             )?;
             Ok(())
         })
     }
 
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let revoked = tx.execute(
+                &format!(
+                    "UPDATE api_keys SET revoked_at = $2
+                     WHERE {FLAG_KEY} AND revoked_at IS NULL AND key_sha256 <> $1"
+                ),
+                &[&key_sha256, &now],
+            )?;
+            tx.execute(
+                "INSERT INTO api_keys (key_sha256, scopes, label, created_at, origin)
+                 VALUES ($1, 'admin', 'bootstrap', $2, 'admin-key')
+                 ON CONFLICT (key_sha256) DO UPDATE SET scopes = 'admin', expires_at = NULL,
+                     revoked_at = NULL, origin = 'admin-key'",
+                &[&key_sha256, &now],
+            )?;
+            tx.commit()?;
+            Ok(usize::try_from(revoked).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        self.with(|c| {
+            c.query(LIST_API_KEYS, &[])?
+                .iter()
+                .map(read::api_key)
+                .collect()
+        })
+    }
+
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
+        let len = API_KEY_ID_LEN as i32;
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE api_keys SET revoked_at = $2
+                 WHERE substr(key_sha256, 1, $3) = $1 AND revoked_at IS NULL",
+                &[&id, &now, &len],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
         self.with(|c| {
             let row = c.query_opt(
-                "SELECT scopes FROM api_keys WHERE key_sha256 = $1",
-                &[&key_sha256],
+                "SELECT scopes FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > $2)",
+                &[&key_sha256, &now],
             )?;
             Ok(row
                 .map(|r| r.try_get::<_, String>(0))

@@ -9,11 +9,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, FLAG_KEY, LIST_API_KEYS,
+    LIST_BANKS, SHARED_SCHEMA,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    ApiKeyRecord, Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord, API_KEY_ID_LEN,
+};
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -88,6 +91,10 @@ impl Columns for rusqlite::Row<'_> {
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.get(i)?)
     }
 }
@@ -268,32 +275,70 @@ impl Storage for Sqlite {
         Ok(n > 0)
     }
 
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO api_keys (key_sha256, scopes, label, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![key_sha256, scopes.join(" "), label, now],
+            "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            params![
+                key.key_sha256,
+                key.scopes.join(" "),
+                key.label,
+                key.created_at,
+                key.expires_at
+            ],
         )?;
         Ok(())
     }
 
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let revoked = tx.execute(
+            &format!(
+                "UPDATE api_keys SET revoked_at = ?2
+                 WHERE {FLAG_KEY} AND revoked_at IS NULL AND key_sha256 <> ?1"
+            ),
+            params![key_sha256, now],
+        )?;
+        tx.execute(
+            "INSERT INTO api_keys (key_sha256, scopes, label, created_at, origin)
+             VALUES (?1, 'admin', 'bootstrap', ?2, 'admin-key')
+             ON CONFLICT (key_sha256) DO UPDATE SET scopes = 'admin', expires_at = NULL,
+                 revoked_at = NULL, origin = 'admin-key'",
+            params![key_sha256, now],
+        )?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
         let conn = self.conn();
         let scopes: Option<String> = conn
             .query_row(
-                "SELECT scopes FROM api_keys WHERE key_sha256 = ?1",
-                [key_sha256],
+                "SELECT scopes FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > ?2)",
+                params![key_sha256, now],
                 |r| r.get(0),
             )
             .optional()?;
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(LIST_API_KEYS)?;
+        read_all(&mut stmt, [], |r| read::api_key(r))
+    }
+
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2
+             WHERE substr(key_sha256, 1, ?3) = ?1 AND revoked_at IS NULL",
+            params![id, now, API_KEY_ID_LEN as i64],
+        )?;
+        Ok(n > 0)
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -135,8 +135,11 @@ impl Server {
         if let Some(base) = postgres_base_url() {
             command.args(["--database-url", &database_for(&base, data_dir)]);
         }
+        if !extra.contains(&"--admin-key") {
+            command.args(["--admin-key", ADMIN_KEY]);
+        }
         let mut child = command
-            .args(["--admin-key", ADMIN_KEY, "--poll-ms", "200"])
+            .args(["--poll-ms", "200"])
             .args(extra)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
