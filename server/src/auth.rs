@@ -53,8 +53,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Checks the request's API key for `scope` (`admin` implies `match`).
-async fn authorize(
+/// Checks the request's API key for `scope` (`admin` implies every other scope).
+pub async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     scope: &'static str,

@@ -97,6 +97,13 @@ struct Args {
     /// Require an API key with the `match` scope for /v1/match: no anonymous matching.
     #[arg(long, env = "PIXELPRINT_REQUIRE_MATCH_KEY")]
     require_match_key: bool,
+    /// Require an API key with the `metrics` (or `admin`) scope for /metrics (open by default,
+    /// for scrapers configured before this option).
+    #[arg(long, env = "PIXELPRINT_REQUIRE_METRICS_KEY")]
+    require_metrics_key: bool,
+    /// Milliseconds /metrics reuses the index gauges it read (reading them walks every entry).
+    #[arg(long, env = "PIXELPRINT_METRICS_INTERVAL_MS", default_value_t = 5000)]
+    metrics_interval_ms: u64,
     /// Let anonymous match answers name CATEGORY for a match in bank BANK, `BANK=CATEGORY`
     /// (repeatable; the variable takes a comma-separated list). Banks not listed are never
     /// named to anonymous callers.
@@ -404,6 +411,8 @@ async fn run(args: Args) -> Result<(), String> {
         h64_max_threshold: args.max_h64_threshold,
         false_hit_budget: args.false_hit_budget,
         require_match_key: args.require_match_key,
+        require_metrics_key: args.require_metrics_key,
+        metrics_interval: Duration::from_millis(args.metrics_interval_ms),
         public_categories: args
             .public_categories
             .iter()

@@ -32,6 +32,10 @@ pub struct Limits {
     pub false_hit_budget: f64,
     /// Whether `/v1/match` refuses anonymous callers (`--require-match-key`).
     pub require_match_key: bool,
+    /// Whether `/metrics` wants a key with the `metrics` (or `admin`) scope (`--require-metrics-key`).
+    pub require_metrics_key: bool,
+    /// How long `/metrics` reuses the index gauges it read (`--metrics-interval-ms`).
+    pub metrics_interval: std::time::Duration,
     /// The category anonymous answers may name for a match in a bank, by bank name
     /// (`--public-category`); a bank not listed is never named.
     pub public_categories: HashMap<String, String>,
@@ -51,6 +55,8 @@ impl Limits {
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,
             require_match_key: false,
+            require_metrics_key: false,
+            metrics_interval: std::time::Duration::ZERO,
             public_categories: Default::default(),
         }
     }
@@ -82,6 +88,8 @@ pub struct Metrics {
     /// Clients that went over the near-miss limit in a window (each logged once).
     pub near_miss_clients: AtomicU64,
     pub rebuilds: AtomicU64,
+    /// Times `/metrics` walked the catalog for its gauges (at most once per interval).
+    pub index_reads: AtomicU64,
 }
 
 pub struct AppState {
@@ -96,6 +104,8 @@ pub struct AppState {
     pub(crate) sync: SyncProgress,
     pub limits: Limits,
     pub metrics: Metrics,
+    /// The index gauges' text and when it was read, reused for `limits.metrics_interval`.
+    pub index_gauges: std::sync::Mutex<Option<(std::time::Instant, String)>>,
     pub guards: Guards,
 }
 
@@ -110,6 +120,7 @@ impl AppState {
             sync: SyncProgress::default(),
             limits,
             metrics: Metrics::default(),
+            index_gauges: std::sync::Mutex::new(None),
             guards,
         })
     }

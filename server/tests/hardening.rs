@@ -628,3 +628,32 @@ fn an_earlier_admin_key_is_no_longer_accepted_after_rotation() {
     assert_eq!(s.get_auth("/v1/banks", ADMIN_KEY).status, 200);
     assert_eq!(s.get_auth("/v1/banks", rotated).status, 401);
 }
+
+#[test]
+fn metrics_read_the_index_at_most_once_an_interval_and_can_require_a_key() {
+    let dir = TempDir::new("metrics");
+    let s = Server::start_ready(&dir.0, &["--metrics-interval-ms", "60000"]);
+    for _ in 0..20 {
+        assert_eq!(s.get("/metrics").status, 200);
+    }
+    // Counters stay live; the index was walked once for twenty scrapes.
+    assert_eq!(s.metric("pixelprint_metrics_index_reads_total"), 1);
+    let before = s.metric("pixelprint_http_requests_total");
+    assert_eq!(s.metric("pixelprint_http_requests_total"), before + 1);
+    drop(s);
+
+    let s = Server::start_ready(&dir.0, &["--require-metrics-key"]);
+    assert_eq!(s.get("/metrics").status, 401);
+    let r = s.admin("/v1/keys", &json!({"scopes": ["match"]})).json();
+    assert_eq!(
+        s.get_auth("/metrics", r["key"].as_str().unwrap()).status,
+        403
+    );
+    let r = s.admin("/v1/keys", &json!({"scopes": ["metrics"]})).json();
+    let key = r["key"].as_str().unwrap();
+    let text = s.get_auth("/metrics", key).text();
+    assert!(text.contains("pixelprint_index_entries"), "{text}");
+    assert_eq!(s.get_auth("/metrics", ADMIN_KEY).status, 200);
+    // A metrics key is no admin key.
+    assert_eq!(s.get_auth("/v1/banks", key).status, 403);
+}

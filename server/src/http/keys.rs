@@ -15,6 +15,10 @@ use crate::error::ApiError;
 use crate::model::{ApiKeyRecord, API_KEY_ID_LEN};
 use crate::time::{now_unix, rfc3339};
 
+/// What a key may be allowed: matching, reading `/metrics` (when the server requires a key for
+/// it), everything.
+const KEY_SCOPES: [&str; 3] = ["match", "metrics", "admin"];
+
 /// The longest lifetime a key may be given, in days (ten years).
 const MAX_EXPIRES_IN_DAYS: u32 = 3650;
 
@@ -63,10 +67,10 @@ async fn create_key(
     State(state): St,
     Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<KeyRequest>>,
 ) -> AppResult<(StatusCode, Json<KeyResponse>)> {
-    if req.scopes.is_empty() || req.scopes.iter().any(|s| s != "match" && s != "admin") {
+    if req.scopes.is_empty() || req.scopes.iter().any(|s| !KEY_SCOPES.contains(&s.as_str())) {
         return Err(ApiError::bad_at(
             "invalid_scopes",
-            "scopes is a non-empty list of \"match\" and \"admin\"",
+            "scopes is a non-empty list of \"match\", \"metrics\" and \"admin\"",
             None,
             "scopes",
         ));
