@@ -657,3 +657,68 @@ fn metrics_read_the_index_at_most_once_an_interval_and_can_require_a_key() {
     // A metrics key is no admin key.
     assert_eq!(s.get_auth("/v1/banks", key).status, 403);
 }
+
+#[test]
+fn tips_and_exports_come_in_pages_with_a_next_cursor() {
+    let dir = TempDir::new("pages");
+    let s = Server::start_ready(&dir.0, &[]);
+    for _ in 0..5 {
+        assert_eq!(s.post_json("/v1/tips", &tip()).status, 201);
+    }
+    let all = s.get_auth("/v1/tips", ADMIN_KEY).json();
+    assert_eq!(all["next"], Value::Null);
+    let want: Vec<Value> = all["tips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tip_id"].clone())
+        .collect();
+    assert_eq!(want.len(), 5);
+    let mut got = Vec::new();
+    let mut path = "/v1/tips?limit=2".to_string();
+    loop {
+        let page = s.get_auth(&path, ADMIN_KEY).json();
+        let tips = page["tips"].as_array().unwrap();
+        assert!(tips.len() <= 2, "{page}");
+        got.extend(tips.iter().map(|t| t["tip_id"].clone()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/v1/tips?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
+    for bad in ["limit=0", "limit=1001", "after=nonsense", "after=1.zz"] {
+        let r = s.get_auth(&format!("/v1/tips?{bad}"), ADMIN_KEY);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+
+    s.create_bank("a");
+    let hashes: Vec<(String, String)> = (0..5).map(|i| ("pdq".to_string(), pdq(100 + i))).collect();
+    let refs: Vec<(&str, &str)> = hashes
+        .iter()
+        .map(|(a, h)| (a.as_str(), h.as_str()))
+        .collect();
+    s.add("a", &refs);
+    let full = s.get_auth("/v1/banks/a/export", ADMIN_KEY);
+    assert_eq!(full.header("pixelprint-next-after"), None);
+    let mut lines = String::new();
+    let mut path = "/v1/banks/a/export?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let page = s.get_auth(&path, ADMIN_KEY);
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert!(page.text().lines().count() <= 2);
+        lines.push_str(&page.text());
+        pages += 1;
+        match page.header("pixelprint-next-after") {
+            Some(next) => path = format!("/v1/banks/a/export?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(lines, full.text());
+    assert_eq!(
+        s.get_auth("/v1/banks/a/export?limit=0", ADMIN_KEY).status,
+        400
+    );
+}

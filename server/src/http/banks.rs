@@ -414,13 +414,50 @@ async fn delete_entry(
     }
 }
 
+/// Most lines of one page of an export, also the page size when `limit` is not given.
+const EXPORT_PAGE_MAX: usize = 100_000;
+
+/// The header that carries the `after` of an export's next page (absent on the last page).
+const NEXT_PAGE_HEADER: &str = "pixelprint-next-after";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportPage {
+    limit: Option<usize>,
+    /// The id of the last entry of the previous page.
+    after: Option<i64>,
+}
+
 async fn export_bank(
     State(state): St,
     Path(bank): Path<String>,
     _: AdminKey,
+    page: Result<UrlQuery<ExportPage>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
+    let UrlQuery(page) = page.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let limit = match page.limit {
+        None => EXPORT_PAGE_MAX,
+        Some(n @ 1..=EXPORT_PAGE_MAX) => n,
+        Some(n) => {
+            return Err(ApiError::bad_at(
+                "invalid_limit",
+                format!("limit is 1 to {EXPORT_PAGE_MAX}, found {n}"),
+                None,
+                "limit",
+            ))
+        }
+    };
     require_bank(&state, &bank).await?;
-    let entries = state.db(move |s| s.export_entries(&bank)).await?;
+    let after = page.after.unwrap_or(0);
+    let mut entries = state
+        .db(move |s| s.export_entries(&bank, after, limit + 1))
+        .await?;
+    let next = if entries.len() > limit {
+        entries.truncate(limit);
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
     let mut text = String::new();
     for e in entries {
         text.push_str(e.algorithm.name());
@@ -434,5 +471,12 @@ async fn export_bank(
         }
         text.push('\n');
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
+    if let Some(id) = next {
+        response
+            .headers_mut()
+            .insert(NEXT_PAGE_HEADER, axum::http::HeaderValue::from(id));
+    }
+    Ok(response)
 }

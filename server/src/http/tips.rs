@@ -86,10 +86,16 @@ struct TipView {
     urls: Vec<String>,
 }
 
+/// A page of tips; `next` is the `after` of the next page, `null` on the last.
 #[derive(Serialize)]
 struct TipList {
+    next: Option<String>,
     tips: Vec<TipView>,
 }
+
+/// Most tips on one page of `GET /v1/tips`, also the page size when `limit` is not given (so a
+/// client that knows no pages gets every tip of a store below it).
+const TIPS_PAGE_MAX: usize = 1000;
 
 #[derive(Serialize)]
 struct Category {
@@ -239,19 +245,63 @@ async fn tip_categories() -> Json<CategoryList> {
 #[serde(deny_unknown_fields)]
 struct TipFilter {
     status: Option<String>,
+    limit: Option<usize>,
+    /// The `next` of the previous page: `CREATED.TIP_ID`.
+    after: Option<String>,
+}
+
+/// The position a tips cursor names: `created_at` and `tip_id`.
+fn parse_tip_cursor(cursor: &str) -> AppResult<(i64, String)> {
+    cursor
+        .split_once('.')
+        .and_then(|(at, id)| {
+            let plain =
+                !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            Some((at.parse().ok()?, id.to_string())).filter(|_| plain)
+        })
+        .ok_or_else(|| {
+            ApiError::bad_at(
+                "invalid_cursor",
+                "after is the next of a previous page",
+                None,
+                "after",
+            )
+        })
 }
 
 async fn list_tips(
     State(state): St,
-    UrlQuery(filter): UrlQuery<TipFilter>,
     _: AdminKey,
+    UrlQuery(filter): UrlQuery<TipFilter>,
 ) -> AppResult<Json<TipList>> {
     if let Some(s) = &filter.status {
         check_status(s)?;
     }
-    let tips = state
-        .db(move |s| s.list_tips(filter.status.as_deref()))
+    let limit = match filter.limit {
+        None => TIPS_PAGE_MAX,
+        Some(n @ 1..=TIPS_PAGE_MAX) => n,
+        Some(n) => {
+            return Err(ApiError::bad_at(
+                "invalid_limit",
+                format!("limit is 1 to {TIPS_PAGE_MAX}, found {n}"),
+                None,
+                "limit",
+            ))
+        }
+    };
+    let after = filter.after.as_deref().map(parse_tip_cursor).transpose()?;
+    let mut tips = state
+        .db(move |s| {
+            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            s.list_tips(filter.status.as_deref(), after, limit + 1)
+        })
         .await?;
+    let next = if tips.len() > limit {
+        tips.truncate(limit);
+        tips.last().map(|t| format!("{}.{}", t.created_at, t.id))
+    } else {
+        None
+    };
     let tips = tips
         .into_iter()
         .map(|t| TipView {
@@ -266,7 +316,7 @@ async fn list_tips(
             urls: t.urls,
         })
         .collect();
-    Ok(Json(TipList { tips }))
+    Ok(Json(TipList { next, tips }))
 }
 
 fn check_status(s: &str) -> AppResult<()> {

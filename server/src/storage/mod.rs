@@ -100,10 +100,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Adds the entries in one transaction; returns their ids in order.
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
     fn delete_entry(&self, bank: &str, id: i64) -> Result<bool>;
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>>;
+    /// A bank's entries with ids above `after`, by id, at most `limit`.
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>>;
     fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
+    /// Tips (of `status` if given) after the position `after` (`created_at`, `id`) in that
+    /// order, at most `limit`.
+    fn list_tips(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>>;
     fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool>;
     /// Stores an API key by its SHA-256 (does nothing if it is stored already).
     fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()>;

@@ -297,12 +297,13 @@ impl Storage for Postgres {
         })
     }
 
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|c| {
             c.query(
                 "SELECT id, bank, algorithm, hash, metadata FROM entries
-                 WHERE bank = $1 ORDER BY id",
-                &[&bank],
+                 WHERE bank = $1 AND id > $2 ORDER BY id LIMIT $3",
+                &[&bank, &after, &limit],
             )?
             .iter()
             .map(read::entry)
@@ -347,14 +348,23 @@ impl Storage for Postgres {
         })
     }
 
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
+    fn list_tips(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
         self.with(|c| {
             c.query(
                 &format!(
                     "SELECT {TIP_COLUMNS} FROM tips
-                     WHERE $1::TEXT IS NULL OR status = $1 ORDER BY created_at, id"
+                     WHERE ($1::TEXT IS NULL OR status = $1)
+                     AND ($2::BIGINT IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3))
+                     ORDER BY created_at, id LIMIT $4"
                 ),
-                &[&status],
+                &[&status, &at, &id, &limit],
             )?
             .iter()
             .map(read::tip)
@@ -580,7 +590,7 @@ mod tests {
         let ids = store.add_entries("b", &entries).unwrap();
         assert_eq!(ids.len(), n);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let exported = store.export_entries("b").unwrap();
+        let exported = store.export_entries("b", 0, usize::MAX).unwrap();
         for (e, (id, want)) in exported.iter().zip(ids.iter().zip(&entries)) {
             assert_eq!((e.id, &e.hash), (*id, &want.hash));
         }

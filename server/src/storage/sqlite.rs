@@ -221,12 +221,14 @@ impl Storage for Sqlite {
         Ok(n > 0)
     }
 
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
+            "SELECT id, bank, algorithm, hash, metadata FROM entries
+             WHERE bank = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
-        read_all(&mut stmt, [bank], |r| read::entry(r))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        read_all(&mut stmt, params![bank, after, limit], |r| read::entry(r))
     }
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
@@ -258,12 +260,21 @@ impl Storage for Sqlite {
         found.next()?.map(read::tip).transpose()
     }
 
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
+    fn list_tips(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {TIP_COLUMNS} FROM tips WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id"
+            "SELECT {TIP_COLUMNS} FROM tips WHERE (?1 IS NULL OR status = ?1)
+             AND (?2 IS NULL OR created_at > ?2 OR (created_at = ?2 AND id > ?3))
+             ORDER BY created_at, id LIMIT ?4"
         ))?;
-        read_all(&mut stmt, [status], |r| read::tip(r))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
+        read_all(&mut stmt, params![status, at, id, limit], |r| read::tip(r))
     }
 
     fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {
