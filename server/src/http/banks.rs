@@ -435,18 +435,7 @@ async fn export_bank(
     page: Result<UrlQuery<ExportPage>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
     let UrlQuery(page) = page.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
-    let limit = match page.limit {
-        None => EXPORT_PAGE_MAX,
-        Some(n @ 1..=EXPORT_PAGE_MAX) => n,
-        Some(n) => {
-            return Err(ApiError::bad_at(
-                "invalid_limit",
-                format!("limit is 1 to {EXPORT_PAGE_MAX}, found {n}"),
-                None,
-                "limit",
-            ))
-        }
-    };
+    let limit = super::page_limit(page.limit, EXPORT_PAGE_MAX)?;
     require_bank(&state, &bank).await?;
     let after = page.after.unwrap_or(0);
     let mut entries = state

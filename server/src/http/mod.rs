@@ -66,6 +66,20 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// A page's `limit` parameter: 1 to `max`, `max` when not given.
+fn page_limit(limit: Option<usize>, max: usize) -> AppResult<usize> {
+    match limit {
+        None => Ok(max),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_at(
+            "invalid_limit",
+            format!("limit is 1 to {max}, found {n}"),
+            None,
+            "limit",
+        )),
+    }
+}
+
 async fn count(State(state): St, req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let m = &state.metrics;

@@ -277,18 +277,7 @@ async fn list_tips(
     if let Some(s) = &filter.status {
         check_status(s)?;
     }
-    let limit = match filter.limit {
-        None => TIPS_PAGE_MAX,
-        Some(n @ 1..=TIPS_PAGE_MAX) => n,
-        Some(n) => {
-            return Err(ApiError::bad_at(
-                "invalid_limit",
-                format!("limit is 1 to {TIPS_PAGE_MAX}, found {n}"),
-                None,
-                "limit",
-            ))
-        }
-    };
+    let limit = super::page_limit(filter.limit, TIPS_PAGE_MAX)?;
     let after = filter.after.as_deref().map(parse_tip_cursor).transpose()?;
     let mut tips = state
         .db(move |s| {
