@@ -142,7 +142,7 @@ pub(crate) mod tests {
             ('3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1', 'admin', 'bootstrap', 1);";
     const OLD_KEY: &str = "3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1";
 
-    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the settings column,
+    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the added columns,
     /// keeps its bank, and opening it again changes nothing.
     pub fn check_added_columns<S: Storage>(open: impl Fn() -> S) {
         let store = open();
@@ -175,5 +175,21 @@ pub(crate) mod tests {
         assert!(store.revoke_api_key("00new", 5).unwrap());
         assert!(!store.revoke_api_key("00new", 6).unwrap());
         assert_eq!(store.api_key_scopes("00new", 7).unwrap(), None);
+        // A key with an expiry is accepted before it, not from it on.
+        store
+            .put_api_key(&crate::model::ApiKeyRecord {
+                key_sha256: "00exp".into(),
+                scopes: vec!["match".into()],
+                label: None,
+                created_at: 1,
+                expires_at: Some(10),
+                revoked_at: None,
+            })
+            .unwrap();
+        assert_eq!(
+            store.api_key_scopes("00exp", 9).unwrap(),
+            Some(vec!["match".to_string()])
+        );
+        assert_eq!(store.api_key_scopes("00exp", 10).unwrap(), None);
     }
 }

@@ -521,7 +521,7 @@ mod tests {
 
     /// A database made before banks had settings gets the column when opened.
     #[test]
-    fn an_older_database_gains_the_settings_column() {
+    fn an_older_database_gains_the_added_columns_and_keeps_its_keys() {
         let Some(base) = test_url() else { return };
         let scratch = Scratch::new(&base, "addcol");
         Client::connect(&scratch.url, NoTls)

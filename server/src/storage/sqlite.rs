@@ -359,7 +359,7 @@ mod tests {
 
     /// A database made before banks had settings gets the column when opened.
     #[test]
-    fn an_older_database_gains_the_settings_column() {
+    fn an_older_database_gains_the_added_columns_and_keeps_its_keys() {
         let dir = std::env::temp_dir().join(format!("pixelprint-addcol-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("old.db");
