@@ -3,9 +3,9 @@
 //!
 //! [`AdminKey`] and [`MatchCaller`] refuse a request (401 without a known key, 403 without the
 //! scope) before its handler runs; [`MatchCaller`] also says whether the caller is anonymous,
-//! which decides how much a match answer tells. Extractors run in the order of the handler's arguments, and
-//! a body is always extracted last; [`Keyed`] reads the body first and checks the key after,
-//! the order in which the API has always answered a request with both a bad body and a bad key.
+//! which decides how much a match answer tells. [`Keyed`] checks the key from the headers before
+//! it reads the body: a request without a valid key is answered 401 (or 403) and its body is
+//! neither read nor parsed, so that nothing about the body's schema reaches a caller without a key.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,11 +53,12 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// The scopes an API key may have: `admin` implies every other; `match` matches in detail;
-/// `review` reviews tips; `exchange` fetches the exchange feed and gives feedback (a platform).
-pub const SCOPES: [&str; 4] = ["match", "admin", "review", "exchange"];
+/// `review` reviews tips; `exchange` fetches the exchange feed and gives feedback (a platform);
+/// `metrics` reads /metrics when it requires a key.
+pub const SCOPES: [&str; 5] = ["match", "admin", "review", "exchange", "metrics"];
 
 /// Checks the request's API key for `scope` (`admin` implies every scope).
-async fn authorize(
+pub async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     scope: &'static str,
@@ -73,8 +74,9 @@ pub async fn authorize_key(
     scope: &'static str,
 ) -> Result<(), ApiError> {
     let digest = sha256_hex(key.as_bytes());
+    let now = crate::time::now_unix();
     let scopes = state
-        .db(move |s| s.api_key_scopes(&digest))
+        .db(move |s| s.api_key_scopes(&digest, now))
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if scopes.iter().any(|s| s == scope || s == "admin") {
@@ -84,8 +86,8 @@ pub async fn authorize_key(
     }
 }
 
-/// A key check that needs only the request's headers, so that [`Keyed`] can run it after the
-/// body has been consumed.
+/// A key check that needs only the request's headers, so that [`Keyed`] can run it before the
+/// body is read.
 pub trait KeyCheck: Sized {
     fn check(
         state: &AppState,
@@ -153,21 +155,21 @@ impl KeyCheck for MatchCaller {
 
 key_check_extractor!(AdminKey);
 
-/// A body `B`, then the key `K`: a request whose body is refused (400, 413) gets that answer
-/// whatever its key.
+/// The key `K`, then the body `B`: a request without a valid key gets 401 (403) whatever its
+/// body, which is then never read.
 pub struct Keyed<K, B>(pub K, pub B);
 
 impl<K, B> FromRequest<Arc<AppState>> for Keyed<K, B>
 where
-    K: KeyCheck,
+    K: KeyCheck + Send,
     B: FromRequest<Arc<AppState>, Rejection = ApiError> + Send,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
-        let body = B::from_request(req, state).await?;
         let key = K::check(state, &headers).await?;
+        let body = B::from_request(req, state).await?;
         Ok(Keyed(key, body))
     }
 }
@@ -203,16 +205,20 @@ mod tests {
     }
 
     fn request(body: &str, key: Option<&str>) -> Request {
-        let mut r = axum::http::Request::builder().method("POST").uri("/");
+        let mut r = axum::http::Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", "application/json");
         if let Some(k) = key {
             r = r.header("authorization", format!("Bearer {k}"));
         }
         r.body(axum::body::Body::from(body.to_string())).unwrap()
     }
 
-    /// A malformed body is a 400 whatever the key; a good body without a key is a 401.
+    /// A request without a valid key is a 401 whatever its body; with one, a malformed body is
+    /// a 400.
     #[tokio::test]
-    async fn keyed_bodies_are_checked_before_their_keys() {
+    async fn keys_are_checked_before_bodies() {
         let dir = std::env::temp_dir().join(format!("pixelprint-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let state = state(&dir);
@@ -223,7 +229,7 @@ mod tests {
         }
         assert_eq!(
             status(Admin::from_request(request("{bad", None), &state).await),
-            Err(400)
+            Err(401)
         );
         assert_eq!(
             status(Admin::from_request(request("{}", None), &state).await),
@@ -231,7 +237,7 @@ mod tests {
         );
         assert_eq!(
             status(Match::from_request(request("{bad", Some("nope")), &state).await),
-            Err(400)
+            Err(401)
         );
         assert_eq!(
             status(Match::from_request(request("{}", Some("nope")), &state).await),

@@ -29,6 +29,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
+    /// The body did not arrive within the body timeout (seconds).
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
+    /// A JSON route got another media type (the `Content-Type` found, if any).
+    #[error("{}", media_type_message(.0.as_deref()))]
+    UnsupportedMediaType(Option<String>),
     #[error("too many requests, retry after {0} s")]
     RateLimited(u64),
     #[error("the index is still loading")]
@@ -74,6 +80,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +96,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "body_too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::NotReady => "not_ready",
             ApiError::Internal(_) => "internal",
@@ -139,8 +149,22 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
+        if let ApiError::BodyTimeout(_) = self {
+            // The rest of the body is not read: the connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
+}
+
+fn media_type_message(found: Option<&str>) -> String {
+    let found = match found {
+        Some(t) => format!("{t:?}"),
+        None => "none".to_string(),
+    };
+    format!("the body must be sent as Content-Type: application/json, found {found}")
 }
 
 /// Storage failures are internal: the client learns nothing of them.

@@ -16,6 +16,7 @@ mod matching;
 mod model;
 mod nearmiss;
 mod ratelimit;
+mod serve;
 mod sources;
 mod state;
 mod storage;
@@ -80,7 +81,7 @@ struct Args {
     data_dir: PathBuf,
     /// Database URL: `sqlite://PATH` (default: pixelprint.db under --data-dir) or
     /// `postgres://USER:PASSWORD@HOST:PORT/DB`, which several server processes can share.
-    #[arg(long, env = "PIXELPRINT_DATABASE_URL")]
+    #[arg(long, env = "PIXELPRINT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Serve this directory (the browser pages) at `/`.
     #[arg(long)]
@@ -98,6 +99,13 @@ struct Args {
     /// Require an API key with the `match` scope for /v1/match: no anonymous matching.
     #[arg(long, env = "PIXELPRINT_REQUIRE_MATCH_KEY")]
     require_match_key: bool,
+    /// Require an API key with the `metrics` (or `admin`) scope for /metrics (open by default,
+    /// for scrapers configured before this option).
+    #[arg(long, env = "PIXELPRINT_REQUIRE_METRICS_KEY")]
+    require_metrics_key: bool,
+    /// Milliseconds /metrics reuses the index gauges it read (reading them walks every entry).
+    #[arg(long, env = "PIXELPRINT_METRICS_INTERVAL_MS", default_value_t = 5000)]
+    metrics_interval_ms: u64,
     /// Let anonymous match answers name CATEGORY for a match in bank BANK, `BANK=CATEGORY`
     /// (repeatable; the variable takes a comma-separated list). Banks not listed are never
     /// named to anonymous callers.
@@ -204,6 +212,20 @@ struct Args {
     /// Timeout of one request to an exchange, in seconds.
     #[arg(long, default_value_t = 60)]
     source_timeout_secs: u64,
+    /// Seconds a client has to send a request's head; an idle keep-alive connection is closed
+    /// after as long (slow-header clients hold no connection longer).
+    #[arg(long, env = "PIXELPRINT_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body once the server starts reading it
+    /// (408 after): a 64 MiB import needs about 18 Mbit/s at the default.
+    #[arg(long, env = "PIXELPRINT_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Most connections served at once; further ones wait, unaccepted, until one closes.
+    #[arg(long, env = "PIXELPRINT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C before the process exits.
+    #[arg(long, env = "PIXELPRINT_DRAIN_SECS", default_value_t = 10)]
+    drain_secs: u64,
     /// Wait this long before loading the index (to observe /readyz answering 503).
     #[arg(long, default_value_t = 0, hide = true)]
     load_delay_ms: u64,
@@ -212,7 +234,7 @@ struct Args {
 fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
     let path = match args.database_url.as_deref() {
         None => {
-            std::fs::create_dir_all(&args.data_dir)
+            private_dir(&args.data_dir)
                 .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
             args.data_dir.join("pixelprint.db")
         }
@@ -228,20 +250,62 @@ fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
             ));
         }
     };
+    private_files(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let storage = Sqlite::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Arc::new(storage))
 }
 
+/// Creates the data directory readable by its owner only (it holds tips and their contacts);
+/// a directory that exists is left as its owner set it.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes the SQLite database readable and writable by its owner only, whatever the umask:
+/// creates it 0600 if missing, and narrows it and its journal files if they exist (SQLite gives
+/// the `-wal` and `-shm` files it creates the database file's permissions).
+fn private_files(db: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let path = std::path::Path::new(&name);
+            if let Ok(meta) = std::fs::metadata(path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
+}
+
+/// Fewest characters of `--admin-key`: 32 random hex digits are 128 bits.
+const MIN_ADMIN_KEY_CHARS: usize = 32;
+
 fn seed(storage: &dyn Storage, args: &Args) -> Result<(), String> {
     if let Some(key) = &args.admin_key {
-        storage
-            .put_api_key(
-                &sha256_hex(key.as_bytes()),
-                &["admin".to_string()],
-                Some("bootstrap"),
-                now_unix(),
-            )
+        // The key given now replaces any an earlier --admin-key stored.
+        let revoked = storage
+            .set_flag_admin_key(&sha256_hex(key.as_bytes()), now_unix())
             .map_err(|e| e.to_string())?;
+        if revoked > 0 {
+            tracing::info!(revoked, "an earlier --admin-key is no longer accepted");
+        }
     }
     if args.demo && !storage.bank_exists("demo").map_err(|e| e.to_string())? {
         storage
@@ -308,12 +372,22 @@ fn parse_mount(arg: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// Refuses paths into `node_modules` (dependencies of the pages' tests, not pages).
+/// Refuses paths into `node_modules` (dependencies, not pages) and hidden files or folders
+/// (`.git`, `.env`), judged on the percent-decoded path that `ServeDir` opens: `%6eode_modules`
+/// is `node_modules`. A path that does not decode to UTF-8 is refused too.
 async fn static_guard(req: Request<axum::body::Body>, next: Next) -> Response {
-    if req.uri().path().contains("node_modules") {
+    if hidden_static_path(req.uri().path()) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     next.run(req).await
+}
+
+fn hidden_static_path(raw: &str) -> bool {
+    let Ok(path) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+        return true;
+    };
+    path.split(['/', '\\'])
+        .any(|segment| segment.eq_ignore_ascii_case("node_modules") || segment.starts_with('.'))
 }
 
 fn main() {
@@ -334,13 +408,26 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = runtime.block_on(run(args)) {
+    let result = runtime.block_on(run(args));
+    // Background tasks (the index follower) end here; blocking storage calls get a moment.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Err(e) = result {
         eprintln!("pixelprint-server: {e}");
         std::process::exit(2);
     }
+    tracing::info!("stopped");
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if let Some(key) = &args.admin_key {
+        let n = key.chars().count();
+        if n < MIN_ADMIN_KEY_CHARS {
+            return Err(format!(
+                "--admin-key (PIXELPRINT_ADMIN_KEY) has {n} characters; it needs at least \
+                 {MIN_ADMIN_KEY_CHARS} (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+    }
     // Storage calls block (the PostgreSQL client runs its own event loop): off the async threads.
     let (storage, args) = tokio::task::spawn_blocking(move || {
         let storage = open_storage(&args)?;
@@ -351,6 +438,7 @@ async fn run(args: Args) -> Result<(), String> {
     .map_err(|e| e.to_string())??;
     let limits = Limits {
         body_bytes: args.body_limit,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
         import_bytes: args.import_limit,
         match_items: args.max_match_items,
         tip_items: 100,
@@ -358,6 +446,8 @@ async fn run(args: Args) -> Result<(), String> {
         h64_max_threshold: args.max_h64_threshold,
         false_hit_budget: args.false_hit_budget,
         require_match_key: args.require_match_key,
+        require_metrics_key: args.require_metrics_key,
+        metrics_interval: Duration::from_millis(args.metrics_interval_ms),
         public_categories: args
             .public_categories
             .iter()
@@ -504,15 +594,17 @@ async fn run(args: Args) -> Result<(), String> {
         }
     });
 
-    axum::serve(
+    serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        serve::ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            drain: Duration::from_secs(args.drain_secs),
+        },
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| format!("server: {e}"))
+    .await;
+    Ok(())
 }
 
 /// Deletes, periodically, what the retention period lets go: closed tips' hashes and free

@@ -143,6 +143,30 @@ pub struct TipRecord {
     pub updated_at: i64,
 }
 
+/// An API key as stored: only its SHA-256. Times are Unix seconds.
+#[derive(Clone, Debug)]
+pub struct ApiKeyRecord {
+    pub key_sha256: String,
+    pub scopes: Vec<String>,
+    pub label: Option<String>,
+    pub created_at: i64,
+    /// When it stops being accepted, if ever.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// The key's public name: the first 16 hex digits of its SHA-256 (neither the key nor a
+    /// digest to test guesses against).
+    pub fn id(&self) -> &str {
+        &self.key_sha256[..self.key_sha256.len().min(API_KEY_ID_LEN)]
+    }
+}
+
+/// Hex digits of a key's SHA-256 that name it in `/v1/keys`.
+pub const API_KEY_ID_LEN: usize = 16;
+
 /// One row of the change log that every replica follows.
 #[derive(Clone, Debug)]
 pub struct Change {

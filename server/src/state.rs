@@ -18,6 +18,8 @@ use crate::sync::SyncProgress;
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub body_bytes: usize,
+    /// Time a request body has to arrive once reading it starts (`--body-timeout-secs`).
+    pub body_timeout: std::time::Duration,
     pub import_bytes: usize,
     pub match_items: usize,
     pub tip_items: usize,
@@ -30,6 +32,10 @@ pub struct Limits {
     pub false_hit_budget: f64,
     /// Whether `/v1/match` refuses anonymous callers (`--require-match-key`).
     pub require_match_key: bool,
+    /// Whether `/metrics` wants a key with the `metrics` (or `admin`) scope (`--require-metrics-key`).
+    pub require_metrics_key: bool,
+    /// How long `/metrics` reuses the index gauges it read (`--metrics-interval-ms`).
+    pub metrics_interval: std::time::Duration,
     /// The category anonymous answers may name for a match in a bank, by bank name
     /// (`--public-category`); a bank not listed is never named.
     pub public_categories: HashMap<String, String>,
@@ -47,6 +53,7 @@ impl Limits {
     pub fn for_tests() -> Limits {
         Limits {
             body_bytes: 1 << 10,
+            body_timeout: std::time::Duration::from_secs(30),
             import_bytes: 1 << 10,
             match_items: 1,
             tip_items: 1,
@@ -54,6 +61,8 @@ impl Limits {
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,
             require_match_key: false,
+            require_metrics_key: false,
+            metrics_interval: std::time::Duration::ZERO,
             public_categories: Default::default(),
             anon_match_64bit: false,
             exchange_page_size: 10,
@@ -95,6 +104,8 @@ pub struct Metrics {
     pub source_skipped: AtomicU64,
     /// Failed fetches (each followed by a backoff).
     pub source_errors: AtomicU64,
+    /// Times `/metrics` walked the catalog for its gauges (at most once per interval).
+    pub index_reads: AtomicU64,
 }
 
 pub struct AppState {
@@ -109,6 +120,8 @@ pub struct AppState {
     pub(crate) sync: SyncProgress,
     pub limits: Limits,
     pub metrics: Metrics,
+    /// The index gauges' text and when it was read, reused for `limits.metrics_interval`.
+    pub index_gauges: std::sync::Mutex<Option<(std::time::Instant, String)>>,
     pub guards: Guards,
 }
 
@@ -123,6 +136,7 @@ impl AppState {
             sync: SyncProgress::default(),
             limits,
             metrics: Metrics::default(),
+            index_gauges: std::sync::Mutex::new(None),
             guards,
         })
     }

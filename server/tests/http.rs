@@ -85,6 +85,8 @@ fn openapi_document_lists_every_route() {
         ("/v1/banks/{name}/import", "post"),
         ("/v1/banks/{name}/export", "get"),
         ("/v1/keys", "post"),
+        ("/v1/keys", "get"),
+        ("/v1/keys/{id}", "delete"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),

@@ -10,7 +10,7 @@ use axum::Json;
 use pixelprint::{Algorithm, AlgorithmMap};
 use serde::{Deserialize, Serialize};
 
-use super::json::{read_body, JsonBody};
+use super::json::{check_storable_opt, read_body, JsonBody};
 use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
@@ -185,6 +185,7 @@ async fn create_bank(
     Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<BankRequest>>,
 ) -> AppResult<(StatusCode, Json<BankCreated>)> {
     check_bank_name(&req.name)?;
+    check_storable_opt(req.description.as_deref(), None, "description")?;
     let name = req.name.clone();
     state
         .db(move |s| s.create_bank(&req.name, req.description.as_deref()))
@@ -368,6 +369,7 @@ async fn add_entries(
         })?;
         let hash = canonical_hash(algorithm, &e.hash)
             .map_err(|m| ApiError::bad_at("invalid_hash", m, Some(i), "hash"))?;
+        check_storable_opt(e.metadata.as_deref(), Some(i), "metadata")?;
         entries.push(NewEntry {
             algorithm,
             hash,
@@ -430,6 +432,7 @@ async fn import_entries(
         })?,
     };
     let atomic = params.atomic.unwrap_or(true);
+    check_storable_opt(params.metadata.as_deref(), None, "metadata")?;
     let body = read_body(req, &()).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad("invalid_utf8", format!("the list is not UTF-8: {e}")))?;
@@ -438,6 +441,9 @@ async fn import_entries(
         for e in &mut parsed.entries {
             e.metadata.clone_from(&params.metadata);
         }
+    }
+    for e in &parsed.entries {
+        check_storable_opt(e.metadata.as_deref(), None, "metadata")?;
     }
     let errors: Vec<_> = parsed
         .errors
@@ -493,13 +499,39 @@ async fn delete_entry(
     }
 }
 
+/// Most lines of one page of an export, also the page size when `limit` is not given.
+const EXPORT_PAGE_MAX: usize = 100_000;
+
+/// The header that carries the `after` of an export's next page (absent on the last page).
+const NEXT_PAGE_HEADER: &str = "pixelprint-next-after";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportPage {
+    limit: Option<usize>,
+    /// The id of the last entry of the previous page.
+    after: Option<i64>,
+}
+
 async fn export_bank(
     State(state): St,
     Path(bank): Path<String>,
     _: AdminKey,
+    page: Result<UrlQuery<ExportPage>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
+    let UrlQuery(page) = page.map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+    let limit = super::page_limit(page.limit, EXPORT_PAGE_MAX)?;
     require_bank(&state, &bank).await?;
-    let entries = state.db(move |s| s.export_entries(&bank)).await?;
+    let after = page.after.unwrap_or(0);
+    let mut entries = state
+        .db(move |s| s.export_entries(&bank, after, limit + 1))
+        .await?;
+    let next = if entries.len() > limit {
+        entries.truncate(limit);
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
     let mut text = String::new();
     for e in entries {
         text.push_str(e.algorithm.name());
@@ -513,5 +545,12 @@ async fn export_bank(
         }
         text.push('\n');
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
+    if let Some(id) = next {
+        response
+            .headers_mut()
+            .insert(NEXT_PAGE_HEADER, axum::http::HeaderValue::from(id));
+    }
+    Ok(response)
 }

@@ -3,7 +3,7 @@
 //! [`exchange`] (StopNCII's hash API for platforms) and [`ops`] (health, readiness, metrics,
 //! the OpenAPI document).
 //!
-//! Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
+//! Every `/v1` answer carries `Cache-Control: no-store`. Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
 //! key, a token a request; anonymous matching is charged per item on top (`match.rs`). Every
 //! answer is counted
 //! for `/metrics`. Response bodies are structs whose fields are declared in alphabetical order,
@@ -22,16 +22,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{bearer, sha256_hex};
 use crate::error::ApiError;
 use crate::ratelimit::client_group;
 use crate::state::AppState;
-use json::BodyLimit;
+use json::{BodyLimit, BodyTimeout};
 
 type AppResult<T> = Result<T, ApiError>;
 type St = State<Arc<AppState>>;
@@ -54,12 +55,32 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)
         .merge(ops::v1_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+        .layer(axum::Extension(BodyTimeout(limits.body_timeout)))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        // Answers carry tips, keys and verdicts: no cache may keep them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .merge(ops::routes())
         .merge(v1)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
+}
+
+/// A page's `limit` parameter: 1 to `max`, `max` when not given.
+fn page_limit(limit: Option<usize>, max: usize) -> AppResult<usize> {
+    match limit {
+        None => Ok(max),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_at(
+            "invalid_limit",
+            format!("limit is 1 to {max}, found {n}"),
+            None,
+            "limit",
+        )),
+    }
 }
 
 async fn count(State(state): St, req: Request, next: Next) -> Response {

@@ -4,14 +4,16 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use serde::Serialize;
 
 use super::{Routes, St};
+use crate::auth::authorize;
 use crate::model::SourceRow;
+use crate::state::AppState;
 
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
@@ -55,7 +57,12 @@ async fn readyz(State(state): St) -> Response {
     .into_response()
 }
 
-async fn metrics(State(state): St) -> Response {
+async fn metrics(State(state): St, headers: HeaderMap) -> Response {
+    if state.limits.require_metrics_key {
+        if let Err(e) = authorize(&state, &headers, "metrics").await {
+            return e.into_response();
+        }
+    }
     let m = &state.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -144,6 +151,12 @@ async fn metrics(State(state): St) -> Response {
     ] {
         counter(name, help, v.load(r));
     }
+    let gauges = index_gauges(&state);
+    counter(
+        "pixelprint_metrics_index_reads_total",
+        "Times /metrics read the index gauges (at most once per --metrics-interval-ms).",
+        m.index_reads.load(r),
+    );
     let sources = state.db(|s| s.list_sources()).await.unwrap_or_default();
     for (name, help, value) in [
         (
@@ -167,20 +180,7 @@ async fn metrics(State(state): St) -> Response {
             out.push_str(&format!("{name}{{bank=\"{}\"}} {}\n", s.bank, value(s)));
         }
     }
-    let (counts, pending) = {
-        let c = state.catalog.read().unwrap_or_else(|e| e.into_inner());
-        (c.counts(), c.pending())
-    };
-    out.push_str("# HELP pixelprint_index_entries Live entries per algorithm.\n# TYPE pixelprint_index_entries gauge\n");
-    for (a, n) in counts {
-        out.push_str(&format!(
-            "pixelprint_index_entries{{algorithm=\"{}\"}} {n}\n",
-            a.name()
-        ));
-    }
-    out.push_str(&format!(
-        "# HELP pixelprint_index_pending Changes not yet folded by a rebuild.\n# TYPE pixelprint_index_pending gauge\npixelprint_index_pending {pending}\n"
-    ));
+    out.push_str(&gauges);
     out.push_str(&format!(
         "# HELP pixelprint_index_checkpoint Change-log position of the index.\n# TYPE pixelprint_index_checkpoint gauge\npixelprint_index_checkpoint {}\n",
         state.checkpoint.load(Ordering::SeqCst)
@@ -190,6 +190,34 @@ async fn metrics(State(state): St) -> Response {
         u8::from(state.ready.load(Ordering::SeqCst))
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The index's entries per algorithm and pending changes: read from the catalog (a walk over
+/// every entry, under its read lock) at most once per `--metrics-interval-ms`, else reused.
+fn index_gauges(state: &AppState) -> String {
+    let mut cached = state.index_gauges.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, text)) = cached.as_ref() {
+        if at.elapsed() < state.limits.metrics_interval {
+            return text.clone();
+        }
+    }
+    let (counts, pending) = {
+        let c = state.catalog.read().unwrap_or_else(|e| e.into_inner());
+        (c.counts(), c.pending())
+    };
+    state.metrics.index_reads.fetch_add(1, Ordering::Relaxed);
+    let mut out = String::from("# HELP pixelprint_index_entries Live entries per algorithm.\n# TYPE pixelprint_index_entries gauge\n");
+    for (a, n) in counts {
+        out.push_str(&format!(
+            "pixelprint_index_entries{{algorithm=\"{}\"}} {n}\n",
+            a.name()
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP pixelprint_index_pending Changes not yet folded by a rebuild.\n# TYPE pixelprint_index_pending gauge\npixelprint_index_pending {pending}\n"
+    ));
+    *cached = Some((std::time::Instant::now(), out.clone()));
+    out
 }
 
 async fn openapi() -> Response {

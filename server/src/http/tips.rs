@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::json::JsonBody;
+use super::json::{check_storable_opt, JsonBody};
 use super::{AppResult, Routes, St};
 use crate::auth::{bearer, constant_time_eq, random_hex, sha256_hex, AdminKey, Keyed, ReviewKey};
 use crate::error::ApiError;
@@ -158,10 +158,16 @@ struct TipView {
     urls: Vec<String>,
 }
 
+/// A page of tips; `next` is the `after` of the next page, `null` on the last.
 #[derive(Serialize)]
 struct TipList {
+    next: Option<String>,
     tips: Vec<TipView>,
 }
+
+/// Most tips on one page of `GET /v1/tips`, also the page size when `limit` is not given (so a
+/// client that knows no pages gets every tip of a store below it).
+const TIPS_PAGE_MAX: usize = 1000;
 
 #[derive(Serialize)]
 struct Category {
@@ -209,6 +215,8 @@ async fn create_tip(
             field,
         )
     };
+    check_storable_opt(req.description.as_deref(), None, "description")?;
+    check_storable_opt(req.contact.as_deref(), None, "contact")?;
     if let Some(d) = &req.description {
         let n = d.chars().count();
         if n > TIP_MAX_DESCRIPTION {
@@ -385,19 +393,44 @@ async fn tip_categories() -> Json<CategoryList> {
 #[serde(deny_unknown_fields)]
 struct TipFilter {
     status: Option<String>,
+    limit: Option<usize>,
+    /// The `next` of the previous page: `CREATED.TIP_ID`.
+    after: Option<String>,
+}
+
+/// The position a tips cursor names: `created_at` and `tip_id`.
+fn parse_tip_cursor(cursor: &str) -> AppResult<(i64, String)> {
+    cursor
+        .split_once('.')
+        .and_then(|(at, id)| {
+            let plain =
+                !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            Some((at.parse().ok()?, id.to_string())).filter(|_| plain)
+        })
+        .ok_or_else(|| {
+            ApiError::bad_at(
+                "invalid_cursor",
+                "after is the next of a previous page",
+                None,
+                "after",
+            )
+        })
 }
 
 async fn list_tips(
     State(state): St,
-    UrlQuery(filter): UrlQuery<TipFilter>,
     _: ReviewKey,
+    UrlQuery(filter): UrlQuery<TipFilter>,
 ) -> AppResult<Json<TipList>> {
     if let Some(s) = &filter.status {
         check_status(s, &TIP_STATUSES)?;
     }
-    let tips = state
+    let limit = super::page_limit(filter.limit, TIPS_PAGE_MAX)?;
+    let after = filter.after.as_deref().map(parse_tip_cursor).transpose()?;
+    let mut tips = state
         .db(move |s| {
-            s.list_tips(filter.status.as_deref())?
+            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            s.list_tips(filter.status.as_deref(), after, limit + 1)?
                 .into_iter()
                 .map(|t| {
                     let feedback = s.tip_feedback(&t.id)?;
@@ -406,6 +439,13 @@ async fn list_tips(
                 .collect::<crate::storage::Result<Vec<_>>>()
         })
         .await?;
+    let next = if tips.len() > limit {
+        tips.truncate(limit);
+        tips.last()
+            .map(|(t, _)| format!("{}.{}", t.created_at, t.id))
+    } else {
+        None
+    };
     let tips = tips
         .into_iter()
         .map(|(t, feedback)| TipView {
@@ -431,7 +471,7 @@ async fn list_tips(
             urls: t.urls,
         })
         .collect();
-    Ok(Json(TipList { tips }))
+    Ok(Json(TipList { next, tips }))
 }
 
 fn check_status(s: &str, allowed: &[&str]) -> AppResult<()> {

@@ -17,8 +17,9 @@ pub use sqlite::Sqlite;
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
-    SourceFailure, SourcePage, SourceRow, SourcedEntry, StoredEntry, TipRecord, TipTransition,
+    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
+    Purged, SourceFailure, SourcePage, SourceRow, SourcedEntry, StoredEntry, TipRecord,
+    TipTransition,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -89,13 +90,20 @@ CREATE TABLE IF NOT EXISTS exchange_feedback (
 
 /// Columns added to tables since they were first created: `(table, column, type)`. Both
 /// backends add those missing when they open a database; never removed or changed.
-const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
     // A bank's settings (`crate::model::BankSettings`) as JSON.
     ("banks", "settings", "TEXT"),
     // A synced entry's identity at its exchange (`crate::model::SourcedEntry::key`).
     ("entries", "source_key", "TEXT"),
     // A synced entry's `crate::model::EntrySource` as JSON.
     ("entries", "source", "TEXT"),
+    // When a key stops being accepted (Unix seconds; NULL: never).
+    ("api_keys", "expires_at", "BIGINT"),
+    // When a key was revoked (NULL: it was not).
+    ("api_keys", "revoked_at", "BIGINT"),
+    // `admin-key` for the key `--admin-key` stored (NULL: made through the API, or stored by
+    // `--admin-key` before this column, with the label `bootstrap`).
+    ("api_keys", "origin", "TEXT"),
 ];
 
 /// Indexes over [`ADDED_COLUMNS`], created after them.
@@ -128,6 +136,13 @@ mod source_sql {
     pub const ENTRY_SOURCE: &str =
         "SELECT source FROM entries WHERE id = $1 AND source IS NOT NULL";
 }
+
+/// The condition that a key was stored by `--admin-key` (older rows: by its label).
+const FLAG_KEY: &str = "(origin = 'admin-key' OR (origin IS NULL AND label = 'bootstrap'))";
+
+/// The query that lists keys as [`read::api_key`] reads them.
+const LIST_API_KEYS: &str = "SELECT key_sha256, scopes, label, created_at, expires_at, revoked_at
+ FROM api_keys ORDER BY created_at, key_sha256";
 
 /// The query that lists banks as [`read::bank`] reads them.
 const LIST_BANKS: &str = "SELECT b.name, b.description,
@@ -236,19 +251,30 @@ pub trait Storage: Send + Sync + 'static {
     /// Adds the entries in one transaction; returns their ids in order.
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>>;
     fn delete_entry(&self, bank: &str, id: i64) -> Result<bool>;
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>>;
+    /// A bank's entries with ids above `after`, by id, at most `limit`.
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>>;
     fn insert_tip(&self, tip: &TipRecord) -> Result<()>;
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>>;
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>>;
-    /// Stores an API key by its SHA-256 (does nothing if it is stored already).
-    fn put_api_key(
+    /// Tips (of `status` if given) after the position `after` (`created_at`, `id`) in that
+    /// order, at most `limit`.
+    fn list_tips(
         &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()>;
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>>;
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>>;
+    /// Stores an API key by its SHA-256 (does nothing if it is stored already).
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// Stores the `--admin-key` key (accepted again if it had been revoked) and revokes every
+    /// other key an earlier `--admin-key` stored; returns how many it revoked.
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize>;
+    /// The scopes of a key neither revoked nor expired at `now`.
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>>;
+    /// Every key, revoked and expired ones too, oldest first.
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes the key whose id ([`ApiKeyRecord::id`]) is `id`; `false` if there is none not
+    /// revoked yet.
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool>;
     /// The label of a stored key: `None` if there is no such key, `Some(None)` if it has none.
     fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>>;
     /// Changes a tip's status and the feed with it, in one transaction; `false` if there is no
@@ -303,11 +329,17 @@ pub(crate) mod tests {
     use super::Storage;
     use pixelprint::Algorithm;
 
-    /// The banks table as it was before [`super::ADDED_COLUMNS`], with one bank.
+    /// The banks and api_keys tables as they were before [`super::ADDED_COLUMNS`], with one bank
+    /// and the digest of a key an old `--admin-key` stored.
     pub const OLD_BANKS: &str = "CREATE TABLE banks (name TEXT PRIMARY KEY, description TEXT);
-        INSERT INTO banks VALUES ('old', 'before settings');";
+        INSERT INTO banks VALUES ('old', 'before settings');
+        CREATE TABLE api_keys (key_sha256 TEXT PRIMARY KEY, scopes TEXT NOT NULL, label TEXT,
+            created_at BIGINT NOT NULL);
+        INSERT INTO api_keys VALUES
+            ('3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1', 'admin', 'bootstrap', 1);";
+    const OLD_KEY: &str = "3ba8a4f9a6fd4bfae2b4d1f0c2aa13b8b27bc8e1f36c0ecb6d3eb0e3a7d0e4d1";
 
-    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the settings column,
+    /// Opens (with `open`) a database made with [`OLD_BANKS`]: it gains the added columns,
     /// keeps its bank, and opening it again changes nothing.
     pub fn check_added_columns<S: Storage>(open: impl Fn() -> S) {
         let store = open();
@@ -323,5 +355,38 @@ pub(crate) mod tests {
         let banks = store.list_banks().unwrap();
         assert_eq!(banks[0].settings.threshold(Algorithm::PHash), Some(6));
         assert_eq!(banks[0].description.as_deref(), Some("before settings"));
+        // The old key is accepted until another --admin-key replaces it.
+        assert_eq!(
+            store.api_key_scopes(OLD_KEY, 2).unwrap(),
+            Some(vec!["admin".to_string()])
+        );
+        assert_eq!(store.set_flag_admin_key("00new", 3).unwrap(), 1);
+        assert_eq!(store.api_key_scopes(OLD_KEY, 4).unwrap(), None);
+        assert_eq!(
+            store.api_key_scopes("00new", 4).unwrap(),
+            Some(vec!["admin".to_string()])
+        );
+        let keys = store.list_api_keys().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].revoked_at, Some(3));
+        assert!(store.revoke_api_key("00new", 5).unwrap());
+        assert!(!store.revoke_api_key("00new", 6).unwrap());
+        assert_eq!(store.api_key_scopes("00new", 7).unwrap(), None);
+        // A key with an expiry is accepted before it, not from it on.
+        store
+            .put_api_key(&crate::model::ApiKeyRecord {
+                key_sha256: "00exp".into(),
+                scopes: vec!["match".into()],
+                label: None,
+                created_at: 1,
+                expires_at: Some(10),
+                revoked_at: None,
+            })
+            .unwrap();
+        assert_eq!(
+            store.api_key_scopes("00exp", 9).unwrap(),
+            Some(vec!["match".to_string()])
+        );
+        assert_eq!(store.api_key_scopes("00exp", 10).unwrap(), None);
     }
 }

@@ -23,15 +23,16 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     numbered_for_postgres as pg, page_keys, same_entry, source_sql, Result, Storage, StorageError,
     ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK,
-    FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS,
-    PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
-    TIP_SET_STATUS,
+    FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, PURGE_FEED,
+    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
+    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
-    SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
+    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
+    Purged, SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
+    API_KEY_ID_LEN,
 };
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
@@ -116,6 +117,22 @@ impl Postgres {
     }
 }
 
+/// The blocking client runs its own runtime to close the connection when dropped, which panics
+/// on a thread of the server's runtime (where the last reference may go at shutdown): it is
+/// dropped on a plain thread instead.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(client) = client {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
 impl Columns for Row {
     fn int(&self, i: usize) -> Result<i64> {
         Ok(self.try_get(i)?)
@@ -125,11 +142,11 @@ impl Columns for Row {
         Ok(self.try_get(i)?)
     }
 
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.try_get(i)?)
     }
 
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
         Ok(self.try_get(i)?)
     }
 }
@@ -290,12 +307,13 @@ impl Storage for Postgres {
         })
     }
 
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|c| {
             c.query(
                 "SELECT id, bank, algorithm, hash, metadata FROM entries
-                 WHERE bank = $1 ORDER BY id",
-                &[&bank],
+                 WHERE bank = $1 AND id > $2 ORDER BY id LIMIT $3",
+                &[&bank, &after, &limit],
             )?
             .iter()
             .map(read::entry)
@@ -340,14 +358,23 @@ impl Storage for Postgres {
         })
     }
 
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
+    fn list_tips(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
         self.with(|c| {
             c.query(
                 &format!(
                     "SELECT {TIP_COLUMNS} FROM tips
-                     WHERE $1::TEXT IS NULL OR status = $1 ORDER BY created_at, id"
+                     WHERE ($1::TEXT IS NULL OR status = $1)
+                     AND ($2::BIGINT IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3))
+                     ORDER BY created_at, id LIMIT $4"
                 ),
-                &[&status],
+                &[&status, &at, &id, &limit],
             )?
             .iter()
             .map(read::tip)
@@ -355,29 +382,73 @@ impl Storage for Postgres {
         })
     }
 
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
-        let scopes = scopes.join(" ");
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        let scopes = key.scopes.join(" ");
         self.with(|c| {
             c.execute(
-                "INSERT INTO api_keys (key_sha256, scopes, label, created_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&key_sha256, &scopes, &label, &now],
+                "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[
+                    &key.key_sha256,
+                    &scopes,
+                    &key.label,
+                    &key.created_at,
+                    &key.expires_at,
+                ],
             )?;
             Ok(())
         })
     }
 
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let revoked = tx.execute(
+                &format!(
+                    "UPDATE api_keys SET revoked_at = $2
+                     WHERE {FLAG_KEY} AND revoked_at IS NULL AND key_sha256 <> $1"
+                ),
+                &[&key_sha256, &now],
+            )?;
+            tx.execute(
+                "INSERT INTO api_keys (key_sha256, scopes, label, created_at, origin)
+                 VALUES ($1, 'admin', 'bootstrap', $2, 'admin-key')
+                 ON CONFLICT (key_sha256) DO UPDATE SET scopes = 'admin', expires_at = NULL,
+                     revoked_at = NULL, origin = 'admin-key'",
+                &[&key_sha256, &now],
+            )?;
+            tx.commit()?;
+            Ok(usize::try_from(revoked).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        self.with(|c| {
+            c.query(LIST_API_KEYS, &[])?
+                .iter()
+                .map(read::api_key)
+                .collect()
+        })
+    }
+
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
+        let len = API_KEY_ID_LEN as i32;
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE api_keys SET revoked_at = $2
+                 WHERE substr(key_sha256, 1, $3) = $1 AND revoked_at IS NULL",
+                &[&id, &now, &len],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
         self.with(|c| {
             let row = c.query_opt(
-                "SELECT scopes FROM api_keys WHERE key_sha256 = $1",
-                &[&key_sha256],
+                "SELECT scopes FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > $2)",
+                &[&key_sha256, &now],
             )?;
             Ok(row
                 .map(|r| r.try_get::<_, String>(0))
@@ -664,7 +735,7 @@ mod tests {
 
     /// A database made before banks had settings gets the column when opened.
     #[test]
-    fn an_older_database_gains_the_settings_column() {
+    fn an_older_database_gains_the_added_columns_and_keeps_its_keys() {
         let Some(base) = test_url() else { return };
         let scratch = Scratch::new(&base, "addcol");
         Client::connect(&scratch.url, NoTls)
@@ -733,7 +804,7 @@ mod tests {
         let ids = store.add_entries("b", &entries).unwrap();
         assert_eq!(ids.len(), n);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let exported = store.export_entries("b").unwrap();
+        let exported = store.export_entries("b", 0, usize::MAX).unwrap();
         for (e, (id, want)) in exported.iter().zip(ids.iter().zip(&entries)) {
             assert_eq!((e.id, &e.hash), (*id, &want.hash));
         }

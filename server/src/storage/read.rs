@@ -5,8 +5,8 @@ use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
 use crate::model::{
-    bank_algorithm, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback, SourceRow,
-    StoredEntry, TipRecord,
+    bank_algorithm, ApiKeyRecord, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback,
+    SourceRow, StoredEntry, TipRecord,
 };
 
 /// The columns of `tips`, in the order [`tip`] reads them.
@@ -19,6 +19,18 @@ pub(super) trait Columns {
     fn text(&self, i: usize) -> Result<String>;
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+}
+
+/// An `api_keys` row read as [`super::LIST_API_KEYS`] selects it.
+pub(super) fn api_key(r: &impl Columns) -> Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        key_sha256: r.text(0)?,
+        scopes: r.text(1)?.split_whitespace().map(String::from).collect(),
+        label: r.opt_text(2)?,
+        created_at: r.int(3)?,
+        expires_at: r.opt_int(4)?,
+        revoked_at: r.opt_int(5)?,
+    })
 }
 
 fn algorithm(name: &str) -> Result<Algorithm> {

@@ -11,14 +11,16 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     page_keys, same_entry, source_sql, Result, Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES,
     API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT,
-    FEED_TOUCH, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK,
-    PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS,
+    PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
+    TIP_SET_STATUS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied, Purged,
-    SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
+    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
+    Purged, SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
+    API_KEY_ID_LEN,
 };
 
 /// A statement written with `$N` parameters in SQLite's `?N`.
@@ -230,12 +232,14 @@ impl Storage for Sqlite {
         Ok(n > 0)
     }
 
-    fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
+    fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
+            "SELECT id, bank, algorithm, hash, metadata FROM entries
+             WHERE bank = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
-        read_all(&mut stmt, [bank], |r| read::entry(r))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        read_all(&mut stmt, params![bank, after, limit], |r| read::entry(r))
     }
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
@@ -267,36 +271,67 @@ impl Storage for Sqlite {
         found.next()?.map(read::tip).transpose()
     }
 
-    fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
+    fn list_tips(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<TipRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {TIP_COLUMNS} FROM tips WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id"
+            "SELECT {TIP_COLUMNS} FROM tips WHERE (?1 IS NULL OR status = ?1)
+             AND (?2 IS NULL OR created_at > ?2 OR (created_at = ?2 AND id > ?3))
+             ORDER BY created_at, id LIMIT ?4"
         ))?;
-        read_all(&mut stmt, [status], |r| read::tip(r))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
+        read_all(&mut stmt, params![status, at, id, limit], |r| read::tip(r))
     }
 
-    fn put_api_key(
-        &self,
-        key_sha256: &str,
-        scopes: &[String],
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO api_keys (key_sha256, scopes, label, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![key_sha256, scopes.join(" "), label, now],
+            "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            params![
+                key.key_sha256,
+                key.scopes.join(" "),
+                key.label,
+                key.created_at,
+                key.expires_at
+            ],
         )?;
         Ok(())
     }
 
-    fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
+    fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let revoked = tx.execute(
+            &format!(
+                "UPDATE api_keys SET revoked_at = ?2
+                 WHERE {FLAG_KEY} AND revoked_at IS NULL AND key_sha256 <> ?1"
+            ),
+            params![key_sha256, now],
+        )?;
+        tx.execute(
+            "INSERT INTO api_keys (key_sha256, scopes, label, created_at, origin)
+             VALUES (?1, 'admin', 'bootstrap', ?2, 'admin-key')
+             ON CONFLICT (key_sha256) DO UPDATE SET scopes = 'admin', expires_at = NULL,
+                 revoked_at = NULL, origin = 'admin-key'",
+            params![key_sha256, now],
+        )?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
         let conn = self.conn();
         let scopes: Option<String> = conn
             .query_row(
-                "SELECT scopes FROM api_keys WHERE key_sha256 = ?1",
-                [key_sha256],
+                "SELECT scopes FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > ?2)",
+                params![key_sha256, now],
                 |r| r.get(0),
             )
             .optional()?;
@@ -496,6 +531,21 @@ impl Storage for Sqlite {
         }
         Ok(out)
     }
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(LIST_API_KEYS)?;
+        read_all(&mut stmt, [], |r| read::api_key(r))
+    }
+
+    fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2
+             WHERE substr(key_sha256, 1, ?3) = ?1 AND revoked_at IS NULL",
+            params![id, now, API_KEY_ID_LEN as i64],
+        )?;
+        Ok(n > 0)
+    }
 }
 
 #[cfg(test)]
@@ -504,7 +554,7 @@ mod tests {
 
     /// A database made before banks had settings gets the column when opened.
     #[test]
-    fn an_older_database_gains_the_settings_column() {
+    fn an_older_database_gains_the_added_columns_and_keeps_its_keys() {
         let dir = std::env::temp_dir().join(format!("pixelprint-addcol-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("old.db");

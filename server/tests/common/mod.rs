@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -120,15 +120,29 @@ impl Server {
 
     /// [`Server::start`] listening on `bind` (`[::]:0`: IPv6 and IPv4 through one socket).
     pub fn start_on(data_dir: &Path, bind: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, bind, extra, &[("RUST_LOG", "warn")])
+    }
+
+    /// [`Server::start_on`] with environment variables (`RUST_LOG` is `warn` unless given).
+    pub fn start_with_env(
+        data_dir: &Path,
+        bind: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pixelprint-server"));
         command.args(["--bind", bind, "--data-dir"]).arg(data_dir);
         if let Some(base) = postgres_base_url() {
             command.args(["--database-url", &database_for(&base, data_dir)]);
         }
+        if !extra.contains(&"--admin-key") {
+            command.args(["--admin-key", ADMIN_KEY]);
+        }
         let mut child = command
-            .args(["--admin-key", ADMIN_KEY, "--poll-ms", "200"])
+            .args(["--poll-ms", "200"])
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .env_remove("PIXELPRINT_DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -199,6 +213,31 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("/readyz did not answer 200 within 30 s");
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                // Let the stderr reader take the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `kill -9`: no chance to flush or clean up.
