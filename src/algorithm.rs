@@ -28,6 +28,9 @@ pub enum Algorithm {
     /// PDQ of the picture inside its uniform borders (letterbox bars, padding): a query's
     /// hash, matched against PDQ entries (`src/trim.rs`).
     PdqTrimmed,
+    /// PDQ of the largest picture embedded in a screenshot-like frame: a query's hash, matched
+    /// against PDQ entries, absent when no picture is found (`src/embedded.rs`).
+    PdqEmbedded,
     /// imagehash `average_hash` (8x8).
     AHash,
     /// imagehash `dhash` (8x8).
@@ -180,6 +183,20 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         family: Family::Perceptual256,
         input: Input::Rgb,
         // Against the stored PDQ: 0 false pairs at 31, the first at 82, as plain PDQ.
+        default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
+        default: false,
+        listable: false,
+    },
+    AlgorithmInfo {
+        algorithm: Algorithm::PdqEmbedded,
+        name: "pdq-embedded",
+        key: "pdq_embedded",
+        aliases: &[],
+        bits: 256,
+        family: Family::Perceptual256,
+        input: Input::Rgb,
         default_threshold: PDQ_THRESHOLD,
         fp_rate_per_pair: NO_FALSE_PAIR,
         matched_by_default: true,
@@ -342,7 +359,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
 
 impl Algorithm {
     /// How many algorithms there are.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     /// Every algorithm, in output order.
     pub const ALL: [Algorithm; Algorithm::COUNT] = {
@@ -423,10 +440,12 @@ impl Algorithm {
     }
 
     /// The algorithm of the entries its values are matched against: PDQ for the dihedral
-    /// variants and the trimmed PDQ, else itself.
+    /// variants, the trimmed and the embedded PDQ, else itself.
     pub const fn entry_algorithm(self) -> Algorithm {
         match self {
-            Algorithm::PdqDihedral | Algorithm::PdqTrimmed => Algorithm::Pdq,
+            Algorithm::PdqDihedral | Algorithm::PdqTrimmed | Algorithm::PdqEmbedded => {
+                Algorithm::Pdq
+            }
             other => other,
         }
     }
