@@ -334,3 +334,44 @@ fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
     assert_eq!(hit["distance"], 0);
     assert_eq!(hit["metadata"], "picture");
 }
+
+#[test]
+fn match_expand_finds_a_screenshot_by_its_embedded_pdq() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h, pw, ph, x0, y0) = (480, 320, 240, 160, 150, 80);
+    let mut pic = Vec::with_capacity(pw * ph * 3);
+    for y in 0..ph {
+        for x in 0..pw {
+            let v = ((x * x / 7 + y * 5 + (x ^ y) % 37) % 256) as u8;
+            pic.extend([v, v / 2 + 60, 255 - v]);
+        }
+    }
+    // The picture on a flat page under a title bar.
+    let mut page = [250u8, 250, 250].repeat(w * h);
+    page[..w * 30 * 3].fill(210);
+    for y in 0..ph {
+        let at = ((y0 + y) * w + x0) * 3;
+        page[at..at + pw * 3].copy_from_slice(&pic[y * pw * 3..(y + 1) * pw * 3]);
+    }
+    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("page.bmp"));
+    std::fs::write(&original, bmp(&pic, pw, ph)).unwrap();
+    std::fs::write(&copy, bmp(&page, w, h)).unwrap();
+
+    let o = run(&["hash", "-f", "text", original.to_str().unwrap()]);
+    let hash = stdout(&o).split(',').next().unwrap().to_string();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{hash},picture\n")).unwrap();
+    let args = [
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        copy.to_str().unwrap(),
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = run(&[&args[..], &["--expand"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let hit = &json_lines(&o)[0]["matches"][0];
+    assert_eq!(hit["variant"], "embedded", "{hit}");
+    assert_eq!(hit["distance"], 0);
+}

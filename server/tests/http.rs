@@ -241,6 +241,62 @@ fn a_letterboxed_copy_matches_the_stored_picture_by_its_trimmed_pdq() {
 }
 
 #[test]
+fn a_screenshot_matches_the_stored_picture_by_its_embedded_pdq() {
+    use pixelprint::pipeline::{hash_view, FileHashes};
+    use pixelprint::{Algorithm, AlgorithmSet, PixelFormat, PixelView};
+
+    // The picture on a flat page with a title bar above it.
+    let (w, h, pw, ph, x0, y0) = (480, 320, 240, 160, 150, 80);
+    let pic = picture(pw, ph);
+    let mut page = [250u8, 250, 250].repeat(w * h);
+    page[..w * 30 * 3].fill(210);
+    for y in 0..ph {
+        let at = ((y0 + y) * w + x0) * 3;
+        page[at..at + pw * 3].copy_from_slice(&pic[y * pw * 3..(y + 1) * pw * 3]);
+    }
+    let stored = pixelprint::pdq_hash(
+        &PixelView::packed(&pic, pw as u32, ph as u32, PixelFormat::Rgb8).unwrap(),
+    );
+    let view = PixelView::packed(&page, w as u32, h as u32, PixelFormat::Rgb8).unwrap();
+    let mut copy = FileHashes::default();
+    hash_view(
+        &view,
+        AlgorithmSet::parse("pdq,pdq-embedded").unwrap(),
+        &mut copy,
+    )
+    .unwrap();
+    let plain = copy.pdq().unwrap();
+    let embedded = copy.hex(Algorithm::PdqEmbedded).unwrap();
+    assert_eq!(embedded, stored.hash.to_hex());
+    assert!(
+        stored.hash.distance(&plain.hash) > 31,
+        "the page alone already misses"
+    );
+
+    let dir = TempDir::new("embedded");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("a");
+    let ids = s.add("a", &[("pdq", &stored.hash.to_hex())]);
+    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality});
+    assert!(matches_of(&s.match_items(json!({ "items": [item] })), 0).is_empty());
+    let item =
+        json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality, "pdq_embedded": embedded});
+    assert_eq!(
+        matches_of(&s.match_items(json!({ "items": [item] })), 0),
+        vec![
+            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": 0, "variant": "embedded"})
+        ]
+    );
+    let r = s.post_json_auth(
+        "/v1/match",
+        ADMIN_KEY,
+        &json!({"items": [{"pdq_embedded": "00"}]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("pdq_embedded"), "{}", r.text());
+}
+
+#[test]
 fn match_finds_hits_misses_variants_digests_with_capped_thresholds_and_bank_filter() {
     let dir = TempDir::new("match");
     let s = Server::start_ready(&dir.0, &[]);
