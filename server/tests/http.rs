@@ -1067,7 +1067,7 @@ fn bank_report(s: &Server, bank: &str) -> Value {
     let list = r.json();
     assert_eq!(
         list["fp_rate_source"],
-        "bench/results/accuracy/2026-12-03-91595ba.md"
+        "bench/results/accuracy/2026-12-03-8973c30.md"
     );
     list["banks"]
         .as_array()
