@@ -17,16 +17,21 @@
 //!   the line (a flat surround, a JPEG's ringing next to the edge skipped), and the picture's
 //!   own outermost pixel differs from the near outside one by at least [`STEP`];
 //! - a line is a **candidate** side when such positions form a run (gaps of at most [`GAP`]
-//!   positions bridged) at least [`MIN_RUN_DIV`]th of the image's extent along it; the image's
-//!   own border is a candidate for every side too;
+//!   positions bridged) at least [`MIN_RUN_DIV`]th of the image's extent along it (of two
+//!   adjacent lines with runs alike, the outer one); the image's own border is a candidate for
+//!   every side too; at most [`MAX_CANDIDATES`] per side, the longest runs;
 //! - a **rectangle** of candidate sides is a picture when it is at least a [`MIN_SIZE_DIV`]th of
 //!   each dimension (and [`MIN_PICTURE`] pixels), at least two of its sides are not the image's
-//!   border, and on each such side at least [`MIN_EDGE_PER_MILLE`]‰ of the positions between
-//!   the other two sides are side positions and the picture's outermost line is not uniform
-//!   (under [`UNIFORM_PER_MILLE`]‰ of it within [`FLAT`] of its median: a side whose inside is
-//!   one colour is the edge of a UI element, a text bar, a card, not of a picture);
+//!   border, on each such side at least [`MIN_EDGE_PER_MILLE`]‰ of the positions between the
+//!   other two sides are side positions (and [`MIN_END_PER_MILLE`]‰ of each end, the first
+//!   and last [`END_DIV`]th: the corners are where the runs end), and no row or column across
+//!   it is of the surround's colour (see [`UNIFORM_PER_MILLE`]): such a rectangle holds a
+//!   picture and a text bar under it, or two pictures;
 //! - of the pictures, the one with the most sides off the image's border is taken, then the
 //!   largest.
+//!
+//! The constants were chosen on the accuracy benchmark's `screenshot` edit
+//! (`bench/accuracy/images.py`), so its recall there is in-sample.
 
 use crate::pdq::{pdq_hash, PdqOutput};
 use crate::pixels::{PixelFormat, PixelView};
