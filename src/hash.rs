@@ -632,7 +632,7 @@ impl HashValue {
     pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<HashValue, ValueError> {
         let wrap = |error| ValueError { algorithm, error };
         match (algorithm, algorithm.family()) {
-            (Algorithm::Pdq | Algorithm::PdqTrimmed, _) => {
+            (Algorithm::Pdq | Algorithm::PdqTrimmed | Algorithm::PdqEmbedded, _) => {
                 PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap)
             }
             (Algorithm::PdqDihedral, _) => {

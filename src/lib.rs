@@ -29,6 +29,7 @@ pub mod algorithm;
 mod arch;
 pub mod decode;
 pub mod digest;
+pub mod embedded;
 pub mod error;
 pub mod hash;
 pub mod hashlist;

@@ -109,7 +109,7 @@ impl Policy {
 fn uses_pdq_quality(a: Algorithm) -> bool {
     matches!(
         a,
-        Algorithm::Pdq | Algorithm::PdqDihedral | Algorithm::PdqTrimmed
+        Algorithm::Pdq | Algorithm::PdqDihedral | Algorithm::PdqTrimmed | Algorithm::PdqEmbedded
     )
 }
 
@@ -119,6 +119,8 @@ fn uses_pdq_quality(a: Algorithm) -> bool {
 pub enum Variant {
     Dihedral(Dihedral),
     Trimmed,
+    /// The largest picture embedded in a screenshot-like frame (`src/embedded.rs`).
+    Embedded,
 }
 
 impl Variant {
@@ -127,6 +129,7 @@ impl Variant {
         match self {
             Variant::Dihedral(d) => d.name(),
             Variant::Trimmed => "trimmed",
+            Variant::Embedded => "embedded",
         }
     }
 }
@@ -221,7 +224,11 @@ impl Query {
                     entries,
                     query: a,
                     value: *value,
-                    variant: (a == Algorithm::PdqTrimmed).then_some(Variant::Trimmed),
+                    variant: match a {
+                        Algorithm::PdqTrimmed => Some(Variant::Trimmed),
+                        Algorithm::PdqEmbedded => Some(Variant::Embedded),
+                        _ => None,
+                    },
                     radius,
                 }),
             }

@@ -13,6 +13,7 @@ use crate::algorithm::{Algorithm, AlgorithmMap, Input};
 use crate::decode::sink::{Grey, Pdq, RowSink, Tee};
 use crate::decode::{decode, decode_rows, DecodeOptions, Decoded, DecodedImage};
 use crate::digest::digest;
+use crate::embedded::pdq_embedded;
 use crate::error::Error;
 use crate::hash::{HashValue, PdqHash};
 use crate::imagehash;
@@ -185,6 +186,14 @@ fn hash_with(
                 out.pdq_quality.get_or_insert(trimmed.quality);
                 HashValue::Pdq(trimmed.hash)
             }
+            Algorithm::PdqEmbedded => match pdq_embedded(&view) {
+                Some(embedded) => {
+                    out.pdq_quality.get_or_insert(embedded.quality);
+                    HashValue::Pdq(embedded.hash)
+                }
+                // No picture found: no value (plain PDQ is another algorithm's).
+                None => continue,
+            },
             Algorithm::AHash => HashValue::Bits(family.average_hash(8)?.into()),
             Algorithm::DHash => HashValue::Bits(family.dhash(8)?.into()),
             Algorithm::DHashVertical => HashValue::Bits(family.dhash_vertical(8)?.into()),
@@ -212,9 +221,11 @@ pub fn hash_digests(bytes: &[u8], algorithms: AlgorithmSet, out: &mut FileHashes
 /// hash. Digest-only requests never decode, so they work for any file.
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Error> {
     let mut out = FileHashes::default();
-    if options.algorithms.contains(Algorithm::PdqTrimmed) {
-        // Trimming reads the borders at the bottom and right before the picture is hashed:
-        // the whole image is kept.
+    if options.algorithms.contains(Algorithm::PdqTrimmed)
+        || options.algorithms.contains(Algorithm::PdqEmbedded)
+    {
+        // Trimming and finding an embedded picture read the whole image before the picture
+        // is hashed: the whole image is kept.
         hash_image(
             &decode(bytes, &options.decode)?,
             options.algorithms,

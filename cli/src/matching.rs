@@ -30,8 +30,9 @@ pub struct MatchArgs {
     #[arg(long, short)]
     threshold: Option<u32>,
     /// Also search the list's PDQ hashes with each file's eight dihedral PDQ hashes (turns and
-    /// mirrors) and its PDQ inside uniform borders (pdq-trimmed: letterbox bars, padding); a
-    /// hit found so names its `variant`.
+    /// mirrors), its PDQ inside uniform borders (pdq-trimmed: letterbox bars, padding) and the
+    /// PDQ of the largest picture embedded in it (pdq-embedded: a screenshot); a hit found so
+    /// names its `variant`.
     #[arg(long)]
     expand: bool,
     /// Use the list's valid lines even if some lines are broken (they are reported).
@@ -141,7 +142,8 @@ pub fn run(args: MatchArgs) -> u8 {
     if args.expand && algorithms.contains(Algorithm::Pdq) {
         algorithms = algorithms
             .with(Algorithm::PdqDihedral)
-            .with(Algorithm::PdqTrimmed);
+            .with(Algorithm::PdqTrimmed)
+            .with(Algorithm::PdqEmbedded);
     }
     let mut index = EntryList::new();
     for e in &list.entries {

@@ -297,10 +297,8 @@ fn bmp(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
     out
 }
 
-#[test]
-fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
-    let dir = tempfile::tempdir().unwrap();
-    let (w, h, bar) = (240, 160, 24);
+/// A textured picture (w x h RGB) that PDQ hashes with full quality.
+fn textured(w: usize, h: usize) -> Vec<u8> {
     let mut pic = Vec::with_capacity(w * h * 3);
     for y in 0..h {
         for x in 0..w {
@@ -308,12 +306,21 @@ fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
             pic.extend([v, v / 2 + 60, 255 - v]);
         }
     }
-    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
-    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
-    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("boxed.bmp"));
-    std::fs::write(&original, bmp(&pic, w, h)).unwrap();
-    std::fs::write(&copy, bmp(&boxed, w, h + 2 * bar)).unwrap();
+    pic
+}
 
+/// The first hit of `pixelprint match --expand` for `copy` (w x h RGB) against a list with the
+/// PDQ of `pic` (pw x ph RGB), after checking that the plain match misses it.
+fn expanded_hit(
+    pic: &[u8],
+    (pw, ph): (usize, usize),
+    copy: &[u8],
+    (w, h): (usize, usize),
+) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (original, copied) = (dir.path().join("pic.bmp"), dir.path().join("copy.bmp"));
+    std::fs::write(&original, bmp(pic, pw, ph)).unwrap();
+    std::fs::write(&copied, bmp(copy, w, h)).unwrap();
     let o = run(&["hash", "-f", "text", original.to_str().unwrap()]);
     let hash = stdout(&o).split(',').next().unwrap().to_string();
     let list = dir.path().join("list.txt");
@@ -322,15 +329,40 @@ fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
         "match",
         "--list",
         list.to_str().unwrap(),
-        copy.to_str().unwrap(),
+        copied.to_str().unwrap(),
     ];
-    // The bars alone put the copy's PDQ out of reach.
+    // The copy's plain PDQ is out of reach.
     let o = run(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let o = run(&[&args[..], &["--expand"]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let hit = &json_lines(&o)[0]["matches"][0];
+    json_lines(&o)[0]["matches"][0].clone()
+}
+
+#[test]
+fn match_expand_finds_a_letterboxed_copy_by_its_trimmed_pdq() {
+    let (w, h, bar) = (240, 160, 24);
+    let pic = textured(w, h);
+    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
+    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
+    let hit = expanded_hit(&pic, (w, h), &boxed, (w, h + 2 * bar));
     assert_eq!(hit["variant"], "trimmed", "{hit}");
     assert_eq!(hit["distance"], 0);
     assert_eq!(hit["metadata"], "picture");
+}
+
+#[test]
+fn match_expand_finds_a_screenshot_by_its_embedded_pdq() {
+    let (w, h, pw, ph, x0, y0) = (480, 320, 240, 160, 150, 80);
+    let pic = textured(pw, ph);
+    // The picture on a flat page under a title bar.
+    let mut page = [250u8, 250, 250].repeat(w * h);
+    page[..w * 30 * 3].fill(210);
+    for y in 0..ph {
+        let at = ((y0 + y) * w + x0) * 3;
+        page[at..at + pw * 3].copy_from_slice(&pic[y * pw * 3..(y + 1) * pw * 3]);
+    }
+    let hit = expanded_hit(&pic, (pw, ph), &page, (w, h));
+    assert_eq!(hit["variant"], "embedded", "{hit}");
+    assert_eq!(hit["distance"], 0);
 }

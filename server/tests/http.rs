@@ -195,56 +195,88 @@ fn picture(w: usize, h: usize) -> Vec<u8> {
     out
 }
 
-#[test]
-fn a_letterboxed_copy_matches_the_stored_picture_by_its_trimmed_pdq() {
+/// Stores the PDQ of `pic` (pw x ph RGB), then matches `copy` (w x h RGB): its plain PDQ
+/// misses, its query hash `algorithm` (searched against PDQ entries) finds the entry naming
+/// `variant`, not under the quality gate, and a malformed value is refused naming the field.
+fn a_query_hash_finds_the_stored_picture(
+    pic: &[u8],
+    (pw, ph): (usize, usize),
+    copy: &[u8],
+    (w, h): (usize, usize),
+    algorithm: pixelprint::Algorithm,
+    variant: &str,
+) {
     use pixelprint::pipeline::{hash_view, FileHashes};
-    use pixelprint::{Algorithm, AlgorithmSet, PixelFormat, PixelView};
+    use pixelprint::{AlgorithmSet, PixelFormat, PixelView};
 
-    let (w, h, bar) = (240, 160, 24);
-    let pic = picture(w, h);
-    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
-    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
     let stored = pixelprint::pdq_hash(
-        &PixelView::packed(&pic, w as u32, h as u32, PixelFormat::Rgb8).unwrap(),
+        &PixelView::packed(pic, pw as u32, ph as u32, PixelFormat::Rgb8).unwrap(),
     );
     assert!(stored.quality >= 50);
-    let view =
-        PixelView::packed(&boxed, w as u32, (h + 2 * bar) as u32, PixelFormat::Rgb8).unwrap();
-    let mut copy = FileHashes::default();
-    let wanted = AlgorithmSet::parse("pdq,pdq-trimmed").unwrap();
-    hash_view(&view, wanted, &mut copy).unwrap();
-    let plain = copy.pdq().unwrap();
-    let trimmed = copy.hex(Algorithm::PdqTrimmed).unwrap();
+    let view = PixelView::packed(copy, w as u32, h as u32, PixelFormat::Rgb8).unwrap();
+    let mut hashes = FileHashes::default();
+    let wanted = AlgorithmSet::from_iter([pixelprint::Algorithm::Pdq, algorithm]);
+    hash_view(&view, wanted, &mut hashes).unwrap();
+    let plain = hashes.pdq().unwrap();
+    let value = hashes.hex(algorithm).unwrap();
+    let key = algorithm.key();
     assert!(
         stored.hash.distance(&plain.hash) > 31,
-        "the bars alone already miss"
+        "the plain PDQ already misses"
     );
 
-    let dir = TempDir::new("trimmed");
+    let dir = TempDir::new(variant);
     let s = Server::start_ready(&dir.0, &[]);
     s.create_bank("a");
     let ids = s.add("a", &[("pdq", &stored.hash.to_hex())]);
     let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality});
     assert!(matches_of(&s.match_items(json!({ "items": [item] })), 0).is_empty());
-    let item =
-        json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality, "pdq_trimmed": trimmed});
+    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": plain.quality, key: value});
     assert_eq!(
         matches_of(&s.match_items(json!({ "items": [item] })), 0),
         vec![
-            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": 0, "variant": "trimmed"})
+            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": 0, "variant": variant})
         ]
     );
-    // Under the quality gate, the trimmed hash is not matched either.
-    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": 10, "pdq_trimmed": trimmed});
+    // Under the quality gate, it is not matched either.
+    let item = json!({"pdq": plain.hash.to_hex(), "pdq_quality": 10, key: value});
     assert!(matches_of(&s.match_items(json!({ "items": [item] })), 0).is_empty());
     // A malformed one is refused, naming the field.
-    let r = s.post_json_auth(
-        "/v1/match",
-        ADMIN_KEY,
-        &json!({"items": [{"pdq_trimmed": "00"}]}),
-    );
+    let r = s.post_json_auth("/v1/match", ADMIN_KEY, &json!({"items": [{key: "00"}]}));
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("pdq_trimmed"), "{}", r.text());
+    assert!(r.text().contains(key), "{}", r.text());
+}
+
+#[test]
+fn a_letterboxed_copy_matches_the_stored_picture_by_its_trimmed_pdq() {
+    let (w, h, bar) = (240, 160, 24);
+    let pic = picture(w, h);
+    let mut boxed = vec![0u8; w * (h + 2 * bar) * 3];
+    boxed[w * bar * 3..w * (bar + h) * 3].copy_from_slice(&pic);
+    let trimmed = pixelprint::Algorithm::PdqTrimmed;
+    a_query_hash_finds_the_stored_picture(
+        &pic,
+        (w, h),
+        &boxed,
+        (w, h + 2 * bar),
+        trimmed,
+        "trimmed",
+    );
+}
+
+#[test]
+fn a_screenshot_matches_the_stored_picture_by_its_embedded_pdq() {
+    // The picture on a flat page with a title bar above it.
+    let (w, h, pw, ph, x0, y0) = (480, 320, 240, 160, 150, 80);
+    let pic = picture(pw, ph);
+    let mut page = [250u8, 250, 250].repeat(w * h);
+    page[..w * 30 * 3].fill(210);
+    for y in 0..ph {
+        let at = ((y0 + y) * w + x0) * 3;
+        page[at..at + pw * 3].copy_from_slice(&pic[y * pw * 3..(y + 1) * pw * 3]);
+    }
+    let embedded = pixelprint::Algorithm::PdqEmbedded;
+    a_query_hash_finds_the_stored_picture(&pic, (pw, ph), &page, (w, h), embedded, "embedded");
 }
 
 #[test]
@@ -1018,7 +1050,7 @@ fn bank_report(s: &Server, bank: &str) -> Value {
     let list = r.json();
     assert_eq!(
         list["fp_rate_source"],
-        "bench/results/accuracy/2026-12-03-91595ba.md"
+        "bench/results/accuracy/2026-12-03-8973c30.md"
     );
     list["banks"]
         .as_array()

@@ -1,8 +1,9 @@
 // From a hash result to the API's hash item (docs: shared api-v1 contract): only the
 // documented keys, values exactly as the wasm module gives them. The algorithms are the
-// server's (its bank algorithms, server/src/model.rs, and the PDQ dihedral query), not all the
-// package computes (package/lib/algorithms.js).
-export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+// server's (its bank algorithms, server/src/model.rs, and the PDQ queries searched against its
+// PDQ entries: the dihedral variants, the picture inside uniform borders and the largest
+// picture embedded in a screenshot), not all the package computes (package/lib/algorithms.js).
+export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
 
 export function hashItem(result) {
@@ -12,6 +13,9 @@ export function hashItem(result) {
     item.pdq_quality = result.pdq.quality;
   }
   if (result.pdqDihedral) item.pdq_dihedral = result.pdqDihedral;
+  if (result.pdqTrimmed) item.pdq_trimmed = result.pdqTrimmed;
+  // Absent when the image shows no embedded picture.
+  if (result.pdqEmbedded) item.pdq_embedded = result.pdqEmbedded;
   for (const key of ['phash', 'dhash', 'ahash', 'md5', 'sha256']) {
     if (result[key] !== undefined) item[key] = result[key];
   }
