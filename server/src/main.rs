@@ -114,6 +114,14 @@ struct Args {
     /// Most items in one /v1/match request.
     #[arg(long, default_value_t = 1000)]
     max_match_items: usize,
+    /// Most close frame pairs (a query frame and a stored frame within the threshold) one vPDQ
+    /// item may visit; above it the request is refused (422 `too_costly`).
+    #[arg(long, default_value_t = 4_000_000)]
+    vpdq_max_pairs: usize,
+    /// The matching time one /v1/match request may take, in milliseconds; above it the request
+    /// is answered 503 `busy` (checked between short steps of the vPDQ search).
+    #[arg(long, default_value_t = 2000)]
+    match_time_budget_ms: u64,
     /// Largest PDQ threshold a request may use.
     #[arg(long, default_value_t = DEFAULT_PDQ_THRESHOLD)]
     max_pdq_threshold: u32,
@@ -319,6 +327,8 @@ async fn run(args: Args) -> Result<(), String> {
         import_bytes: args.import_limit,
         match_items: args.max_match_items,
         tip_items: 100,
+        vpdq_max_pairs: args.vpdq_max_pairs,
+        match_time_budget: Duration::from_millis(args.match_time_budget_ms),
         pdq_max_threshold: args.max_pdq_threshold,
         h64_max_threshold: args.max_h64_threshold,
         false_hit_budget: args.false_hit_budget,

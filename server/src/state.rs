@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::error::ApiError;
@@ -21,6 +22,10 @@ pub struct Limits {
     pub import_bytes: usize,
     pub match_items: usize,
     pub tip_items: usize,
+    /// Most close frame pairs one vPDQ item may visit (`--vpdq-max-pairs`).
+    pub vpdq_max_pairs: usize,
+    /// The matching time of one request (`--match-time-budget-ms`).
+    pub match_time_budget: Duration,
     /// Largest PDQ threshold a request may ask for.
     pub pdq_max_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
@@ -44,6 +49,8 @@ impl Limits {
             import_bytes: 1 << 10,
             match_items: 1,
             tip_items: 1,
+            vpdq_max_pairs: 1_000_000,
+            match_time_budget: Duration::from_secs(10),
             pdq_max_threshold: 31,
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,

@@ -1,11 +1,19 @@
 //! SQLite, the embedded default: one file under the data directory, WAL, `synchronous=FULL`,
 //! so an acknowledged write survives `kill -9` and power loss. Several processes may share the
 //! file on one machine (SQLite's own locking); they follow each other through the change log.
+//!
+//! One connection writes; [`READERS`] read-only connections read, so an API key check or the
+//! change-log poll never waits behind a long import (in WAL, readers see the last commit and
+//! do not block the writer). Writes take the write lock when their transaction begins
+//! (`BEGIN IMMEDIATE`) and wait up to [`BUSY_WAIT`] for another process's; past that the
+//! caller gets [`StorageError::Busy`] (503), never a 500.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
@@ -17,12 +25,29 @@ use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord}
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Backend(e.to_string())
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            StorageError::Busy(e.to_string())
+        } else {
+            StorageError::Backend(e.to_string())
+        }
     }
 }
 
+/// Read-only connections beside the writer.
+pub const READERS: usize = 4;
+
+/// How long a statement waits for another connection's lock (SQLite's busy handler retries
+/// meanwhile). A whole 64 MiB import commits well within it.
+pub const BUSY_WAIT: Duration = Duration::from_secs(60);
+
 pub struct Sqlite {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 /// The entry tables; the others are in [`super::SHARED_SCHEMA`].
@@ -54,7 +79,7 @@ impl Sqlite {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
         for (table, column, kind) in ADDED_COLUMNS {
@@ -67,14 +92,37 @@ impl Sqlite {
                 conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
             }
         }
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                r.busy_timeout(BUSY_WAIT)?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Sqlite {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A free read-only connection, else the next one in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        let k = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[k].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -108,7 +156,8 @@ fn read_all<T>(
 
 impl Storage for Sqlite {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
-        let mut conn = self.conn();
+        let mut conn = self.reader();
+        // One read transaction: the entries and the checkpoint from the same snapshot.
         let tx = conn.transaction()?;
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
             r.get(0)
@@ -123,7 +172,7 @@ impl Storage for Sqlite {
     }
 
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT c.seq, c.op, c.entry_id, e.bank, e.algorithm, e.hash, e.metadata
              FROM changes c LEFT JOIN entries e ON e.id = c.entry_id
@@ -133,7 +182,7 @@ impl Storage for Sqlite {
     }
 
     fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "INSERT INTO banks (name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![name, description],
@@ -147,13 +196,13 @@ impl Storage for Sqlite {
     }
 
     fn list_banks(&self) -> Result<Vec<Bank>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(LIST_BANKS)?;
         read_all(&mut stmt, [], |r| read::bank(r))
     }
 
     fn bank_settings(&self) -> Result<HashMap<String, BankSettings>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(BANK_SETTINGS)?;
         Ok(read_all(&mut stmt, [], |r| read::bank_settings(r))?
             .into_iter()
@@ -161,7 +210,7 @@ impl Storage for Sqlite {
     }
 
     fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "UPDATE banks SET settings = ?2 WHERE name = ?1",
             params![name, settings],
@@ -170,7 +219,7 @@ impl Storage for Sqlite {
     }
 
     fn bank_exists(&self, name: &str) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.reader();
         Ok(conn
             .query_row("SELECT 1 FROM banks WHERE name = ?1", [name], |_| Ok(()))
             .optional()?
@@ -178,8 +227,8 @@ impl Storage for Sqlite {
     }
 
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ids = Vec::with_capacity(entries.len());
         {
             let mut add = tx.prepare(
@@ -198,8 +247,8 @@ impl Storage for Sqlite {
     }
 
     fn delete_entry(&self, bank: &str, id: i64) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
             "DELETE FROM entries WHERE id = ?1 AND bank = ?2",
             params![id, bank],
@@ -215,7 +264,7 @@ impl Storage for Sqlite {
     }
 
     fn export_entries(&self, bank: &str) -> Result<Vec<StoredEntry>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT id, bank, algorithm, hash, metadata FROM entries WHERE bank = ?1 ORDER BY id",
         )?;
@@ -223,7 +272,7 @@ impl Storage for Sqlite {
     }
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(
             &format!(
                 "INSERT INTO tips ({TIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -245,14 +294,14 @@ impl Storage for Sqlite {
     }
 
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = ?1"))?;
         let mut found = stmt.query([id])?;
         found.next()?.map(read::tip).transpose()
     }
 
     fn list_tips(&self, status: Option<&str>) -> Result<Vec<TipRecord>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&format!(
             "SELECT {TIP_COLUMNS} FROM tips WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id"
         ))?;
@@ -260,7 +309,7 @@ impl Storage for Sqlite {
     }
 
     fn set_tip_status(&self, id: &str, status: &str, now: i64) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "UPDATE tips SET status = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, status, now],
@@ -275,7 +324,7 @@ impl Storage for Sqlite {
         label: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(
             "INSERT INTO api_keys (key_sha256, scopes, label, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
@@ -285,7 +334,7 @@ impl Storage for Sqlite {
     }
 
     fn api_key_scopes(&self, key_sha256: &str) -> Result<Option<Vec<String>>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let scopes: Option<String> = conn
             .query_row(
                 "SELECT scopes FROM api_keys WHERE key_sha256 = ?1",
