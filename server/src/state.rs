@@ -20,8 +20,12 @@ use crate::sync::SyncProgress;
 pub struct Limits {
     pub body_bytes: usize,
     pub import_bytes: usize,
+    /// Largest `POST /v1/tips` body (`--tip-body-limit`).
+    pub tip_bytes: usize,
     pub match_items: usize,
     pub tip_items: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
     /// Most close frame pairs one vPDQ item may visit (`--vpdq-max-pairs`).
     pub vpdq_max_pairs: usize,
     /// The matching time of one request (`--match-time-budget-ms`).
@@ -47,8 +51,10 @@ impl Limits {
         Limits {
             body_bytes: 1 << 10,
             import_bytes: 1 << 10,
+            tip_bytes: 1 << 10,
             match_items: 1,
             tip_items: 1,
+            trusted_proxies: Vec::new(),
             vpdq_max_pairs: 1_000_000,
             match_time_budget: Duration::from_secs(10),
             pdq_max_threshold: 31,
@@ -66,8 +72,12 @@ pub struct Guards {
     pub ip: RateLimiter,
     /// Requests per API key.
     pub key: RateLimiter,
+    /// Match items per API key (a keyed request may carry `--max-match-items`).
+    pub key_items: RateLimiter,
     /// Anonymous match items.
     pub items: ItemQuota,
+    /// Tips per client: an hourly bucket and a daily budget, charged per stored tip.
+    pub tips: [RateLimiter; 2],
     pub near_miss: NearMissWatch,
 }
 

@@ -175,3 +175,87 @@ fn a_write_lock_held_by_another_process_delays_writes_and_blocks_no_reads() {
     assert!(released.load(Ordering::SeqCst));
     holder.join().unwrap();
 }
+
+/// A keyed request is charged per item to its key (`--key-item-burst`), not a token a request:
+/// 40 items pass, 40 more at once are refused with 429.
+#[test]
+fn keyed_requests_are_charged_per_item() {
+    let dir = TempDir::new("load-key-items");
+    let s = Server::start_ready(
+        &dir.0,
+        &["--key-item-rate", "0.01", "--key-item-burst", "50"],
+    );
+    let items: Vec<Value> = (0..40).map(|k| json!({"pdq": pdq(k)})).collect();
+    let body = json!({ "items": items });
+    let r = s.post_json_auth("/v1/match", common::ADMIN_KEY, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.post_json_auth("/v1/match", common::ADMIN_KEY, &body);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+}
+
+/// Behind a trusted proxy the client is the rightmost untrusted `X-Forwarded-For` hop; from
+/// any other peer the header is ignored, so rotating it does not escape the quota.
+#[test]
+fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    let dir = TempDir::new("load-proxy");
+    let s = Server::start_ready(
+        &dir.0,
+        &[
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--anon-item-rate",
+            "0.001",
+            "--anon-item-burst",
+            "2",
+            "--anon-daily-items",
+            "0",
+        ],
+    );
+    let one = json!({ "items": [{"pdq": pdq(1)}] });
+    let from = |source: &str, xff: &str| {
+        s.match_from(source, &[("x-forwarded-for", xff)], &one)
+            .status
+    };
+    // Through the proxy: each forwarded client has its own quota of 2 items.
+    assert_eq!(from("127.0.0.1", "6.6.6.6, 203.0.113.7"), 200);
+    assert_eq!(from("127.0.0.1", "7.7.7.7, 203.0.113.7"), 200);
+    assert_eq!(from("127.0.0.1", "203.0.113.7"), 429);
+    assert_eq!(from("127.0.0.1", "203.0.113.8, 127.0.0.1"), 200);
+    // Not through the proxy: the peer is the client, whatever the header says.
+    assert_eq!(from("127.0.0.2", "198.51.100.1"), 200);
+    assert_eq!(from("127.0.0.2", "198.51.100.2"), 200);
+    assert_eq!(from("127.0.0.2", "198.51.100.3"), 429);
+}
+
+/// Tips have their own, much smaller budget per client (`--tips-per-hour` 4, `--daily-tips` 10)
+/// and body limit (`--tip-body-limit`, 64 KiB): the fifth tip in an hour is refused with 429,
+/// another client still gets through, and a 100 KB tip is refused with 413.
+#[test]
+fn anonymous_tips_have_a_small_budget_and_size() {
+    let dir = TempDir::new("load-tips");
+    let s = Server::start_ready(&dir.0, &[]);
+    let tip_from = |source: &str, body: &Value| {
+        common::request_from(
+            Some(source.parse().unwrap()),
+            &s.addr,
+            "POST",
+            "/v1/tips",
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let tip = json!({"items": [{"pdq": pdq(3)}], "category": "other"});
+    for k in 0..4 {
+        let r = tip_from("127.0.0.1", &tip);
+        assert_eq!(r.status, 201, "tip {k}: {}", r.text());
+    }
+    let r = tip_from("127.0.0.1", &tip);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(tip_from("127.0.0.2", &tip).status, 201);
+
+    let large = json!({"items": [{"pdq": pdq(3)}], "category": "other",
+                       "description": "x".repeat(100_000)});
+    assert_eq!(tip_from("127.0.0.3", &large).status, 413);
+}

@@ -19,6 +19,7 @@ use axum::Json;
 
 use super::json::JsonBody;
 use super::{AppResult, Routes, St};
+use crate::auth::{bearer, sha256_hex};
 use crate::auth::{Keyed, MatchCaller};
 use crate::catalog::VideoBudget;
 use crate::error::ApiError;
@@ -26,7 +27,7 @@ use crate::matching::{
     match_query, search_videos, verdict_query, MatchRequest, MatchResponse, Query, VerdictResponse,
     VideoOutcome,
 };
-use crate::ratelimit::{client_group, QuotaRefusal};
+use crate::ratelimit::{client_group, client_ip, take_all, QuotaRefusal};
 use crate::state::AppState;
 use crate::thresholds::{video_radius, Rules};
 use pixelprint::AlgorithmMap;
@@ -76,9 +77,15 @@ async fn match_hashes(
         .map(|(i, item)| item.check(i))
         .collect::<AppResult<Vec<_>>>()?;
     let requested = req.thresholds.map(|t| t.0);
-    let client = client_group(addr.ip());
-    if caller == MatchCaller::Anonymous {
-        charge_anonymous(&state, &client, &headers, queries.len())?;
+    let client = client_group(client_ip(
+        addr.ip(),
+        &headers,
+        &state.limits.trusted_proxies,
+    ));
+    match (caller, bearer(&headers)) {
+        (MatchCaller::Anonymous, _) => charge_anonymous(&state, &client, &headers, queries.len())?,
+        (_, Some(key)) => charge_key(&state, key, queries.len())?,
+        (_, None) => {}
     }
     let m = &state.metrics;
     m.match_requests.fetch_add(1, Ordering::Relaxed);
@@ -137,6 +144,25 @@ fn charge_anonymous(
             Err(ApiError::RateLimited(secs))
         }
     }
+}
+
+/// Charges a keyed request's items to its key (the request itself was charged a token by the
+/// middleware): one request may carry `--max-match-items` items.
+fn charge_key(state: &AppState, key: &str, items: usize) -> AppResult<()> {
+    let limiter = &state.guards.key_items;
+    if let Some(most) = limiter.capacity().filter(|m| items as u64 > *m) {
+        return Err(ApiError::bad_at(
+            "item_count",
+            format!("this server takes at most {most} items at once from a key, found {items}"),
+            None,
+            "items",
+        ));
+    }
+    let key = sha256_hex(key.as_bytes());
+    take_all(&[(limiter, &key)], items as u64).map_err(|secs| {
+        state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::RateLimited(secs)
+    })
 }
 
 /// The request's `Origin` when it names a site other than the one the request was sent to

@@ -27,7 +27,7 @@ use axum::Router;
 
 use crate::auth::{bearer, sha256_hex};
 use crate::error::ApiError;
-use crate::ratelimit::client_group;
+use crate::ratelimit::{client_group, client_ip};
 use crate::state::AppState;
 use json::BodyLimit;
 
@@ -42,6 +42,9 @@ pub fn routes(state: Arc<AppState>) -> Router {
     let import = banks::import_routes()
         .layer(DefaultBodyLimit::max(limits.import_bytes))
         .layer(axum::Extension(BodyLimit(limits.import_bytes)));
+    let tip = tips::create_routes()
+        .layer(DefaultBodyLimit::max(limits.tip_bytes))
+        .layer(axum::Extension(BodyLimit(limits.tip_bytes)));
     let v1 = Router::new()
         .merge(r#match::routes())
         .merge(tips::routes())
@@ -50,6 +53,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)
+        .merge(tip)
         .merge(ops::v1_routes())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
@@ -81,7 +85,8 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     let guards = &state.guards;
-    let mut verdict = guards.ip.take(&client_group(addr.ip()));
+    let client = client_ip(addr.ip(), req.headers(), &state.limits.trusted_proxies);
+    let mut verdict = guards.ip.take(&client_group(client));
     if verdict.is_ok() {
         if let Some(key) = bearer(req.headers()) {
             verdict = guards.key.take(&sha256_hex(key.as_bytes()));
