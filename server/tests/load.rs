@@ -43,7 +43,8 @@ fn vpdq_item(hashes: &[String]) -> Value {
 #[test]
 fn a_vpdq_query_close_to_too_many_stored_frames_is_refused() {
     let dir = TempDir::new("load-vpdq");
-    let s = Server::start_ready(&dir.0, &[]);
+    // A time budget that a slow debug build on a busy machine cannot reach first.
+    let s = Server::start_ready(&dir.0, &["--match-time-budget-ms", "120000"]);
     s.create_bank("videos");
     let scene = pdq(42);
     let stored = around(&scene, 0, 2500);
