@@ -26,7 +26,7 @@ step "native tests (server storage: PostgreSQL)" env PIXELPRINT_TEST_DATABASE_UR
 # the same features for every dependency and reuses the first step's build: with
 # `-p pixelprint-server` alone, bitflags and regex-syntax lose features and everything built
 # on them (image, rusqlite, ...) would build a second time.
-step "server HTTP and exchange-source tests (storage: SQLite)" cargo test --workspace --test http --test sources
+step "server HTTP, exchange, hardening and load tests (storage: SQLite)" cargo test --workspace --test http --test sources --test exchange --test hardening --test load
 step "native doc tests" cargo test --workspace --doc
 step "wasm tests in Node" scripts/wasm-cargo.sh test --release --test suite -- --nocapture
 step "wasm tests in headless Chromium" env WASM_BINDGEN_USE_BROWSER=1 scripts/wasm-cargo.sh test --release --test suite -- --nocapture

@@ -100,23 +100,36 @@ fn parse_line(
     Ok(Some((default, check_hex(default, hex)?, non_empty(meta))))
 }
 
+/// Parses line `line_no` (1-based) of a list: `None` for a blank line, a comment or a header.
+/// Plain hex is taken as `default`. One line at a time, for callers that stream a long list.
+pub fn parse_list_line(
+    line: &str,
+    line_no: usize,
+    default: Algorithm,
+) -> Result<Option<ListEntry>, ListLineError> {
+    match parse_line(line, default) {
+        Ok(None) => Ok(None),
+        Ok(Some((algorithm, value, metadata))) => Ok(Some(ListEntry {
+            line: line_no,
+            algorithm,
+            value,
+            metadata,
+        })),
+        Err(message) => Err(ListLineError {
+            line: line_no,
+            message,
+        }),
+    }
+}
+
 /// Parses a whole list. Plain hex lines are taken as `default`.
 pub fn parse_hash_list(text: &str, default: Algorithm) -> HashList {
     let mut list = HashList::default();
     for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        match parse_line(line, default) {
+        match parse_list_line(line, i + 1, default) {
             Ok(None) => {}
-            Ok(Some((algorithm, value, metadata))) => list.entries.push(ListEntry {
-                line: line_no,
-                algorithm,
-                value,
-                metadata,
-            }),
-            Err(message) => list.errors.push(ListLineError {
-                line: line_no,
-                message,
-            }),
+            Ok(Some(entry)) => list.entries.push(entry),
+            Err(error) => list.errors.push(error),
         }
     }
     list

@@ -193,12 +193,14 @@ mod tests {
         let guards = Guards {
             ip: off(),
             key: off(),
+            key_items: off(),
             items: ItemQuota {
                 client: off(),
                 client_daily: off(),
                 origin: off(),
                 origin_daily: off(),
             },
+            tips: [off(), off()],
             near_miss: NearMissWatch::new(std::time::Duration::from_secs(1), 0),
         };
         AppState::new(Arc::new(storage), limits, guards)

@@ -6,12 +6,13 @@
 //! process's own writes and other processes' reach the index the same way.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use pixelprint::hash::HashValue;
 use pixelprint::index::{Code, Code64, EntryId, Index, IndexError, RebuildJob, Rebuilt};
 use pixelprint::matching::{Probe, Searchable};
-use pixelprint::video::{match_vpdq, VpdqFeature, VpdqMatch, VpdqMatchOptions};
+use pixelprint::video::{VpdqFeature, VpdqMatch};
 use pixelprint::{Algorithm, AlgorithmMap, Family, PdqHash};
 
 use crate::model::{is_bank_algorithm, parse_vpdq, ChangeOp, StoredEntry, BANK_ALGORITHMS};
@@ -27,16 +28,175 @@ fn video_of(frame: EntryId) -> i64 {
     (frame.0 >> FRAME_BITS) as i64
 }
 
-/// The frames of a video that can match (quality at least 50), with their frame ids.
-fn indexed_frames(
-    video: i64,
-    features: &[VpdqFeature],
-) -> impl Iterator<Item = (EntryId, PdqHash)> + '_ {
-    features
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.is_matchable())
-        .map(move |(k, f)| (frame_id(video, k), f.hash))
+/// Frame ids keep the frame's position below [`FRAME_BITS`].
+const POSITION_MASK: u64 = (1 << FRAME_BITS) - 1;
+
+/// A video's frames as the vPDQ matcher counts them (python-threatexchange's
+/// `match_VPDQ_hash_brute`, see `pixelprint::video::matcher`): repeated hashes count once, by
+/// their first copy, and only when that copy has quality 50 or more.
+struct FramePlan {
+    /// The first matchable copy of each distinct hash (what the frame index holds, and what a
+    /// query searches): its position, its hash, and whether the matcher counts it (its hash's
+    /// first copy, of any quality, is this one).
+    searched: Vec<(usize, PdqHash, bool)>,
+    /// Frames the matcher counts.
+    usable: usize,
+}
+
+fn plan_frames(features: &[VpdqFeature]) -> FramePlan {
+    // Per distinct hash: whether its first copy is matchable, and whether it has been taken.
+    let mut seen: HashMap<PdqHash, (bool, bool)> = HashMap::new();
+    let mut searched = Vec::new();
+    for (k, f) in features.iter().enumerate() {
+        let (first_usable, taken) = seen.entry(f.hash).or_insert((f.is_matchable(), false));
+        if f.is_matchable() && !*taken {
+            *taken = true;
+            searched.push((k, f.hash, *first_usable));
+        }
+    }
+    let usable = seen
+        .values()
+        .filter(|(first_usable, _)| *first_usable)
+        .count();
+    FramePlan { searched, usable }
+}
+
+/// A stored video: its frames, what the matcher counts of them, and when it was added.
+struct StoredVideo {
+    features: Arc<[VpdqFeature]>,
+    /// Frames the matcher counts (see [`FramePlan`]).
+    usable: usize,
+    /// Indexed positions the matcher does not count (a hash whose first copy has low
+    /// quality); sorted, usually empty.
+    uncounted: Box<[u32]>,
+    /// The catalog's video generation when it was added (a search ignores later videos).
+    generation: u64,
+}
+
+impl StoredVideo {
+    fn counts(&self, position: u32) -> bool {
+        self.uncounted.binary_search(&position).is_err()
+    }
+}
+
+/// What one request may spend on one vPDQ item.
+#[derive(Clone, Copy, Debug)]
+pub struct VideoBudget {
+    /// Most (query frame, stored frame) pairs within the radius an item may visit.
+    pub max_pairs: usize,
+    /// When the request's time is up.
+    pub deadline: Instant,
+    /// The time budget the deadline was set from, in milliseconds (for messages).
+    pub time_ms: u64,
+}
+
+/// Why a vPDQ search stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VideoSearchError {
+    /// More close frame pairs than [`VideoBudget::max_pairs`].
+    TooManyPairs { max: usize },
+    /// The deadline passed.
+    OutOfTime,
+}
+
+/// Query frames searched per hold of the catalog's read lock, and close pairs visited.
+const FRAMES_PER_HOLD: usize = 64;
+const PAIRS_PER_HOLD: usize = 100_000;
+
+/// What a search has found of one stored video so far.
+struct Tally {
+    distance: u32,
+    query_matched: usize,
+    /// The last query frame counted in `query_matched` (each counts once).
+    last_query: usize,
+    /// Counted stored frames with a close query frame, one bit per position.
+    target_matched: Vec<u64>,
+}
+
+/// Videos that match a query video, found through the frame index alone: every close pair of
+/// a query frame and a stored frame is visited once, so the cost follows the pairs, not the
+/// product of the frame counts. The counts, and so the answer, equal the reference brute-force
+/// matcher's with python-threatexchange's options at `radius` (`catalog_matches_brute_force`
+/// checks it). The catalog's read lock is held for [`FRAMES_PER_HOLD`] query frames or
+/// [`PAIRS_PER_HOLD`] pairs at a time, never for the whole search, so writers and other
+/// requests go on; videos added meanwhile are left out and videos removed meanwhile are not
+/// answered.
+pub fn search_vpdq(
+    catalog: &RwLock<Catalog>,
+    query: &[VpdqFeature],
+    radius: u32,
+    budget: &VideoBudget,
+) -> Result<Vec<VideoHit>, VideoSearchError> {
+    let read = || catalog.read().unwrap_or_else(|e| e.into_inner());
+    let plan = plan_frames(query);
+    let generation = read().video_generation;
+    let mut tallies: HashMap<i64, Tally> = HashMap::new();
+    let mut pairs = 0usize;
+    let mut next = 0;
+    while next < plan.searched.len() {
+        if Instant::now() > budget.deadline {
+            return Err(VideoSearchError::OutOfTime);
+        }
+        let c = read();
+        let held_from = pairs;
+        let end = (next + FRAMES_PER_HOLD).min(plan.searched.len());
+        while next < end && pairs - held_from < PAIRS_PER_HOLD {
+            let (_, hash, query_counts) = plan.searched[next];
+            let matches = c.vpdq_frames.search(&hash, radius);
+            pairs += matches.len();
+            if pairs > budget.max_pairs {
+                return Err(VideoSearchError::TooManyPairs {
+                    max: budget.max_pairs,
+                });
+            }
+            for m in matches {
+                let id = video_of(m.id);
+                let Some(video) = c.videos.get(&id).filter(|v| v.generation <= generation) else {
+                    continue;
+                };
+                let t = tallies.entry(id).or_insert_with(|| Tally {
+                    distance: m.distance,
+                    query_matched: 0,
+                    last_query: usize::MAX,
+                    target_matched: Vec::new(),
+                });
+                t.distance = t.distance.min(m.distance);
+                let position = (m.id.0 & POSITION_MASK) as u32;
+                if query_counts && video.counts(position) {
+                    if t.last_query != next {
+                        t.last_query = next;
+                        t.query_matched += 1;
+                    }
+                    if t.target_matched.is_empty() {
+                        t.target_matched = vec![0; video.features.len().div_ceil(64)];
+                    }
+                    t.target_matched[position as usize / 64] |= 1 << (position % 64);
+                }
+            }
+            next += 1;
+        }
+    }
+    let c = read();
+    let mut hits: Vec<VideoHit> = tallies
+        .into_iter()
+        .filter_map(|(id, t)| {
+            let video = c.videos.get(&id)?;
+            let target_matched = t
+                .target_matched
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum();
+            let result =
+                VpdqMatch::from_counts(plan.usable, video.usable, t.query_matched, target_matched);
+            result.is_match().then_some(VideoHit {
+                id,
+                distance: t.distance,
+                result,
+            })
+        })
+        .collect();
+    hits.sort_by_key(|h| h.id);
+    Ok(hits)
 }
 
 /// A video that matches a vPDQ query.
@@ -243,7 +403,9 @@ pub struct Catalog {
     indexes: AlgorithmMap<HashIndex>,
     /// Every usable frame of every stored video (see [`frame_id`]).
     vpdq_frames: Index<PdqHash>,
-    videos: HashMap<i64, Arc<[VpdqFeature]>>,
+    videos: HashMap<i64, Arc<StoredVideo>>,
+    /// Videos added so far (see [`StoredVideo::generation`]).
+    video_generation: u64,
     digests: HashMap<(Algorithm, String), BTreeSet<i64>>,
     /// Bank and algorithm of every live entry. The hashes themselves live in the indexes
     /// (and, for digests, in `digests` and `digest_of`), not here: at tens of millions of
@@ -266,6 +428,7 @@ impl Default for Catalog {
                 .collect(),
             vpdq_frames: Index::default(),
             videos: HashMap::new(),
+            video_generation: 0,
             digests: HashMap::new(),
             entries: HashMap::new(),
             digest_of: HashMap::new(),
@@ -280,14 +443,13 @@ impl Catalog {
     pub fn build(entries: Vec<StoredEntry>) -> Result<Catalog, IndexError> {
         let mut codes: AlgorithmMap<Vec<(EntryId, IndexCode)>> = AlgorithmMap::new();
         let mut frames = vec![];
-        let mut videos = HashMap::new();
+        let mut c = Catalog::default();
         let mut remembered = Vec::with_capacity(entries.len());
         for e in entries {
             let id = EntryId(e.id as u64);
             if e.algorithm == Algorithm::Vpdq {
                 if let Ok(features) = parse_vpdq(&e.hash) {
-                    frames.extend(indexed_frames(e.id, &features));
-                    videos.insert(e.id, Arc::<[VpdqFeature]>::from(features));
+                    frames.extend(c.add_video(e.id, features));
                 }
             } else if let Some(code) = stored_code(&e) {
                 codes
@@ -302,16 +464,38 @@ impl Catalog {
                 indexes.insert(a, index?);
             }
         }
-        let mut c = Catalog {
-            indexes,
-            ..Catalog::default()
-        };
+        c.indexes = indexes;
         c.vpdq_frames = Index::build(frames)?;
-        c.videos = videos;
         for e in remembered {
             c.remember(e);
         }
         Ok(c)
+    }
+
+    /// Keeps a video's frames; returns the frames the frame index is to hold.
+    fn add_video(&mut self, id: i64, features: Vec<VpdqFeature>) -> Vec<(EntryId, PdqHash)> {
+        let plan = plan_frames(&features);
+        let mut uncounted: Vec<u32> = plan
+            .searched
+            .iter()
+            .filter(|(_, _, counts)| !counts)
+            .map(|(k, _, _)| *k as u32)
+            .collect();
+        uncounted.sort_unstable();
+        self.video_generation += 1;
+        self.videos.insert(
+            id,
+            Arc::new(StoredVideo {
+                features: features.into(),
+                usable: plan.usable,
+                uncounted: uncounted.into(),
+                generation: self.video_generation,
+            }),
+        );
+        plan.searched
+            .into_iter()
+            .map(|(k, h, _)| (frame_id(id, k), h))
+            .collect()
     }
 
     fn remember(&mut self, e: StoredEntry) {
@@ -351,10 +535,9 @@ impl Catalog {
                 let id = EntryId(e.id as u64);
                 if e.algorithm == Algorithm::Vpdq {
                     if let Ok(features) = parse_vpdq(&e.hash) {
-                        for (fid, h) in indexed_frames(e.id, &features) {
+                        for (fid, h) in self.add_video(e.id, features) {
                             self.vpdq_frames.insert(fid, h);
                         }
-                        self.videos.insert(e.id, features.into());
                     }
                 } else if let Some(index) = self.indexes.get_mut(e.algorithm) {
                     if let Some(code) = stored_code(&e) {
@@ -376,9 +559,9 @@ impl Catalog {
                     *n = n.saturating_sub(1);
                 }
                 if a == Algorithm::Vpdq {
-                    if let Some(features) = self.videos.remove(&id) {
-                        for (fid, _) in indexed_frames(id, &features) {
-                            self.vpdq_frames.remove(fid);
+                    if let Some(video) = self.videos.remove(&id) {
+                        for (k, _, _) in plan_frames(&video.features).searched {
+                            self.vpdq_frames.remove(frame_id(id, k));
                         }
                     }
                 } else if let Some(index) = self.indexes.get_mut(a) {
@@ -411,39 +594,6 @@ impl Catalog {
             HashValue::Digest(_) if a.is_digest() => self.lookup_digest(a, &value.to_hex()),
             _ => Vec::new(),
         }
-    }
-
-    /// Videos that match a query video: candidates from the frame index (a usable query frame
-    /// within `radius` of one of theirs), then the reference brute-force matcher on each.
-    pub fn search_vpdq(&self, query: &[VpdqFeature], radius: u32) -> Vec<VideoHit> {
-        let options = VpdqMatchOptions {
-            distance_threshold: radius,
-            ..VpdqMatchOptions::PYTHON_THREATEXCHANGE
-        };
-        let mut candidates: HashMap<i64, u32> = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        for f in query {
-            if !f.is_matchable() || !seen.insert(f.hash) {
-                continue;
-            }
-            for m in self.vpdq_frames.search(&f.hash, radius) {
-                let d = candidates.entry(video_of(m.id)).or_insert(m.distance);
-                *d = (*d).min(m.distance);
-            }
-        }
-        let mut hits: Vec<VideoHit> = candidates
-            .into_iter()
-            .filter_map(|(id, distance)| {
-                let result = match_vpdq(query, self.videos.get(&id)?, &options);
-                result.is_match().then_some(VideoHit {
-                    id,
-                    distance,
-                    result,
-                })
-            })
-            .collect();
-        hits.sort_by_key(|h| h.id);
-        hits
     }
 
     pub fn lookup_digest(&self, a: Algorithm, hex: &str) -> Vec<Hit> {
@@ -539,6 +689,210 @@ mod tests {
             hash: hash.into(),
             metadata: None,
         }
+    }
+
+    /// A small deterministic generator (xorshift64*) for the random cases.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn hash(&mut self) -> PdqHash {
+            let mut bytes = [0u8; 32];
+            for b in &mut bytes {
+                *b = self.next() as u8;
+            }
+            PdqHash::from_bytes(bytes)
+        }
+
+        /// `hash` with up to `bits` random bits flipped.
+        fn near(&mut self, hash: &PdqHash, bits: u64) -> PdqHash {
+            let mut bytes = *hash.as_bytes();
+            for _ in 0..self.below(bits + 1) {
+                let k = self.below(256) as usize;
+                bytes[k / 8] ^= 0x80 >> (k % 8);
+            }
+            PdqHash::from_bytes(bytes)
+        }
+
+        /// A video around a few scenes: near-copies, exact repeats and low-quality frames
+        /// (some of them first copies of a hash that comes again with good quality).
+        fn video(&mut self, scenes: &[PdqHash], frames: usize, spread: u64) -> Vec<VpdqFeature> {
+            let mut out: Vec<VpdqFeature> = Vec::with_capacity(frames);
+            for k in 0..frames {
+                let hash = match (self.below(10), out.is_empty()) {
+                    (0, false) => out[self.below(out.len() as u64) as usize].hash,
+                    _ => {
+                        let scene = scenes[self.below(scenes.len() as u64) as usize];
+                        self.near(&scene, spread)
+                    }
+                };
+                let quality = if self.below(8) == 0 { 30 } else { 90 };
+                out.push(VpdqFeature {
+                    frame_number: k as u64,
+                    timestamp: k as f64,
+                    hash,
+                    quality,
+                });
+            }
+            out
+        }
+    }
+
+    fn video_entry(id: i64, features: &[VpdqFeature]) -> StoredEntry {
+        let text = pixelprint::video::write_vpdq_text(features);
+        entry(id, Algorithm::Vpdq, &text)
+    }
+
+    /// The answer of the reference brute-force matcher on every stored video, with the
+    /// smallest distance between a matchable query frame and a matchable stored frame.
+    fn brute_force(
+        videos: &[(i64, Vec<VpdqFeature>)],
+        query: &[VpdqFeature],
+        radius: u32,
+    ) -> Vec<(i64, u32, VpdqMatch)> {
+        use pixelprint::video::{match_vpdq, VpdqMatchOptions};
+        let options = VpdqMatchOptions {
+            distance_threshold: radius,
+            ..VpdqMatchOptions::PYTHON_THREATEXCHANGE
+        };
+        videos
+            .iter()
+            .filter_map(|(id, target)| {
+                let result = match_vpdq(query, target, &options);
+                let distance = query
+                    .iter()
+                    .filter(|q| q.is_matchable())
+                    .flat_map(|q| {
+                        target
+                            .iter()
+                            .filter(|t| t.is_matchable())
+                            .map(|t| q.hash.distance(&t.hash))
+                    })
+                    .min()?;
+                result.is_match().then_some((*id, distance, result))
+            })
+            .collect()
+    }
+
+    /// The frame-index search answers exactly as the brute-force matcher on random videos
+    /// and queries (near and far copies, repeats, low-quality frames), at several radii, for
+    /// videos loaded at start and added later, and after removals.
+    #[test]
+    fn catalog_matches_brute_force() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let unlimited = VideoBudget {
+            max_pairs: usize::MAX,
+            deadline: Instant::now() + std::time::Duration::from_secs(3600),
+            time_ms: 0,
+        };
+        let mut compared = 0;
+        let mut matched = 0;
+        for round in 0..12 {
+            let scenes: Vec<PdqHash> = (0..4).map(|_| rng.hash()).collect();
+            let mut videos = Vec::new();
+            for id in 1..=6 {
+                let frames = 1 + rng.below(60) as usize;
+                let spread = [4, 20, 40][rng.below(3) as usize];
+                let mut own: Vec<PdqHash> = scenes
+                    .iter()
+                    .filter(|_| rng.below(2) == 0)
+                    .copied()
+                    .collect();
+                own.push(rng.hash());
+                videos.push((id, rng.video(&own, frames, spread)));
+            }
+            let (loaded, added) = videos.split_at(3);
+            let catalog =
+                Catalog::build(loaded.iter().map(|(id, f)| video_entry(*id, f)).collect()).unwrap();
+            let lock = RwLock::new(catalog);
+            for (id, f) in added {
+                lock.write()
+                    .unwrap()
+                    .apply(ChangeOp::Add(video_entry(*id, f)));
+            }
+            if round % 3 == 2 {
+                lock.write().unwrap().apply(ChangeOp::Remove(2));
+                videos.retain(|(id, _)| *id != 2);
+            }
+            // Queries: a stored video's copy altered, or frames around the shared scenes.
+            for _ in 0..8 {
+                let query = if rng.below(2) == 0 {
+                    let source = &videos[rng.below(videos.len() as u64) as usize].1;
+                    let spread = rng.below(40);
+                    source
+                        .iter()
+                        .map(|f| VpdqFeature {
+                            hash: rng.near(&f.hash, spread),
+                            quality: if rng.below(10) == 0 { 20 } else { f.quality },
+                            ..*f
+                        })
+                        .collect()
+                } else {
+                    let frames = 1 + rng.below(40) as usize;
+                    rng.video(&scenes, frames, 30)
+                };
+                for radius in [0, 10, 31, 50] {
+                    let want = brute_force(&videos, &query, radius);
+                    let got = search_vpdq(&lock, &query, radius, &unlimited).unwrap();
+                    let got: Vec<_> = got.iter().map(|h| (h.id, h.distance, h.result)).collect();
+                    assert_eq!(got, want, "round {round}, radius {radius}");
+                    compared += 1;
+                    matched += want.len();
+                }
+            }
+        }
+        // The cases must include matches, or the comparison says little.
+        assert!(
+            matched > compared / 4,
+            "{matched} matches in {compared} cases"
+        );
+    }
+
+    /// A query whose frames are close to too many stored frames is refused before the work
+    /// is done, and a passed deadline stops a search.
+    #[test]
+    fn budgets_stop_a_search() {
+        let mut rng = Rng(7);
+        let scene = rng.hash();
+        let stored: Vec<VpdqFeature> = rng.video(&[scene], 500, 6);
+        let lock = RwLock::new(Catalog::build(vec![video_entry(1, &stored)]).unwrap());
+        let query = rng.video(&[scene], 200, 6);
+        let far = Instant::now() + std::time::Duration::from_secs(3600);
+        let small = VideoBudget {
+            max_pairs: 1000,
+            deadline: far,
+            time_ms: 0,
+        };
+        assert_eq!(
+            search_vpdq(&lock, &query, 31, &small).unwrap_err(),
+            VideoSearchError::TooManyPairs { max: 1000 }
+        );
+        let late = VideoBudget {
+            max_pairs: usize::MAX,
+            deadline: Instant::now(),
+            time_ms: 0,
+        };
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(
+            search_vpdq(&lock, &query, 31, &late).unwrap_err(),
+            VideoSearchError::OutOfTime
+        );
+        let enough = VideoBudget {
+            max_pairs: usize::MAX,
+            deadline: far,
+            time_ms: 0,
+        };
+        assert_eq!(search_vpdq(&lock, &query, 31, &enough).unwrap().len(), 1);
     }
 
     /// Two entries may share a digest; removing one keeps the other matchable, and removing

@@ -39,6 +39,16 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("the index is still loading")]
     NotReady,
+    /// An item would take more work than the server spends on one (422, `too_costly`).
+    #[error("{message}")]
+    TooCostly { item: usize, message: String },
+    /// The database stayed locked by another process longer than the server waits (503,
+    /// `busy`, with `Retry-After`).
+    #[error("the database is busy; retry later")]
+    StorageBusy,
+    /// A request ran out of its time budget (503, `busy`, with `Retry-After`).
+    #[error("the server spent its time budget on this request ({0} ms); retry later or send fewer frames")]
+    Busy(u64),
     /// The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -83,7 +93,10 @@ impl ApiError {
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady | ApiError::Busy(_) | ApiError::StorageBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::TooCostly { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +113,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::NotReady => "not_ready",
+            ApiError::TooCostly { .. } => "too_costly",
+            ApiError::Busy(_) | ApiError::StorageBusy => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -139,15 +154,24 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let mut error = ErrorDetail::new(self.code(), self.to_string());
-        if let ApiError::BadRequest { item, field, .. } = &self {
-            error.item = *item;
-            error.field.clone_from(field);
+        match &self {
+            ApiError::BadRequest { item, field, .. } => {
+                error.item = *item;
+                error.field.clone_from(field);
+            }
+            ApiError::TooCostly { item, .. } => error.item = Some(*item),
+            _ => {}
         }
         let mut response = (self.status(), axum::Json(ErrorBody { error })).into_response();
-        if let ApiError::RateLimited(secs) = self {
+        let retry_after = match self {
+            ApiError::RateLimited(secs) => Some(secs.max(1)),
+            ApiError::Busy(_) | ApiError::StorageBusy => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let ApiError::BodyTimeout(_) = self {
             // The rest of the body is not read: the connection cannot carry another request.
@@ -172,6 +196,10 @@ impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
         match e {
             crate::storage::StorageError::Conflict(m) => ApiError::Conflict(m),
+            crate::storage::StorageError::Busy(m) => {
+                tracing::warn!(cause = %m, "database busy");
+                ApiError::StorageBusy
+            }
             crate::storage::StorageError::Backend(m) => ApiError::Internal(m),
         }
     }

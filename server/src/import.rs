@@ -6,7 +6,7 @@
 //! line (JSON Lines), each with `signalType`/`signal_type` and `hashValue`/`hash_value`/`hash`;
 //! every other field is kept as the entry's metadata (JSON text).
 
-use pixelprint::hashlist::{list_algorithm, parse_hash_list, ListLineError};
+use pixelprint::hashlist::{list_algorithm, parse_list_line, ListLineError};
 use pixelprint::video::{parse_vpdq_text, write_vpdq_text};
 use serde_json::Value;
 
@@ -42,9 +42,29 @@ impl ImportFormat {
     }
 }
 
+/// Errors an import answer lists; the others are only counted.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// What an import's text holds: its entries, the first [`MAX_REPORTED_ERRORS`] broken lines
+/// and how many there are. Entries take about the room of their text (the body is within
+/// `--import-limit`); errors past the first few take none.
+#[derive(Default)]
 pub struct Parsed {
     pub entries: Vec<NewEntry>,
     pub errors: Vec<ListLineError>,
+    pub error_count: usize,
+}
+
+impl Parsed {
+    fn error(&mut self, line: usize, message: impl FnOnce() -> String) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(ListLineError {
+                line,
+                message: message(),
+            });
+        }
+    }
 }
 
 /// The algorithm of a list's plain hex lines.
@@ -56,6 +76,9 @@ fn list_default(a: Algorithm) -> Algorithm {
     }
 }
 
+/// Parses an import's text line by line (records one by one), never holding more than the
+/// entries and the first errors. CPU work for large bodies: callers run it off the async
+/// threads.
 pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Parsed {
     if format == ImportFormat::Vpdq {
         return parse_video(text);
@@ -64,41 +87,31 @@ pub fn parse_import(text: &str, format: ImportFormat, default: Algorithm) -> Par
     if format == ImportFormat::StopNcii || (format == ImportFormat::Auto && json) {
         return parse_stopncii(text);
     }
-    let list = parse_hash_list(text, list_default(default));
-    let mut parsed = Parsed {
-        entries: Vec::with_capacity(list.entries.len()),
-        errors: list.errors,
-    };
-    for e in list.entries {
-        match Some(e.algorithm).filter(|a| is_bank_algorithm(*a)) {
-            Some(algorithm) => parsed.entries.push(NewEntry {
-                algorithm,
+    let default = list_default(default);
+    let mut parsed = Parsed::default();
+    for (i, line) in text.lines().enumerate() {
+        match parse_list_line(line, i + 1, default) {
+            Ok(None) => {}
+            Ok(Some(e)) if is_bank_algorithm(e.algorithm) => parsed.entries.push(NewEntry {
+                algorithm: e.algorithm,
                 hash: e.value.to_hex(),
                 metadata: e.metadata,
             }),
-            None => parsed.errors.push(ListLineError {
-                line: e.line,
-                message: format!("{} hashes are not matched by this server", e.algorithm),
+            Ok(Some(e)) => parsed.error(e.line, || {
+                format!("{} hashes are not matched by this server", e.algorithm)
             }),
+            Err(e) => parsed.error(e.line, || e.message),
         }
     }
-    parsed.errors.sort_by_key(|e| e.line);
     parsed
 }
 
 fn parse_video(text: &str) -> Parsed {
-    let mut parsed = Parsed {
-        entries: vec![],
-        errors: vec![],
-    };
+    let mut parsed = Parsed::default();
     let checked = parse_vpdq_text(text)
-        .map_err(|e| ListLineError {
-            line: e.line,
-            message: e.message,
-        })
+        .map_err(|e| (e.line, e.message))
         .and_then(|features| {
-            canonical_hash(Algorithm::Vpdq, &write_vpdq_text(&features))
-                .map_err(|message| ListLineError { line: 1, message })
+            canonical_hash(Algorithm::Vpdq, &write_vpdq_text(&features)).map_err(|m| (1, m))
         });
     match checked {
         Ok(hash) => parsed.entries.push(NewEntry {
@@ -106,43 +119,58 @@ fn parse_video(text: &str) -> Parsed {
             hash,
             metadata: None,
         }),
-        Err(e) => parsed.errors.push(e),
+        Err((line, message)) => parsed.error(line, || message),
     }
     parsed
 }
 
+fn take_record(parsed: &mut Parsed, line: usize, record: Result<Value, String>) {
+    match record.and_then(stopncii_entry) {
+        Ok(e) => parsed.entries.push(e),
+        Err(message) => parsed.error(line, || message),
+    }
+}
+
+/// An array of records, each taken as it is read (no array of values in between).
+struct RecordArray<'p>(&'p mut Parsed);
+
+impl<'de> serde::de::Visitor<'de> for RecordArray<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // In an array, "line" counts records from 1.
+        let mut n = 0;
+        while let Some(record) = seq.next_element::<Value>()? {
+            n += 1;
+            take_record(self.0, n, Ok(record));
+        }
+        Ok(())
+    }
+}
+
 fn parse_stopncii(text: &str) -> Parsed {
-    let mut parsed = Parsed {
-        entries: vec![],
-        errors: vec![],
-    };
-    let records: Vec<(usize, Result<Value, String>)> = if text.trim_start().starts_with('[') {
-        match serde_json::from_str::<Vec<Value>>(text) {
-            // In an array, "line" counts records from 1.
-            Ok(v) => v
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| (i + 1, Ok(r)))
-                .collect(),
-            Err(e) => vec![(e.line(), Err(format!("invalid JSON: {e}")))],
+    let mut parsed = Parsed::default();
+    if text.trim_start().starts_with('[') {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = serde::Deserializer::deserialize_seq(&mut de, RecordArray(&mut parsed))
+            .and_then(|()| de.end());
+        if let Err(e) = read {
+            // Broken JSON: nothing of the array is taken.
+            parsed = Parsed::default();
+            parsed.error(e.line(), || format!("invalid JSON: {e}"));
         }
-    } else {
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                (
-                    i + 1,
-                    serde_json::from_str(l).map_err(|e| format!("invalid JSON: {e}")),
-                )
-            })
-            .collect()
-    };
-    for (line, record) in records {
-        match record.and_then(stopncii_entry) {
-            Ok(e) => parsed.entries.push(e),
-            Err(message) => parsed.errors.push(ListLineError { line, message }),
+        return parsed;
+    }
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
         }
+        let record = serde_json::from_str(l).map_err(|e| format!("invalid JSON: {e}"));
+        take_record(&mut parsed, i + 1, record);
     }
     parsed
 }

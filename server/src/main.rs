@@ -41,7 +41,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use auth::sha256_hex;
 use nearmiss::NearMissWatch;
 use pixelprint::Algorithm;
-use ratelimit::{ItemQuota, RateLimiter};
+use ratelimit::{Cidr, ItemQuota, RateLimiter};
 use state::{AppState, Guards, Limits};
 use storage::{Postgres, Sqlite, Storage};
 use time::now_unix;
@@ -118,12 +118,23 @@ struct Args {
     /// Largest request body in bytes (import bodies: --import-limit).
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
+    /// Largest tip body in bytes (`POST /v1/tips`).
+    #[arg(long, default_value_t = 64 << 10)]
+    tip_body_limit: usize,
     /// Largest import body in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     import_limit: usize,
     /// Most items in one /v1/match request.
     #[arg(long, default_value_t = 1000)]
     max_match_items: usize,
+    /// Most close frame pairs (a query frame and a stored frame within the threshold) one vPDQ
+    /// item may visit; above it the request is refused (422 `too_costly`).
+    #[arg(long, default_value_t = 4_000_000)]
+    vpdq_max_pairs: usize,
+    /// The matching time one /v1/match request may take, in milliseconds; above it the request
+    /// is answered 503 `busy` (checked between short steps of the vPDQ search).
+    #[arg(long, default_value_t = 2000)]
+    match_time_budget_ms: u64,
     /// Largest PDQ threshold a request may use.
     #[arg(long, default_value_t = DEFAULT_PDQ_THRESHOLD)]
     max_pdq_threshold: u32,
@@ -147,6 +158,29 @@ struct Args {
     /// Burst per API key.
     #[arg(long, env = "PIXELPRINT_BURST_KEY", default_value_t = 400.0)]
     burst_key: f64,
+    /// Keyed match items per second per API key (0: no limit).
+    #[arg(long, env = "PIXELPRINT_KEY_ITEM_RATE", default_value_t = 2000.0)]
+    key_item_rate: f64,
+    /// Keyed match items an API key may send at once (at least --max-match-items, or the
+    /// largest requests are refused).
+    #[arg(long, env = "PIXELPRINT_KEY_ITEM_BURST", default_value_t = 20_000.0)]
+    key_item_burst: f64,
+    /// A reverse proxy (an address or `ADDRESS/BITS`, repeatable; the variable takes a
+    /// comma-separated list): for requests from it the client is the rightmost address of
+    /// `X-Forwarded-For` that is not a trusted proxy. Without it the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "PIXELPRINT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<Cidr>,
+    /// Tips a client may send per hour, at most that many at once (0: no limit).
+    #[arg(long, env = "PIXELPRINT_TIPS_PER_HOUR", default_value_t = 4)]
+    tips_per_hour: u64,
+    /// Tips per client per day, refilled evenly over 24 h (0: no limit).
+    #[arg(long, env = "PIXELPRINT_DAILY_TIPS", default_value_t = 10)]
+    daily_tips: u64,
     /// Anonymous match items per second per client (0: no limit).
     #[arg(long, env = "PIXELPRINT_ANON_ITEM_RATE", default_value_t = 2.0)]
     anon_item_rate: f64,
@@ -440,8 +474,12 @@ async fn run(args: Args) -> Result<(), String> {
         body_bytes: args.body_limit,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         import_bytes: args.import_limit,
+        tip_bytes: args.tip_body_limit,
         match_items: args.max_match_items,
         tip_items: 100,
+        trusted_proxies: args.trusted_proxies.clone(),
+        vpdq_max_pairs: args.vpdq_max_pairs,
+        match_time_budget: Duration::from_millis(args.match_time_budget_ms),
         pdq_max_threshold: args.max_pdq_threshold,
         h64_max_threshold: args.max_h64_threshold,
         false_hit_budget: args.false_hit_budget,
@@ -459,12 +497,20 @@ async fn run(args: Args) -> Result<(), String> {
     let guards = Guards {
         ip: RateLimiter::new(args.rate_ip, args.burst_ip),
         key: RateLimiter::new(args.rate_key, args.burst_key),
+        key_items: RateLimiter::new(args.key_item_rate, args.key_item_burst),
         items: ItemQuota {
             client: RateLimiter::new(args.anon_item_rate, args.anon_item_burst),
             client_daily: RateLimiter::daily(args.anon_daily_items),
             origin: RateLimiter::new(args.origin_item_rate, args.origin_item_burst),
             origin_daily: RateLimiter::daily(args.origin_daily_items),
         },
+        tips: [
+            RateLimiter::new(
+                args.tips_per_hour as f64 / 3600.0,
+                args.tips_per_hour as f64,
+            ),
+            RateLimiter::daily(args.daily_tips),
+        ],
         near_miss: NearMissWatch::new(
             Duration::from_secs(args.near_miss_window_secs),
             args.near_miss_limit,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 
 use pixelprint::hash::HashValue;
 use pixelprint::matching::{match_against, Query as HashQuery};
@@ -17,9 +17,9 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::catalog::{Catalog, VideoHit};
+use crate::catalog::{search_vpdq, Catalog, VideoBudget, VideoHit, VideoSearchError};
 use crate::error::ApiError;
-use crate::model::{BANK_ALGORITHMS, MAX_VPDQ_FRAMES};
+use crate::model::{BANK_ALGORITHMS, MAX_QUERY_VPDQ_FRAMES};
 use crate::thresholds::{threshold_algorithms, Admission, Rules};
 
 /// PDQ hashes of lower quality are not matched (the reference's rule).
@@ -272,9 +272,9 @@ fn pdq_hash(hex: &str) -> Result<PdqHash, String> {
 
 /// Checks a vPDQ item's frames (messages name the frame's position).
 fn check_vpdq(frames: &[VpdqFrame]) -> Result<Vec<VpdqFeature>, String> {
-    if frames.is_empty() || frames.len() > MAX_VPDQ_FRAMES {
+    if frames.is_empty() || frames.len() > MAX_QUERY_VPDQ_FRAMES {
         return Err(format!(
-            "vpdq has 1..={MAX_VPDQ_FRAMES} frames, found {}",
+            "vpdq has 1..={MAX_QUERY_VPDQ_FRAMES} frames, found {}",
             frames.len()
         ));
     }
@@ -409,18 +409,39 @@ pub struct VerdictResponse {
     pub results: Vec<ItemVerdict>,
 }
 
-/// The stored videos an item's vPDQ frames match; `Err` when no frame may be matched.
-fn search_videos(catalog: &Catalog, q: &Query, radius: u32) -> Result<Vec<VideoHit>, NotMatchable> {
+/// The stored videos an item's vPDQ frames match (none without frames).
+pub type VideoOutcome = Result<Vec<VideoHit>, NotMatchable>;
+
+/// Searches the stored videos for item `item`'s vPDQ frames at `radius` within `budget`,
+/// taking the catalog's lock only in short holds (see [`crate::catalog::search_vpdq`]). The
+/// inner `Err` when no frame may be matched; the outer one when the budget runs out.
+pub fn search_videos(
+    catalog: &RwLock<Catalog>,
+    item: usize,
+    q: &Query,
+    radius: u32,
+    budget: &VideoBudget,
+) -> Result<VideoOutcome, ApiError> {
     let Some(frames) = &q.vpdq else {
-        return Ok(Vec::new());
+        return Ok(Ok(Vec::new()));
     };
     if !frames.iter().any(VpdqFeature::is_matchable) {
-        return Err(NotMatchable {
+        return Ok(Err(NotMatchable {
             algorithm: Algorithm::Vpdq.name(),
             reason: format!("no frame has pdq quality {PDQ_MIN_QUALITY} or more"),
-        });
+        }));
     }
-    Ok(catalog.search_vpdq(frames, radius))
+    match search_vpdq(catalog, frames, radius, budget) {
+        Ok(hits) => Ok(Ok(hits)),
+        Err(VideoSearchError::TooManyPairs { max }) => Err(ApiError::TooCostly {
+            item,
+            message: format!(
+                "the vpdq frames of item {item} are within the threshold of more than {max} \
+                 stored frames in all; send fewer or more varied frames"
+            ),
+        }),
+        Err(VideoSearchError::OutOfTime) => Err(ApiError::Busy(budget.time_ms)),
+    }
 }
 
 /// An anonymous caller's verdict on one checked item under `rules`, and whether it was a near
@@ -430,13 +451,13 @@ pub fn verdict_query(
     rules: &Rules,
     item: usize,
     q: &Query,
+    videos: VideoOutcome,
     near: bool,
     categories: &HashMap<String, String>,
 ) -> (ItemVerdict, bool) {
     let catalog = rules.catalog;
     let outcome = match_against(catalog, &q.hashes, &rules.search_policy(near));
-    // Videos are matched at the PDQ threshold only: the vPDQ matcher's verdict is not a distance.
-    let videos = search_videos(catalog, q, rules.video_radius()).unwrap_or_default();
+    let videos = videos.unwrap_or_default();
     let mut matched = false;
     let mut near_hit = false;
     let mut named = BTreeSet::new();
@@ -478,6 +499,7 @@ pub fn match_query(
     rules: &Rules,
     item: usize,
     q: &Query,
+    videos: VideoOutcome,
     banks: Option<&HashSet<String>>,
 ) -> ItemResult {
     let catalog = rules.catalog;
@@ -492,7 +514,7 @@ pub fn match_query(
             ),
         });
     }
-    let videos = match search_videos(catalog, q, rules.video_radius()) {
+    let videos = match videos {
         Ok(videos) => videos,
         Err(n) => {
             not_matchable.push(n);

@@ -33,8 +33,13 @@ pub fn bank_algorithm_names() -> String {
     BANK_ALGORITHMS.map(Algorithm::name).join(", ")
 }
 
-/// Most frames a stored or queried vPDQ hash may hold (a day of video at one hash a second).
+/// Most frames a stored vPDQ hash may hold (a day of video at one hash a second; imports
+/// carry them, up to `--import-limit`).
 pub const MAX_VPDQ_FRAMES: usize = 86_400;
+
+/// Most frames of a vPDQ query item: what the default 1 MiB body holds (a frame is about 130
+/// bytes of JSON), two hours and a quarter at one hash a second.
+pub const MAX_QUERY_VPDQ_FRAMES: usize = 8_000;
 
 /// Parses a vPDQ hash in the reference text format (`frameNumber,quality,pdqHex,timestamp`
 /// per line) within [`MAX_VPDQ_FRAMES`].

@@ -5,12 +5,17 @@
 //! request), and the anonymous match quota ([`ItemQuota`]): items per client and per `Origin`,
 //! each with a per-second bucket and a daily budget (a bucket that holds a day's budget and
 //! refills it over 24 hours). Clients are counted by [`client_group`]: an IPv4 address, or an
-//! IPv6 address's /64 (one subscriber's usual allocation).
+//! IPv6 address's /64 (one subscriber's usual allocation). Behind a reverse proxy the client's
+//! address is taken from `X-Forwarded-For`, but only when the peer is a trusted proxy
+//! ([`client_ip`], `--trusted-proxy`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Instant;
+
+use axum::http::HeaderMap;
 
 pub struct RateLimiter {
     rate: f64,
@@ -129,6 +134,96 @@ pub fn client_group(ip: IpAddr) -> String {
     }
 }
 
+/// A network, `ADDRESS/BITS` (a bare address is one host). IPv4-mapped IPv6 addresses are
+/// compared as IPv4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u8,
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, bits) = s.split_once('/').map_or((s, None), |(a, b)| (a, Some(b)));
+        let net = canonical(
+            addr.parse::<IpAddr>()
+                .map_err(|e| format!("{addr:?} is not an IP address: {e}"))?,
+        );
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("prefix length is 0..={max}, found {b:?}"))?,
+        };
+        Ok(Cidr { net, bits })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let prefix = |bits: u8, width: u32| -> u128 {
+            if bits == 0 {
+                0
+            } else {
+                (!0u128 << (width - u32::from(bits))) & (!0u128 >> (128 - width))
+            }
+        };
+        match (self.net, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let m = prefix(self.bits, 32);
+                u128::from(u32::from(n)) & m == u128::from(u32::from(a)) & m
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let m = prefix(self.bits, 128);
+                u128::from(n) & m == u128::from(a) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the peer's, unless the peer is one of the `trusted` proxies; then the
+/// rightmost address of `X-Forwarded-For` that is not a trusted proxy (the hops to its right
+/// were appended by proxies we trust; what is left of it the client may have written). The
+/// header is never read when the peer is not trusted. A hop that is not an address ends the
+/// walk at the last trusted one.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
 /// The anonymous match quota, charged per item: per client group a per-second bucket and a
 /// daily budget, and the same per `Origin` header (a page of another site calling the API from
 /// its visitors' browsers).
@@ -183,6 +278,52 @@ impl ItemQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_forwarded_hop_behind_a_trusted_proxy() {
+        let trusted: Vec<Cidr> = ["10.0.0.0/8", "::1"]
+            .iter()
+            .map(|c| c.parse().unwrap())
+            .collect();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let with = |xff: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in xff {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        let spoofed = with(&["6.6.6.6, 203.0.113.7, 10.1.2.3"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &spoofed, &trusted),
+            ip("203.0.113.7")
+        );
+        // Two header lines read as one list, in order.
+        let split = with(&["6.6.6.6", "203.0.113.7, 10.1.2.3"]);
+        assert_eq!(client_ip(ip("::1"), &split, &trusted), ip("203.0.113.7"));
+        // An untrusted peer: the header is not read.
+        assert_eq!(
+            client_ip(ip("192.0.2.1"), &spoofed, &trusted),
+            ip("192.0.2.1")
+        );
+        // No header, or garbage at the right: the last trusted address.
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &with(&[]), &trusted),
+            ip("10.0.0.1")
+        );
+        let garbage = with(&["203.0.113.7, unknown"]);
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &garbage, &trusted),
+            ip("10.0.0.1")
+        );
+        // An IPv4-mapped peer is an IPv4 address.
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &spoofed, &trusted),
+            ip("203.0.113.7")
+        );
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("1.2.3.4")));
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refused() {

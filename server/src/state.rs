@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::error::ApiError;
@@ -21,8 +22,16 @@ pub struct Limits {
     /// Time a request body has to arrive once reading it starts (`--body-timeout-secs`).
     pub body_timeout: std::time::Duration,
     pub import_bytes: usize,
+    /// Largest `POST /v1/tips` body (`--tip-body-limit`).
+    pub tip_bytes: usize,
     pub match_items: usize,
     pub tip_items: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    /// Most close frame pairs one vPDQ item may visit (`--vpdq-max-pairs`).
+    pub vpdq_max_pairs: usize,
+    /// The matching time of one request (`--match-time-budget-ms`).
+    pub match_time_budget: Duration,
     /// Largest PDQ threshold a request may ask for.
     pub pdq_max_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
@@ -55,8 +64,12 @@ impl Limits {
             body_bytes: 1 << 10,
             body_timeout: std::time::Duration::from_secs(30),
             import_bytes: 1 << 10,
+            tip_bytes: 1 << 10,
             match_items: 1,
             tip_items: 1,
+            trusted_proxies: Vec::new(),
+            vpdq_max_pairs: 1_000_000,
+            match_time_budget: Duration::from_secs(10),
             pdq_max_threshold: 31,
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,
@@ -76,8 +89,12 @@ pub struct Guards {
     pub ip: RateLimiter,
     /// Requests per API key.
     pub key: RateLimiter,
+    /// Match items per API key (a keyed request may carry `--max-match-items`).
+    pub key_items: RateLimiter,
     /// Anonymous match items.
     pub items: ItemQuota,
+    /// Tips per client: an hourly bucket and a daily budget, charged per stored tip.
+    pub tips: [RateLimiter; 2],
     pub near_miss: NearMissWatch,
 }
 

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use pixelprint::matching::Policy;
-use pixelprint::Algorithm;
+use pixelprint::{Algorithm, AlgorithmMap};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -173,14 +173,17 @@ impl Rules<'_> {
             policy.with_threshold(a, radius)
         })
     }
+}
 
-    /// The radius of a vPDQ query's frames: the request's PDQ threshold, else the registry's,
-    /// within the cap.
-    pub fn video_radius(&self) -> u32 {
-        let a = Algorithm::Pdq;
-        self.requested(a)
-            .unwrap_or_else(|| a.match_threshold().unwrap_or(0).min(cap(self.limits, a)))
-    }
+/// The radius of a vPDQ query's frames: the request's PDQ threshold, else the registry's,
+/// within the cap. Videos are matched at the PDQ threshold only: the vPDQ matcher's verdict is
+/// not a distance.
+pub fn video_radius(limits: &Limits, requested: Option<&AlgorithmMap<u32>>) -> u32 {
+    let a = Algorithm::Pdq;
+    let threshold = requested
+        .and_then(|r| r.get(a).copied())
+        .unwrap_or_else(|| a.match_threshold().unwrap_or(0));
+    threshold.min(cap(limits, a))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir, ADMIN_KEY};
+use common::{Server, TempDir, ADMIN_KEY, MANY_TIPS};
 use serde_json::{json, Value};
 
 /// The venv's python, as `scripts/common.sh` places it.
@@ -167,7 +167,10 @@ fn last_mod(fetched: &Value) -> i64 {
 #[test]
 fn stopncii_client_fetches_exactly_the_accepted_tips_and_follows_their_lifecycle() {
     let dir = TempDir::new("exchange");
-    let s = Server::start_ready(&dir.0, &["--exchange-page-size", "2"]);
+    let s = Server::start_ready(
+        &dir.0,
+        &[MANY_TIPS, &["--exchange-page-size", "2"]].concat(),
+    );
     let platform = key(&s, &["exchange"], "platform-a");
     let reviewer = key(&s, &["review"], "reviewer");
 
@@ -384,7 +387,7 @@ fn stopncii_client_fetches_exactly_the_accepted_tips_and_follows_their_lifecycle
 #[test]
 fn exchange_routes_require_a_platform_key_in_both_headers() {
     let dir = TempDir::new("exchange-auth");
-    let s = Server::start_ready(&dir.0, &[]);
+    let s = Server::start_ready(&dir.0, MANY_TIPS);
     let platform = key(&s, &["exchange"], "p");
     let matcher = key(&s, &["match"], "m");
     let reviewer = key(&s, &["review"], "r");
@@ -493,7 +496,10 @@ fn exchange_routes_require_a_platform_key_in_both_headers() {
 #[test]
 fn retention_deletes_what_finished_tips_held() {
     let dir = TempDir::new("exchange-retention");
-    let s = Server::start_ready(&dir.0, &["--tip-retention-secs", "5"]);
+    let s = Server::start_ready(
+        &dir.0,
+        &[MANY_TIPS, &["--tip-retention-secs", "5"]].concat(),
+    );
     let platform = key(&s, &["exchange"], "p");
     let reviewer = key(&s, &["review"], "r");
     let kept = file_tip(&s, json!([{"pdq": pdq(1)}]));
@@ -543,7 +549,10 @@ fn retention_deletes_what_finished_tips_held() {
 #[test]
 fn platform_keys_are_rate_limited_like_other_keys() {
     let dir = TempDir::new("exchange-rate");
-    let s = Server::start_ready(&dir.0, &["--rate-key", "0.001", "--burst-key", "2"]);
+    let s = Server::start_ready(
+        &dir.0,
+        &[MANY_TIPS, &["--rate-key", "0.001", "--burst-key", "2"]].concat(),
+    );
     let platform = key(&s, &["exchange"], "p");
     let other = key(&s, &["exchange"], "q");
     let fetch = |k: &str| {

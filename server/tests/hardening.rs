@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY};
+use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY, MANY_TIPS};
 use serde_json::{json, Value};
 
 fn connect(s: &Server) -> TcpStream {
@@ -661,7 +661,7 @@ fn metrics_read_the_index_at_most_once_an_interval_and_can_require_a_key() {
 #[test]
 fn tips_and_exports_come_in_pages_with_a_next_cursor() {
     let dir = TempDir::new("pages");
-    let s = Server::start_ready(&dir.0, &[]);
+    let s = Server::start_ready(&dir.0, MANY_TIPS);
     for _ in 0..5 {
         assert_eq!(s.post_json("/v1/tips", &tip()).status, 201);
     }

@@ -92,6 +92,25 @@ pub struct VpdqMatch {
 }
 
 impl VpdqMatch {
+    /// The result for these counts of usable and matched frames: the percentages as both
+    /// references compute them (`matched * 100 / usable`, 0 where a side has no usable frame).
+    /// For matchers that count the frames another way than [`match_vpdq`] (from an index).
+    pub fn from_counts(
+        query_frames: usize,
+        target_frames: usize,
+        query_matched: usize,
+        target_matched: usize,
+    ) -> VpdqMatch {
+        VpdqMatch {
+            query_percent: percent(query_matched, query_frames),
+            target_percent: percent(target_matched, target_frames),
+            query_frames,
+            target_frames,
+            query_matched,
+            target_matched,
+        }
+    }
+
     /// python-threatexchange's verdict (`VPDQSignal.compare_hash` defaults): the query's
     /// share at least 80 % (and the target's at least 0 %).
     pub fn is_match(&self) -> bool {
@@ -148,14 +167,7 @@ pub fn match_vpdq(
     } else {
         (count_found(&q, &t, options), count_found(&t, &q, options))
     };
-    VpdqMatch {
-        query_percent: percent(query_matched, q.len()),
-        target_percent: percent(target_matched, t.len()),
-        query_frames: q.len(),
-        target_frames: t.len(),
-        query_matched,
-        target_matched,
-    }
+    VpdqMatch::from_counts(q.len(), t.len(), query_matched, target_matched)
 }
 
 #[cfg(test)]

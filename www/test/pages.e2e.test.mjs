@@ -50,7 +50,9 @@ let browser;
 let rgbaItem;
 const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-pages-'));
 before(async () => {
-  server = await startServer({ adminKey: ADMIN_KEY, args: ['--public-category', `${CATEGORY_BANK}=${CATEGORY}`] });
+  // The page tests file more tips from 127.0.0.1 than the anonymous tip quota allows.
+  server = await startServer({ adminKey: ADMIN_KEY, args: ['--public-category', `${CATEGORY_BANK}=${CATEGORY}`,
+    '--tips-per-hour', '1000', '--daily-tips', '1000'] });
   rgbaItem = cliItem(RGBA);
   for (const [name, file] of [[BANK, RGBA], [CATEGORY_BANK, CATEGORISED]]) {
     const bank = await server.api('POST', '/v1/banks', { name, description: 'page tests' });

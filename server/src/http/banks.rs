@@ -149,9 +149,11 @@ struct LineError<'a> {
     message: &'a str,
 }
 
+/// An import's answer: the first errors (`import::MAX_REPORTED_ERRORS`) and how many there are.
 #[derive(Serialize)]
 struct ImportReport<'a> {
     errors: Vec<LineError<'a>>,
+    error_count: usize,
     imported: usize,
 }
 
@@ -160,6 +162,7 @@ struct ImportReport<'a> {
 struct ImportRejected<'a> {
     error: ErrorDetail,
     errors: Vec<LineError<'a>>,
+    error_count: usize,
     imported: usize,
 }
 
@@ -434,9 +437,14 @@ async fn import_entries(
     let atomic = params.atomic.unwrap_or(true);
     check_storable_opt(params.metadata.as_deref(), None, "metadata")?;
     let body = read_body(req, &()).await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| ApiError::bad("invalid_utf8", format!("the list is not UTF-8: {e}")))?;
-    let mut parsed = parse_import(text, format, default);
+    // Parsing up to --import-limit of text is CPU work: off the async threads.
+    let mut parsed = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&body)
+            .map_err(|e| ApiError::bad("invalid_utf8", format!("the list is not UTF-8: {e}")))?;
+        Ok::<_, ApiError>(parse_import(text, format, default))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     if format == ImportFormat::Vpdq {
         for e in &mut parsed.entries {
             e.metadata.clone_from(&params.metadata);
@@ -453,14 +461,16 @@ async fn import_entries(
             message: &e.message,
         })
         .collect();
-    if atomic && !errors.is_empty() {
-        let n = errors.len();
+    let error_count = parsed.error_count;
+    if atomic && error_count > 0 {
+        let n = error_count;
         let rejected = ImportRejected {
             error: ErrorDetail::new(
                 "import_rejected",
                 format!("{n} line(s) have errors; nothing was imported (atomic)"),
             ),
             errors,
+            error_count,
             imported: 0,
         };
         return Ok((StatusCode::BAD_REQUEST, Json(rejected)).into_response());
@@ -473,9 +483,10 @@ async fn import_entries(
         state.catch_up().await?;
         ids
     };
-    tracing::info!(imported = ids.len(), rejected = errors.len(), "import");
+    tracing::info!(imported = ids.len(), rejected = error_count, "import");
     Ok(Json(ImportReport {
         errors,
+        error_count,
         imported: ids.len(),
     })
     .into_response())

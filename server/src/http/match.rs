@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
@@ -18,14 +19,17 @@ use axum::Json;
 
 use super::json::JsonBody;
 use super::{AppResult, Routes, St};
+use crate::auth::{bearer, sha256_hex};
 use crate::auth::{Keyed, MatchCaller};
+use crate::catalog::VideoBudget;
 use crate::error::ApiError;
 use crate::matching::{
-    match_query, verdict_query, ItemResult, MatchRequest, MatchResponse, Query, VerdictResponse,
+    match_query, search_videos, verdict_query, ItemResult, MatchRequest, MatchResponse, Query,
+    VerdictResponse, VideoOutcome,
 };
-use crate::ratelimit::{client_group, QuotaRefusal};
+use crate::ratelimit::{client_group, client_ip, take_all, QuotaRefusal};
 use crate::state::AppState;
-use crate::thresholds::Rules;
+use crate::thresholds::{video_radius, Rules};
 use pixelprint::{Algorithm, AlgorithmMap, Family};
 
 pub fn routes() -> Routes {
@@ -73,9 +77,15 @@ async fn match_hashes(
         .map(|(i, item)| item.check(i))
         .collect::<AppResult<Vec<_>>>()?;
     let requested = req.thresholds.map(|t| t.0);
-    let client = client_group(addr.ip());
-    if caller == MatchCaller::Anonymous {
-        charge_anonymous(&state, &client, &headers, queries.len())?;
+    let client = client_group(client_ip(
+        addr.ip(),
+        &headers,
+        &state.limits.trusted_proxies,
+    ));
+    match (caller, bearer(&headers)) {
+        (MatchCaller::Anonymous, _) => charge_anonymous(&state, &client, &headers, queries.len())?,
+        (_, Some(key)) => charge_key(&state, key, queries.len())?,
+        (_, None) => {}
     }
     let m = &state.metrics;
     m.match_requests.fetch_add(1, Ordering::Relaxed);
@@ -87,18 +97,17 @@ async fn match_hashes(
     }
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
     let state2 = Arc::clone(&state);
-    // The searches are CPU work: off the async threads, under the catalog's read lock.
+    // The searches are CPU work: off the async threads.
     let results = tokio::task::spawn_blocking(move || {
-        with_rules(&state2, requested.as_ref(), |rules| {
-            queries
-                .iter()
-                .enumerate()
-                .map(|(i, q)| match_query(rules, i, q, banks.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        each_item(
+            &state2,
+            requested.as_ref(),
+            &queries,
+            |rules, i, q, videos| match_query(rules, i, q, videos, banks.as_ref()),
+        )
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)??;
     m.match_hits.fetch_add(
         results.iter().map(|r| r.matches.len() as u64).sum(),
         Ordering::Relaxed,
@@ -162,6 +171,25 @@ fn charge_anonymous(
     }
 }
 
+/// Charges a keyed request's items to its key (the request itself was charged a token by the
+/// middleware): one request may carry `--max-match-items` items.
+fn charge_key(state: &AppState, key: &str, items: usize) -> AppResult<()> {
+    let limiter = &state.guards.key_items;
+    if let Some(most) = limiter.capacity().filter(|m| items as u64 > *m) {
+        return Err(ApiError::bad_at(
+            "item_count",
+            format!("this server takes at most {most} items at once from a key, found {items}"),
+            None,
+            "items",
+        ));
+    }
+    let key = sha256_hex(key.as_bytes());
+    take_all(&[(limiter, &key)], items as u64).map_err(|secs| {
+        state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::RateLimited(secs)
+    })
+}
+
 /// The request's `Origin` when it names a site other than the one the request was sent to
 /// (`Host`); lower case.
 fn foreign_origin(headers: &HeaderMap) -> Option<String> {
@@ -176,6 +204,34 @@ fn foreign_origin(headers: &HeaderMap) -> Option<String> {
         .map(str::to_ascii_lowercase);
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
     (host.as_deref() != Some(origin_host)).then_some(origin)
+}
+
+/// Runs `f` on each item with the rules of a request that asks for `requested` thresholds and
+/// the item's video hits, within the request's budget (`--match-time-budget-ms`,
+/// `--vpdq-max-pairs`). The catalog's lock is taken per item, and inside a vPDQ search per
+/// short hold, never for the whole request: a writer (and every request queued behind it, the
+/// lock preferring writers) waits for one item at most.
+fn each_item<T>(
+    state: &AppState,
+    requested: Option<&AlgorithmMap<u32>>,
+    queries: &[Query],
+    mut f: impl FnMut(&Rules, usize, &Query, VideoOutcome) -> T,
+) -> AppResult<Vec<T>> {
+    let limits = &state.limits;
+    let budget = VideoBudget {
+        max_pairs: limits.vpdq_max_pairs,
+        deadline: Instant::now() + limits.match_time_budget,
+        time_ms: limits.match_time_budget.as_millis() as u64,
+    };
+    let radius = video_radius(limits, requested);
+    queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let videos = search_videos(&state.catalog, i, q, radius, &budget)?;
+            Ok(with_rules(state, requested, |rules| f(rules, i, q, videos)))
+        })
+        .collect()
 }
 
 /// Runs `f` with the rules of a request that asks for `requested` thresholds, under the
@@ -218,23 +274,17 @@ async fn anonymous_answer(
     }
     let state2 = Arc::clone(state);
     let (results, near_misses) = tokio::task::spawn_blocking(move || {
-        with_rules(&state2, None, |rules| {
-            let categories = &state2.limits.public_categories;
-            let mut near_misses = 0u64;
-            let results = queries
-                .iter()
-                .enumerate()
-                .map(|(i, q)| {
-                    let (verdict, near_miss) = verdict_query(rules, i, q, near, categories);
-                    near_misses += u64::from(near_miss);
-                    verdict
-                })
-                .collect::<Vec<_>>();
-            (results, near_misses)
-        })
+        let categories = &state2.limits.public_categories;
+        let mut near_misses = 0u64;
+        let results = each_item(&state2, None, &queries, |rules, i, q, videos| {
+            let (verdict, near_miss) = verdict_query(rules, i, q, videos, near, categories);
+            near_misses += u64::from(near_miss);
+            verdict
+        })?;
+        Ok::<_, ApiError>((results, near_misses))
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)??;
     let m = &state.metrics;
     m.match_hits.fetch_add(
         results.iter().filter(|r| r.matched).count() as u64,

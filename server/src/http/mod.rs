@@ -30,7 +30,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{bearer, sha256_hex};
 use crate::error::ApiError;
-use crate::ratelimit::client_group;
+use crate::ratelimit::{client_group, client_ip};
 use crate::state::AppState;
 use json::{BodyLimit, BodyTimeout};
 
@@ -45,6 +45,9 @@ pub fn routes(state: Arc<AppState>) -> Router {
     let import = banks::import_routes()
         .layer(DefaultBodyLimit::max(limits.import_bytes))
         .layer(axum::Extension(BodyLimit(limits.import_bytes)));
+    let tip = tips::create_routes()
+        .layer(DefaultBodyLimit::max(limits.tip_bytes))
+        .layer(axum::Extension(BodyLimit(limits.tip_bytes)));
     let v1 = Router::new()
         .merge(r#match::routes())
         .merge(tips::routes())
@@ -54,6 +57,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)
+        .merge(tip)
         .merge(ops::v1_routes())
         .layer(axum::Extension(BodyTimeout(limits.body_timeout)))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
@@ -106,7 +110,8 @@ async fn rate_limit(
     next: Next,
 ) -> Response {
     let guards = &state.guards;
-    let mut verdict = guards.ip.take(&client_group(addr.ip()));
+    let client = client_ip(addr.ip(), req.headers(), &state.limits.trusted_proxies);
+    let mut verdict = guards.ip.take(&client_group(client));
     if verdict.is_ok() {
         let headers = req.headers();
         let platform_key = || {

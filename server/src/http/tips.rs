@@ -11,7 +11,9 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query as UrlQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
@@ -24,16 +26,22 @@ use crate::error::ApiError;
 use crate::exchange::stopncii::feed_hashes;
 use crate::matching::HashItem;
 use crate::model::{case_number, FeedStatus, Feedback, TipRecord, TipTransition, TIP_STATUSES};
+use crate::ratelimit::{client_group, client_ip, take_all};
 use crate::state::AppState;
 use crate::time::{now_unix, rfc3339};
 
 pub fn routes() -> Routes {
     Routes::new()
-        .route("/v1/tips", post(create_tip).get(list_tips))
+        .route("/v1/tips", get(list_tips))
         .route("/v1/tips/categories", get(tip_categories))
         .route("/v1/tips/{tip_id}", get(get_tip).patch(update_tip))
         .route("/v1/tips/{tip_id}/review", post(review_tip))
         .route("/v1/tips/{tip_id}/withdraw", post(withdraw_tip))
+}
+
+/// `POST /v1/tips`, apart: its body has its own limit (`--tip-body-limit`).
+pub fn create_routes() -> Routes {
+    Routes::new().route("/v1/tips", post(create_tip))
 }
 
 const TIP_CATEGORIES: [(&str, &str); 5] = [
@@ -182,6 +190,8 @@ struct CategoryList {
 
 async fn create_tip(
     State(state): St,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<TipRequest>,
 ) -> AppResult<(StatusCode, Json<TipReceipt>)> {
     let max = state.limits.tip_items;
@@ -255,6 +265,17 @@ async fn create_tip(
             ));
         }
     }
+    // Charged once the tip is valid: a client's budget counts the tips it stores.
+    let client = client_group(client_ip(
+        addr.ip(),
+        &headers,
+        &state.limits.trusted_proxies,
+    ));
+    let [hourly, daily] = &state.guards.tips;
+    take_all(&[(hourly, &client), (daily, &client)], 1).map_err(|secs| {
+        state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::RateLimited(secs)
+    })?;
     let id = random_hex(16)?;
     let token = random_hex(32)?;
     let now = now_unix();

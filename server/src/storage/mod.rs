@@ -27,6 +27,9 @@ pub enum StorageError {
     /// The write conflicts with what is stored (a bank that exists already).
     #[error("{0}")]
     Conflict(String),
+    /// Another process held the database's write lock for longer than the wait allowed.
+    #[error("storage busy: {0}")]
+    Busy(String),
     #[error("storage: {0}")]
     Backend(String),
 }

@@ -1,11 +1,19 @@
 //! SQLite, the embedded default: one file under the data directory, WAL, `synchronous=FULL`,
 //! so an acknowledged write survives `kill -9` and power loss. Several processes may share the
 //! file on one machine (SQLite's own locking); they follow each other through the change log.
+//!
+//! One connection writes; [`READERS`] read-only connections read, so an API key check or the
+//! change-log poll never waits behind a long import (in WAL, readers see the last commit and
+//! do not block the writer). Writes take the write lock when their transaction begins
+//! (`BEGIN IMMEDIATE`) and wait up to [`BUSY_WAIT`] for another process's; past that the
+//! caller gets [`StorageError::Busy`] (503), never a 500.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
@@ -30,12 +38,29 @@ fn sql(statement: &str) -> String {
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Backend(e.to_string())
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            StorageError::Busy(e.to_string())
+        } else {
+            StorageError::Backend(e.to_string())
+        }
     }
 }
 
+/// Read-only connections beside the writer.
+pub const READERS: usize = 4;
+
+/// How long a statement waits for another connection's lock (SQLite's busy handler retries
+/// meanwhile). A whole 64 MiB import commits well within it.
+pub const BUSY_WAIT: Duration = Duration::from_secs(60);
+
 pub struct Sqlite {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 /// The entry tables; the others are in [`super::SHARED_SCHEMA`].
@@ -67,7 +92,7 @@ impl Sqlite {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
         for (table, column, kind) in ADDED_COLUMNS {
@@ -81,14 +106,38 @@ impl Sqlite {
             }
         }
         conn.execute_batch(ADDED_INDEXES)?;
+
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                r.busy_timeout(BUSY_WAIT)?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Sqlite {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A free read-only connection, else the next one in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        let k = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[k].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -126,8 +175,9 @@ fn read_all<T>(
 
 impl Storage for Sqlite {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.reader();
+        // One read transaction: the entries and the checkpoint from the same snapshot.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
             r.get(0)
         })?;
@@ -141,7 +191,7 @@ impl Storage for Sqlite {
     }
 
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT c.seq, c.op, c.entry_id, e.bank, e.algorithm, e.hash, e.metadata
              FROM changes c LEFT JOIN entries e ON e.id = c.entry_id
@@ -151,7 +201,7 @@ impl Storage for Sqlite {
     }
 
     fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "INSERT INTO banks (name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![name, description],
@@ -165,13 +215,13 @@ impl Storage for Sqlite {
     }
 
     fn list_banks(&self) -> Result<Vec<Bank>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(LIST_BANKS)?;
         read_all(&mut stmt, [], |r| read::bank(r))
     }
 
     fn bank_settings(&self) -> Result<HashMap<String, BankSettings>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(BANK_SETTINGS)?;
         Ok(read_all(&mut stmt, [], |r| read::bank_settings(r))?
             .into_iter()
@@ -179,7 +229,7 @@ impl Storage for Sqlite {
     }
 
     fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "UPDATE banks SET settings = ?2 WHERE name = ?1",
             params![name, settings],
@@ -188,7 +238,7 @@ impl Storage for Sqlite {
     }
 
     fn bank_exists(&self, name: &str) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.reader();
         Ok(conn
             .query_row("SELECT 1 FROM banks WHERE name = ?1", [name], |_| Ok(()))
             .optional()?
@@ -196,8 +246,8 @@ impl Storage for Sqlite {
     }
 
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ids = Vec::with_capacity(entries.len());
         {
             let mut add = tx.prepare(
@@ -216,8 +266,8 @@ impl Storage for Sqlite {
     }
 
     fn delete_entry(&self, bank: &str, id: i64) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
             "DELETE FROM entries WHERE id = ?1 AND bank = ?2",
             params![id, bank],
@@ -233,7 +283,7 @@ impl Storage for Sqlite {
     }
 
     fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT id, bank, algorithm, hash, metadata FROM entries
              WHERE bank = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
@@ -243,7 +293,7 @@ impl Storage for Sqlite {
     }
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(
             &format!(
                 "INSERT INTO tips ({TIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -265,7 +315,7 @@ impl Storage for Sqlite {
     }
 
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = ?1"))?;
         let mut found = stmt.query([id])?;
         found.next()?.map(read::tip).transpose()
@@ -277,7 +327,7 @@ impl Storage for Sqlite {
         after: Option<(i64, &str)>,
         limit: usize,
     ) -> Result<Vec<TipRecord>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&format!(
             "SELECT {TIP_COLUMNS} FROM tips WHERE (?1 IS NULL OR status = ?1)
              AND (?2 IS NULL OR created_at > ?2 OR (created_at = ?2 AND id > ?3))
@@ -289,7 +339,7 @@ impl Storage for Sqlite {
     }
 
     fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(
             "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -305,8 +355,8 @@ impl Storage for Sqlite {
     }
 
     fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let revoked = tx.execute(
             &format!(
                 "UPDATE api_keys SET revoked_at = ?2
@@ -326,7 +376,7 @@ impl Storage for Sqlite {
     }
 
     fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let scopes: Option<String> = conn
             .query_row(
                 "SELECT scopes FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL
@@ -339,15 +389,15 @@ impl Storage for Sqlite {
     }
 
     fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>> {
-        let conn = self.conn();
+        let conn = self.reader();
         Ok(conn
             .query_row(API_KEY_LABEL, [key_sha256], |r| r.get(0))
             .optional()?)
     }
 
     fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(TIP_SET_STATUS, params![id, t.status, t.now])?;
         if n == 0 {
             return Ok(false);
@@ -369,7 +419,8 @@ impl Storage for Sqlite {
     }
 
     fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)> {
-        let mut conn = self.conn();
+        let mut conn = self.reader();
+        // A read transaction: one snapshot for the records and their feedback.
         let tx = conn.transaction()?;
         let p = params![
             after.last_mod,
@@ -386,8 +437,8 @@ impl Storage for Sqlite {
     }
 
     fn put_feedback(&self, feedback: &[Feedback], published_only: bool) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut stored = 0;
         {
             let mut put = tx.prepare(if published_only {
@@ -413,14 +464,14 @@ impl Storage for Sqlite {
     }
 
     fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(TIP_FEEDBACK)?;
         read_all(&mut stmt, [tip_id], |r| read::feedback(r))
     }
 
     fn purge(&self, before: i64) -> Result<Purged> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let purged = Purged {
             tips: tx.execute(PURGE_TIPS, [before])? as u64,
             feed_hashes: tx.execute(PURGE_FEED, [before])? as u64,
@@ -431,8 +482,8 @@ impl Storage for Sqlite {
     }
 
     fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         match config {
             None => {
                 tx.execute(&sql(source_sql::REMOVE), [bank])?;
@@ -449,20 +500,20 @@ impl Storage for Sqlite {
     }
 
     fn list_sources(&self) -> Result<Vec<SourceRow>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(source_sql::LIST)?;
         read_all(&mut stmt, [], |r| read::source(r))
     }
 
     fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(&sql(source_sql::CLAIM), params![bank, now, lease_until])?;
         Ok(n > 0)
     }
 
     fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut applied = PageApplied::default();
         {
             let mut find = tx.prepare(&sql(source_sql::FIND))?;
@@ -506,7 +557,7 @@ impl Storage for Sqlite {
     }
 
     fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(
             &sql(source_sql::FAILED),
             params![bank, f.error, f.at, f.next_attempt, f.failures],
@@ -515,13 +566,13 @@ impl Storage for Sqlite {
     }
 
     fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.execute(&sql(source_sql::SCHEDULE), params![bank, next_attempt])?;
         Ok(())
     }
 
     fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&sql(source_sql::ENTRY_SOURCE))?;
         let mut out = Vec::new();
         for &id in ids {
@@ -532,13 +583,13 @@ impl Storage for Sqlite {
         Ok(out)
     }
     fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let conn = self.conn();
+        let conn = self.writer();
         let mut stmt = conn.prepare(LIST_API_KEYS)?;
         read_all(&mut stmt, [], |r| read::api_key(r))
     }
 
     fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         let n = conn.execute(
             "UPDATE api_keys SET revoked_at = ?2
              WHERE substr(key_sha256, 1, ?3) = ?1 AND revoked_at IS NULL",

@@ -23,6 +23,11 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
+/// Flags for a server whose test files more tips from one address than the anonymous tip quota
+/// (`--tips-per-hour`, `--daily-tips`) allows.
+#[allow(dead_code)]
+pub const MANY_TIPS: &[&str] = &["--tips-per-hour", "1000", "--daily-tips", "1000"];
+
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         let nanos = std::time::SystemTime::now()
