@@ -177,7 +177,7 @@ impl Storage for Sqlite {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
         let mut conn = self.reader();
         // One read transaction: the entries and the checkpoint from the same snapshot.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction()?;
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
             r.get(0)
         })?;
