@@ -21,11 +21,13 @@ use super::{AppResult, Routes, St};
 use crate::auth::{Keyed, MatchCaller};
 use crate::error::ApiError;
 use crate::matching::{
-    match_query, verdict_query, MatchRequest, MatchResponse, Query, VerdictResponse,
+    evaluate, keyed_result, verdict, Evaluation, MatchHit, MatchRequest, MatchResponse, Query,
+    VerdictResponse,
 };
 use crate::ratelimit::{client_group, QuotaRefusal};
 use crate::state::AppState;
 use crate::thresholds::Rules;
+use crate::webhooks::queue_matches;
 use pixelprint::{Algorithm, AlgorithmMap, Family};
 
 pub fn routes() -> Routes {
@@ -52,6 +54,7 @@ async fn match_hashes(
         for (field, given) in [
             ("banks", req.banks.is_some()),
             ("thresholds", req.thresholds.is_some()),
+            ("include_shadow", req.include_shadow.is_some()),
         ] {
             if given {
                 return Err(ApiError::bad_at(
@@ -86,24 +89,40 @@ async fn match_hashes(
         return Ok(Json(answer).into_response());
     }
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
+    let include_shadow = req.include_shadow.unwrap_or(false);
     let state2 = Arc::clone(&state);
     // The searches are CPU work: off the async threads, under the catalog's read lock.
-    let results = tokio::task::spawn_blocking(move || {
+    let evaluations = tokio::task::spawn_blocking(move || {
         with_rules(&state2, requested.as_ref(), |rules| {
             queries
                 .iter()
-                .enumerate()
-                .map(|(i, q)| match_query(rules, i, q, banks.as_ref()))
+                .map(|q| evaluate(rules, q, false, banks.as_ref()))
                 .collect::<Vec<_>>()
         })
     })
     .await
     .map_err(ApiError::internal)?;
+    m.count_controls(&evaluations);
+    queue_matches(&state, "keyed", active_matches(&evaluations));
+    let results: Vec<_> = evaluations
+        .into_iter()
+        .enumerate()
+        .map(|(i, ev)| keyed_result(i, ev, include_shadow))
+        .collect();
     m.match_hits.fetch_add(
         results.iter().map(|r| r.matches.len() as u64).sum(),
         Ordering::Relaxed,
     );
     Ok(Json(MatchResponse { results }).into_response())
+}
+
+/// The matches in active banks, with their items' positions: what webhooks are told.
+fn active_matches(evaluations: &[Evaluation]) -> Vec<(usize, MatchHit)> {
+    evaluations
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ev)| ev.matches.iter().map(move |h| (i, h.clone())))
+        .collect()
 }
 
 /// Charges an anonymous request's items to its client group and to its `Origin` when that is
@@ -192,24 +211,29 @@ async fn anonymous_answer(
         }
     }
     let state2 = Arc::clone(state);
-    let (results, near_misses) = tokio::task::spawn_blocking(move || {
+    let evaluations = tokio::task::spawn_blocking(move || {
         with_rules(&state2, None, |rules| {
-            let categories = &state2.limits.public_categories;
-            let mut near_misses = 0u64;
-            let results = queries
+            queries
                 .iter()
-                .enumerate()
-                .map(|(i, q)| {
-                    let (verdict, near_miss) = verdict_query(rules, i, q, near, categories);
-                    near_misses += u64::from(near_miss);
-                    verdict
-                })
-                .collect::<Vec<_>>();
-            (results, near_misses)
+                .map(|q| evaluate(rules, q, near, None))
+                .collect::<Vec<_>>()
         })
     })
     .await
     .map_err(ApiError::internal)?;
+    state.metrics.count_controls(&evaluations);
+    let categories = &state.limits.public_categories;
+    let mut near_misses = 0u64;
+    let results: Vec<_> = evaluations
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let (v, near_miss) = verdict(i, ev, categories);
+            near_misses += u64::from(near_miss);
+            v
+        })
+        .collect();
+    queue_matches(state, "anonymous", active_matches(&evaluations));
     let m = &state.metrics;
     m.match_hits.fetch_add(
         results.iter().filter(|r| r.matched).count() as u64,

@@ -14,6 +14,7 @@ mod keys;
 mod r#match;
 mod ops;
 mod tips;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -47,6 +48,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .merge(tips::routes())
         .merge(banks::routes())
         .merge(keys::routes())
+        .merge(webhooks::routes())
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)

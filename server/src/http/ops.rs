@@ -114,6 +114,42 @@ async fn metrics(State(state): St) -> Response {
         "Background index rebuilds.",
         m.rebuilds.load(r),
     );
+    counter(
+        "pixelprint_suppressed_matches_total",
+        "Matches withheld because their item matched an entry of a negative bank.",
+        m.suppressed_matches.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_queued_total",
+        "Webhook deliveries queued.",
+        m.webhook_queued.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_delivered_total",
+        "Webhook deliveries a receiver accepted (2xx).",
+        m.webhook_delivered.load(r),
+    );
+    counter(
+        "pixelprint_webhook_attempts_failed_total",
+        "Failed webhook attempts that will be retried.",
+        m.webhook_failed_attempts.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_dead_total",
+        "Webhook deliveries dead-lettered after their last attempt.",
+        m.webhook_dead.load(r),
+    );
+    out.push_str("# HELP pixelprint_shadow_matches_total Matches in banks in shadow mode, by bank.\n# TYPE pixelprint_shadow_matches_total counter\n");
+    for (bank, n) in m
+        .shadow_matches
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        out.push_str(&format!(
+            "pixelprint_shadow_matches_total{{bank=\"{bank}\"}} {n}\n"
+        ));
+    }
     let (counts, pending) = {
         let c = state.catalog.read().unwrap_or_else(|e| e.into_inner());
         (c.counts(), c.pending())

@@ -4,7 +4,10 @@
 use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
-use crate::model::{bank_algorithm, Bank, BankSettings, Change, ChangeOp, StoredEntry, TipRecord};
+use crate::model::{
+    bank_algorithm, Bank, BankSettings, Change, ChangeOp, DeliveryRecord, StoredEntry, TipRecord,
+    Webhook,
+};
 
 /// The columns of `tips`, in the order [`tip`] reads them.
 pub(super) const TIP_COLUMNS: &str =
@@ -40,7 +43,8 @@ pub(super) fn change(r: &impl Columns) -> Result<Change> {
     let op = r.text(1)?;
     let id = r.int(2)?;
     let op = match (op.as_str(), r.opt_text(3)?) {
-        ("del", _) => Some(ChangeOp::Remove(id)),
+        // `off`: the entry was disabled (`on`, re-enabled, reads as an addition).
+        ("del" | "off", _) => Some(ChangeOp::Remove(id)),
         (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
             id,
             bank,
@@ -85,5 +89,31 @@ pub(super) fn tip(r: &impl Columns) -> Result<TipRecord> {
         items_json: r.text(7)?,
         created_at: r.int(8)?,
         updated_at: r.int(9)?,
+    })
+}
+
+/// A `webhooks` row read as `super::WEBHOOK_COLUMNS`.
+pub(super) fn webhook(r: &impl Columns) -> Result<Webhook> {
+    Ok(Webhook {
+        id: r.text(0)?,
+        bank: r.text(1)?,
+        url: r.text(2)?,
+        secret: r.text(3)?,
+        events: r.text(4)?.split_whitespace().map(String::from).collect(),
+        created_at: r.int(5)?,
+    })
+}
+
+/// A `webhook_deliveries` row read as `super::DELIVERY_COLUMNS`.
+pub(super) fn delivery(r: &impl Columns) -> Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: r.text(0)?,
+        webhook_id: r.text(1)?,
+        status: r.text(2)?,
+        attempts: r.int(3)?,
+        next_attempt_ms: r.int(4)?,
+        last_error: r.opt_text(5)?,
+        created_at: r.int(6)?,
+        payload: r.text(7)?,
     })
 }

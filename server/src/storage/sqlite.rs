@@ -9,11 +9,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, LIST_BANKS, SHARED_SCHEMA,
+    DeliveryOutcome, Result, Storage, StorageError, ADDED_COLUMNS, BANK_SETTINGS, CONTROL_SCHEMA,
+    DELIVERY_COLUMNS, LIST_BANKS, LOAD_ENTRIES, SHARED_SCHEMA, WEBHOOK_COLUMNS,
 };
 use std::collections::HashMap;
 
-use crate::model::{Bank, BankSettings, Change, NewEntry, StoredEntry, TipRecord};
+use crate::model::{
+    Bank, BankSettings, Change, DeliveryRecord, DueDelivery, NewDelivery, NewEntry, StoredEntry,
+    TipRecord, Webhook,
+};
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -57,6 +61,7 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(CONTROL_SCHEMA)?;
         for (table, column, kind) in ADDED_COLUMNS {
             let present: bool = conn.query_row(
                 &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
@@ -114,8 +119,7 @@ impl Storage for Sqlite {
             r.get(0)
         })?;
         let entries = {
-            let mut stmt =
-                tx.prepare("SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id")?;
+            let mut stmt = tx.prepare(LOAD_ENTRIES)?;
             read_all(&mut stmt, [], |r| read::entry(r))?
         };
         tx.commit()?;
@@ -294,6 +298,174 @@ impl Storage for Sqlite {
             )
             .optional()?;
         Ok(scopes.map(|s| s.split_whitespace().map(String::from).collect()))
+    }
+
+    fn set_entry_enabled(
+        &self,
+        bank: &str,
+        id: i64,
+        enabled: bool,
+        now: i64,
+    ) -> Result<Option<bool>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM entries WHERE id = ?1 AND bank = ?2",
+                params![id, bank],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let changed = if enabled {
+            tx.execute("DELETE FROM disabled_entries WHERE entry_id = ?1", [id])?
+        } else {
+            tx.execute(
+                "INSERT INTO disabled_entries (entry_id, disabled_at) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![id, now],
+            )?
+        } > 0;
+        if changed {
+            tx.execute(
+                "INSERT INTO changes (op, entry_id) VALUES (?1, ?2)",
+                params![if enabled { "on" } else { "off" }, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some(changed))
+    }
+
+    fn disabled_entries(&self, bank: &str) -> Result<Vec<i64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT d.entry_id FROM disabled_entries d JOIN entries e ON e.id = d.entry_id
+             WHERE e.bank = ?1 ORDER BY d.entry_id",
+        )?;
+        read_all(&mut stmt, [bank], |r| r.int(0))
+    }
+
+    fn create_webhook(&self, w: &Webhook) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &format!("INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![
+                w.id,
+                w.bank,
+                w.url,
+                w.secret,
+                w.events.join(" "),
+                w.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"
+        ))?;
+        read_all(&mut stmt, [], |r| read::webhook(r))
+    }
+
+    fn delete_webhook(&self, id: &str) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM webhooks WHERE id = ?1", [id])?;
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut add = tx.prepare(&format!(
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})
+                 VALUES (?1, ?2, 'pending', 0, 0, NULL, ?3, ?4)"
+            ))?;
+            for d in deliveries {
+                add.execute(params![d.id, d.webhook_id, d.created_at, d.payload])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the write lock first, so two processes never claim the same row.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let due = {
+            let mut stmt = tx.prepare(
+                "UPDATE webhook_deliveries SET next_attempt_ms = ?2
+                 WHERE id IN (SELECT id FROM webhook_deliveries
+                              WHERE status = 'pending' AND next_attempt_ms <= ?1
+                              ORDER BY next_attempt_ms, id LIMIT ?3)
+                 RETURNING id, webhook_id, payload, attempts",
+            )?;
+            read_all(
+                &mut stmt,
+                params![now_ms, lease_until_ms, limit as i64],
+                |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)),
+            )?
+        };
+        let mut out = Vec::with_capacity(due.len());
+        for (id, webhook_id, payload, attempts) in due {
+            let target = tx
+                .query_row(
+                    "SELECT url, secret FROM webhooks WHERE id = ?1",
+                    [&webhook_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()?;
+            if let Some((url, secret)) = target {
+                out.push(DueDelivery {
+                    id,
+                    url,
+                    secret,
+                    payload,
+                    attempts,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (status, next, error) = outcome.columns();
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4,
+             last_error = ?5 WHERE id = ?1",
+            params![id, status, attempts, next, error],
+        )?;
+        Ok(())
+    }
+
+    fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = ?1
+             ORDER BY created_at, id LIMIT ?2"
+        ))?;
+        read_all(&mut stmt, params![status, limit as i64], |r| {
+            read::delivery(r)
+        })
     }
 }
 
