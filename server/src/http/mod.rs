@@ -1,5 +1,6 @@
 //! The HTTP routes of `docs/api.md`, one module per resource, each with its own router:
-//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`], and
+//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export, controls),
+//! [`webhooks`] (match webhooks and their deliveries), [`keys`], and
 //! [`ops`] (health, readiness, metrics, the OpenAPI document).
 //!
 //! Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
