@@ -276,6 +276,16 @@ async fn attempt(
 mod tests {
     use super::*;
 
+    /// The expected tag is Python's: `hmac.new(b"s3cret-for-the-test", b"1700000000." +
+    /// b'{"a":1}', hashlib.sha256).hexdigest()` (the receiver's check in docs/bank-controls.md).
+    #[test]
+    fn signature_equals_pythons_hmac() {
+        assert_eq!(
+            signature("s3cret-for-the-test", 1_700_000_000, br#"{"a":1}"#),
+            "sha256=3e1151112f5f01d06463b05cbe272ae7e53f9d43001ca9b2faae39d8f78d8282"
+        );
+    }
+
     #[test]
     fn backoff_doubles_up_to_an_hour() {
         let c = WebhookConfig {

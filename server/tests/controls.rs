@@ -508,3 +508,57 @@ fn webhook_deliveries_are_signed_retried_and_dead_lettered() {
     assert_eq!(s.metric("pixelprint_webhook_deliveries_delivered_total"), 1);
     assert_eq!(s.get("/v1/webhooks/deliveries").status, 401, "admins only");
 }
+
+/// A delivery queued before a `kill -9` is sent by the restarted server, with the same id: the
+/// queue is a table, not memory.
+#[test]
+fn a_pending_delivery_survives_kill_9() {
+    let dir = TempDir::new("durable");
+    // The retry is due 3 s after the first attempt: the server is killed before that.
+    let flags = ["--webhook-backoff-ms", "3000", "--webhook-poll-ms", "50"];
+    let s = Server::start_ready(&dir.0, &flags);
+    s.create_bank("b");
+    let h = pdq(61);
+    s.add("b", &[("pdq", &h)]);
+    let receiver = Receiver::start(&[500, 200]);
+    let secret = "durable-secret-0123456789";
+    let r = s.admin(
+        "/v1/banks/b/webhooks",
+        &json!({"url": receiver.url, "secret": secret}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(anonymous_match(&s, &h));
+    let first = receiver.wait_for(1, 10).remove(0);
+    // Killed once the failed attempt is recorded (else the claim's lease, 3 s here, delays it).
+    let start = Instant::now();
+    loop {
+        let list = s
+            .get_auth("/v1/webhooks/deliveries?status=pending", ADMIN_KEY)
+            .json();
+        if list["deliveries"][0]["attempts"] == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.kill9();
+    assert_eq!(receiver.received().len(), 1);
+    let s = Server::start_ready(&dir.0, &flags);
+    let got = receiver.wait_for(2, 15);
+    assert!(signed_by(&got[1], secret));
+    assert_eq!(
+        got[1].headers["x-pixelprint-delivery"],
+        first.headers["x-pixelprint-delivery"]
+    );
+    let start = Instant::now();
+    loop {
+        let list = s
+            .get_auth("/v1/webhooks/deliveries?status=delivered", ADMIN_KEY)
+            .json();
+        if list["deliveries"][0]["attempts"] == 2 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
