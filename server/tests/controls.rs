@@ -379,6 +379,24 @@ fn signed_by(r: &Received, secret: &str) -> bool {
     r.headers["x-pixelprint-signature"] == format!("sha256={hex}")
 }
 
+/// Polls the deliveries in `status` until `check` holds on the listing; panics after 5 s.
+fn wait_deliveries(s: &Server, status: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let list = s
+            .get_auth(
+                &format!("/v1/webhooks/deliveries?status={status}"),
+                ADMIN_KEY,
+            )
+            .json();
+        if check(&list["deliveries"]) {
+            return list;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Webhooks: a match is delivered signed; a 500 is retried with the same delivery id; a
 /// receiver that never accepts gets the configured attempts and the delivery is dead-lettered,
 /// visible to administrators. The anonymous answer says nothing of it.
@@ -481,15 +499,11 @@ fn webhook_deliveries_are_signed_retried_and_dead_lettered() {
         .map(|r| r.headers["x-pixelprint-delivery"].clone())
         .collect();
     assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
-    let start = Instant::now();
-    let dead = loop {
-        let list = s.get_auth("/v1/webhooks/deliveries", ADMIN_KEY).json();
-        if !list["deliveries"].as_array().unwrap().is_empty() {
-            break list;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let dead = wait_deliveries(&s, "dead", |d| !d.as_array().unwrap().is_empty());
+    assert_eq!(
+        dead,
+        s.get_auth("/v1/webhooks/deliveries", ADMIN_KEY).json()
+    );
     let d = &dead["deliveries"][0];
     assert_eq!(dead["deliveries"].as_array().unwrap().len(), 1, "{dead}");
     assert_eq!(d["id"], ids[0].as_str());
@@ -530,17 +544,7 @@ fn a_pending_delivery_survives_kill_9() {
     assert!(anonymous_match(&s, &h));
     let first = receiver.wait_for(1, 10).remove(0);
     // Killed once the failed attempt is recorded (else the claim's lease, 3 s here, delays it).
-    let start = Instant::now();
-    loop {
-        let list = s
-            .get_auth("/v1/webhooks/deliveries?status=pending", ADMIN_KEY)
-            .json();
-        if list["deliveries"][0]["attempts"] == 1 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_deliveries(&s, "pending", |d| d[0]["attempts"] == 1);
     s.kill9();
     assert_eq!(receiver.received().len(), 1);
     let s = Server::start_ready(&dir.0, &flags);
@@ -550,15 +554,5 @@ fn a_pending_delivery_survives_kill_9() {
         got[1].headers["x-pixelprint-delivery"],
         first.headers["x-pixelprint-delivery"]
     );
-    let start = Instant::now();
-    loop {
-        let list = s
-            .get_auth("/v1/webhooks/deliveries?status=delivered", ADMIN_KEY)
-            .json();
-        if list["deliveries"][0]["attempts"] == 2 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "{list}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_deliveries(&s, "delivered", |d| d[0]["attempts"] == 2);
 }
