@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-ADMIN = "bench-admin-key-0123456789"
+ADMIN = "bench-admin-key-0123456789abcdef"
 TRICKLE_INTERVAL = 0.02
 
 

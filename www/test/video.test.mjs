@@ -24,7 +24,7 @@ const consoleMessages = [];
 const tmp = mkdtempSync(join(tmpdir(), 'pixelprint-video-'));
 before(async () => {
   harness = await startHarness({
-    adminKey: 'ppk_video-test-admin',
+    adminKey: 'ppk_video-test-admin-key-of-32-characters',
     onPage: (p) => {
       p.on('console', (m) => consoleMessages.push(m.text()));
       p.on('worker', (w) => w.on('console', (m) => consoleMessages.push(m.text())));
