@@ -23,6 +23,7 @@ mod storage;
 mod sync;
 mod thresholds;
 mod time;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -263,6 +264,20 @@ struct Args {
     /// Wait this long before loading the index (to observe /readyz answering 503).
     #[arg(long, default_value_t = 0, hide = true)]
     load_delay_ms: u64,
+    /// Attempts at a webhook delivery before it is dead-lettered.
+    #[arg(long, env = "PIXELPRINT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    webhook_max_attempts: u32,
+    /// Wait after a webhook delivery's first failed attempt, doubled after each further one (at
+    /// most an hour).
+    #[arg(long, env = "PIXELPRINT_WEBHOOK_BACKOFF_MS", default_value_t = 10_000)]
+    webhook_backoff_ms: u64,
+    /// Longest a webhook receiver may take to answer.
+    #[arg(long, env = "PIXELPRINT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
+    /// How often each process looks for due webhook deliveries.
+    #[arg(long, default_value_t = 500)]
+    webhook_poll_ms: u64,
 }
 
 fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
@@ -517,6 +532,15 @@ async fn run(args: Args) -> Result<(), String> {
         ),
     };
     let state = AppState::new(storage, limits, guards);
+    webhooks::spawn_worker(
+        state.clone(),
+        webhooks::WebhookConfig {
+            max_attempts: args.webhook_max_attempts,
+            backoff: Duration::from_millis(args.webhook_backoff_ms),
+            timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+            poll: Duration::from_millis(args.webhook_poll_ms.max(1)),
+        },
+    )?;
 
     let mut app = http::routes(state.clone());
     if args.www.is_some() || !args.mounts.is_empty() {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::catalog::{search_vpdq, Catalog, VideoBudget, VideoHit, VideoSearchError};
 use crate::error::ApiError;
 use crate::model::{BANK_ALGORITHMS, MAX_QUERY_VPDQ_FRAMES};
-use crate::thresholds::{threshold_algorithms, Admission, Rules};
+use crate::thresholds::{threshold_algorithms, Admission, BankRole, Rules};
 
 /// PDQ hashes of lower quality are not matched (the reference's rule).
 pub const PDQ_MIN_QUALITY: u32 = pixelprint::pdq::PDQ_MIN_QUALITY as u32;
@@ -353,9 +353,12 @@ pub struct MatchRequest {
     pub banks: Option<Vec<String>>,
     #[serde(default)]
     pub thresholds: Option<Thresholds>,
+    /// Keyed callers: show the matches of banks in shadow mode too, flagged `"shadow": true`.
+    #[serde(default)]
+    pub include_shadow: Option<bool>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct MatchHit {
     pub bank: String,
     pub entry_id: String,
@@ -373,6 +376,9 @@ pub struct MatchHit {
     /// vPDQ: share (percent) of the video's usable frames with a close frame in the query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_percent: Option<f64>,
+    /// A match in a bank in shadow mode (shown only when the request asks for them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -385,7 +391,13 @@ pub struct NotMatchable {
 pub struct ItemResult {
     pub item: usize,
     pub matches: Vec<MatchHit>,
+    /// Entries of negative banks (known false positives) the item matches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub negative: Vec<MatchHit>,
     pub not_matchable: Vec<NotMatchable>,
+    /// The matches withheld because the item matches a negative entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<MatchHit>,
 }
 
 #[derive(Debug, Serialize)]
@@ -444,69 +456,39 @@ pub fn search_videos(
     }
 }
 
-/// An anonymous caller's verdict on one checked item under `rules`, and whether it was a near
-/// miss: no match, but an entry within twice its bank's threshold (when `near` misses are
-/// looked for). Public categories come from `categories` (bank name to category).
-pub fn verdict_query(
+/// One item's hits sorted by the part their banks play (docs/bank-controls.md): each list in
+/// order of distance, bank and entry.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Matches in active banks (empty when suppressed).
+    pub matches: Vec<MatchHit>,
+    /// Matches in shadow banks, flagged `shadow` (empty when suppressed).
+    pub shadow: Vec<MatchHit>,
+    /// Entries of negative banks the item matches (whatever the request's bank filter).
+    pub negative: Vec<MatchHit>,
+    /// Matches withheld because the item matches a negative entry.
+    pub suppressed: Vec<MatchHit>,
+    /// An entry of an active bank within twice its threshold (when near misses are looked for).
+    pub near_hit: bool,
+    pub not_matchable: Vec<NotMatchable>,
+}
+
+/// Searches one checked item under `rules` and sorts its hits by their banks' roles: disabled
+/// banks match nothing, a negative bank's hit suppresses every other match of the item, a
+/// shadow bank's matches are kept apart. `near`: search to twice the thresholds and note near
+/// misses. `videos`: the item's video search ([`search_videos`]). `banks`: the keyed caller's bank filter (negative banks apply regardless).
+pub fn evaluate(
     rules: &Rules,
-    item: usize,
     q: &Query,
     videos: VideoOutcome,
     near: bool,
-    categories: &HashMap<String, String>,
-) -> (ItemVerdict, bool) {
+    banks: Option<&HashSet<String>>,
+) -> Evaluation {
     let catalog = rules.catalog;
     let outcome = match_against(catalog, &q.hashes, &rules.search_policy(near));
-    let videos = videos.unwrap_or_default();
-    let mut matched = false;
-    let mut near_hit = false;
-    let mut named = BTreeSet::new();
-    let found = outcome
-        .hits
-        .iter()
-        .map(|h| (h.id.0 as i64, Some((h.algorithm, h.distance))))
-        .chain(videos.iter().map(|v| (v.id, None)));
-    for (id, hit) in found {
-        let Some(info) = catalog.entry(id) else {
-            continue;
-        };
-        if let Some((a, distance)) = hit {
-            match rules.admit(&info.bank, a, distance) {
-                Admission::Match => {}
-                Admission::NearMiss => {
-                    near_hit = true;
-                    continue;
-                }
-                Admission::No => continue,
-            }
-        }
-        matched = true;
-        if let Some(c) = categories.get(&*info.bank) {
-            named.insert(c.clone());
-        }
-    }
-    let near_miss = !matched && near_hit;
-    let verdict = ItemVerdict {
-        categories: named.into_iter().collect(),
-        item,
-        matched,
-    };
-    (verdict, near_miss)
-}
-
-/// Matches one checked item against the catalog under `rules`.
-pub fn match_query(
-    rules: &Rules,
-    item: usize,
-    q: &Query,
-    videos: VideoOutcome,
-    banks: Option<&HashSet<String>>,
-) -> ItemResult {
-    let catalog = rules.catalog;
-    let outcome = match_against(catalog, &q.hashes, &rules.search_policy(false));
-    let mut not_matchable = Vec::new();
+    let mut ev = Evaluation::default();
     if let Some(n) = outcome.not_matchable {
-        not_matchable.push(NotMatchable {
+        ev.not_matchable.push(NotMatchable {
             algorithm: n.algorithm.name(),
             reason: format!(
                 "{} quality {} is below {}",
@@ -517,7 +499,7 @@ pub fn match_query(
     let videos = match videos {
         Ok(videos) => videos,
         Err(n) => {
-            not_matchable.push(n);
+            ev.not_matchable.push(n);
             Vec::new()
         }
     };
@@ -535,38 +517,114 @@ pub fn match_query(
                 .iter()
                 .map(|v| (v.id, v.distance, Algorithm::Vpdq, None, Some(&v.result))),
         );
-    let mut matches: Vec<(u32, &str, i64, MatchHit)> = found
-        .filter_map(|(id, distance, algorithm, variant, video)| {
-            let info = catalog.entry(id)?;
-            if banks.is_some_and(|b| !b.contains(&*info.bank)) {
-                return None;
+    for (id, distance, algorithm, variant, video) in found {
+        let Some(info) = catalog.entry(id) else {
+            continue;
+        };
+        let role = rules.role(&info.bank);
+        if role == BankRole::Disabled {
+            continue;
+        }
+        if role != BankRole::Negative && banks.is_some_and(|b| !b.contains(&*info.bank)) {
+            continue;
+        }
+        if video.is_none() {
+            match rules.admit(&info.bank, algorithm, distance) {
+                Admission::Match => {}
+                Admission::NearMiss => {
+                    ev.near_hit |= role == BankRole::Active;
+                    continue;
+                }
+                Admission::No => continue,
             }
-            if video.is_none() && rules.admit(&info.bank, algorithm, distance) != Admission::Match {
-                return None;
-            }
-            let (query_percent, target_percent) = percents(video);
-            Some((
-                distance,
-                &*info.bank,
-                id,
-                MatchHit {
-                    bank: info.bank.to_string(),
-                    entry_id: id.to_string(),
-                    algorithm: algorithm.name(),
-                    distance,
-                    variant,
-                    query_percent,
-                    source: None,
-                    target_percent,
-                },
-            ))
-        })
+        }
+        let (query_percent, target_percent) = percents(video);
+        let hit = MatchHit {
+            bank: info.bank.to_string(),
+            entry_id: id.to_string(),
+            algorithm: algorithm.name(),
+            distance,
+            variant,
+            query_percent,
+            source: None,
+            target_percent,
+            shadow: role == BankRole::Shadow,
+        };
+        match role {
+            BankRole::Active => ev.matches.push(hit),
+            BankRole::Shadow => ev.shadow.push(hit),
+            BankRole::Negative => ev.negative.push(hit),
+            BankRole::Disabled => {}
+        }
+    }
+    for list in [&mut ev.matches, &mut ev.shadow, &mut ev.negative] {
+        sort_hits(list);
+    }
+    if !ev.negative.is_empty() {
+        ev.suppressed = std::mem::take(&mut ev.matches);
+        ev.suppressed.append(&mut ev.shadow);
+        sort_hits(&mut ev.suppressed);
+    }
+    ev
+}
+
+/// In order of distance, bank and entry id.
+fn sort_hits(hits: &mut [MatchHit]) {
+    hits.sort_by_cached_key(|h| {
+        let id = h.entry_id.parse::<i64>().unwrap_or(i64::MAX);
+        (h.distance, h.bank.clone(), id)
+    });
+}
+
+/// An anonymous caller's verdict on an evaluated item, and whether it was a near miss (no
+/// match, but an entry of an active bank within twice its threshold). Public categories come
+/// from `categories` (bank name to category). Shadow, negative and suppressed hits are not told.
+pub fn verdict(
+    item: usize,
+    ev: &Evaluation,
+    categories: &HashMap<String, String>,
+) -> (ItemVerdict, bool) {
+    let matched = !ev.matches.is_empty();
+    let named: BTreeSet<String> = ev
+        .matches
+        .iter()
+        .filter_map(|h| categories.get(&h.bank).cloned())
         .collect();
-    matches.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let near_miss = !matched && ev.near_hit && ev.negative.is_empty();
+    let verdict = ItemVerdict {
+        categories: named.into_iter().collect(),
+        item,
+        matched,
+    };
+    (verdict, near_miss)
+}
+
+/// A keyed caller's answer for an evaluated item: its matches (with the shadow banks' when
+/// `include_shadow`, merged in order), the negative entries it matches and what they withheld.
+pub fn keyed_result(item: usize, ev: Evaluation, include_shadow: bool) -> ItemResult {
+    let Evaluation {
+        mut matches,
+        shadow,
+        negative,
+        suppressed,
+        not_matchable,
+        ..
+    } = ev;
+    let suppressed = if include_shadow {
+        suppressed
+    } else {
+        suppressed.into_iter().filter(|h| !h.shadow).collect()
+    };
+    if include_shadow && !shadow.is_empty() {
+        matches.extend(shadow);
+        sort_hits(&mut matches);
+    }
     ItemResult {
         item,
-        matches: matches.into_iter().map(|m| m.3).collect(),
+        matches,
+        negative,
         not_matchable,
+        suppressed,
     }
 }
 

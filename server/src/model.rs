@@ -96,14 +96,49 @@ pub struct Bank {
 }
 
 /// What a bank's operator set (`PATCH /v1/banks/{name}`), stored as JSON in the bank's row:
-/// thresholds and whether an algorithm is matched, by registry key. What is not set follows
-/// the registry.
+/// thresholds and whether an algorithm is matched, by registry key, and the bank's controls
+/// (docs/bank-controls.md). What is not set follows the registry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BankSettings {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub thresholds: BTreeMap<String, u32>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub matching: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "BankMode::is_active")]
+    pub mode: BankMode,
+    /// A bank of known false positives: an item that matches one of its entries has its
+    /// matches in the other banks suppressed; its own hits are never matches.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub negative: bool,
+}
+
+/// Whether a bank takes part in matching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BankMode {
+    /// Matches are answered (and delivered to the bank's webhooks).
+    #[default]
+    Active,
+    /// Matches are searched and counted (`pixelprint_shadow_matches_total{bank}`), shown to
+    /// keyed callers only when they ask (`"include_shadow": true`, flagged `"shadow": true`),
+    /// and never answered to anonymous callers nor delivered to webhooks.
+    Shadow,
+    /// The bank matches nothing.
+    Disabled,
+}
+
+impl BankMode {
+    pub fn is_active(&self) -> bool {
+        *self == BankMode::Active
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BankMode::Active => "active",
+            BankMode::Shadow => "shadow",
+            BankMode::Disabled => "disabled",
+        }
+    }
 }
 
 impl BankSettings {
@@ -130,6 +165,50 @@ impl BankSettings {
             .copied()
             .unwrap_or(a.matched_by_default())
     }
+}
+
+/// A match webhook: where a bank's matches are delivered, signed with its secret.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub id: String,
+    pub bank: String,
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A delivery to queue (payload: the JSON body, `docs/bank-controls.md`).
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// A delivery claimed for an attempt, with where it goes and what signs it.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// A delivery as stored.
+#[derive(Clone, Debug)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub webhook_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub payload: String,
 }
 
 /// A tip as stored: the receipt token only as its SHA-256.

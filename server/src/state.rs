@@ -123,6 +123,35 @@ pub struct Metrics {
     pub source_errors: AtomicU64,
     /// Times `/metrics` walked the catalog for its gauges (at most once per interval).
     pub index_reads: AtomicU64,
+    /// Matches in banks in shadow mode, by bank (never answered to anonymous callers).
+    pub shadow_matches: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Matches withheld because their item matched an entry of a negative bank.
+    pub suppressed_matches: AtomicU64,
+    /// Webhook deliveries queued, delivered, failed attempts retried, and dead-lettered.
+    pub webhook_queued: AtomicU64,
+    pub webhook_delivered: AtomicU64,
+    pub webhook_failed_attempts: AtomicU64,
+    pub webhook_dead: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts shadow matches and suppressed matches of evaluated items.
+    pub fn count_controls<'a>(
+        &self,
+        evaluations: impl IntoIterator<Item = &'a crate::matching::Evaluation>,
+    ) {
+        let mut shadow = self
+            .shadow_matches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ev in evaluations {
+            for h in ev.shadow.iter() {
+                *shadow.entry(h.bank.clone()).or_default() += 1;
+            }
+            self.suppressed_matches
+                .fetch_add(ev.suppressed.len() as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 pub struct AppState {

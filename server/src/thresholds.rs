@@ -15,7 +15,7 @@ use pixelprint::{Algorithm, AlgorithmMap};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::model::{BankSettings, BANK_ALGORITHMS};
+use crate::model::{BankMode, BankSettings, BANK_ALGORITHMS};
 use crate::state::Limits;
 
 /// The bank algorithms matched by distance.
@@ -115,6 +115,18 @@ pub enum Admission {
     No,
 }
 
+/// The part a bank's hits play in an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BankRole {
+    Active,
+    /// Counted and shown only to keyed callers who ask.
+    Shadow,
+    /// Its hits suppress the item's matches in every other bank.
+    Negative,
+    /// Matches nothing.
+    Disabled,
+}
+
 /// The rules of one request: each bank's settings and sizes, the request's own thresholds.
 pub struct Rules<'a> {
     pub limits: &'a Limits,
@@ -129,6 +141,19 @@ impl Rules<'_> {
         self.requested
             .and_then(|r| r.get(a).copied())
             .map(|t| t.min(cap(self.limits, a)))
+    }
+
+    /// What part `bank`'s hits play (docs/bank-controls.md).
+    pub fn role(&self, bank: &str) -> BankRole {
+        match self.settings.get(bank) {
+            None => BankRole::Active,
+            Some(s) => match (s.mode, s.negative) {
+                (BankMode::Disabled, _) => BankRole::Disabled,
+                (_, true) => BankRole::Negative,
+                (BankMode::Shadow, false) => BankRole::Shadow,
+                (BankMode::Active, false) => BankRole::Active,
+            },
+        }
     }
 
     /// Whether an entry of `a` in `bank` at `distance` from the query matches.

@@ -15,7 +15,9 @@ use super::{AppResult, Routes, St};
 use crate::auth::{AdminKey, Keyed};
 use crate::error::{ApiError, ErrorDetail};
 use crate::import::{parse_import, ImportFormat};
-use crate::model::{bank_algorithm, bank_algorithm_names, canonical_hash, NewEntry, SourceRow};
+use crate::model::{
+    bank_algorithm, bank_algorithm_names, canonical_hash, BankMode, NewEntry, SourceRow,
+};
 use crate::sources::SourceConfig;
 use crate::state::AppState;
 use crate::thresholds::{algorithm_use, cap, threshold_algorithms, AlgorithmUse};
@@ -26,7 +28,11 @@ pub fn routes() -> Routes {
         .route("/v1/banks", post(create_bank).get(list_banks))
         .route("/v1/banks/{name}", patch(set_bank))
         .route("/v1/banks/{name}/entries", post(add_entries))
-        .route("/v1/banks/{name}/entries/{id}", delete(delete_entry))
+        .route(
+            "/v1/banks/{name}/entries/{id}",
+            delete(delete_entry).patch(set_entry),
+        )
+        .route("/v1/banks/{name}/disabled", get(disabled_entries))
         .route("/v1/banks/{name}/export", get(export_bank))
 }
 
@@ -55,7 +61,11 @@ struct BankView {
     algorithms: AlgorithmMap<AlgorithmUse>,
     description: Option<String>,
     entries: u64,
+    /// `active`, `shadow` or `disabled` (docs/bank-controls.md).
+    mode: &'static str,
     name: String,
+    /// A bank of known false positives.
+    negative: bool,
     /// The exchange the bank is filled from, and where its synchronisation stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<SourceView>,
@@ -114,6 +124,12 @@ struct BankSettingsRequest {
     thresholds: std::collections::BTreeMap<String, Option<u32>>,
     #[serde(default)]
     matching: std::collections::BTreeMap<String, Option<bool>>,
+    /// `active`, `shadow` or `disabled`.
+    #[serde(default)]
+    mode: Option<BankMode>,
+    /// Whether the bank holds known false positives.
+    #[serde(default)]
+    negative: Option<bool>,
     /// Absent: unchanged; `null`: removed.
     #[serde(default, deserialize_with = "present")]
     source: Option<Option<serde_json::Value>>,
@@ -215,7 +231,9 @@ async fn list_banks(State(state): St, _: AdminKey) -> AppResult<Json<BankList>> 
             description: b.description,
             entries: b.entries,
             source: sources.remove(&b.name).map(SourceView::from),
+            mode: b.settings.mode.name(),
             name: b.name,
+            negative: b.settings.negative,
         })
         .collect();
     Ok(Json(BankList {
@@ -281,6 +299,25 @@ async fn set_bank(
             None => settings.matching.remove(a.key()),
             Some(on) => settings.matching.insert(a.key().to_string(), on),
         };
+    }
+    if let Some(mode) = req.mode {
+        settings.mode = mode;
+    }
+    if let Some(negative) = req.negative {
+        settings.negative = negative;
+    }
+    if settings.negative && settings.mode == BankMode::Shadow {
+        return Err(ApiError::bad_at(
+            "invalid_controls",
+            "a negative bank is active or disabled, not in shadow mode: its hits would \
+             suppress nothing",
+            None,
+            if req.mode.is_some() {
+                "mode"
+            } else {
+                "negative"
+            },
+        ));
     }
     if let Some(source) = req.source {
         let config = source.map(source_config).transpose()?;
@@ -522,6 +559,58 @@ struct ExportPage {
     limit: Option<usize>,
     /// The id of the last entry of the previous page.
     after: Option<i64>,
+}
+
+/// `PATCH /v1/banks/{name}/entries/{id}`: `{"enabled": false}` soft-disables an entry (it
+/// stays stored and exported, matches nothing); `true` enables it again.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryControl {
+    enabled: bool,
+}
+
+#[derive(Serialize)]
+struct EntryState {
+    /// Whether this request changed it.
+    changed: bool,
+    enabled: bool,
+    id: String,
+}
+
+async fn set_entry(
+    State(state): St,
+    Path((bank, id)): Path<(String, String)>,
+    Keyed(AdminKey, JsonBody(req)): Keyed<AdminKey, JsonBody<EntryControl>>,
+) -> AppResult<Json<EntryState>> {
+    let not_found = || ApiError::NotFound(format!("no entry {id:?} in bank {bank:?}"));
+    let Ok(n) = id.parse::<i64>() else {
+        return Err(not_found());
+    };
+    let b = bank.clone();
+    let enabled = req.enabled;
+    let now = crate::time::now_unix();
+    let changed = state
+        .db(move |s| s.set_entry_enabled(&b, n, enabled, now))
+        .await?
+        .ok_or_else(not_found)?;
+    state.catch_up().await?;
+    Ok(Json(EntryState {
+        changed,
+        enabled,
+        id: n.to_string(),
+    }))
+}
+
+async fn disabled_entries(
+    State(state): St,
+    Path(bank): Path<String>,
+    _: AdminKey,
+) -> AppResult<Json<EntryIds>> {
+    require_bank(&state, &bank).await?;
+    let ids = state.db(move |s| s.disabled_entries(&bank)).await?;
+    Ok(Json(EntryIds {
+        ids: ids.iter().map(i64::to_string).collect(),
+    }))
 }
 
 async fn export_bank(

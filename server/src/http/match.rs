@@ -24,12 +24,13 @@ use crate::auth::{Keyed, MatchCaller};
 use crate::catalog::VideoBudget;
 use crate::error::ApiError;
 use crate::matching::{
-    match_query, search_videos, verdict_query, ItemResult, MatchRequest, MatchResponse, Query,
-    VerdictResponse, VideoOutcome,
+    evaluate, keyed_result, search_videos, verdict, Evaluation, ItemResult, MatchHit, MatchRequest,
+    MatchResponse, Query, VerdictResponse, VideoOutcome,
 };
 use crate::ratelimit::{client_group, client_ip, take_all, QuotaRefusal};
 use crate::state::AppState;
 use crate::thresholds::{video_radius, Rules};
+use crate::webhooks::queue_matches;
 use pixelprint::{Algorithm, AlgorithmMap, Family};
 
 pub fn routes() -> Routes {
@@ -56,6 +57,7 @@ async fn match_hashes(
         for (field, given) in [
             ("banks", req.banks.is_some()),
             ("thresholds", req.thresholds.is_some()),
+            ("include_shadow", req.include_shadow.is_some()),
         ] {
             if given {
                 return Err(ApiError::bad_at(
@@ -96,18 +98,27 @@ async fn match_hashes(
         return Ok(Json(answer).into_response());
     }
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
+    let include_shadow = req.include_shadow.unwrap_or(false);
     let state2 = Arc::clone(&state);
+    // The searches are CPU work: off the async threads, under the catalog's read lock.
     // The searches are CPU work: off the async threads.
-    let results = tokio::task::spawn_blocking(move || {
+    let evaluations = tokio::task::spawn_blocking(move || {
         each_item(
             &state2,
             requested.as_ref(),
             &queries,
-            |rules, i, q, videos| match_query(rules, i, q, videos, banks.as_ref()),
+            |rules, _, q, videos| evaluate(rules, q, videos, false, banks.as_ref()),
         )
     })
     .await
     .map_err(ApiError::internal)??;
+    m.count_controls(&evaluations);
+    queue_matches(&state, "keyed", active_matches(&evaluations));
+    let results: Vec<_> = evaluations
+        .into_iter()
+        .enumerate()
+        .map(|(i, ev)| keyed_result(i, ev, include_shadow))
+        .collect();
     m.match_hits.fetch_add(
         results.iter().map(|r| r.matches.len() as u64).sum(),
         Ordering::Relaxed,
@@ -138,6 +149,15 @@ async fn name_sources(state: &AppState, results: &mut [ItemResult]) -> AppResult
         m.source = source.and_then(|s| serde_json::from_str(s).ok());
     }
     Ok(())
+}
+
+/// The matches in active banks, with their items' positions: what webhooks are told.
+fn active_matches(evaluations: &[Evaluation]) -> Vec<(usize, MatchHit)> {
+    evaluations
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ev)| ev.matches.iter().map(move |h| (i, h.clone())))
+        .collect()
 }
 
 /// Charges an anonymous request's items to its client group and to its `Origin` when that is
@@ -273,18 +293,26 @@ async fn anonymous_answer(
         }
     }
     let state2 = Arc::clone(state);
-    let (results, near_misses) = tokio::task::spawn_blocking(move || {
-        let categories = &state2.limits.public_categories;
-        let mut near_misses = 0u64;
-        let results = each_item(&state2, None, &queries, |rules, i, q, videos| {
-            let (verdict, near_miss) = verdict_query(rules, i, q, videos, near, categories);
-            near_misses += u64::from(near_miss);
-            verdict
-        })?;
-        Ok::<_, ApiError>((results, near_misses))
+    let evaluations = tokio::task::spawn_blocking(move || {
+        each_item(&state2, None, &queries, |rules, _, q, videos| {
+            evaluate(rules, q, videos, near, None)
+        })
     })
     .await
     .map_err(ApiError::internal)??;
+    state.metrics.count_controls(&evaluations);
+    let categories = &state.limits.public_categories;
+    let mut near_misses = 0u64;
+    let results: Vec<_> = evaluations
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let (v, near_miss) = verdict(i, ev, categories);
+            near_misses += u64::from(near_miss);
+            v
+        })
+        .collect();
+    queue_matches(state, "anonymous", active_matches(&evaluations));
     let m = &state.metrics;
     m.match_hits.fetch_add(
         results.iter().filter(|r| r.matched).count() as u64,

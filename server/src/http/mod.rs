@@ -1,7 +1,7 @@
 //! The HTTP routes of `docs/api.md`, one module per resource, each with its own router:
-//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export), [`keys`],
-//! [`exchange`] (StopNCII's hash API for platforms) and [`ops`] (health, readiness, metrics,
-//! the OpenAPI document).
+//! [`r#match`] (`/v1/match`), [`tips`], [`banks`] (entries, import, export, controls),
+//! [`webhooks`] (match webhooks and their deliveries), [`keys`], [`exchange`] (StopNCII's hash
+//! API for platforms) and [`ops`] (health, readiness, metrics, the OpenAPI document).
 //!
 //! Every `/v1` answer carries `Cache-Control: no-store`. Every `/v1` route is rate-limited per client (an IPv4 address or an IPv6 /64) and per API
 //! key, a token a request; anonymous matching is charged per item on top (`match.rs`). Every
@@ -16,6 +16,7 @@ mod keys;
 mod r#match;
 mod ops;
 mod tips;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -54,6 +55,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .merge(banks::routes())
         .merge(keys::routes())
         .merge(exchange::routes())
+        .merge(webhooks::routes())
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::Extension(BodyLimit(limits.body_bytes)))
         .merge(import)

@@ -151,12 +151,48 @@ async fn metrics(State(state): St, headers: HeaderMap) -> Response {
     ] {
         counter(name, help, v.load(r));
     }
+    counter(
+        "pixelprint_suppressed_matches_total",
+        "Matches withheld because their item matched an entry of a negative bank.",
+        m.suppressed_matches.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_queued_total",
+        "Webhook deliveries queued.",
+        m.webhook_queued.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_delivered_total",
+        "Webhook deliveries a receiver accepted (2xx).",
+        m.webhook_delivered.load(r),
+    );
+    counter(
+        "pixelprint_webhook_attempts_failed_total",
+        "Failed webhook attempts that will be retried.",
+        m.webhook_failed_attempts.load(r),
+    );
+    counter(
+        "pixelprint_webhook_deliveries_dead_total",
+        "Webhook deliveries dead-lettered after their last attempt.",
+        m.webhook_dead.load(r),
+    );
     let gauges = index_gauges(&state);
     counter(
         "pixelprint_metrics_index_reads_total",
         "Times /metrics read the index gauges (at most once per --metrics-interval-ms).",
         m.index_reads.load(r),
     );
+    out.push_str("# HELP pixelprint_shadow_matches_total Matches in banks in shadow mode, by bank.\n# TYPE pixelprint_shadow_matches_total counter\n");
+    for (bank, n) in m
+        .shadow_matches
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        out.push_str(&format!(
+            "pixelprint_shadow_matches_total{{bank=\"{bank}\"}} {n}\n"
+        ));
+    }
     let sources = state.db(|s| s.list_sources()).await.unwrap_or_default();
     for (name, help, value) in [
         (

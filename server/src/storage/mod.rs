@@ -17,9 +17,9 @@ pub use sqlite::Sqlite;
 use std::collections::HashMap;
 
 use crate::model::{
-    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
-    Purged, SourceFailure, SourcePage, SourceRow, SourcedEntry, StoredEntry, TipRecord,
-    TipTransition,
+    ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
+    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
+    SourcedEntry, StoredEntry, TipRecord, TipTransition, Webhook,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,62 @@ CREATE TABLE IF NOT EXISTS exchange_feedback (
     PRIMARY KEY (hash_value, platform)
 );
 ";
+
+/// Tables of the bank controls and match webhooks (docs/bank-controls.md), both backends alike.
+/// An entry in `disabled_entries` stays stored but is left out of the index; ids are never
+/// reused, so a row left by a deleted entry is harmless. A webhook's secret is kept as given:
+/// deliveries are signed with it.
+const CONTROL_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS disabled_entries (
+    entry_id BIGINT PRIMARY KEY,
+    disabled_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    bank TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_ms BIGINT NOT NULL,
+    last_error TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_ms);
+";
+
+/// Every stored entry but the disabled ones, as [`read::entry`] reads them.
+const LOAD_ENTRIES: &str = "SELECT id, bank, algorithm, hash, metadata FROM entries
+ WHERE id NOT IN (SELECT entry_id FROM disabled_entries) ORDER BY id";
+
+/// The columns of `webhooks`, in the order [`read::webhook`] reads them.
+const WEBHOOK_COLUMNS: &str = "id, bank, url, secret, events, created_at";
+
+/// The columns of `webhook_deliveries`, in the order [`read::delivery`] reads them.
+const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, status, attempts, next_attempt_ms, last_error, created_at, payload";
+
+/// What became of one delivery attempt.
+#[derive(Clone, Debug)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; tried again at `next_attempt_ms` (Unix milliseconds).
+    Retry {
+        next_attempt_ms: i64,
+        error: String,
+    },
+    /// Failed for the last time: dead-lettered.
+    Dead {
+        error: String,
+    },
+}
 
 /// Columns added to tables since they were first created: `(table, column, type)`. Both
 /// backends add those missing when they open a database; never removed or changed.
@@ -309,6 +365,35 @@ pub trait Storage: Send + Sync + 'static {
     fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()>;
     /// The `source` JSON of those of `ids` that were synced from an exchange.
     fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>>;
+    /// Soft-disables or re-enables an entry, logging the change (`off`/`on`) so every process
+    /// drops it from or returns it to its index. `None`: no such entry in the bank; else
+    /// whether anything changed.
+    fn set_entry_enabled(
+        &self,
+        bank: &str,
+        id: i64,
+        enabled: bool,
+        now: i64,
+    ) -> Result<Option<bool>>;
+    /// The ids of a bank's disabled entries, in order.
+    fn disabled_entries(&self, bank: &str) -> Result<Vec<i64>>;
+    fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
+    fn list_webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Deletes a webhook and its deliveries still pending; `false` if there is none.
+    fn delete_webhook(&self, id: &str) -> Result<bool>;
+    fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()>;
+    /// Pending deliveries due at `now_ms`, at most `limit`, each leased until `lease_until_ms`
+    /// so that no other process sends it meanwhile.
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Records an attempt at a delivery: its attempt count and outcome.
+    fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()>;
+    /// Deliveries in `status` (`pending`, `delivered`, `dead`), oldest first, at most `limit`.
+    fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>>;
 }
 
 /// The keys a page touches, in order: each entry it adds or replaces, then each it withdraws.
@@ -325,6 +410,20 @@ fn same_entry(
     e: &crate::model::SourcedEntry,
 ) -> bool {
     stored.1 == e.algorithm.name() && stored.2 == e.hash && stored.3.as_deref() == Some(&e.source)
+}
+
+impl DeliveryOutcome {
+    /// The stored status, next attempt time and error of the outcome.
+    fn columns(&self) -> (&'static str, i64, Option<&str>) {
+        match self {
+            DeliveryOutcome::Delivered => ("delivered", 0, None),
+            DeliveryOutcome::Retry {
+                next_attempt_ms,
+                error,
+            } => ("pending", *next_attempt_ms, Some(error)),
+            DeliveryOutcome::Dead { error } => ("dead", 0, Some(error)),
+        }
+    }
 }
 
 #[cfg(test)]

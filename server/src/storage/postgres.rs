@@ -21,18 +21,19 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    numbered_for_postgres as pg, page_keys, same_entry, source_sql, Result, Storage, StorageError,
-    ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK,
-    FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, PURGE_FEED,
-    PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
-    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    numbered_for_postgres as pg, page_keys, same_entry, source_sql, DeliveryOutcome, Result,
+    Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS,
+    CONTROL_SCHEMA, DELIVERY_COLUMNS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT,
+    FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, LOAD_ENTRIES, PURGE_FEED, PURGE_FEEDBACK,
+    PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
+    TIP_SET_STATUS, WEBHOOK_COLUMNS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
-    Purged, SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
-    API_KEY_ID_LEN,
+    ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
+    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
+    StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
 };
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
@@ -89,6 +90,7 @@ impl Postgres {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             tx.batch_execute(SHARED_SCHEMA)?;
             tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(CONTROL_SCHEMA)?;
             for (table, column, kind) in ADDED_COLUMNS {
                 tx.batch_execute(&format!(
                     "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
@@ -179,10 +181,7 @@ impl Storage for Postgres {
                 .try_get(0)?;
             let mut entries = Vec::new();
             // Streamed, not collected into rows first: a bank can hold tens of millions.
-            let mut rows = tx.query_raw(
-                "SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id",
-                std::iter::empty::<i64>(),
-            )?;
+            let mut rows = tx.query_raw(LOAD_ENTRIES, std::iter::empty::<i64>())?;
             while let Some(row) = rows.next()? {
                 entries.push(read::entry(&row)?);
             }
@@ -652,9 +651,115 @@ impl Storage for Postgres {
         })
     }
 
+    fn set_entry_enabled(
+        &self,
+        bank: &str,
+        id: i64,
+        enabled: bool,
+        now: i64,
+    ) -> Result<Option<bool>> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM entries WHERE id = $1 AND bank = $2",
+                    &[&id, &bank],
+                )?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            let changed = if enabled {
+                tx.execute("DELETE FROM disabled_entries WHERE entry_id = $1", &[&id])?
+            } else {
+                tx.execute(
+                    "INSERT INTO disabled_entries (entry_id, disabled_at) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                    &[&id, &now],
+                )?
+            } > 0;
+            if changed {
+                log_changes(&mut tx, if enabled { "on" } else { "off" }, &[id])?;
+            }
+            tx.commit()?;
+            Ok(Some(changed))
+        })
+    }
+
+    fn disabled_entries(&self, bank: &str) -> Result<Vec<i64>> {
+        self.with(|c| {
+            c.query(
+                "SELECT d.entry_id FROM disabled_entries d JOIN entries e ON e.id = d.entry_id
+                 WHERE e.bank = $1 ORDER BY d.entry_id",
+                &[&bank],
+            )?
+            .iter()
+            .map(|r| r.int(0))
+            .collect()
+        })
+    }
+
+    fn create_webhook(&self, w: &Webhook) -> Result<()> {
+        let events = w.events.join(" ");
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ),
+                &[&w.id, &w.bank, &w.url, &w.secret, &events, &w.created_at],
+            )?;
+            Ok(())
+        })
+    }
+
     fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
         self.with(|c| {
             c.execute(source_sql::SCHEDULE, &[&bank, &next_attempt])?;
+            Ok(())
+        })
+    }
+
+    fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        self.with(|c| {
+            c.query(
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"),
+                &[],
+            )?
+            .iter()
+            .map(read::webhook)
+            .collect()
+        })
+    }
+
+    fn delete_webhook(&self, id: &str) -> Result<bool> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])?;
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending'",
+                &[&id],
+            )?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()> {
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+        let hooks: Vec<&str> = deliveries.iter().map(|d| d.webhook_id.as_str()).collect();
+        let created: Vec<i64> = deliveries.iter().map(|d| d.created_at).collect();
+        let payloads: Vec<&str> = deliveries.iter().map(|d| d.payload.as_str()).collect();
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})
+                     SELECT id, webhook_id, 'pending', 0, 0, NULL, created_at, payload
+                     FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[])
+                          AS t(id, webhook_id, created_at, payload)"
+                ),
+                &[&ids, &hooks, &created, &payloads],
+            )?;
             Ok(())
         })
     }
@@ -668,6 +773,67 @@ impl Storage for Postgres {
             rows.iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect()
+        })
+    }
+
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        self.with(|c| {
+            // SKIP LOCKED: processes claiming at once take different rows.
+            let rows = c.query(
+                "WITH claimed AS (
+                     UPDATE webhook_deliveries SET next_attempt_ms = $2
+                     WHERE id IN (SELECT id FROM webhook_deliveries
+                                  WHERE status = 'pending' AND next_attempt_ms <= $1
+                                  ORDER BY next_attempt_ms, id LIMIT $3
+                                  FOR UPDATE SKIP LOCKED)
+                     RETURNING id, webhook_id, payload, attempts)
+                 SELECT c.id, w.url, w.secret, c.payload, c.attempts
+                 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id",
+                &[&now_ms, &lease_until_ms, &(limit as i64)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DueDelivery {
+                        id: r.text(0)?,
+                        url: r.text(1)?,
+                        secret: r.text(2)?,
+                        payload: r.text(3)?,
+                        attempts: r.int(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (status, next, error) = outcome.columns();
+        self.with(|c| {
+            c.execute(
+                "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_ms = $4,
+                 last_error = $5 WHERE id = $1",
+                &[&id, &status, &attempts, &next, &error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>> {
+        self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = $1
+                     ORDER BY created_at, id LIMIT $2"
+                ),
+                &[&status, &(limit as i64)],
+            )?
+            .iter()
+            .map(read::delivery)
+            .collect()
         })
     }
 }

@@ -5,8 +5,8 @@ use super::{Result, StorageError};
 use pixelprint::Algorithm;
 
 use crate::model::{
-    bank_algorithm, ApiKeyRecord, Bank, BankSettings, Change, ChangeOp, FeedRow, Feedback,
-    SourceRow, StoredEntry, TipRecord,
+    bank_algorithm, ApiKeyRecord, Bank, BankSettings, Change, ChangeOp, DeliveryRecord, FeedRow,
+    Feedback, SourceRow, StoredEntry, TipRecord, Webhook,
 };
 
 /// The columns of `tips`, in the order [`tip`] reads them.
@@ -56,7 +56,8 @@ pub(super) fn change(r: &impl Columns) -> Result<Change> {
     let op = r.text(1)?;
     let id = r.int(2)?;
     let op = match (op.as_str(), r.opt_text(3)?) {
-        ("del", _) => Some(ChangeOp::Remove(id)),
+        // `off`: the entry was disabled (`on`, re-enabled, reads as an addition).
+        ("del" | "off", _) => Some(ChangeOp::Remove(id)),
         (_, Some(bank)) => Some(ChangeOp::Add(StoredEntry {
             id,
             bank,
@@ -146,4 +147,30 @@ pub(super) fn source(r: &impl Columns) -> Result<SourceRow> {
 /// An entry found by its source key: `id, algorithm, hash, source`.
 pub(super) fn keyed_entry(r: &impl Columns) -> Result<(i64, String, String, Option<String>)> {
     Ok((r.int(0)?, r.text(1)?, r.text(2)?, r.opt_text(3)?))
+}
+
+/// A `webhooks` row read as `super::WEBHOOK_COLUMNS`.
+pub(super) fn webhook(r: &impl Columns) -> Result<Webhook> {
+    Ok(Webhook {
+        id: r.text(0)?,
+        bank: r.text(1)?,
+        url: r.text(2)?,
+        secret: r.text(3)?,
+        events: r.text(4)?.split_whitespace().map(String::from).collect(),
+        created_at: r.int(5)?,
+    })
+}
+
+/// A `webhook_deliveries` row read as `super::DELIVERY_COLUMNS`.
+pub(super) fn delivery(r: &impl Columns) -> Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: r.text(0)?,
+        webhook_id: r.text(1)?,
+        status: r.text(2)?,
+        attempts: r.int(3)?,
+        next_attempt_ms: r.int(4)?,
+        last_error: r.opt_text(5)?,
+        created_at: r.int(6)?,
+        payload: r.text(7)?,
+    })
 }

@@ -17,18 +17,19 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
-    page_keys, same_entry, source_sql, Result, Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES,
-    API_KEY_LABEL, BANK_SETTINGS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT,
-    FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS,
-    PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
-    TIP_SET_STATUS,
+    page_keys, same_entry, source_sql, DeliveryOutcome, Result, Storage, StorageError,
+    ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS, CONTROL_SCHEMA, DELIVERY_COLUMNS,
+    FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, FLAG_KEY, LIST_API_KEYS,
+    LIST_BANKS, LOAD_ENTRIES, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK,
+    PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
+    WEBHOOK_COLUMNS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
-    ApiKeyRecord, Bank, BankSettings, Change, FeedCursor, FeedRow, Feedback, NewEntry, PageApplied,
-    Purged, SourceFailure, SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition,
-    API_KEY_ID_LEN,
+    ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
+    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
+    StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
 };
 
 /// A statement written with `$N` parameters in SQLite's `?N`.
@@ -95,6 +96,7 @@ impl Sqlite {
         conn.busy_timeout(BUSY_WAIT)?;
         conn.execute_batch(SHARED_SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(CONTROL_SCHEMA)?;
         for (table, column, kind) in ADDED_COLUMNS {
             let present: bool = conn.query_row(
                 &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
@@ -182,8 +184,7 @@ impl Storage for Sqlite {
             r.get(0)
         })?;
         let entries = {
-            let mut stmt =
-                tx.prepare("SELECT id, bank, algorithm, hash, metadata FROM entries ORDER BY id")?;
+            let mut stmt = tx.prepare(LOAD_ENTRIES)?;
             read_all(&mut stmt, [], |r| read::entry(r))?
         };
         tx.commit()?;
@@ -596,6 +597,174 @@ impl Storage for Sqlite {
             params![id, now, API_KEY_ID_LEN as i64],
         )?;
         Ok(n > 0)
+    }
+
+    fn set_entry_enabled(
+        &self,
+        bank: &str,
+        id: i64,
+        enabled: bool,
+        now: i64,
+    ) -> Result<Option<bool>> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM entries WHERE id = ?1 AND bank = ?2",
+                params![id, bank],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let changed = if enabled {
+            tx.execute("DELETE FROM disabled_entries WHERE entry_id = ?1", [id])?
+        } else {
+            tx.execute(
+                "INSERT INTO disabled_entries (entry_id, disabled_at) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![id, now],
+            )?
+        } > 0;
+        if changed {
+            tx.execute(
+                "INSERT INTO changes (op, entry_id) VALUES (?1, ?2)",
+                params![if enabled { "on" } else { "off" }, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some(changed))
+    }
+
+    fn disabled_entries(&self, bank: &str) -> Result<Vec<i64>> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare(
+            "SELECT d.entry_id FROM disabled_entries d JOIN entries e ON e.id = d.entry_id
+             WHERE e.bank = ?1 ORDER BY d.entry_id",
+        )?;
+        read_all(&mut stmt, [bank], |r| r.int(0))
+    }
+
+    fn create_webhook(&self, w: &Webhook) -> Result<()> {
+        let conn = self.writer();
+        conn.execute(
+            &format!("INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![
+                w.id,
+                w.bank,
+                w.url,
+                w.secret,
+                w.events.join(" "),
+                w.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"
+        ))?;
+        read_all(&mut stmt, [], |r| read::webhook(r))
+    }
+
+    fn delete_webhook(&self, id: &str) -> Result<bool> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM webhooks WHERE id = ?1", [id])?;
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut add = tx.prepare(&format!(
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})
+                 VALUES (?1, ?2, 'pending', 0, 0, NULL, ?3, ?4)"
+            ))?;
+            for d in deliveries {
+                add.execute(params![d.id, d.webhook_id, d.created_at, d.payload])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        let mut conn = self.writer();
+        // IMMEDIATE: the write lock first, so two processes never claim the same row.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let due = {
+            let mut stmt = tx.prepare(
+                "UPDATE webhook_deliveries SET next_attempt_ms = ?2
+                 WHERE id IN (SELECT id FROM webhook_deliveries
+                              WHERE status = 'pending' AND next_attempt_ms <= ?1
+                              ORDER BY next_attempt_ms, id LIMIT ?3)
+                 RETURNING id, webhook_id, payload, attempts",
+            )?;
+            read_all(
+                &mut stmt,
+                params![now_ms, lease_until_ms, limit as i64],
+                |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)),
+            )?
+        };
+        let mut out = Vec::with_capacity(due.len());
+        for (id, webhook_id, payload, attempts) in due {
+            let target = tx
+                .query_row(
+                    "SELECT url, secret FROM webhooks WHERE id = ?1",
+                    [&webhook_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()?;
+            if let Some((url, secret)) = target {
+                out.push(DueDelivery {
+                    id,
+                    url,
+                    secret,
+                    payload,
+                    attempts,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (status, next, error) = outcome.columns();
+        let conn = self.writer();
+        conn.execute(
+            "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4,
+             last_error = ?5 WHERE id = ?1",
+            params![id, status, attempts, next, error],
+        )?;
+        Ok(())
+    }
+
+    fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = ?1
+             ORDER BY created_at, id LIMIT ?2"
+        ))?;
+        read_all(&mut stmt, params![status, limit as i64], |r| {
+            read::delivery(r)
+        })
     }
 }
 
