@@ -49,6 +49,9 @@ pub enum ApiError {
     /// A request ran out of its time budget (503, `busy`, with `Retry-After`).
     #[error("the server spent its time budget on this request ({0} ms); retry later or send fewer frames")]
     Busy(u64),
+    /// Every vPDQ search slot stayed taken for the queue wait (503, `busy`, with `Retry-After`).
+    #[error("other video searches kept the server busy for {0} ms; retry later")]
+    VideoQueueFull(u64),
     /// The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -93,9 +96,10 @@ impl ApiError {
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady | ApiError::Busy(_) | ApiError::StorageBusy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::NotReady
+            | ApiError::Busy(_)
+            | ApiError::VideoQueueFull(_)
+            | ApiError::StorageBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooCostly { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,7 +118,7 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::NotReady => "not_ready",
             ApiError::TooCostly { .. } => "too_costly",
-            ApiError::Busy(_) | ApiError::StorageBusy => "busy",
+            ApiError::Busy(_) | ApiError::VideoQueueFull(_) | ApiError::StorageBusy => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -165,7 +169,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(ErrorBody { error })).into_response();
         let retry_after = match self {
             ApiError::RateLimited(secs) => Some(secs.max(1)),
-            ApiError::Busy(_) | ApiError::StorageBusy => Some(1),
+            ApiError::Busy(_) | ApiError::VideoQueueFull(_) | ApiError::StorageBusy => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

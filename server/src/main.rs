@@ -136,6 +136,14 @@ struct Args {
     /// is answered 503 `busy` (checked between short steps of the vPDQ search).
     #[arg(long, default_value_t = 2000)]
     match_time_budget_ms: u64,
+    /// Most vPDQ searches run at once (default: half the cores, at least one). A request with
+    /// video items waits for a free slot; its time budget starts when it gets one.
+    #[arg(long)]
+    vpdq_concurrent: Option<usize>,
+    /// How long a request with video items waits for a vPDQ search slot, in milliseconds,
+    /// before it is answered 503 `busy`.
+    #[arg(long, default_value_t = 10_000)]
+    vpdq_queue_wait_ms: u64,
     /// Largest PDQ threshold a request may use.
     #[arg(long, default_value_t = DEFAULT_PDQ_THRESHOLD)]
     max_pdq_threshold: u32,
@@ -495,6 +503,10 @@ async fn run(args: Args) -> Result<(), String> {
         trusted_proxies: args.trusted_proxies.clone(),
         vpdq_max_pairs: args.vpdq_max_pairs,
         match_time_budget: Duration::from_millis(args.match_time_budget_ms),
+        vpdq_concurrent: args.vpdq_concurrent.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        }),
+        vpdq_queue_wait: Duration::from_millis(args.vpdq_queue_wait_ms),
         pdq_max_threshold: args.max_pdq_threshold,
         h64_max_threshold: args.max_h64_threshold,
         false_hit_budget: args.false_hit_budget,

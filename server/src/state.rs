@@ -32,6 +32,12 @@ pub struct Limits {
     pub vpdq_max_pairs: usize,
     /// The matching time of one request (`--match-time-budget-ms`).
     pub match_time_budget: Duration,
+    /// Most vPDQ searches that run at once (`--vpdq-concurrent`); further requests with video
+    /// items wait for a slot, up to `vpdq_queue_wait`.
+    pub vpdq_concurrent: usize,
+    /// How long a request with video items waits for a search slot (`--vpdq-queue-wait-ms`)
+    /// before it is answered 503 `busy`. The time budget starts once the slot is taken.
+    pub vpdq_queue_wait: Duration,
     /// Largest PDQ threshold a request may ask for.
     pub pdq_max_threshold: u32,
     /// Largest threshold for the 64-bit hashes.
@@ -70,6 +76,8 @@ impl Limits {
             trusted_proxies: Vec::new(),
             vpdq_max_pairs: 1_000_000,
             match_time_budget: Duration::from_secs(10),
+            vpdq_concurrent: 1,
+            vpdq_queue_wait: Duration::from_secs(10),
             pdq_max_threshold: 31,
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,
@@ -113,6 +121,9 @@ pub struct Metrics {
     /// Clients that went over the near-miss limit in a window (each logged once).
     pub near_miss_clients: AtomicU64,
     pub rebuilds: AtomicU64,
+    /// Requests waiting for a vPDQ search slot now, and those that waited in vain.
+    pub video_waiting: AtomicU64,
+    pub video_queue_full: AtomicU64,
     /// Pages fetched from exchanges and stored (`crate::sources`).
     pub source_pages: AtomicU64,
     pub source_added: AtomicU64,
@@ -169,6 +180,10 @@ pub struct AppState {
     /// The index gauges' text and when it was read, reused for `limits.metrics_interval`.
     pub index_gauges: std::sync::Mutex<Option<(std::time::Instant, String)>>,
     pub guards: Guards,
+    /// Slots for vPDQ searches (`limits.vpdq_concurrent`): a search is CPU-bound for up to
+    /// the time budget, so running more at once than there are cores only makes each miss
+    /// its budget and slows every other request.
+    pub video_searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -180,9 +195,10 @@ impl AppState {
             ready: AtomicBool::new(false),
             checkpoint: AtomicI64::new(0),
             sync: SyncProgress::default(),
-            limits,
             metrics: Metrics::default(),
             index_gauges: std::sync::Mutex::new(None),
+            video_searches: Arc::new(tokio::sync::Semaphore::new(limits.vpdq_concurrent.max(1))),
+            limits,
             guards,
         })
     }

@@ -6,6 +6,8 @@
 mod common;
 
 use common::{flip_at, pdq, Server, TempDir};
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 /// `count` distinct hashes within 4 bits of `scene`: two of its bits flipped, from `first` on.
@@ -64,6 +66,103 @@ fn a_vpdq_query_close_to_too_many_stored_frames_is_refused() {
     let matches = answer["results"][0]["matches"].as_array().unwrap();
     assert_eq!(matches.len(), 1, "{answer}");
     assert_eq!(matches[0]["query_percent"], 100.0);
+}
+
+/// The value of an unlabelled metric in `/metrics`.
+fn metric(s: &Server, name: &str) -> u64 {
+    let text = s.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+}
+
+/// Polls `/metrics` until `name` reads `value`.
+fn wait_metric(s: &Server, name: &str, value: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(s, name) != value {
+        assert!(Instant::now() < deadline, "{name} never read {value}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server with one vPDQ search slot that waits `queue_wait_ms` for it, and the body of a
+/// query that visits `QUERY_FRAMES` x 2,500 close pairs of a stored scene: long enough
+/// (seconds in a debug build) that a second request arrives while it runs.
+fn one_video_slot(name: &str, queue_wait_ms: &str) -> (TempDir, Server, Value) {
+    let dir = TempDir::new(name);
+    let s = Server::start_ready(
+        &dir.0,
+        &[
+            "--vpdq-concurrent",
+            "1",
+            "--vpdq-queue-wait-ms",
+            queue_wait_ms,
+            "--match-time-budget-ms",
+            "600000",
+            "--vpdq-max-pairs",
+            "100000000",
+        ],
+    );
+    s.create_bank("videos");
+    let scene = pdq(42);
+    let r = s.import(
+        "videos",
+        "format=vpdq",
+        &video_text(&around(&scene, 0, 2500)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = json!({ "items": [vpdq_item(&around(&scene, 10_000, QUERY_FRAMES))] });
+    (dir, s, body)
+}
+
+const QUERY_FRAMES: usize = 6000;
+
+/// With one vPDQ search slot, a second long video query waits for the first instead of
+/// racing it for the cores and the time budget; both are answered. A request without video
+/// items is not queued behind them.
+#[test]
+fn video_searches_queue_for_a_slot_and_both_are_answered() {
+    let (_dir, s, body) = one_video_slot("load-queue", "600000");
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| s.post_json_auth("/v1/match", common::ADMIN_KEY, &body));
+        wait_metric(&s, "pixelprint_vpdq_searches_running", 1);
+        let second = scope.spawn(|| s.post_json_auth("/v1/match", common::ADMIN_KEY, &body));
+        wait_metric(&s, "pixelprint_vpdq_searches_waiting", 1);
+        // A small match is answered while the second video query still waits.
+        let small = s.match_items(json!({ "items": [{"pdq": pdq(1)}] }));
+        assert_eq!(small["results"][0]["matches"], json!([]));
+        assert_eq!(
+            metric(&s, "pixelprint_vpdq_searches_waiting"),
+            1,
+            "the first video query ended before the small match was answered; make it longer"
+        );
+        for r in [first.join().unwrap(), second.join().unwrap()] {
+            assert_eq!(r.status, 200, "{}", r.text());
+            let matches = r.json()["results"][0]["matches"].clone();
+            assert_eq!(matches.as_array().unwrap().len(), 1, "{matches}");
+        }
+    });
+    assert_eq!(metric(&s, "pixelprint_vpdq_searches_running"), 0);
+    assert_eq!(metric(&s, "pixelprint_vpdq_searches_waiting"), 0);
+    assert_eq!(metric(&s, "pixelprint_vpdq_queue_timeouts_total"), 0);
+}
+
+/// A video query that cannot get a search slot within `--vpdq-queue-wait-ms` is answered 503
+/// `busy` with `Retry-After`, and counted.
+#[test]
+fn a_video_query_that_waits_too_long_for_a_slot_is_answered_busy() {
+    let (_dir, s, body) = one_video_slot("load-queue-full", "50");
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| s.post_json_auth("/v1/match", common::ADMIN_KEY, &body));
+        wait_metric(&s, "pixelprint_vpdq_searches_running", 1);
+        let r = s.post_json_auth("/v1/match", common::ADMIN_KEY, &body);
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], "busy");
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(metric(&s, "pixelprint_vpdq_searches_running"), 1);
+        assert_eq!(first.join().unwrap().status, 200);
+    });
+    assert_eq!(metric(&s, "pixelprint_vpdq_queue_timeouts_total"), 1);
 }
 
 /// A query item has at most 8,000 frames (what the default 1 MiB body holds); more is a 400

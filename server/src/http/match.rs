@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -99,19 +99,10 @@ async fn match_hashes(
     }
     let banks: Option<HashSet<String>> = req.banks.map(|b| b.into_iter().collect());
     let include_shadow = req.include_shadow.unwrap_or(false);
-    let state2 = Arc::clone(&state);
-    // The searches are CPU work: off the async threads, under the catalog's read lock.
-    // The searches are CPU work: off the async threads.
-    let evaluations = tokio::task::spawn_blocking(move || {
-        each_item(
-            &state2,
-            requested.as_ref(),
-            &queries,
-            |rules, _, q, videos| evaluate(rules, q, videos, false, banks.as_ref()),
-        )
+    let evaluations = each_item(&state, requested, queries, move |rules, _, q, videos| {
+        evaluate(rules, q, videos, false, banks.as_ref())
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     m.count_controls(&evaluations);
     queue_matches(&state, "keyed", active_matches(&evaluations));
     let results: Vec<_> = evaluations
@@ -227,11 +218,67 @@ fn foreign_origin(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Runs `f` on each item with the rules of a request that asks for `requested` thresholds and
-/// the item's video hits, within the request's budget (`--match-time-budget-ms`,
-/// `--vpdq-max-pairs`). The catalog's lock is taken per item, and inside a vPDQ search per
-/// short hold, never for the whole request: a writer (and every request queued behind it, the
-/// lock preferring writers) waits for one item at most.
-fn each_item<T>(
+/// the item's video hits, on the blocking pool (the searches are CPU work), within the
+/// request's budget (`--match-time-budget-ms`, `--vpdq-max-pairs`).
+///
+/// A request with video items first takes one of the vPDQ search slots (`--vpdq-concurrent`),
+/// waiting up to `--vpdq-queue-wait-ms`; its time budget starts once it has one, so two honest
+/// long queries run one after the other instead of both running out of time on shared cores.
+/// The catalog's lock is taken per item, and inside a vPDQ search per short hold, never for
+/// the whole request: a writer (and every request queued behind it, the lock preferring
+/// writers) waits for one item at most.
+async fn each_item<T: Send + 'static>(
+    state: &Arc<AppState>,
+    requested: Option<AlgorithmMap<u32>>,
+    queries: Vec<Query>,
+    f: impl FnMut(&Rules, usize, &Query, VideoOutcome) -> T + Send + 'static,
+) -> AppResult<Vec<T>> {
+    let slot = if queries.iter().any(|q| q.vpdq.is_some()) {
+        let wait = state.limits.vpdq_queue_wait;
+        let slots = Arc::clone(&state.video_searches);
+        let _waiting = Waiting::count(&state.metrics.video_waiting);
+        match tokio::time::timeout(wait, slots.acquire_owned()).await {
+            Ok(Ok(permit)) => Some(permit),
+            Ok(Err(closed)) => return Err(ApiError::internal(closed)),
+            Err(_) => {
+                state
+                    .metrics
+                    .video_queue_full
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::VideoQueueFull(wait.as_millis() as u64));
+            }
+        }
+    } else {
+        None
+    };
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        search_items(&state, requested.as_ref(), &queries, f)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// One request in a waiting gauge, counted down however the wait ends (a dropped connection
+/// included).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn count(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Waiting(gauge)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The blocking half of [`each_item`].
+fn search_items<T>(
     state: &AppState,
     requested: Option<&AlgorithmMap<u32>>,
     queries: &[Query],
@@ -292,14 +339,10 @@ async fn anonymous_answer(
             }
         }
     }
-    let state2 = Arc::clone(state);
-    let evaluations = tokio::task::spawn_blocking(move || {
-        each_item(&state2, None, &queries, |rules, _, q, videos| {
-            evaluate(rules, q, videos, near, None)
-        })
+    let evaluations = each_item(state, None, queries, move |rules, _, q, videos| {
+        evaluate(rules, q, videos, near, None)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     state.metrics.count_controls(&evaluations);
     let categories = &state.limits.public_categories;
     let mut near_misses = 0u64;

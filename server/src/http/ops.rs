@@ -176,12 +176,25 @@ async fn metrics(State(state): St, headers: HeaderMap) -> Response {
         "Webhook deliveries dead-lettered after their last attempt.",
         m.webhook_dead.load(r),
     );
+    counter(
+        "pixelprint_vpdq_queue_timeouts_total",
+        "Requests with video items answered 503 after waiting --vpdq-queue-wait-ms for a search slot.",
+        m.video_queue_full.load(r),
+    );
     let gauges = index_gauges(&state);
     counter(
         "pixelprint_metrics_index_reads_total",
         "Times /metrics read the index gauges (at most once per --metrics-interval-ms).",
         m.index_reads.load(r),
     );
+    let running = state.limits.vpdq_concurrent.max(1) - state.video_searches.available_permits();
+    let waiting = m.video_waiting.load(r);
+    out.push_str(&format!(
+        "# HELP pixelprint_vpdq_searches_running vPDQ searches running now (at most --vpdq-concurrent).\n\
+         # TYPE pixelprint_vpdq_searches_running gauge\npixelprint_vpdq_searches_running {running}\n\
+         # HELP pixelprint_vpdq_searches_waiting Requests with video items waiting for a search slot.\n\
+         # TYPE pixelprint_vpdq_searches_waiting gauge\npixelprint_vpdq_searches_waiting {waiting}\n"
+    ));
     out.push_str("# HELP pixelprint_shadow_matches_total Matches in banks in shadow mode, by bank.\n# TYPE pixelprint_shadow_matches_total counter\n");
     for (bank, n) in m
         .shadow_matches
