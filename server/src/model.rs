@@ -211,6 +211,22 @@ pub struct DeliveryRecord {
     pub payload: String,
 }
 
+/// Feedback on a synced entry, as stored for its exchange (`crate::sources::feedback`): the
+/// payload says what is sent where; status `pending`, `delivered` or `dead`.
+#[derive(Clone, Debug)]
+pub struct FeedbackRecord {
+    pub id: String,
+    pub bank: String,
+    pub entry_id: i64,
+    pub payload: String,
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
 /// A tip as stored: the receipt token only as its SHA-256.
 #[derive(Clone, Debug)]
 pub struct TipRecord {

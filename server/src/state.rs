@@ -132,6 +132,10 @@ pub struct Metrics {
     pub source_skipped: AtomicU64,
     /// Failed fetches (each followed by a backoff).
     pub source_errors: AtomicU64,
+    /// Reviewers' feedback sent to exchanges, failed attempts retried, and dead-lettered.
+    pub feedback_sent: AtomicU64,
+    pub feedback_failed_attempts: AtomicU64,
+    pub feedback_dead: AtomicU64,
     /// Times `/metrics` walked the catalog for its gauges (at most once per interval).
     pub index_reads: AtomicU64,
     /// Matches in banks in shadow mode, by bank (never answered to anonymous callers).

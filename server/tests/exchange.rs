@@ -597,3 +597,172 @@ fn platform_keys_are_rate_limited_like_other_keys() {
     assert_eq!(fetch(&platform), 429, "the key's burst is spent");
     assert_eq!(fetch(&other), 200, "another platform has its own bucket");
 }
+
+/// A second pixelprint server fills a bank from this one's StopNCII-compatible feed (its
+/// `stopncii` source pointed at `/v1/stopncii`, the platform's key as both keys). A reviewer
+/// there confirms one match and marks another a false positive; each verdict reaches this
+/// server as StopNCII feedback from that platform and shows on the tip. Feedback the exchange
+/// cannot take yet stays pending with its error and attempt count.
+#[test]
+fn reviewers_feedback_on_synced_entries_reaches_the_exchange() {
+    let dir = TempDir::new("feedback-exchange");
+    let exchange = Server::start_ready(&dir.0, MANY_TIPS);
+    let platform = key(&exchange, &["exchange"], "platform-b");
+    let reviewer = key(&exchange, &["review"], "r");
+    let confirmed = file_tip(&exchange, json!([{"pdq": pdq(11)}]));
+    let mistaken = file_tip(&exchange, json!([{"pdq": pdq(12)}]));
+    review(&exchange, &reviewer, &confirmed, "accept");
+    review(&exchange, &reviewer, &mistaken, "accept");
+
+    let dir_b = TempDir::new("feedback-platform");
+    let credential = dir_b.0.join("stopncii-keys");
+    std::fs::write(&credential, format!("{platform},{platform}\n")).unwrap();
+    let b = Server::start_ready(
+        &dir_b.0,
+        &[
+            "--source-tick-ms",
+            "100",
+            "--source-backoff-secs",
+            "1",
+            "--source-backoff-max-secs",
+            "2",
+        ],
+    );
+    b.create_bank("ncii");
+    b.create_bank("manual");
+    let auth = format!("Bearer {ADMIN_KEY}");
+    let source = json!({"source": {
+        "exchange": "stopncii",
+        "base_url": format!("http://{}/v1/stopncii", exchange.addr),
+        "credential": {"file": credential.to_str().unwrap()},
+        "interval_secs": 1,
+    }});
+    let r = b.request(
+        "PATCH",
+        "/v1/banks/ncii",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        source.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    // The entry each hash became in the synced bank, once the sync has stored it.
+    let entry_of = |n: u32| -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = b.match_items(json!({"items": [{"pdq": pdq(n)}], "banks": ["ncii"]}));
+            let matches = answer["results"][0]["matches"].as_array().unwrap().clone();
+            if let Some(m) = matches.first() {
+                assert_eq!(m["distance"], 0, "{m}");
+                return m["entry_id"].as_str().unwrap().to_string();
+            }
+            assert!(Instant::now() < deadline, "the bank never held pdq({n})");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let (yes, no) = (entry_of(11), entry_of(12));
+
+    let b_reviewer = key(&b, &["review"], "rb");
+    let send = |id: &str, body: Value, key: &str| {
+        b.post_json_auth(&format!("/v1/banks/ncii/entries/{id}/feedback"), key, &body)
+    };
+    let r = send(
+        &yes,
+        json!({"verdict": "confirmed", "tags": ["reviewed"]}),
+        &b_reviewer,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["status"], "pending");
+    assert_eq!(r.json()["exchange"], "stopncii");
+    let r = send(&no, json!({"verdict": "false_positive"}), &b_reviewer);
+    assert_eq!(r.status, 202, "{}", r.text());
+    // Refused: no review scope, an unknown verdict, an entry not in the bank, a bank without
+    // a source.
+    let matcher = key(&b, &["match"], "m");
+    assert_eq!(
+        send(&yes, json!({"verdict": "confirmed"}), &matcher).status,
+        403
+    );
+    let r = send(&yes, json!({"verdict": "maybe"}), &b_reviewer);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        send("999999", json!({"verdict": "confirmed"}), &b_reviewer).status,
+        404
+    );
+    let r = b.post_json_auth(
+        "/v1/banks/manual/entries",
+        ADMIN_KEY,
+        &json!({"entries": [{"algorithm": "pdq", "hash": pdq(13)}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let manual = r.json()["ids"][0].as_str().unwrap().to_string();
+    let r = b.post_json_auth(
+        &format!("/v1/banks/manual/entries/{manual}/feedback"),
+        &b_reviewer,
+        &json!({"verdict": "confirmed"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "no_feedback");
+
+    let listed = |b: &Server| {
+        let r = b.get_auth("/v1/banks/ncii/feedback", &b_reviewer);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["feedback"].as_array().unwrap().clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !listed(&b).iter().all(|f| f["status"] == "delivered") {
+        assert!(Instant::now() < deadline, "{:#?}", listed(&b));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(listed(&b).len(), 2);
+
+    for (tip, n, value, tags, counts) in [
+        (
+            &confirmed,
+            11,
+            "Blocked",
+            json!(["reviewed"]),
+            json!({"blocked": 1, "not_blocked": 0, "pending_review": 0}),
+        ),
+        (
+            &mistaken,
+            12,
+            "NotBlocked",
+            json!([]),
+            json!({"blocked": 0, "not_blocked": 1, "pending_review": 0}),
+        ),
+    ] {
+        let seen = reviewer_view(&exchange, &reviewer, &tip.id);
+        let feedback = seen["feedback"].as_array().unwrap();
+        assert_eq!(feedback.len(), 1, "{seen:#}");
+        assert_eq!(feedback[0]["platform"], "platform-b");
+        assert_eq!(feedback[0]["value"], value);
+        assert_eq!(feedback[0]["hash"], pdq(n));
+        assert_eq!(feedback[0]["tags"], tags);
+        assert_eq!(reporter_view(&exchange, tip)["platform_feedback"], counts);
+    }
+
+    // The exchange goes away: new feedback stays pending, with its error and attempts.
+    drop(exchange);
+    let r = send(&yes, json!({"verdict": "false_positive"}), &b_reviewer);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = listed(&b);
+        let row = rows.iter().find(|f| f["id"] == id.as_str()).unwrap();
+        if row["attempts"].as_i64().unwrap() >= 2 {
+            assert_eq!(row["status"], "pending", "{row}");
+            let error = row["last_error"].as_str().unwrap();
+            assert!(error.contains("request failed"), "{error}");
+            assert!(
+                !error.contains(&platform),
+                "the key is never shown: {error}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{row}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -84,6 +84,8 @@ fn openapi_document_lists_every_route() {
         ("/v1/banks/{name}/entries/{id}", "delete"),
         ("/v1/banks/{name}/entries/{id}", "patch"),
         ("/v1/banks/{name}/disabled", "get"),
+        ("/v1/banks/{name}/entries/{id}/feedback", "post"),
+        ("/v1/banks/{name}/feedback", "get"),
         ("/v1/banks/{name}/webhooks", "post"),
         ("/v1/webhooks", "get"),
         ("/v1/webhooks/{id}", "delete"),

@@ -12,13 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use super::json::{check_storable_opt, read_body, JsonBody};
 use super::{AppResult, Routes, St};
-use crate::auth::{AdminKey, Keyed};
+use crate::auth::{AdminKey, Keyed, ReviewKey};
 use crate::error::{ApiError, ErrorDetail};
 use crate::import::{parse_import, ImportFormat};
+use crate::model::FeedbackRecord;
 use crate::model::{
     bank_algorithm, bank_algorithm_names, canonical_hash, BankMode, NewEntry, SourceRow,
 };
-use crate::sources::SourceConfig;
+use crate::sources::feedback::{self, FeedbackItem, Verdict};
+use crate::sources::{ExchangeKind, SourceConfig};
 use crate::state::AppState;
 use crate::thresholds::{algorithm_use, cap, threshold_algorithms, AlgorithmUse};
 use crate::time::rfc3339;
@@ -32,6 +34,11 @@ pub fn routes() -> Routes {
             "/v1/banks/{name}/entries/{id}",
             delete(delete_entry).patch(set_entry),
         )
+        .route(
+            "/v1/banks/{name}/entries/{id}/feedback",
+            post(entry_feedback),
+        )
+        .route("/v1/banks/{name}/feedback", get(list_feedback))
         .route("/v1/banks/{name}/disabled", get(disabled_entries))
         .route("/v1/banks/{name}/export", get(export_bank))
 }
@@ -598,6 +605,100 @@ async fn set_entry(
         changed,
         enabled,
         id: n.to_string(),
+    }))
+}
+
+/// `POST /v1/banks/{name}/entries/{id}/feedback`: a reviewer's verdict on a match with a
+/// synced entry, queued for the exchange the entry came from (`crate::sources::feedback`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryFeedback {
+    verdict: Verdict,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Most tags on one feedback, and their longest length.
+const MAX_FEEDBACK_TAGS: usize = 16;
+const MAX_FEEDBACK_TAG_LEN: usize = 64;
+
+/// A feedback row as the API shows it.
+#[derive(Serialize)]
+struct FeedbackState {
+    attempts: i64,
+    created_at: String,
+    entry_id: String,
+    exchange: Option<ExchangeKind>,
+    id: String,
+    last_error: Option<String>,
+    /// Unix milliseconds of the next attempt, while pending.
+    next_attempt_ms: i64,
+    /// `pending`, `delivered` or `dead`.
+    status: String,
+    verdict: Option<Verdict>,
+}
+
+impl From<FeedbackRecord> for FeedbackState {
+    fn from(f: FeedbackRecord) -> Self {
+        let item: Option<FeedbackItem> = serde_json::from_str(&f.payload).ok();
+        FeedbackState {
+            attempts: f.attempts,
+            created_at: rfc3339(f.created_at),
+            entry_id: f.entry_id.to_string(),
+            exchange: item.as_ref().map(|i| i.exchange),
+            id: f.id,
+            last_error: f.last_error,
+            next_attempt_ms: f.next_attempt_ms,
+            status: f.status,
+            verdict: item.map(|i| i.verdict),
+        }
+    }
+}
+
+async fn entry_feedback(
+    State(state): St,
+    Path((bank, id)): Path<(String, String)>,
+    Keyed(ReviewKey, JsonBody(req)): Keyed<ReviewKey, JsonBody<EntryFeedback>>,
+) -> AppResult<(StatusCode, Json<FeedbackState>)> {
+    let Ok(n) = id.parse::<i64>() else {
+        return Err(ApiError::NotFound(format!(
+            "no entry {id:?} in bank {bank:?}"
+        )));
+    };
+    if req.tags.len() > MAX_FEEDBACK_TAGS
+        || req
+            .tags
+            .iter()
+            .any(|t| t.is_empty() || t.len() > MAX_FEEDBACK_TAG_LEN || t.contains('\0'))
+    {
+        return Err(ApiError::bad_at(
+            "invalid_tags",
+            format!(
+                "tags: at most {MAX_FEEDBACK_TAGS}, each 1..={MAX_FEEDBACK_TAG_LEN} bytes of text"
+            ),
+            None,
+            "tags",
+        ));
+    }
+    let record = feedback::queue(&state, &bank, n, req.verdict, req.tags).await?;
+    Ok((StatusCode::ACCEPTED, Json(record.into())))
+}
+
+#[derive(Serialize)]
+struct FeedbackList {
+    feedback: Vec<FeedbackState>,
+}
+
+/// `GET /v1/banks/{name}/feedback`: the bank's last 1,000 feedback rows, newest first.
+async fn list_feedback(
+    State(state): St,
+    Path(bank): Path<String>,
+    _: ReviewKey,
+) -> AppResult<Json<FeedbackList>> {
+    require_bank(&state, &bank).await?;
+    let rows = state.db(move |s| s.list_feedback(&bank, 1000)).await?;
+    Ok(Json(FeedbackList {
+        feedback: rows.into_iter().map(FeedbackState::from).collect(),
     }))
 }
 

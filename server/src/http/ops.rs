@@ -148,6 +148,21 @@ async fn metrics(State(state): St, headers: HeaderMap) -> Response {
             "Failed fetches from exchanges.",
             &m.source_errors,
         ),
+        (
+            "pixelprint_source_feedback_sent_total",
+            "Reviewers' feedback an exchange accepted.",
+            &m.feedback_sent,
+        ),
+        (
+            "pixelprint_source_feedback_attempts_failed_total",
+            "Failed attempts to send feedback that will be retried.",
+            &m.feedback_failed_attempts,
+        ),
+        (
+            "pixelprint_source_feedback_dead_total",
+            "Feedback dead-lettered after its last attempt.",
+            &m.feedback_dead,
+        ),
     ] {
         counter(name, help, v.load(r));
     }

@@ -17,6 +17,7 @@
 //!   names; the database holds only that name, and no message carries the secret.
 //! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`].
 
+pub mod feedback;
 mod stopncii;
 mod tat;
 
@@ -53,7 +54,7 @@ impl ExchangeKind {
         }
     }
 
-    fn exchange(self) -> &'static dyn Exchange {
+    pub fn exchange(self) -> &'static dyn Exchange {
         match self {
             ExchangeKind::Stopncii => &stopncii::StopNcii,
             ExchangeKind::Tat => &tat::Tat,
@@ -149,6 +150,10 @@ pub struct SourceConfig {
     /// Records per page asked for (the exchange's default when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// Where the key for sending reviewers' feedback is, when the exchange wants another one
+    /// than for fetching (StopNCII: the `SubmitFeedback` function key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_credential: Option<CredentialRef>,
 }
 
 /// Most records per page a configuration may ask for.
@@ -177,6 +182,29 @@ impl SourceConfig {
             }
         }
         Ok(())
+    }
+
+    /// A configuration as `sources.config` holds it.
+    pub fn stored(text: &str) -> Result<SourceConfig, FetchError> {
+        serde_json::from_str(text)
+            .map_err(|e| FetchError::Config(format!("stored configuration unreadable: {e}")))
+    }
+
+    /// What a request to this source's exchange needs.
+    pub fn context<'a>(
+        &'a self,
+        http: &'a reqwest::blocking::Client,
+        secret: &'a Secret,
+    ) -> FetchContext<'a> {
+        FetchContext {
+            http,
+            base_url: self
+                .base_url
+                .as_deref()
+                .unwrap_or(self.exchange.exchange().default_base_url()),
+            secret,
+            page_size: self.page_size,
+        }
     }
 
     /// Whether `other` fetches from another place (the checkpoint means nothing there).
@@ -238,19 +266,57 @@ pub trait Exchange: Sync {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError>;
+    /// Whether the exchange takes reviewers' feedback on its entries (see [`feedback`]).
+    fn takes_feedback(&self) -> bool {
+        false
+    }
+    /// Sends one reviewer's verdict on one of the exchange's entries. `feedback_secret` is the
+    /// source's `feedback_credential`, when it names one.
+    fn send_feedback(
+        &self,
+        ctx: &FetchContext<'_>,
+        _feedback_secret: Option<&Secret>,
+        _item: &feedback::FeedbackItem,
+    ) -> Result<(), FetchError> {
+        Err(FetchError::Config(format!(
+            "{} takes no feedback",
+            ctx.base_url
+        )))
+    }
 }
 
 /// Largest page body read from an exchange.
 pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 
+fn transient(message: String) -> FetchError {
+    FetchError::Transient {
+        message,
+        retry_after: None,
+    }
+}
+
 /// Sends `request` and reads a JSON body, mapping the status to a [`FetchError`].
 pub fn get_json(
     request: reqwest::blocking::RequestBuilder,
 ) -> Result<serde_json::Value, FetchError> {
-    let transient = |message: String| FetchError::Transient {
-        message,
-        retry_after: None,
-    };
+    let response = send(request)?;
+    let mut body = Vec::new();
+    response
+        .take(MAX_PAGE_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| transient(format!("reading the page: {e}")))?;
+    if body.len() as u64 > MAX_PAGE_BYTES {
+        return Err(FetchError::Malformed(format!(
+            "the page is larger than {MAX_PAGE_BYTES} bytes"
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
+}
+
+/// Sends `request`, mapping a status other than success to a [`FetchError`].
+pub fn send(
+    request: reqwest::blocking::RequestBuilder,
+) -> Result<reqwest::blocking::Response, FetchError> {
     // reqwest's errors carry the URL, never the headers that hold the credential.
     let response = request
         .send()
@@ -273,17 +339,7 @@ pub fn get_json(
     if !status.is_success() {
         return Err(transient(format!("HTTP {status}")));
     }
-    let mut body = Vec::new();
-    response
-        .take(MAX_PAGE_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| transient(format!("reading the page: {e}")))?;
-    if body.len() as u64 > MAX_PAGE_BYTES {
-        return Err(FetchError::Malformed(format!(
-            "the page is larger than {MAX_PAGE_BYTES} bytes"
-        )));
-    }
-    serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
+    Ok(response)
 }
 
 /// What an exchange says of one entry.
@@ -341,6 +397,21 @@ pub struct SchedulerSettings {
     pub request_timeout: Duration,
 }
 
+impl SchedulerSettings {
+    /// Seconds to wait after the `failures`th failure in a row ending in `error`: the cap
+    /// after a refused credential or an unusable configuration (a person must act), else the
+    /// backoff, at least the `Retry-After` the exchange asked for.
+    pub fn retry_wait(&self, error: &FetchError, failures: i64) -> i64 {
+        let (base, max) = (self.backoff_base_secs, self.backoff_max_secs);
+        match error {
+            FetchError::Refused(_) | FetchError::Config(_) => max,
+            FetchError::Transient { retry_after, .. } => backoff_secs(base, max, failures)
+                .max(retry_after.map_or(0, |s| s.min(max as u64) as i64)),
+            FetchError::Malformed(_) => backoff_secs(base, max, failures),
+        }
+    }
+}
+
 /// The wait after the `failures`th failure in a row (1 for the first): `base * 2^(n-1)`,
 /// capped at `max`.
 pub fn backoff_secs(base: i64, max: i64, failures: i64) -> i64 {
@@ -373,8 +444,21 @@ pub fn spawn(state: Arc<AppState>, settings: SchedulerSettings) {
             }
         };
         let mut tick = tokio::time::interval(settings.tick);
+        let sending = Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
             tick.tick().await;
+            if !sending.swap(true, Ordering::AcqRel) {
+                let (state, settings, http, sending) = (
+                    state.clone(),
+                    settings.clone(),
+                    http.clone(),
+                    sending.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    feedback::send_due(&state, &settings, &http);
+                    sending.store(false, Ordering::Release);
+                });
+            }
             let rows = match state.db(|s| s.list_sources()).await {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -433,19 +517,10 @@ fn run_source(
     }
     let m = &state.metrics;
     let result = (|| {
-        let config: SourceConfig = serde_json::from_str(&row.config)
-            .map_err(|e| FetchError::Config(format!("stored configuration unreadable: {e}")))?;
+        let config = SourceConfig::stored(&row.config)?;
         let exchange = config.exchange.exchange();
         let secret = config.credential.load()?;
-        let ctx = FetchContext {
-            http,
-            base_url: config
-                .base_url
-                .as_deref()
-                .unwrap_or(exchange.default_base_url()),
-            secret: &secret,
-            page_size: config.page_size,
-        };
+        let ctx = config.context(http, &secret);
         let mut checkpoint = row.checkpoint.clone();
         loop {
             let fetched = exchange.fetch(&ctx, checkpoint.as_deref())?;
@@ -505,20 +580,7 @@ fn run_source(
         Err(error) => {
             m.source_errors.fetch_add(1, Ordering::Relaxed);
             let failures = row.failures + 1;
-            let wait = match &error {
-                FetchError::Refused(_) | FetchError::Config(_) => settings.backoff_max_secs,
-                FetchError::Transient { retry_after, .. } => backoff_secs(
-                    settings.backoff_base_secs,
-                    settings.backoff_max_secs,
-                    failures,
-                )
-                .max(retry_after.map_or(0, |s| s.min(settings.backoff_max_secs as u64) as i64)),
-                FetchError::Malformed(_) => backoff_secs(
-                    settings.backoff_base_secs,
-                    settings.backoff_max_secs,
-                    failures,
-                ),
-            };
+            let wait = settings.retry_wait(&error, failures);
             let now = now_unix();
             let message = error.to_string();
             tracing::warn!(bank, error = %message, failures, retry_in_secs = wait, "source fetch failed");

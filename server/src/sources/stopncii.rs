@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::feedback::{FeedbackItem, Verdict};
 use super::{
-    get_json, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext, FetchError,
-    Fetched, RecordFacts,
+    get_json, send, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext,
+    FetchError, Fetched, RecordFacts, Secret,
 };
 
 pub struct StopNcii;
@@ -227,6 +228,48 @@ fn read_page(page: Value, checkpoint: &Checkpoint) -> Result<Fetched, FetchError
 impl Exchange for StopNcii {
     fn default_base_url(&self) -> &'static str {
         "https://api.stopncii.org/v1"
+    }
+
+    fn takes_feedback(&self) -> bool {
+        true
+    }
+
+    /// `POST {base}/SubmitFeedback` as pytx's `StopNCIIAPI.submit_feedbacks` sends it: the
+    /// hash, `feedbackValue` `Blocked` for a confirmed match or `NotBlocked` for a false
+    /// positive, and the tags; with the `SubmitFeedback` function key when the source names a
+    /// `feedback_credential`, else the fetch function key (one key per platform, as a
+    /// pixelprint exchange gives).
+    fn send_feedback(
+        &self,
+        ctx: &FetchContext<'_>,
+        feedback_secret: Option<&Secret>,
+        item: &FeedbackItem,
+    ) -> Result<(), FetchError> {
+        let (fetch_key, subscription_key) = keys(ctx.secret.expose())?;
+        let function_key = feedback_secret.map_or(fetch_key, |s| s.expose());
+        let Some((_, hash)) = item.source_id.split_once(':') else {
+            return Err(FetchError::Config(format!(
+                "StopNCII entry id {:?} is not signalType:hashValue",
+                item.source_id
+            )));
+        };
+        let value = match item.verdict {
+            Verdict::Confirmed => "Blocked",
+            Verdict::FalsePositive => "NotBlocked",
+        };
+        let body = serde_json::json!({
+            "count": 1,
+            "hashFeedbacks": [{"tags": item.tags, "feedbackValue": value, "hashValue": hash}],
+        });
+        let url = format!("{}/SubmitFeedback", ctx.base_url.trim_end_matches('/'));
+        send(
+            ctx.http
+                .post(url)
+                .header("x-functions-key", function_key)
+                .header("Ocp-Apim-Subscription-Key", subscription_key)
+                .json(&body),
+        )?;
+        Ok(())
     }
 
     fn fetch(

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 
 use crate::model::{
     ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
-    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
-    SourcedEntry, StoredEntry, TipRecord, TipTransition, Webhook,
+    Feedback, FeedbackRecord, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure,
+    SourcePage, SourceRow, SourcedEntry, StoredEntry, TipRecord, TipTransition, Webhook,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +119,19 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS source_feedback (
+    id TEXT PRIMARY KEY,
+    bank TEXT NOT NULL,
+    entry_id BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_ms BIGINT NOT NULL,
+    last_error TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_feedback_due ON source_feedback(status, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS source_feedback_bank ON source_feedback(bank, created_at);
 ";
 
 /// Every stored entry but the disabled ones, as [`read::entry`] reads them.
@@ -131,6 +144,10 @@ const WEBHOOK_COLUMNS: &str = "id, bank, url, secret, events, created_at";
 /// The columns of `webhook_deliveries`, in the order [`read::delivery`] reads them.
 const DELIVERY_COLUMNS: &str =
     "id, webhook_id, status, attempts, next_attempt_ms, last_error, created_at, payload";
+
+/// The columns of `source_feedback`, in the order [`read::source_feedback`] reads them.
+const FEEDBACK_COLUMNS: &str =
+    "id, bank, entry_id, payload, status, attempts, next_attempt_ms, last_error, created_at";
 
 /// What became of one delivery attempt.
 #[derive(Clone, Debug)]
@@ -394,6 +411,19 @@ pub trait Storage: Send + Sync + 'static {
     fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()>;
     /// Deliveries in `status` (`pending`, `delivered`, `dead`), oldest first, at most `limit`.
     fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>>;
+    /// Queues feedback on a synced entry for its exchange (status `pending`).
+    fn enqueue_feedback(&self, feedback: &FeedbackRecord) -> Result<()>;
+    /// Pending feedback due at `now_ms`, at most `limit`, each leased until `lease_until_ms`.
+    fn claim_feedback(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackRecord>>;
+    /// Records an attempt to send feedback: its attempt count and outcome.
+    fn record_feedback(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()>;
+    /// A bank's feedback, newest first, at most `limit`.
+    fn list_feedback(&self, bank: &str, limit: usize) -> Result<Vec<FeedbackRecord>>;
 }
 
 /// The keys a page touches, in order: each entry it adds or replaces, then each it withdraws.

@@ -23,17 +23,17 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     numbered_for_postgres as pg, page_keys, same_entry, source_sql, DeliveryOutcome, Result,
     Storage, StorageError, ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS,
-    CONTROL_SCHEMA, DELIVERY_COLUMNS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT,
-    FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, LOAD_ENTRIES, PURGE_FEED, PURGE_FEEDBACK,
-    PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
-    TIP_SET_STATUS, WEBHOOK_COLUMNS,
+    CONTROL_SCHEMA, DELIVERY_COLUMNS, FEEDBACK_COLUMNS, FEED_PAGE, FEED_PAGE_FEEDBACK,
+    FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, FLAG_KEY, LIST_API_KEYS, LIST_BANKS, LOAD_ENTRIES,
+    PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA,
+    TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS, WEBHOOK_COLUMNS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
     ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
-    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
-    StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
+    Feedback, FeedbackRecord, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure,
+    SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
 };
 
 /// The advisory lock key of change-log writers (and of the schema set-up).
@@ -819,6 +819,71 @@ impl Storage for Postgres {
                 &[&id, &status, &attempts, &next, &error],
             )?;
             Ok(())
+        })
+    }
+
+    fn enqueue_feedback(&self, f: &FeedbackRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO source_feedback ({FEEDBACK_COLUMNS})
+                     VALUES ($1, $2, $3, $4, 'pending', 0, 0, NULL, $5)"
+                ),
+                &[&f.id, &f.bank, &f.entry_id, &f.payload, &f.created_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn claim_feedback(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackRecord>> {
+        self.with(|c| {
+            // SKIP LOCKED: processes claiming at once take different rows.
+            c.query(
+                &format!(
+                    "UPDATE source_feedback SET next_attempt_ms = $2
+                     WHERE id IN (SELECT id FROM source_feedback
+                                  WHERE status = 'pending' AND next_attempt_ms <= $1
+                                  ORDER BY next_attempt_ms, id LIMIT $3
+                                  FOR UPDATE SKIP LOCKED)
+                     RETURNING {FEEDBACK_COLUMNS}"
+                ),
+                &[&now_ms, &lease_until_ms, &(limit as i64)],
+            )?
+            .iter()
+            .map(read::source_feedback)
+            .collect()
+        })
+    }
+
+    fn record_feedback(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (status, next, error) = outcome.columns();
+        self.with(|c| {
+            c.execute(
+                "UPDATE source_feedback SET status = $2, attempts = $3, next_attempt_ms = $4,
+                 last_error = $5 WHERE id = $1",
+                &[&id, &status, &attempts, &next, &error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_feedback(&self, bank: &str, limit: usize) -> Result<Vec<FeedbackRecord>> {
+        self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {FEEDBACK_COLUMNS} FROM source_feedback WHERE bank = $1
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ),
+                &[&bank, &(limit as i64)],
+            )?
+            .iter()
+            .map(read::source_feedback)
+            .collect()
         })
     }
 

@@ -6,7 +6,7 @@ use pixelprint::Algorithm;
 
 use crate::model::{
     bank_algorithm, ApiKeyRecord, Bank, BankSettings, Change, ChangeOp, DeliveryRecord, FeedRow,
-    Feedback, SourceRow, StoredEntry, TipRecord, Webhook,
+    Feedback, FeedbackRecord, SourceRow, StoredEntry, TipRecord, Webhook,
 };
 
 /// The columns of `tips`, in the order [`tip`] reads them.
@@ -158,6 +158,21 @@ pub(super) fn webhook(r: &impl Columns) -> Result<Webhook> {
         secret: r.text(3)?,
         events: r.text(4)?.split_whitespace().map(String::from).collect(),
         created_at: r.int(5)?,
+    })
+}
+
+/// A `source_feedback` row read as `super::FEEDBACK_COLUMNS`.
+pub(super) fn source_feedback(r: &impl Columns) -> Result<FeedbackRecord> {
+    Ok(FeedbackRecord {
+        id: r.text(0)?,
+        bank: r.text(1)?,
+        entry_id: r.int(2)?,
+        payload: r.text(3)?,
+        status: r.text(4)?,
+        attempts: r.int(5)?,
+        next_attempt_ms: r.int(6)?,
+        last_error: r.opt_text(7)?,
+        created_at: r.int(8)?,
     })
 }
 

@@ -19,17 +19,17 @@ use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
     page_keys, same_entry, source_sql, DeliveryOutcome, Result, Storage, StorageError,
     ADDED_COLUMNS, ADDED_INDEXES, API_KEY_LABEL, BANK_SETTINGS, CONTROL_SCHEMA, DELIVERY_COLUMNS,
-    FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH, FLAG_KEY, LIST_API_KEYS,
-    LIST_BANKS, LOAD_ENTRIES, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS, PUT_FEEDBACK,
-    PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK, TIP_SET_STATUS,
-    WEBHOOK_COLUMNS,
+    FEEDBACK_COLUMNS, FEED_PAGE, FEED_PAGE_FEEDBACK, FEED_PUBLISH, FEED_RETRACT, FEED_TOUCH,
+    FLAG_KEY, LIST_API_KEYS, LIST_BANKS, LOAD_ENTRIES, PURGE_FEED, PURGE_FEEDBACK, PURGE_TIPS,
+    PUT_FEEDBACK, PUT_FEEDBACK_PUBLISHED, SHARED_SCHEMA, TIP_CLEAR_ITEMS, TIP_FEEDBACK,
+    TIP_SET_STATUS, WEBHOOK_COLUMNS,
 };
 use std::collections::HashMap;
 
 use crate::model::{
     ApiKeyRecord, Bank, BankSettings, Change, DeliveryRecord, DueDelivery, FeedCursor, FeedRow,
-    Feedback, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure, SourcePage, SourceRow,
-    StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
+    Feedback, FeedbackRecord, NewDelivery, NewEntry, PageApplied, Purged, SourceFailure,
+    SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
 };
 
 /// A statement written with `$N` parameters in SQLite's `?N`.
@@ -764,6 +764,65 @@ impl Storage for Sqlite {
         ))?;
         read_all(&mut stmt, params![status, limit as i64], |r| {
             read::delivery(r)
+        })
+    }
+
+    fn enqueue_feedback(&self, f: &FeedbackRecord) -> Result<()> {
+        self.writer().execute(
+            &format!(
+                "INSERT INTO source_feedback ({FEEDBACK_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, NULL, ?5)"
+            ),
+            params![f.id, f.bank, f.entry_id, f.payload, f.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn claim_feedback(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackRecord>> {
+        let mut conn = self.writer();
+        // IMMEDIATE: the write lock first, so two processes never claim the same row.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let due = {
+            let mut stmt = tx.prepare(&format!(
+                "UPDATE source_feedback SET next_attempt_ms = ?2
+                 WHERE id IN (SELECT id FROM source_feedback
+                              WHERE status = 'pending' AND next_attempt_ms <= ?1
+                              ORDER BY next_attempt_ms, id LIMIT ?3)
+                 RETURNING {FEEDBACK_COLUMNS}"
+            ))?;
+            read_all(
+                &mut stmt,
+                params![now_ms, lease_until_ms, limit as i64],
+                |r| read::source_feedback(r),
+            )?
+        };
+        tx.commit()?;
+        Ok(due)
+    }
+
+    fn record_feedback(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (status, next, error) = outcome.columns();
+        self.writer().execute(
+            "UPDATE source_feedback SET status = ?2, attempts = ?3, next_attempt_ms = ?4,
+             last_error = ?5 WHERE id = ?1",
+            params![id, status, attempts, next, error],
+        )?;
+        Ok(())
+    }
+
+    fn list_feedback(&self, bank: &str, limit: usize) -> Result<Vec<FeedbackRecord>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FEEDBACK_COLUMNS} FROM source_feedback WHERE bank = ?1
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        ))?;
+        read_all(&mut stmt, params![bank, limit as i64], |r| {
+            read::source_feedback(r)
         })
     }
 }
