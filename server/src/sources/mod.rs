@@ -2,7 +2,8 @@
 //! (`PATCH /v1/banks/{name}` with a `source` object, stored in the `sources` table), which a
 //! scheduler in every server process fetches page by page.
 //!
-//! - [`Exchange`]: one implementation per exchange (`stopncii.rs`, `tat.rs`), which turns the
+//! - [`Exchange`]: one implementation per exchange (`stopncii.rs`, `tat.rs`, `ncmec.rs`,
+//!   `threatexchange.rs`), which turns the
 //!   exchange's pages into entries to add or replace, keys to withdraw, and malformed records
 //!   to skip, and says where the next fetch starts (its checkpoint, JSON text).
 //! - Checkpoints: each page's entries and the checkpoint after it are written in one transaction
@@ -15,10 +16,13 @@
 //!   and the cap at once after a refused credential.
 //! - Credentials are read at each run from the file or environment variable the configuration
 //!   names; the database holds only that name, and no message carries the secret.
-//! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`].
+//! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`]
+//!   (StopNCII's in `crate::exchange::stopncii::SIGNAL_TYPES`, which the server's own feed uses).
 
+mod ncmec;
 mod stopncii;
 mod tat;
+mod threatexchange;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -43,6 +47,10 @@ pub enum ExchangeKind {
     Stopncii,
     /// Tech Against Terrorism's hash list (TCAP).
     Tat,
+    /// NCMEC's hash sharing API (`/v2/entries`, XML).
+    Ncmec,
+    /// Meta's ThreatExchange: a privacy group's `threat_updates`.
+    ThreatExchange,
 }
 
 impl ExchangeKind {
@@ -50,6 +58,8 @@ impl ExchangeKind {
         match self {
             ExchangeKind::Stopncii => "stopncii",
             ExchangeKind::Tat => "tat",
+            ExchangeKind::Ncmec => "ncmec",
+            ExchangeKind::ThreatExchange => "threatexchange",
         }
     }
 
@@ -57,25 +67,67 @@ impl ExchangeKind {
         match self {
             ExchangeKind::Stopncii => &stopncii::StopNcii,
             ExchangeKind::Tat => &tat::Tat,
+            ExchangeKind::Ncmec => &ncmec::Ncmec,
+            ExchangeKind::ThreatExchange => &threatexchange::ThreatExchange,
         }
     }
 }
 
 /// Each exchange's signal type names and the registry algorithm whose entries they are. A
-/// signal type not listed is not stored (and not counted as malformed).
-pub const SIGNAL_TYPES: [(ExchangeKind, &str, Algorithm); 4] = [
-    (ExchangeKind::Stopncii, "ImagePDQ", Algorithm::Pdq),
-    (ExchangeKind::Stopncii, "VideoMD5", Algorithm::Md5),
+/// signal type not listed is not stored (and not counted as malformed). StopNCII's are
+/// `crate::exchange::stopncii::SIGNAL_TYPES`, the table the server's own StopNCII feed uses.
+///
+/// - TAT: `TATHashListEntry.algorithm`.
+/// - NCMEC: the element names inside an entry's `<fingerprints>` (pytx's `_get_conversion`
+///   reads `md5` and `pdq`; an image's MD5 is a file MD5 like a video's, which pixelprint's
+///   `md5` is). `sha1`, `pdna` and the video fingerprints have no bank algorithm.
+/// - ThreatExchange: the `type` of a threat update (pytx's `INDICATOR_TYPE`s of `PdqSignal`,
+///   `VideoMD5Signal`, `VideoSHA256Signal`; a file's MD5 and SHA-256 are pixelprint's whatever
+///   the media type).
+pub const SIGNAL_TYPES: [(ExchangeKind, &str, Algorithm); 9] = [
     (ExchangeKind::Tat, "PDQ", Algorithm::Pdq),
     (ExchangeKind::Tat, "MD5", Algorithm::Md5),
+    (ExchangeKind::Ncmec, "pdq", Algorithm::Pdq),
+    (ExchangeKind::Ncmec, "md5", Algorithm::Md5),
+    (ExchangeKind::ThreatExchange, "HASH_PDQ", Algorithm::Pdq),
+    (ExchangeKind::ThreatExchange, "HASH_MD5", Algorithm::Md5),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_VIDEO_MD5",
+        Algorithm::Md5,
+    ),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_SHA256",
+        Algorithm::Sha256,
+    ),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_VIDEO_SHA256",
+        Algorithm::Sha256,
+    ),
 ];
 
 /// The algorithm of `exchange`'s signal type `name`, if pixelprint stores it.
 pub fn signal_algorithm(exchange: ExchangeKind, name: &str) -> Option<Algorithm> {
+    if exchange == ExchangeKind::Stopncii {
+        return crate::exchange::stopncii::SIGNAL_TYPES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(a, _)| *a);
+    }
     SIGNAL_TYPES
         .iter()
         .find(|(e, n, _)| *e == exchange && *n == name)
         .map(|(_, _, a)| *a)
+}
+
+/// The signal type names of `exchange` that pixelprint stores, with their algorithms.
+pub fn signal_types(exchange: ExchangeKind) -> impl Iterator<Item = (&'static str, Algorithm)> {
+    SIGNAL_TYPES
+        .iter()
+        .filter(move |(e, _, _)| *e == exchange)
+        .map(|(_, n, a)| (*n, *a))
 }
 
 /// Where a source's secret is: a file (its content, trimmed) or an environment variable.
@@ -149,6 +201,9 @@ pub struct SourceConfig {
     /// Records per page asked for (the exchange's default when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// ThreatExchange only, and required there: the privacy group whose updates fill the bank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_group: Option<u64>,
 }
 
 /// Most records per page a configuration may ask for.
@@ -176,12 +231,28 @@ impl SourceConfig {
                 ));
             }
         }
+        let group = self.exchange == ExchangeKind::ThreatExchange;
+        if group != self.privacy_group.is_some() {
+            return Err((
+                "privacy_group",
+                if group {
+                    "a threatexchange source names its privacy_group".into()
+                } else {
+                    format!(
+                        "privacy_group is for threatexchange, not {}",
+                        self.exchange.name()
+                    )
+                },
+            ));
+        }
         Ok(())
     }
 
     /// Whether `other` fetches from another place (the checkpoint means nothing there).
     pub fn same_place(&self, other: &SourceConfig) -> bool {
-        self.exchange == other.exchange && self.base_url == other.base_url
+        self.exchange == other.exchange
+            && self.base_url == other.base_url
+            && self.privacy_group == other.privacy_group
     }
 }
 
@@ -226,6 +297,7 @@ pub struct FetchContext<'a> {
     pub base_url: &'a str,
     pub secret: &'a Secret,
     pub page_size: Option<u32>,
+    pub privacy_group: Option<u64>,
 }
 
 /// One exchange's wire format.
@@ -247,14 +319,38 @@ pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 pub fn get_json(
     request: reqwest::blocking::RequestBuilder,
 ) -> Result<serde_json::Value, FetchError> {
+    let body = get_body(request, false)?;
+    serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
+}
+
+/// Sends `request` and reads its body (at most [`MAX_PAGE_BYTES`]), mapping the status to a
+/// [`FetchError`]. `secret_in_url`: the URL carries the credential, so no message names it.
+pub fn get_body(
+    request: reqwest::blocking::RequestBuilder,
+    secret_in_url: bool,
+) -> Result<Vec<u8>, FetchError> {
+    get_body_with(request, secret_in_url, &|_, _| false)
+}
+
+/// Most bytes of an error answer read to tell a refused credential (`refuses`).
+const MAX_ERROR_BYTES: u64 = 64 << 10;
+
+/// [`get_body`], where `refuses(status, body)` says whether another client error (4xx) is the
+/// exchange refusing the credential (some answer 400 with their own error code).
+pub fn get_body_with(
+    request: reqwest::blocking::RequestBuilder,
+    secret_in_url: bool,
+    refuses: &dyn Fn(reqwest::StatusCode, &[u8]) -> bool,
+) -> Result<Vec<u8>, FetchError> {
     let transient = |message: String| FetchError::Transient {
         message,
         retry_after: None,
     };
+    let shown = |e: reqwest::Error| if secret_in_url { e.without_url() } else { e };
     // reqwest's errors carry the URL, never the headers that hold the credential.
     let response = request
         .send()
-        .map_err(|e| transient(format!("request failed: {e}")))?;
+        .map_err(|e| transient(format!("request failed: {}", shown(e))))?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(FetchError::Refused(format!("HTTP {status}")));
@@ -271,6 +367,14 @@ pub fn get_json(
         });
     }
     if !status.is_success() {
+        if status.is_client_error() {
+            let mut body = Vec::new();
+            // An unreadable error answer is told by its status alone.
+            let _ = response.take(MAX_ERROR_BYTES).read_to_end(&mut body);
+            if refuses(status, &body) {
+                return Err(FetchError::Refused(format!("HTTP {status}")));
+            }
+        }
         return Err(transient(format!("HTTP {status}")));
     }
     let mut body = Vec::new();
@@ -283,7 +387,7 @@ pub fn get_json(
             "the page is larger than {MAX_PAGE_BYTES} bytes"
         )));
     }
-    serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
+    Ok(body)
 }
 
 /// What an exchange says of one entry.
@@ -445,6 +549,7 @@ fn run_source(
                 .unwrap_or(exchange.default_base_url()),
             secret: &secret,
             page_size: config.page_size,
+            privacy_group: config.privacy_group,
         };
         let mut checkpoint = row.checkpoint.clone();
         loop {
@@ -552,7 +657,11 @@ mod tests {
             assert!(crate::model::is_bank_algorithm(a), "{exchange:?} {name}");
             assert_eq!(signal_algorithm(exchange, name), Some(a));
         }
+        for (a, name) in crate::exchange::stopncii::SIGNAL_TYPES {
+            assert_eq!(signal_algorithm(ExchangeKind::Stopncii, name), Some(a));
+        }
         assert_eq!(signal_algorithm(ExchangeKind::Stopncii, "Text"), None);
+        assert_eq!(signal_algorithm(ExchangeKind::Tat, "ImagePDQ"), None);
     }
 
     #[test]
