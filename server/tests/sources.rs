@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY};
+use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY, MANY_TIPS};
 use serde_json::{json, Value};
 
 /// The server flags of these tests: sources looked for often, short leases and backoffs.
@@ -1135,4 +1135,97 @@ fn threatexchange_fills_a_bank_page_by_page_as_pytx_reads_it() {
     );
     let answer = server.match_items(item);
     assert_eq!(answer["results"][0]["matches"], json!([]), "{answer}");
+}
+
+/// One pixelprint server fills a bank from another's StopNCII-compatible feed (the accepted
+/// tips' hashes), withdrawals included: the StopNCII source pointed at `/v1/stopncii`.
+#[test]
+fn a_bank_fills_from_another_pixelprint_servers_feed() {
+    let dir_a = TempDir::new("src-peer-a");
+    let dir_b = TempDir::new("src-peer-b");
+    let a = Server::start_ready(
+        &dir_a.0,
+        &[MANY_TIPS, &["--exchange-page-size", "2"]].concat(),
+    );
+    let key = |scopes: &[&str], label: &str| {
+        let r = a.admin("/v1/keys", &json!({"scopes": scopes, "label": label}));
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["key"].as_str().unwrap().to_string()
+    };
+    let platform = key(&["exchange"], "server b");
+    let reviewer = key(&["review"], "reviewer");
+    let file_tip = |items: Value| {
+        let r = a.post_json(
+            "/v1/tips",
+            &json!({"items": items, "category": "non_consensual_intimate_imagery"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    };
+    let accept = |tip: &Value| {
+        let r = a.post_json_auth(
+            &format!("/v1/tips/{}/review", tip["tip_id"].as_str().unwrap()),
+            &reviewer,
+            &json!({"decision": "accept"}),
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
+    };
+    let video_md5 = md5_of(3000);
+    let frames = json!([{"frame": 0, "timestamp": 0.0, "hash": pdq(3001), "quality": 100}]);
+    let first = file_tip(json!([{"pdq": pdq(3002)}, {"vpdq": frames, "md5": video_md5}]));
+    let second = file_tip(json!([{"pdq": pdq(3003)}, {"pdq": pdq(3004)}]));
+    let pending = file_tip(json!([{"pdq": pdq(3005)}]));
+    accept(&first);
+    accept(&second);
+    assert!(pending["tip_id"].is_string());
+
+    let b = Server::start_ready(&dir_b.0, &FAST);
+    let credential = credential_file(&dir_b, &format!("{platform},{platform}"));
+    bank_with_source(
+        &b,
+        "peer",
+        json!({"exchange": "stopncii", "base_url": format!("http://{}/v1/stopncii", a.addr),
+               "credential": {"file": credential}, "interval_secs": 1, "page_size": 2}),
+    );
+    let all: BTreeSet<(String, String)> = [
+        ("pdq", pdq(3002)),
+        ("pdq", pdq(3003)),
+        ("pdq", pdq(3004)),
+        ("md5", video_md5.clone()),
+    ]
+    .into_iter()
+    .map(|(a, h)| (a.to_string(), h))
+    .collect();
+    wait_until("the peer's feed is in the bank", 60, || {
+        exported(&b, "peer") == all
+    });
+    let source = bank(&b, "peer")["source"].clone();
+    assert_eq!(source["failures"], 0, "{source}");
+    assert_eq!(source["skipped"], 0, "{source}");
+    let answer = b.match_items(json!({"items": [{"pdq": pdq(3003), "pdq_quality": 100}]}));
+    assert_eq!(
+        answer["results"][0]["matches"][0]["source"],
+        json!({"exchange": "stopncii", "id": format!("ImagePDQ:{}", pdq(3003)), "tags": []}),
+        "{answer}"
+    );
+
+    // The reporter withdraws the first tip: its hashes leave the other server's bank.
+    let r = a.request(
+        "POST",
+        &format!("/v1/tips/{}/withdraw", first["tip_id"].as_str().unwrap()),
+        &[(
+            "authorization",
+            &format!("Bearer {}", first["receipt_token"].as_str().unwrap()),
+        )],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let left: BTreeSet<(String, String)> =
+        [("pdq".to_string(), pdq(3003)), ("pdq".into(), pdq(3004))]
+            .into_iter()
+            .collect();
+    wait_until("the withdrawal reaches the bank", 60, || {
+        exported(&b, "peer") == left
+    });
+    assert_eq!(bank(&b, "peer")["source"]["removed"], 2);
 }
