@@ -117,18 +117,12 @@ impl Drop for Upstream {
 
 /// Every page of the upstream as pytx's client parses it.
 fn pytx(exchange: &str, upstream: &Upstream, credential: &str, page_size: u32) -> Value {
-    let out = Command::new(python())
-        .arg(script("pytx_check.py"))
-        .args([exchange, &upstream.url(), credential])
-        .args(["--page-size", &page_size.to_string()])
-        .output()
-        .expect("run pytx_check.py");
-    assert!(
-        out.status.success(),
-        "pytx could not read the upstream: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("pytx_check.py prints JSON")
+    pytx_args(
+        exchange,
+        upstream,
+        credential,
+        &["--page-size", &page_size.to_string()],
+    )
 }
 
 fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
@@ -403,19 +397,7 @@ fn stopncii_resumes_from_its_checkpoint_after_kill_9() {
 
     let server = Server::start_ready(&dir.0, &FAST);
     stopncii_bank(&server, "ncii", &upstream, &credential, 4);
-    wait_until("four pages were served", 60, || {
-        upstream.page_requests().len() >= 4
-    });
-    server.kill9();
-    let served = upstream.page_requests().len();
-    upstream.control("faults", &json!({"block": true}));
-    upstream.control("clear_log", &json!({}));
-
-    let server = Server::start_ready(&dir.0, &FAST);
-    wait_until("the restarted server asks again", 30, || {
-        !upstream.page_requests().is_empty()
-    });
-    let first = upstream.page_requests()[0].clone();
+    let (server, first, served) = crash_mid_run(server, &dir, &upstream, 4);
     let listed = bank(&server, "ncii");
     let checkpoint = &listed["source"]["checkpoint"];
     let token = checkpoint["next_page_token"].as_str().unwrap().to_string();
@@ -447,6 +429,29 @@ fn stopncii_resumes_from_its_checkpoint_after_kill_9() {
         .collect();
     let want: Vec<u64> = (offset..40).step_by(4).collect();
     assert_eq!(pages, want, "pages asked for after the restart");
+}
+
+/// Once `pages` pages were served, `kill -9` the server and start it again with the upstream
+/// answering 503: the restarted server, its first request, and how many pages had been served.
+fn crash_mid_run(
+    server: Server,
+    dir: &TempDir,
+    upstream: &Upstream,
+    pages: usize,
+) -> (Server, Value, usize) {
+    wait_until(&format!("{pages} pages were served"), 60, || {
+        upstream.page_requests().len() >= pages
+    });
+    server.kill9();
+    let served = upstream.page_requests().len();
+    upstream.control("faults", &json!({"block": true}));
+    upstream.control("clear_log", &json!({}));
+    let server = Server::start_ready(&dir.0, &FAST);
+    wait_until("the restarted server asks again", 30, || {
+        !upstream.page_requests().is_empty()
+    });
+    let first = upstream.page_requests()[0].clone();
+    (server, first, served)
 }
 
 #[test]
@@ -562,6 +567,14 @@ fn a_source_configuration_is_checked() {
             json!({"source": {"exchange": "tat", "credential": {"env": "X"}, "page_size": 0}}),
             "page_size",
         ),
+        (
+            json!({"source": {"exchange": "threatexchange", "credential": {"env": "X"}}}),
+            "privacy_group",
+        ),
+        (
+            json!({"source": {"exchange": "ncmec", "credential": {"env": "X"}, "privacy_group": 5}}),
+            "privacy_group",
+        ),
     ] {
         let r = patch_bank(&server, "b", &body);
         assert_eq!(r.status, 400, "{body}: {}", r.text());
@@ -668,7 +681,7 @@ fn tat_fills_a_bank_page_by_page_as_pytx_reads_it() {
     );
 }
 
-/// pytx's reading of an upstream with more arguments (the privacy group).
+/// [`pytx`] with `pytx_check.py`'s other arguments (the page size, the privacy group).
 fn pytx_args(exchange: &str, upstream: &Upstream, credential: &str, args: &[&str]) -> Value {
     let out = Command::new(python())
         .arg(script("pytx_check.py"))
@@ -682,6 +695,17 @@ fn pytx_args(exchange: &str, upstream: &Upstream, credential: &str, args: &[&str
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("pytx_check.py prints JSON")
+}
+
+/// A test's directory, its credential file holding `secret`, another holding `wrong`, and the
+/// upstream of `exchange` that takes `secret`.
+fn setup(exchange: &str, secret: &str, wrong: &str) -> (TempDir, String, PathBuf, Upstream) {
+    let dir = TempDir::new(&format!("src-{exchange}"));
+    let credential = credential_file(&dir, secret);
+    let wrong_file = dir.0.join("wrong");
+    std::fs::write(&wrong_file, format!("{wrong}\n")).unwrap();
+    let upstream = Upstream::start(exchange, secret);
+    (dir, credential, wrong_file, upstream)
 }
 
 /// Names a source of a bank (created first).
@@ -731,12 +755,8 @@ fn ncmec_expected(pytx: &Value) -> BTreeSet<(String, String)> {
 
 #[test]
 fn ncmec_fills_a_bank_page_by_page_as_pytx_reads_it() {
-    let dir = TempDir::new("src-ncmec");
     let secret = "esp-user:esp-pa55";
-    let credential = credential_file(&dir, secret);
-    let wrong = dir.0.join("wrong");
-    std::fs::write(&wrong, "esp-user:wrong\n").unwrap();
-    let upstream = Upstream::start("ncmec", secret);
+    let (dir, credential, wrong, upstream) = setup("ncmec", secret, "esp-user:wrong");
     let t0 = 1_700_000_000;
     let mut records: Vec<Value> = (0..9)
         .map(|i| {
@@ -891,18 +911,7 @@ fn ncmec_resumes_mid_range_after_kill_9() {
         json!({"exchange": "ncmec", "base_url": upstream.url(),
                "credential": {"file": credential}, "interval_secs": 3600}),
     );
-    wait_until("three pages were served", 60, || {
-        upstream.page_requests().len() >= 3
-    });
-    server.kill9();
-    upstream.control("faults", &json!({"block": true}));
-    upstream.control("clear_log", &json!({}));
-
-    let server = Server::start_ready(&dir.0, &FAST);
-    wait_until("the restarted server asks again", 30, || {
-        !upstream.page_requests().is_empty()
-    });
-    let first = upstream.page_requests()[0].clone();
+    let (server, first, _) = crash_mid_run(server, &dir, &upstream, 3);
     let listed = bank(&server, "ncmec");
     let next = listed["source"]["checkpoint"]["paging"]["next"]
         .as_str()
@@ -971,12 +980,9 @@ fn te_expected(pytx: &Value) -> BTreeSet<(String, String)> {
 
 #[test]
 fn threatexchange_fills_a_bank_page_by_page_as_pytx_reads_it() {
-    let dir = TempDir::new("src-te");
     let token = "1234567890|abcdefghijklmnopqrstuvwxyz0123";
-    let credential = credential_file(&dir, token);
-    let wrong = dir.0.join("wrong");
-    std::fs::write(&wrong, "1234567890|wrongwrongwrongwrongwrong\n").unwrap();
-    let upstream = Upstream::start("threatexchange", token);
+    let wrong_token = "1234567890|wrongwrongwrongwrongwrong";
+    let (dir, credential, wrong, upstream) = setup("threatexchange", token, wrong_token);
     let t0 = 1_700_000_000;
     let mut records: Vec<Value> = (0..8)
         .map(|i| {

@@ -390,6 +390,30 @@ pub fn get_body_with(
     Ok(body)
 }
 
+/// The checkpoint an exchange stored (JSON), or `start` when there is none yet.
+pub fn read_checkpoint<T: serde::de::DeserializeOwned>(
+    stored: Option<&str>,
+    start: T,
+) -> Result<T, FetchError> {
+    match stored {
+        None => Ok(start),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}"))),
+    }
+}
+
+/// A `user:password` credential (`exchange` names it in the error).
+pub fn user_password<'a>(
+    secret: &'a Secret,
+    exchange: &str,
+) -> Result<(&'a str, &'a str), FetchError> {
+    secret
+        .expose()
+        .split_once(':')
+        .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+        .ok_or_else(|| FetchError::Config(format!("a {exchange} credential is `user:password`")))
+}
+
 /// What an exchange says of one entry.
 pub struct RecordFacts<'a> {
     pub algorithm: Algorithm,

@@ -23,8 +23,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    get_body, signal_algorithm, signal_types, sourced_entry, Exchange, ExchangeKind, FetchContext,
-    FetchError, Fetched, RecordFacts,
+    get_body, read_checkpoint, signal_algorithm, signal_types, sourced_entry, user_password,
+    Exchange, ExchangeKind, FetchContext, FetchError, Fetched, RecordFacts,
 };
 use crate::time::{now_unix, rfc3339};
 
@@ -216,20 +216,14 @@ impl Exchange for Ncmec {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        let checkpoint = match checkpoint {
-            None => Checkpoint {
+        let checkpoint = read_checkpoint(
+            checkpoint,
+            Checkpoint {
                 start: 0,
                 paging: None,
             },
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}")))?,
-        };
-        let (user, password) = ctx
-            .secret
-            .expose()
-            .split_once(':')
-            .filter(|(u, p)| !u.is_empty() && !p.is_empty())
-            .ok_or_else(|| FetchError::Config("an NCMEC credential is `user:password`".into()))?;
+        )?;
+        let (user, password) = user_password(ctx.secret, "NCMEC")?;
         let base = ctx.base_url.trim_end_matches('/');
         let now = now_unix();
         let paging = checkpoint

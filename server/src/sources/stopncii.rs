@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    get_json, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext, FetchError,
-    Fetched, RecordFacts,
+    get_json, read_checkpoint, signal_algorithm, sourced_entry, Exchange, ExchangeKind,
+    FetchContext, FetchError, Fetched, RecordFacts,
 };
 use crate::exchange::stopncii::{FetchHashesResponse, HashRecord};
 
@@ -134,14 +134,13 @@ impl Exchange for StopNcii {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        let checkpoint = match checkpoint {
-            None => Checkpoint {
+        let checkpoint = read_checkpoint(
+            checkpoint,
+            Checkpoint {
                 start_timestamp: DEFAULT_START_TIME,
                 next_page_token: None,
             },
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}")))?,
-        };
+        )?;
         let (function_key, subscription_key) = keys(ctx.secret.expose())?;
         let mut query = vec![
             ("startTimestamp", checkpoint.start_timestamp.to_string()),

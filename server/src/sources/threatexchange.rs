@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    get_body_with, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext,
-    FetchError, Fetched, RecordFacts,
+    get_body_with, read_checkpoint, signal_algorithm, sourced_entry, Exchange, ExchangeKind,
+    FetchContext, FetchError, Fetched, RecordFacts,
 };
 
 pub struct ThreatExchange;
@@ -233,11 +233,7 @@ impl Exchange for ThreatExchange {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        let checkpoint: Checkpoint = match checkpoint {
-            None => Checkpoint::default(),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}")))?,
-        };
+        let checkpoint = read_checkpoint(checkpoint, Checkpoint::default())?;
         let group = ctx.privacy_group.ok_or_else(|| {
             FetchError::Config("a threatexchange source names its privacy_group".into())
         })?;
