@@ -1235,3 +1235,80 @@ fn a_bank_fills_from_another_pixelprint_servers_feed() {
     });
     assert_eq!(bank(&b, "peer")["source"]["removed"], 2);
 }
+
+/// `kill -9` mid-run: the restarted server follows the `next` URL it stored (without the
+/// token, which it adds again), not the first page.
+#[test]
+fn threatexchange_resumes_from_its_next_url_after_kill_9() {
+    let token = "1234567890|resumeresumeresumeresume";
+    let (dir, credential, _, upstream) = setup("threatexchange", token, "unused");
+    let records: Vec<Value> = (0..30)
+        .map(|i| {
+            te_update(
+                i,
+                "HASH_PDQ",
+                &pdq(4000 + i as u64),
+                1_700_000_000 + i,
+                false,
+                &[],
+            )
+        })
+        .collect();
+    upstream.control("records", &json!(records));
+    let read = pytx_args(
+        "threatexchange",
+        &upstream,
+        token,
+        &["--privacy-group", "5", "--page-size", "3"],
+    );
+    assert_eq!(read["pages"], 10);
+    let expected = te_expected(&read);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"delay_ms": 400}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    bank_with_source(
+        &server,
+        "te",
+        json!({"exchange": "threatexchange", "base_url": upstream.url(), "privacy_group": 5,
+               "credential": {"file": credential}, "interval_secs": 3600, "page_size": 3}),
+    );
+    let (server, first, _) = crash_mid_run(server, &dir, &upstream, 3);
+    let listed = bank(&server, "te");
+    let next = listed["source"]["checkpoint"]["next"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no next URL stored: {listed}"))
+        .to_string();
+    assert!(!next.contains("access_token"), "{next}");
+    let offset: u64 = next
+        .rsplit("after=cursor-")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(offset >= 3, "{next}");
+    assert_eq!(listed["entries"], offset, "{listed}");
+    assert_eq!(
+        first["query"]["after"],
+        format!("cursor-{offset}"),
+        "{first}"
+    );
+    assert_eq!(first["query"]["access_token"], "(given)", "{first}");
+
+    upstream.control("faults", &json!({"block": false, "delay_ms": 0}));
+    wait_until("the run completes", 60, || {
+        bank(&server, "te")["source"]["checkpoint"] == json!({"update_time": read["update_time"]})
+    });
+    assert_eq!(exported(&server, "te"), expected);
+    let afters: Vec<u64> = upstream
+        .page_requests()
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| {
+            let a = r["query"]["after"].as_str().unwrap_or("cursor-0");
+            a["cursor-".len()..].parse().unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = (offset..30).step_by(3).collect();
+    assert_eq!(afters, want, "pages asked for after the restart");
+}
