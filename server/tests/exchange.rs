@@ -743,9 +743,15 @@ fn reviewers_feedback_on_synced_entries_reaches_the_exchange() {
         assert_eq!(reporter_view(&exchange, tip)["platform_feedback"], counts);
     }
 
-    // The exchange goes away: new feedback stays pending, with its error and attempts.
+    // The exchange goes away: new feedback stays pending, with its error and attempts. (The
+    // feedback changed the feed's records, so the sync may have replaced the entries: look
+    // the entry up again once nothing syncs any more.)
     drop(exchange);
-    let r = send(&yes, json!({"verdict": "false_positive"}), &b_reviewer);
+    let r = send(
+        &entry_of(11),
+        json!({"verdict": "false_positive"}),
+        &b_reviewer,
+    );
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);

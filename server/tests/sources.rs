@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY};
+use common::{backend_name, pdq, Server, TempDir, ADMIN_KEY, MANY_TIPS};
 use serde_json::{json, Value};
 
 /// The server flags of these tests: sources looked for often, short leases and backoffs.
@@ -117,18 +117,12 @@ impl Drop for Upstream {
 
 /// Every page of the upstream as pytx's client parses it.
 fn pytx(exchange: &str, upstream: &Upstream, credential: &str, page_size: u32) -> Value {
-    let out = Command::new(python())
-        .arg(script("pytx_check.py"))
-        .args([exchange, &upstream.url(), credential])
-        .args(["--page-size", &page_size.to_string()])
-        .output()
-        .expect("run pytx_check.py");
-    assert!(
-        out.status.success(),
-        "pytx could not read the upstream: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("pytx_check.py prints JSON")
+    pytx_args(
+        exchange,
+        upstream,
+        credential,
+        &["--page-size", &page_size.to_string()],
+    )
 }
 
 fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
@@ -403,19 +397,7 @@ fn stopncii_resumes_from_its_checkpoint_after_kill_9() {
 
     let server = Server::start_ready(&dir.0, &FAST);
     stopncii_bank(&server, "ncii", &upstream, &credential, 4);
-    wait_until("four pages were served", 60, || {
-        upstream.page_requests().len() >= 4
-    });
-    server.kill9();
-    let served = upstream.page_requests().len();
-    upstream.control("faults", &json!({"block": true}));
-    upstream.control("clear_log", &json!({}));
-
-    let server = Server::start_ready(&dir.0, &FAST);
-    wait_until("the restarted server asks again", 30, || {
-        !upstream.page_requests().is_empty()
-    });
-    let first = upstream.page_requests()[0].clone();
+    let (server, first, served) = crash_mid_run(server, &dir, &upstream, 4);
     let listed = bank(&server, "ncii");
     let checkpoint = &listed["source"]["checkpoint"];
     let token = checkpoint["next_page_token"].as_str().unwrap().to_string();
@@ -447,6 +429,29 @@ fn stopncii_resumes_from_its_checkpoint_after_kill_9() {
         .collect();
     let want: Vec<u64> = (offset..40).step_by(4).collect();
     assert_eq!(pages, want, "pages asked for after the restart");
+}
+
+/// Once `pages` pages were served, `kill -9` the server and start it again with the upstream
+/// answering 503: the restarted server, its first request, and how many pages had been served.
+fn crash_mid_run(
+    server: Server,
+    dir: &TempDir,
+    upstream: &Upstream,
+    pages: usize,
+) -> (Server, Value, usize) {
+    wait_until(&format!("{pages} pages were served"), 60, || {
+        upstream.page_requests().len() >= pages
+    });
+    server.kill9();
+    let served = upstream.page_requests().len();
+    upstream.control("faults", &json!({"block": true}));
+    upstream.control("clear_log", &json!({}));
+    let server = Server::start_ready(&dir.0, &FAST);
+    wait_until("the restarted server asks again", 30, || {
+        !upstream.page_requests().is_empty()
+    });
+    let first = upstream.page_requests()[0].clone();
+    (server, first, served)
 }
 
 #[test]
@@ -562,6 +567,14 @@ fn a_source_configuration_is_checked() {
             json!({"source": {"exchange": "tat", "credential": {"env": "X"}, "page_size": 0}}),
             "page_size",
         ),
+        (
+            json!({"source": {"exchange": "threatexchange", "credential": {"env": "X"}}}),
+            "privacy_group",
+        ),
+        (
+            json!({"source": {"exchange": "ncmec", "credential": {"env": "X"}, "privacy_group": 5}}),
+            "privacy_group",
+        ),
     ] {
         let r = patch_bank(&server, "b", &body);
         assert_eq!(r.status, 400, "{body}: {}", r.text());
@@ -666,4 +679,636 @@ fn tat_fills_a_bank_page_by_page_as_pytx_reads_it() {
         json!({"exchange": "tat", "id": "2", "tags": ["file_type:image", "ideology:islamist"]}),
         "{answer}"
     );
+}
+
+/// [`pytx`] with `pytx_check.py`'s other arguments (the page size, the privacy group).
+fn pytx_args(exchange: &str, upstream: &Upstream, credential: &str, args: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg(script("pytx_check.py"))
+        .args([exchange, &upstream.url(), credential])
+        .args(args)
+        .output()
+        .expect("run pytx_check.py");
+    assert!(
+        out.status.success(),
+        "pytx could not read the upstream: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("pytx_check.py prints JSON")
+}
+
+/// A test's directory, its credential file holding `secret`, another holding `wrong`, and the
+/// upstream of `exchange` that takes `secret`.
+fn setup(exchange: &str, secret: &str, wrong: &str) -> (TempDir, String, PathBuf, Upstream) {
+    let dir = TempDir::new(&format!("src-{exchange}"));
+    let credential = credential_file(&dir, secret);
+    let wrong_file = dir.0.join("wrong");
+    std::fs::write(&wrong_file, format!("{wrong}\n")).unwrap();
+    let upstream = Upstream::start(exchange, secret);
+    (dir, credential, wrong_file, upstream)
+}
+
+/// Names a source of a bank (created first).
+fn bank_with_source(server: &Server, name: &str, source: Value) {
+    server.create_bank(name);
+    let r = patch_bank(server, name, &json!({ "source": source }));
+    assert_eq!(r.status, 204, "{}", r.text());
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An NCMEC entry as `upstream.py` serves it (`fingerprints`: element name to value).
+fn ncmec_record(id: &str, member: i64, kind: &str, ts: i64, prints: &[(&str, String)]) -> Value {
+    let prints: serde_json::Map<String, Value> = prints
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({"id": id, "member": member, "type": kind, "deleted": false, "timestamp": ts,
+           "classification": "A1", "fingerprints": prints})
+}
+
+/// What a bank holds after pytx's NCMEC entries: each entry's `pdq` and `md5` fingerprints
+/// that are the algorithm's hex, for entries that are not tombstones.
+fn ncmec_expected(pytx: &Value) -> BTreeSet<(String, String)> {
+    let mut held = std::collections::BTreeMap::new();
+    for r in pytx["records"].as_array().unwrap() {
+        let key = r["key"].as_str().unwrap();
+        held.retain(|(k, _): &(String, String), _| k != key);
+        if r["deleted"] == true {
+            continue;
+        }
+        for (name, len) in [("pdq", 64), ("md5", 32)] {
+            if let Some(v) = r["fingerprints"][name].as_str() {
+                if is_hex(v, len) {
+                    held.insert((key.to_string(), name.to_string()), v.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    held.into_iter().map(|((_, a), h)| (a, h)).collect()
+}
+
+#[test]
+fn ncmec_fills_a_bank_page_by_page_as_pytx_reads_it() {
+    let secret = "esp-user:esp-pa55";
+    let (dir, credential, wrong, upstream) = setup("ncmec", secret, "esp-user:wrong");
+    let t0 = 1_700_000_000;
+    let mut records: Vec<Value> = (0..9)
+        .map(|i| {
+            ncmec_record(
+                &format!("image{i}"),
+                42,
+                "image",
+                t0 + i,
+                &[
+                    ("pdq", pdq(700 + i as u64)),
+                    ("md5", md5_of(700 + i as u64)),
+                    ("sha1", "ab".repeat(20)),
+                ],
+            )
+        })
+        .collect();
+    for i in 0..3 {
+        records.push(ncmec_record(
+            &format!("video{i}"),
+            43,
+            "video",
+            t0 + 20 + i,
+            &[("md5", md5_of(800 + i as u64).to_uppercase())],
+        ));
+    }
+    // A tombstone, and a PDQ that pytx's PdqSignal refuses (its MD5 is kept).
+    records.push(
+        json!({"id": "image90", "member": 42, "type": "image", "deleted": true,
+                        "timestamp": t0 + 30}),
+    );
+    records.push(ncmec_record(
+        "image91",
+        44,
+        "image",
+        t0 + 31,
+        &[("pdq", "zz".into()), ("md5", md5_of(791))],
+    ));
+    upstream.control("records", &json!(records));
+    // The base URL is an environment: a path under the host, as NCMEC's are.
+    let base = format!("{}/hashsharing", upstream.url());
+    let read = pytx_args("ncmec", &upstream, secret, &[]);
+    assert_eq!(read["pages"], 3, "{read}");
+    assert_eq!(read["skipped"], 1, "{read}");
+    let expected = ncmec_expected(&read);
+    assert_eq!(expected.len(), 9 * 2 + 3 + 1);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"statuses": [503]}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    let source = |file: &str| {
+        json!({"exchange": "ncmec", "base_url": base, "credential": {"file": file},
+               "interval_secs": 1})
+    };
+    bank_with_source(&server, "ncmec", source(&credential));
+    wait_until("the first run is complete", 60, || {
+        let s = bank(&server, "ncmec")["source"].clone();
+        s["last_success"].is_string() && s["checkpoint"].get("paging").is_none()
+    });
+    assert_eq!(exported(&server, "ncmec"), expected);
+    let listed = bank(&server, "ncmec")["source"].clone();
+    assert_eq!(listed["skipped"], 1, "{listed}");
+    assert_eq!(listed["added"], 22, "{listed}");
+    assert_eq!(
+        listed["last_error"], "HTTP 503 Service Unavailable",
+        "{listed}"
+    );
+    // The pages pixelprint asked for are pytx's: the range's first page, then each `next`.
+    let asked: Vec<Value> = upstream
+        .page_requests()
+        .iter()
+        .filter(|r| r["status"] == 200 && r["path"] == "/hashsharing/v2/entries")
+        .take(3)
+        .map(|r| r["query"].get("start").cloned().unwrap_or(Value::Null))
+        .collect();
+    let want: Vec<Value> = std::iter::once(Value::Null)
+        .chain(
+            read["next_starts"].as_array().unwrap()[..2]
+                .iter()
+                .map(|s| json!(s.to_string())),
+        )
+        .collect();
+    assert_eq!(asked, want);
+    bank_with_source(&server, "refused", source(wrong.to_str().unwrap()));
+    wait_until("the refusal is shown", 30, || {
+        bank(&server, "refused")["source"]["failures"] == 1
+    });
+    let refused = bank(&server, "refused")["source"].clone();
+    assert_eq!(
+        refused["last_error"], "the exchange refused the credential: HTTP 401 Unauthorized",
+        "{refused}"
+    );
+    assert!(!server.log().contains("esp-pa55"), "the secret was logged");
+
+    let item = json!({"items": [{"pdq": pdq(703), "pdq_quality": 100}]});
+    let answer = server.match_items(item.clone());
+    let hit = &answer["results"][0]["matches"][0];
+    assert_eq!(
+        hit["source"],
+        json!({"exchange": "ncmec", "id": "42-image3", "tags": ["A1"]}),
+        "{answer}"
+    );
+
+    // Later: an entry deleted, another updated without its PDQ.
+    let later = now_secs();
+    records[3] = json!({"id": "image3", "member": 42, "type": "image", "deleted": true,
+                        "timestamp": later});
+    records[4] = ncmec_record("image4", 42, "image", later, &[("md5", md5_of(704))]);
+    upstream.control("records", &json!(records));
+    // Ranges end 5 s behind the clock: pytx reads the change once it is that old.
+    std::thread::sleep(Duration::from_secs(6));
+    let read = pytx_args("ncmec", &upstream, secret, &[]);
+    let expected = ncmec_expected(&read);
+    assert_eq!(expected.len(), 22 - 3);
+    wait_until("the deletions are applied", 60, || {
+        exported(&server, "ncmec") == expected
+    });
+    let answer = server.match_items(item);
+    assert_eq!(answer["results"][0]["matches"], json!([]), "{answer}");
+    assert_eq!(bank(&server, "ncmec")["source"]["removed"], 3);
+}
+
+/// `kill -9` mid-range: the restarted server asks for the `next` page it stored, not the
+/// range's first page, and the bank ends with every entry.
+#[test]
+fn ncmec_resumes_mid_range_after_kill_9() {
+    let dir = TempDir::new("src-ncmec-crash");
+    let secret = "u:p";
+    let credential = credential_file(&dir, secret);
+    let upstream = Upstream::start("ncmec", secret);
+    let records: Vec<Value> = (0..40)
+        .map(|i| {
+            ncmec_record(
+                &format!("e{i:03}"),
+                7,
+                "image",
+                1_700_000_000 + 40 - i,
+                &[("pdq", pdq(2000 + i as u64))],
+            )
+        })
+        .collect();
+    upstream.control("records", &json!(records));
+    let read = pytx_args("ncmec", &upstream, secret, &[]);
+    assert_eq!(read["pages"], 8);
+    let expected = ncmec_expected(&read);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"delay_ms": 400}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    bank_with_source(
+        &server,
+        "ncmec",
+        json!({"exchange": "ncmec", "base_url": upstream.url(),
+               "credential": {"file": credential}, "interval_secs": 3600}),
+    );
+    let (server, first, _) = crash_mid_run(server, &dir, &upstream, 3);
+    let listed = bank(&server, "ncmec");
+    let next = listed["source"]["checkpoint"]["paging"]["next"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no next page stored: {listed}"))
+        .to_string();
+    let start: u64 = next
+        .split("start=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(listed["entries"], start - 1, "{listed}");
+    assert!(start > 1, "{next}");
+    assert_eq!(first["query"]["start"], start.to_string(), "{first}");
+
+    upstream.control("faults", &json!({"block": false, "delay_ms": 0}));
+    wait_until("the run completes", 60, || {
+        let s = bank(&server, "ncmec")["source"].clone();
+        s["last_success"].is_string() && s["checkpoint"].get("paging").is_none()
+    });
+    assert_eq!(exported(&server, "ncmec"), expected);
+    let starts: Vec<u64> = upstream
+        .page_requests()
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| {
+            r["query"]["start"]
+                .as_str()
+                .map_or(1, |s| s.parse().unwrap())
+        })
+        .collect();
+    let want: Vec<u64> = (start..=40).step_by(5).collect();
+    assert_eq!(starts, want, "pages asked for after the restart");
+}
+
+/// A threat update as the Graph API gives it, with one descriptor by `owner`.
+fn te_update(id: i64, kind: &str, indicator: &str, ts: i64, delete: bool, tags: &[&str]) -> Value {
+    json!({"id": id.to_string(), "indicator": indicator, "type": kind, "last_updated": ts,
+           "should_delete": delete,
+           "descriptors": {"data": [{"id": (id * 10).to_string(), "owner": {"id": "4242"},
+                                     "tags": tags, "status": "MALICIOUS"}]}})
+}
+
+/// What a bank holds after pytx's threat updates, applied in order.
+fn te_expected(pytx: &Value) -> BTreeSet<(String, String)> {
+    let mut held = std::collections::BTreeMap::new();
+    for r in pytx["records"].as_array().unwrap() {
+        let (algorithm, len) = match r["type"].as_str().unwrap() {
+            "HASH_PDQ" => ("pdq", 64),
+            "HASH_MD5" | "HASH_VIDEO_MD5" => ("md5", 32),
+            "HASH_SHA256" | "HASH_VIDEO_SHA256" => ("sha256", 64),
+            _ => continue,
+        };
+        let key = (
+            r["type"].as_str().unwrap().to_string(),
+            r["indicator"].as_str().unwrap().to_ascii_lowercase(),
+        );
+        held.remove(&key);
+        if r["deleted"] == false && is_hex(&key.1, len) {
+            held.insert(key.clone(), (algorithm.to_string(), key.1.clone()));
+        }
+    }
+    held.into_values().collect()
+}
+
+#[test]
+fn threatexchange_fills_a_bank_page_by_page_as_pytx_reads_it() {
+    let token = "1234567890|abcdefghijklmnopqrstuvwxyz0123";
+    let wrong_token = "1234567890|wrongwrongwrongwrongwrong";
+    let (dir, credential, wrong, upstream) = setup("threatexchange", token, wrong_token);
+    let t0 = 1_700_000_000;
+    let mut records: Vec<Value> = (0..8)
+        .map(|i| {
+            te_update(
+                i,
+                "HASH_PDQ",
+                &pdq(900 + i as u64),
+                t0 + i,
+                false,
+                &["csam"],
+            )
+        })
+        .collect();
+    records.push(te_update(
+        20,
+        "HASH_MD5",
+        &md5_of(920),
+        t0 + 20,
+        false,
+        &["media_type_video"],
+    ));
+    records.push(te_update(
+        21,
+        "HASH_VIDEO_MD5",
+        &md5_of(921),
+        t0 + 21,
+        false,
+        &[],
+    ));
+    records.push(te_update(
+        22,
+        "HASH_SHA256",
+        &"5a".repeat(32),
+        t0 + 22,
+        false,
+        &[],
+    ));
+    // Deleted; without descriptors (pytx: deleted); a type pixelprint does not store; a PDQ that
+    // is not hex; without its indicator (malformed).
+    records.push(te_update(23, "HASH_PDQ", &pdq(900), t0 + 23, true, &[]));
+    records.push(
+        json!({"id": "24", "indicator": pdq(901), "type": "HASH_PDQ",
+                        "last_updated": t0 + 24, "should_delete": false}),
+    );
+    records.push(te_update(
+        25,
+        "URI",
+        "https://example.org/",
+        t0 + 25,
+        false,
+        &[],
+    ));
+    records.push(te_update(26, "HASH_PDQ", "zz", t0 + 26, false, &[]));
+    records.push(
+        json!({"id": "27", "type": "HASH_PDQ", "last_updated": t0 + 27,
+                        "should_delete": false}),
+    );
+    upstream.control("records", &json!(records));
+    let read = pytx_args(
+        "threatexchange",
+        &upstream,
+        token,
+        &["--privacy-group", "77", "--page-size", "4"],
+    );
+    assert_eq!(read["pages"], 4, "{read}");
+    assert_eq!(read["skipped"], 1, "{read}");
+    let expected = te_expected(&read);
+    assert_eq!(expected.len(), 6 + 3);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"statuses": [429, 502]}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    let source = |file: &str| {
+        json!({"exchange": "threatexchange", "base_url": upstream.url(), "privacy_group": 77,
+               "credential": {"file": file}, "interval_secs": 1, "page_size": 4})
+    };
+    bank_with_source(&server, "te", source(&credential));
+    let done = json!({"update_time": read["update_time"]});
+    wait_until("the first run is complete", 60, || {
+        bank(&server, "te")["source"]["checkpoint"] == done
+    });
+    assert_eq!(exported(&server, "te"), expected);
+    let listed = bank(&server, "te")["source"].clone();
+    assert_eq!(listed["skipped"], 2, "{listed}");
+    assert_eq!(listed["last_error"], "HTTP 502 Bad Gateway", "{listed}");
+    // The pages asked for follow the `next` cursors, the token sent again but never stored.
+    let afters: Vec<Value> = upstream
+        .page_requests()
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .take(4)
+        .map(|r| {
+            assert_eq!(r["query"]["access_token"], "(given)");
+            r["query"].get("after").cloned().unwrap_or(Value::Null)
+        })
+        .collect();
+    assert_eq!(
+        afters,
+        [
+            Value::Null,
+            json!("cursor-4"),
+            json!("cursor-8"),
+            json!("cursor-12")
+        ]
+    );
+    bank_with_source(&server, "refused", source(wrong.to_str().unwrap()));
+    wait_until("the refusal is shown", 30, || {
+        bank(&server, "refused")["source"]["failures"] == 1
+    });
+    let refused = bank(&server, "refused")["source"].clone();
+    assert_eq!(
+        refused["last_error"], "the exchange refused the credential: HTTP 400 Bad Request",
+        "{refused}"
+    );
+    let listing = server.get_auth("/v1/banks", ADMIN_KEY).text();
+    for text in [listing, server.log()] {
+        assert!(
+            !text.contains("abcdefghijklmnopqrstuvwxyz0123"),
+            "the token is shown: {text}"
+        );
+        assert!(!text.contains("wrongwrong"), "the token is shown: {text}");
+    }
+
+    let item = json!({"items": [{"pdq": pdq(903), "pdq_quality": 100}]});
+    let answer = server.match_items(item.clone());
+    assert_eq!(
+        answer["results"][0]["matches"][0]["source"],
+        json!({"exchange": "threatexchange", "id": "3", "tags": ["csam", "status:MALICIOUS"]}),
+        "{answer}"
+    );
+
+    // Later updates: one deleted, one new; the next run starts at the highest time read.
+    records[3] = te_update(3, "HASH_PDQ", &pdq(903), t0 + 100, true, &[]);
+    records.push(te_update(30, "HASH_PDQ", &pdq(930), t0 + 101, false, &[]));
+    upstream.control("records", &json!(records));
+    upstream.control("clear_log", &json!({}));
+    let read = pytx_args(
+        "threatexchange",
+        &upstream,
+        token,
+        &["--privacy-group", "77", "--page-size", "4"],
+    );
+    let expected = te_expected(&read);
+    wait_until("the update is applied", 60, || {
+        bank(&server, "te")["source"]["checkpoint"] == json!({"update_time": t0 + 101})
+    });
+    assert_eq!(exported(&server, "te"), expected);
+    let first = upstream
+        .page_requests()
+        .into_iter()
+        .find(|r| r["path"] == "/77/threat_updates/" && r["query"]["start_time"].is_string())
+        .expect("a run from the checkpoint");
+    assert_eq!(
+        first["query"]["start_time"],
+        done["update_time"].to_string()
+    );
+    let answer = server.match_items(item);
+    assert_eq!(answer["results"][0]["matches"], json!([]), "{answer}");
+}
+
+/// One pixelprint server fills a bank from another's StopNCII-compatible feed (the accepted
+/// tips' hashes), withdrawals included: the StopNCII source pointed at `/v1/stopncii`.
+#[test]
+fn a_bank_fills_from_another_pixelprint_servers_feed() {
+    let dir_a = TempDir::new("src-peer-a");
+    let dir_b = TempDir::new("src-peer-b");
+    let a = Server::start_ready(
+        &dir_a.0,
+        &[MANY_TIPS, &["--exchange-page-size", "2"]].concat(),
+    );
+    let key = |scopes: &[&str], label: &str| {
+        let r = a.admin("/v1/keys", &json!({"scopes": scopes, "label": label}));
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["key"].as_str().unwrap().to_string()
+    };
+    let platform = key(&["exchange"], "server b");
+    let reviewer = key(&["review"], "reviewer");
+    let file_tip = |items: Value| {
+        let r = a.post_json(
+            "/v1/tips",
+            &json!({"items": items, "category": "non_consensual_intimate_imagery"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    };
+    let accept = |tip: &Value| {
+        let r = a.post_json_auth(
+            &format!("/v1/tips/{}/review", tip["tip_id"].as_str().unwrap()),
+            &reviewer,
+            &json!({"decision": "accept"}),
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
+    };
+    let video_md5 = md5_of(3000);
+    let frames = json!([{"frame": 0, "timestamp": 0.0, "hash": pdq(3001), "quality": 100}]);
+    let first = file_tip(json!([{"pdq": pdq(3002)}, {"vpdq": frames, "md5": video_md5}]));
+    let second = file_tip(json!([{"pdq": pdq(3003)}, {"pdq": pdq(3004)}]));
+    let pending = file_tip(json!([{"pdq": pdq(3005)}]));
+    accept(&first);
+    accept(&second);
+    assert!(pending["tip_id"].is_string());
+
+    let b = Server::start_ready(&dir_b.0, &FAST);
+    let credential = credential_file(&dir_b, &format!("{platform},{platform}"));
+    bank_with_source(
+        &b,
+        "peer",
+        json!({"exchange": "stopncii", "base_url": format!("http://{}/v1/stopncii", a.addr),
+               "credential": {"file": credential}, "interval_secs": 1, "page_size": 2}),
+    );
+    let all: BTreeSet<(String, String)> = [
+        ("pdq", pdq(3002)),
+        ("pdq", pdq(3003)),
+        ("pdq", pdq(3004)),
+        ("md5", video_md5.clone()),
+    ]
+    .into_iter()
+    .map(|(a, h)| (a.to_string(), h))
+    .collect();
+    wait_until("the peer's feed is in the bank", 60, || {
+        exported(&b, "peer") == all
+    });
+    let source = bank(&b, "peer")["source"].clone();
+    assert_eq!(source["failures"], 0, "{source}");
+    assert_eq!(source["skipped"], 0, "{source}");
+    let answer = b.match_items(json!({"items": [{"pdq": pdq(3003), "pdq_quality": 100}]}));
+    assert_eq!(
+        answer["results"][0]["matches"][0]["source"],
+        json!({"exchange": "stopncii", "id": format!("ImagePDQ:{}", pdq(3003)), "tags": []}),
+        "{answer}"
+    );
+
+    // The reporter withdraws the first tip: its hashes leave the other server's bank.
+    let r = a.request(
+        "POST",
+        &format!("/v1/tips/{}/withdraw", first["tip_id"].as_str().unwrap()),
+        &[(
+            "authorization",
+            &format!("Bearer {}", first["receipt_token"].as_str().unwrap()),
+        )],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let left: BTreeSet<(String, String)> =
+        [("pdq".to_string(), pdq(3003)), ("pdq".into(), pdq(3004))]
+            .into_iter()
+            .collect();
+    wait_until("the withdrawal reaches the bank", 60, || {
+        exported(&b, "peer") == left
+    });
+    assert_eq!(bank(&b, "peer")["source"]["removed"], 2);
+}
+
+/// `kill -9` mid-run: the restarted server follows the `next` URL it stored (without the
+/// token, which it adds again), not the first page.
+#[test]
+fn threatexchange_resumes_from_its_next_url_after_kill_9() {
+    let token = "1234567890|resumeresumeresumeresume";
+    let (dir, credential, _, upstream) = setup("threatexchange", token, "unused");
+    let records: Vec<Value> = (0..30)
+        .map(|i| {
+            te_update(
+                i,
+                "HASH_PDQ",
+                &pdq(4000 + i as u64),
+                1_700_000_000 + i,
+                false,
+                &[],
+            )
+        })
+        .collect();
+    upstream.control("records", &json!(records));
+    let read = pytx_args(
+        "threatexchange",
+        &upstream,
+        token,
+        &["--privacy-group", "5", "--page-size", "3"],
+    );
+    assert_eq!(read["pages"], 10);
+    let expected = te_expected(&read);
+    upstream.control("clear_log", &json!({}));
+    upstream.control("faults", &json!({"delay_ms": 400}));
+
+    let server = Server::start_ready(&dir.0, &FAST);
+    bank_with_source(
+        &server,
+        "te",
+        json!({"exchange": "threatexchange", "base_url": upstream.url(), "privacy_group": 5,
+               "credential": {"file": credential}, "interval_secs": 3600, "page_size": 3}),
+    );
+    let (server, first, _) = crash_mid_run(server, &dir, &upstream, 3);
+    let listed = bank(&server, "te");
+    let next = listed["source"]["checkpoint"]["next"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no next URL stored: {listed}"))
+        .to_string();
+    assert!(!next.contains("access_token"), "{next}");
+    let offset: u64 = next
+        .rsplit("after=cursor-")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(offset >= 3, "{next}");
+    assert_eq!(listed["entries"], offset, "{listed}");
+    assert_eq!(
+        first["query"]["after"],
+        format!("cursor-{offset}"),
+        "{first}"
+    );
+    assert_eq!(first["query"]["access_token"], "(given)", "{first}");
+
+    upstream.control("faults", &json!({"block": false, "delay_ms": 0}));
+    wait_until("the run completes", 60, || {
+        bank(&server, "te")["source"]["checkpoint"] == json!({"update_time": read["update_time"]})
+    });
+    assert_eq!(exported(&server, "te"), expected);
+    let afters: Vec<u64> = upstream
+        .page_requests()
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| {
+            let a = r["query"]["after"].as_str().unwrap_or("cursor-0");
+            a["cursor-".len()..].parse().unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = (offset..30).step_by(3).collect();
+    assert_eq!(afters, want, "pages asked for after the restart");
 }

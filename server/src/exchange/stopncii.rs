@@ -79,36 +79,94 @@ pub const FEEDBACK_VALUES: [&str; 8] = [
     "Deleted",
 ];
 
-/// `FetchHashesResponse`.
-#[derive(Debug, Serialize)]
+/// `StopNCIISignalType`: every signal type name pytx's client reads (the ones pixelprint
+/// stores are in [`SIGNAL_TYPES`]).
+pub const SIGNAL_TYPE_NAMES: [&str; 6] =
+    ["Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL"];
+
+/// `StopNCIICaseStatus`: a hash's and a case's status.
+pub const CASE_STATUSES: [&str; 5] = ["Unknown", "Received", "Active", "Withdrawn", "Deleted"];
+
+/// `FetchHashesResponse`: served with [`HashRecord`]s; a source reads its records one by one
+/// (`R` = `serde_json::Value`), so that a malformed one is skipped, not the page.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FetchHashesResponse {
+pub struct FetchHashesResponse<R = HashRecord> {
     pub count: usize,
     pub has_more_records: bool,
-    pub hash_records: Vec<HashRecord>,
+    #[serde(default)]
+    pub hash_records: Vec<R>,
     pub next_page_token: Option<String>,
     pub next_set_timestamp: i64,
 }
 
 /// `StopNCIIHashRecord`: a hash, its aggregate status, its cases and the platforms' feedback.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HashRecord {
-    #[serde(rename = "CSPFeedbacks")]
+    #[serde(rename = "CSPFeedbacks", default)]
     pub csp_feedbacks: Vec<CspFeedback>,
-    pub case_numbers: BTreeMap<String, &'static str>,
-    pub hash_status: &'static str,
+    #[serde(deserialize_with = "case_numbers")]
+    pub case_numbers: BTreeMap<String, String>,
+    pub hash_status: String,
     pub hash_value: String,
     pub last_modtimestamp: i64,
     pub signal_type: String,
 }
 
-/// `StopNCIICSPFeedback` as the server sends it.
-#[derive(Debug, Serialize)]
+impl HashRecord {
+    /// Refuses what pytx's client refuses: a value outside its enums.
+    pub fn check(&self) -> Result<(), String> {
+        let within = |what: &str, v: &str, names: &[&str]| {
+            if names.contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{what} {v:?} is none of {}", names.join(", ")))
+            }
+        };
+        within("signalType", &self.signal_type, &SIGNAL_TYPE_NAMES)?;
+        within("hashStatus", &self.hash_status, &CASE_STATUSES)?;
+        for status in self.case_numbers.values() {
+            within("a case's status", status, &CASE_STATUSES)?;
+        }
+        for f in &self.csp_feedbacks {
+            within("feedbackValue", &f.feedback_value, &FEEDBACK_VALUES)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the hash is gone from the exchange (withdrawn or deleted).
+    pub fn is_removed(&self) -> bool {
+        [FeedStatus::Withdrawn, FeedStatus::Deleted]
+            .iter()
+            .any(|s| s.as_str() == self.hash_status)
+    }
+}
+
+/// Some answers send an empty `caseNumbers` as `[]` (pytx reads it as `{}`).
+fn case_numbers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cases {
+        Map(BTreeMap<String, String>),
+        Empty([(); 0]),
+    }
+    Ok(match Cases::deserialize(d)? {
+        Cases::Map(m) => m,
+        Cases::Empty(_) => BTreeMap::new(),
+    })
+}
+
+/// `StopNCIICSPFeedback` as the server sends it and a source reads it.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CspFeedback {
     pub feedback_value: String,
+    #[serde(default)]
     pub source: String,
+    #[serde(default)]
     pub tags: Vec<String>,
 }
 
@@ -180,8 +238,8 @@ pub fn parse_page_token(token: &str) -> Option<FeedCursor> {
 
 /// The aggregate `hashStatus` of a hash's cases: `Active` while any case is, else `Withdrawn`
 /// if any case was withdrawn, else `Deleted`.
-fn aggregate_status(cases: &BTreeMap<String, &'static str>) -> &'static str {
-    let any = |s: FeedStatus| cases.values().any(|v| *v == s.as_str());
+fn aggregate_status(cases: &BTreeMap<String, String>) -> &'static str {
+    let any = |s: FeedStatus| cases.values().any(|v| v == s.as_str());
     if any(FeedStatus::Active) {
         FeedStatus::Active.as_str()
     } else if any(FeedStatus::Withdrawn) {
@@ -220,17 +278,19 @@ pub fn records(
             out.push(HashRecord {
                 csp_feedbacks,
                 case_numbers: BTreeMap::new(),
-                hash_status: "",
+                hash_status: String::new(),
                 hash_value: row.hash_value.clone(),
                 last_modtimestamp: row.last_mod,
                 signal_type: row.signal_type.clone(),
             });
         }
         let record = out.last_mut().expect("pushed above");
-        record.case_numbers.insert(case_number(&row.tip_id), status);
+        record
+            .case_numbers
+            .insert(case_number(&row.tip_id), status.to_string());
     }
     for r in &mut out {
-        r.hash_status = aggregate_status(&r.case_numbers);
+        r.hash_status = aggregate_status(&r.case_numbers).to_string();
     }
     out
 }

@@ -2,7 +2,8 @@
 //! (`PATCH /v1/banks/{name}` with a `source` object, stored in the `sources` table), which a
 //! scheduler in every server process fetches page by page.
 //!
-//! - [`Exchange`]: one implementation per exchange (`stopncii.rs`, `tat.rs`), which turns the
+//! - [`Exchange`]: one implementation per exchange (`stopncii.rs`, `tat.rs`, `ncmec.rs`,
+//!   `threatexchange.rs`), which turns the
 //!   exchange's pages into entries to add or replace, keys to withdraw, and malformed records
 //!   to skip, and says where the next fetch starts (its checkpoint, JSON text).
 //! - Checkpoints: each page's entries and the checkpoint after it are written in one transaction
@@ -15,11 +16,14 @@
 //!   and the cap at once after a refused credential.
 //! - Credentials are read at each run from the file or environment variable the configuration
 //!   names; the database holds only that name, and no message carries the secret.
-//! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`].
+//! - Signal types: each exchange's names map to the registry's algorithms in [`SIGNAL_TYPES`]
+//!   (StopNCII's in `crate::exchange::stopncii::SIGNAL_TYPES`, which the server's own feed uses).
 
 pub mod feedback;
+mod ncmec;
 mod stopncii;
 mod tat;
+mod threatexchange;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -44,6 +48,10 @@ pub enum ExchangeKind {
     Stopncii,
     /// Tech Against Terrorism's hash list (TCAP).
     Tat,
+    /// NCMEC's hash sharing API (`/v2/entries`, XML).
+    Ncmec,
+    /// Meta's ThreatExchange: a privacy group's `threat_updates`.
+    ThreatExchange,
 }
 
 impl ExchangeKind {
@@ -51,6 +59,8 @@ impl ExchangeKind {
         match self {
             ExchangeKind::Stopncii => "stopncii",
             ExchangeKind::Tat => "tat",
+            ExchangeKind::Ncmec => "ncmec",
+            ExchangeKind::ThreatExchange => "threatexchange",
         }
     }
 
@@ -58,25 +68,67 @@ impl ExchangeKind {
         match self {
             ExchangeKind::Stopncii => &stopncii::StopNcii,
             ExchangeKind::Tat => &tat::Tat,
+            ExchangeKind::Ncmec => &ncmec::Ncmec,
+            ExchangeKind::ThreatExchange => &threatexchange::ThreatExchange,
         }
     }
 }
 
 /// Each exchange's signal type names and the registry algorithm whose entries they are. A
-/// signal type not listed is not stored (and not counted as malformed).
-pub const SIGNAL_TYPES: [(ExchangeKind, &str, Algorithm); 4] = [
-    (ExchangeKind::Stopncii, "ImagePDQ", Algorithm::Pdq),
-    (ExchangeKind::Stopncii, "VideoMD5", Algorithm::Md5),
+/// signal type not listed is not stored (and not counted as malformed). StopNCII's are
+/// `crate::exchange::stopncii::SIGNAL_TYPES`, the table the server's own StopNCII feed uses.
+///
+/// - TAT: `TATHashListEntry.algorithm`.
+/// - NCMEC: the element names inside an entry's `<fingerprints>` (pytx's `_get_conversion`
+///   reads `md5` and `pdq`; an image's MD5 is a file MD5 like a video's, which pixelprint's
+///   `md5` is). `sha1`, `pdna` and the video fingerprints have no bank algorithm.
+/// - ThreatExchange: the `type` of a threat update (pytx's `INDICATOR_TYPE`s of `PdqSignal`,
+///   `VideoMD5Signal`, `VideoSHA256Signal`; a file's MD5 and SHA-256 are pixelprint's whatever
+///   the media type).
+pub const SIGNAL_TYPES: [(ExchangeKind, &str, Algorithm); 9] = [
     (ExchangeKind::Tat, "PDQ", Algorithm::Pdq),
     (ExchangeKind::Tat, "MD5", Algorithm::Md5),
+    (ExchangeKind::Ncmec, "pdq", Algorithm::Pdq),
+    (ExchangeKind::Ncmec, "md5", Algorithm::Md5),
+    (ExchangeKind::ThreatExchange, "HASH_PDQ", Algorithm::Pdq),
+    (ExchangeKind::ThreatExchange, "HASH_MD5", Algorithm::Md5),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_VIDEO_MD5",
+        Algorithm::Md5,
+    ),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_SHA256",
+        Algorithm::Sha256,
+    ),
+    (
+        ExchangeKind::ThreatExchange,
+        "HASH_VIDEO_SHA256",
+        Algorithm::Sha256,
+    ),
 ];
 
 /// The algorithm of `exchange`'s signal type `name`, if pixelprint stores it.
 pub fn signal_algorithm(exchange: ExchangeKind, name: &str) -> Option<Algorithm> {
+    if exchange == ExchangeKind::Stopncii {
+        return crate::exchange::stopncii::SIGNAL_TYPES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(a, _)| *a);
+    }
     SIGNAL_TYPES
         .iter()
         .find(|(e, n, _)| *e == exchange && *n == name)
         .map(|(_, _, a)| *a)
+}
+
+/// The signal type names of `exchange` that pixelprint stores, with their algorithms.
+pub fn signal_types(exchange: ExchangeKind) -> impl Iterator<Item = (&'static str, Algorithm)> {
+    SIGNAL_TYPES
+        .iter()
+        .filter(move |(e, _, _)| *e == exchange)
+        .map(|(_, n, a)| (*n, *a))
 }
 
 /// Where a source's secret is: a file (its content, trimmed) or an environment variable.
@@ -154,6 +206,9 @@ pub struct SourceConfig {
     /// than for fetching (StopNCII: the `SubmitFeedback` function key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback_credential: Option<CredentialRef>,
+    /// ThreatExchange only, and required there: the privacy group whose updates fill the bank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_group: Option<u64>,
 }
 
 /// Most records per page a configuration may ask for.
@@ -181,6 +236,20 @@ impl SourceConfig {
                 ));
             }
         }
+        let group = self.exchange == ExchangeKind::ThreatExchange;
+        if group != self.privacy_group.is_some() {
+            return Err((
+                "privacy_group",
+                if group {
+                    "a threatexchange source names its privacy_group".into()
+                } else {
+                    format!(
+                        "privacy_group is for threatexchange, not {}",
+                        self.exchange.name()
+                    )
+                },
+            ));
+        }
         Ok(())
     }
 
@@ -204,12 +273,15 @@ impl SourceConfig {
                 .unwrap_or(self.exchange.exchange().default_base_url()),
             secret,
             page_size: self.page_size,
+            privacy_group: self.privacy_group,
         }
     }
 
     /// Whether `other` fetches from another place (the checkpoint means nothing there).
     pub fn same_place(&self, other: &SourceConfig) -> bool {
-        self.exchange == other.exchange && self.base_url == other.base_url
+        self.exchange == other.exchange
+            && self.base_url == other.base_url
+            && self.privacy_group == other.privacy_group
     }
 }
 
@@ -254,6 +326,7 @@ pub struct FetchContext<'a> {
     pub base_url: &'a str,
     pub secret: &'a Secret,
     pub page_size: Option<u32>,
+    pub privacy_group: Option<u64>,
 }
 
 /// One exchange's wire format.
@@ -288,39 +361,48 @@ pub trait Exchange: Sync {
 /// Largest page body read from an exchange.
 pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 
-fn transient(message: String) -> FetchError {
-    FetchError::Transient {
-        message,
-        retry_after: None,
-    }
+/// Sends `request` (a submission whose answer says nothing more than its status), mapping the
+/// status to a [`FetchError`].
+pub fn send(request: reqwest::blocking::RequestBuilder) -> Result<(), FetchError> {
+    get_body(request, false).map(|_| ())
 }
 
 /// Sends `request` and reads a JSON body, mapping the status to a [`FetchError`].
 pub fn get_json(
     request: reqwest::blocking::RequestBuilder,
 ) -> Result<serde_json::Value, FetchError> {
-    let response = send(request)?;
-    let mut body = Vec::new();
-    response
-        .take(MAX_PAGE_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| transient(format!("reading the page: {e}")))?;
-    if body.len() as u64 > MAX_PAGE_BYTES {
-        return Err(FetchError::Malformed(format!(
-            "the page is larger than {MAX_PAGE_BYTES} bytes"
-        )));
-    }
+    let body = get_body(request, false)?;
     serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(format!("not JSON: {e}")))
 }
 
-/// Sends `request`, mapping a status other than success to a [`FetchError`].
-pub fn send(
+/// Sends `request` and reads its body (at most [`MAX_PAGE_BYTES`]), mapping the status to a
+/// [`FetchError`]. `secret_in_url`: the URL carries the credential, so no message names it.
+pub fn get_body(
     request: reqwest::blocking::RequestBuilder,
-) -> Result<reqwest::blocking::Response, FetchError> {
+    secret_in_url: bool,
+) -> Result<Vec<u8>, FetchError> {
+    get_body_with(request, secret_in_url, &|_, _| false)
+}
+
+/// Most bytes of an error answer read to tell a refused credential (`refuses`).
+const MAX_ERROR_BYTES: u64 = 64 << 10;
+
+/// [`get_body`], where `refuses(status, body)` says whether another client error (4xx) is the
+/// exchange refusing the credential (some answer 400 with their own error code).
+pub fn get_body_with(
+    request: reqwest::blocking::RequestBuilder,
+    secret_in_url: bool,
+    refuses: &dyn Fn(reqwest::StatusCode, &[u8]) -> bool,
+) -> Result<Vec<u8>, FetchError> {
+    let transient = |message: String| FetchError::Transient {
+        message,
+        retry_after: None,
+    };
+    let shown = |e: reqwest::Error| if secret_in_url { e.without_url() } else { e };
     // reqwest's errors carry the URL, never the headers that hold the credential.
     let response = request
         .send()
-        .map_err(|e| transient(format!("request failed: {e}")))?;
+        .map_err(|e| transient(format!("request failed: {}", shown(e))))?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(FetchError::Refused(format!("HTTP {status}")));
@@ -337,9 +419,51 @@ pub fn send(
         });
     }
     if !status.is_success() {
+        if status.is_client_error() {
+            let mut body = Vec::new();
+            // An unreadable error answer is told by its status alone.
+            let _ = response.take(MAX_ERROR_BYTES).read_to_end(&mut body);
+            if refuses(status, &body) {
+                return Err(FetchError::Refused(format!("HTTP {status}")));
+            }
+        }
         return Err(transient(format!("HTTP {status}")));
     }
-    Ok(response)
+    let mut body = Vec::new();
+    response
+        .take(MAX_PAGE_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| transient(format!("reading the page: {e}")))?;
+    if body.len() as u64 > MAX_PAGE_BYTES {
+        return Err(FetchError::Malformed(format!(
+            "the page is larger than {MAX_PAGE_BYTES} bytes"
+        )));
+    }
+    Ok(body)
+}
+
+/// The checkpoint an exchange stored (JSON), or `start` when there is none yet.
+pub fn read_checkpoint<T: serde::de::DeserializeOwned>(
+    stored: Option<&str>,
+    start: T,
+) -> Result<T, FetchError> {
+    match stored {
+        None => Ok(start),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}"))),
+    }
+}
+
+/// A `user:password` credential (`exchange` names it in the error).
+pub fn user_password<'a>(
+    secret: &'a Secret,
+    exchange: &str,
+) -> Result<(&'a str, &'a str), FetchError> {
+    secret
+        .expose()
+        .split_once(':')
+        .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+        .ok_or_else(|| FetchError::Config(format!("a {exchange} credential is `user:password`")))
 }
 
 /// What an exchange says of one entry.
@@ -614,7 +738,11 @@ mod tests {
             assert!(crate::model::is_bank_algorithm(a), "{exchange:?} {name}");
             assert_eq!(signal_algorithm(exchange, name), Some(a));
         }
+        for (a, name) in crate::exchange::stopncii::SIGNAL_TYPES {
+            assert_eq!(signal_algorithm(ExchangeKind::Stopncii, name), Some(a));
+        }
         assert_eq!(signal_algorithm(ExchangeKind::Stopncii, "Text"), None);
+        assert_eq!(signal_algorithm(ExchangeKind::Tat, "ImagePDQ"), None);
     }
 
     #[test]

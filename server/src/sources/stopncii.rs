@@ -12,16 +12,15 @@
 //!   page, the `nextSetTimestamp` the exchange gave. A record that pytx's client would not
 //!   read (a missing field, a value outside its enums) is skipped and counted, as pytx does.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::feedback::{FeedbackItem, Verdict};
 use super::{
-    get_json, send, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext,
-    FetchError, Fetched, RecordFacts, Secret,
+    get_json, read_checkpoint, send, signal_algorithm, sourced_entry, Exchange, ExchangeKind,
+    FetchContext, FetchError, Fetched, RecordFacts, Secret,
 };
+use crate::exchange::stopncii::{FetchHashesResponse, HashRecord};
 
 pub struct StopNcii;
 
@@ -37,111 +36,9 @@ struct Checkpoint {
     next_page_token: Option<String>,
 }
 
-/// `FetchHashesResponse` less its records (read one by one).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)] // `count` is read to refuse a page without it, as pytx does.
-struct PageHead {
-    count: i64,
-    next_page_token: Option<String>,
-    next_set_timestamp: i64,
-    has_more_records: bool,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-enum CaseStatus {
-    Unknown,
-    Received,
-    Active,
-    Withdrawn,
-    Deleted,
-}
-
-#[derive(Deserialize)]
-enum FeedbackValue {
-    Unknown,
-    #[serde(rename = "None")]
-    Untagged,
-    QualityUnknown,
-    PendingReview,
-    Blocked,
-    NotBlocked,
-    Withdrawn,
-    Deleted,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)] // read to refuse what pytx refuses
-struct Feedback {
-    #[serde(rename = "feedbackValue")]
-    feedback_value: FeedbackValue,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    source: String,
-}
-
-/// `StopNCIIHashRecord`.
-#[derive(Deserialize)]
-#[allow(dead_code)] // read to refuse what pytx refuses
-struct HashRecord {
-    #[serde(rename = "lastModtimestamp")]
-    last_mod_timestamp: i64,
-    #[serde(rename = "signalType")]
-    signal_type: SignalType,
-    #[serde(rename = "hashValue")]
-    hash_value: String,
-    #[serde(rename = "hashStatus")]
-    hash_status: CaseStatus,
-    #[serde(rename = "caseNumbers", deserialize_with = "case_numbers")]
-    case_numbers: BTreeMap<String, CaseStatus>,
-    #[serde(rename = "CSPFeedbacks", default)]
-    feedbacks: Vec<Feedback>,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy)]
-enum SignalType {
-    Unknown,
-    ImagePDQ,
-    VideoMD5,
-    VideoTMK,
-    Text,
-    #[serde(rename = "URL")]
-    Url,
-}
-
-impl SignalType {
-    fn name(self) -> &'static str {
-        match self {
-            SignalType::Unknown => "Unknown",
-            SignalType::ImagePDQ => "ImagePDQ",
-            SignalType::VideoMD5 => "VideoMD5",
-            SignalType::VideoTMK => "VideoTMK",
-            SignalType::Text => "Text",
-            SignalType::Url => "URL",
-        }
-    }
-}
-
-/// Some answers send an empty `caseNumbers` as `[]` (pytx reads it as `{}`).
-fn case_numbers<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, CaseStatus>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Cases {
-        Map(BTreeMap<String, CaseStatus>),
-        Empty([(); 0]),
-    }
-    Ok(match Cases::deserialize(d)? {
-        Cases::Map(m) => m,
-        Cases::Empty(_) => BTreeMap::new(),
-    })
-}
-
 /// The key of a (signal type, hash) pair in the bank.
-fn key(signal: SignalType, hash: &str) -> String {
-    format!("{}:{}", signal.name(), hash.to_ascii_lowercase())
+fn key(signal: &str, hash: &str) -> String {
+    format!("{}:{}", signal, hash.to_ascii_lowercase())
 }
 
 /// Splits the credential into the fetch function key and the subscription key.
@@ -157,37 +54,40 @@ fn keys(secret: &str) -> Result<(&str, &str), FetchError> {
 
 /// Turns one page into entries; the records one by one, so that a malformed one is skipped.
 fn read_page(page: Value, checkpoint: &Checkpoint) -> Result<Fetched, FetchError> {
+    if page
+        .get("hashRecords")
+        .is_some_and(|r| !r.is_array() && !r.is_null())
+    {
+        return Err(FetchError::Malformed("hashRecords is not a list".into()));
+    }
     let mut page = page;
-    let records = match page.get_mut("hashRecords").map(Value::take) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(records)) => records,
-        Some(_) => return Err(FetchError::Malformed("hashRecords is not a list".into())),
-    };
-    let head: PageHead =
+    if page.get("hashRecords").is_some_and(Value::is_null) {
+        page["hashRecords"] = Value::Array(Vec::new());
+    }
+    let head: FetchHashesResponse<Value> =
         serde_json::from_value(page).map_err(|e| FetchError::Malformed(e.to_string()))?;
     let mut fetched = Fetched::default();
-    for (i, record) in records.into_iter().enumerate() {
-        let record: HashRecord = match serde_json::from_value(record) {
+    for (i, record) in head.hash_records.into_iter().enumerate() {
+        let record = serde_json::from_value::<HashRecord>(record)
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.check().map(|()| r));
+        let record = match record {
             Ok(r) => r,
             Err(e) => {
                 fetched.skipped.push(format!("record {i}: {e}"));
                 continue;
             }
         };
-        let Some(algorithm) = signal_algorithm(ExchangeKind::Stopncii, record.signal_type.name())
-        else {
+        let Some(algorithm) = signal_algorithm(ExchangeKind::Stopncii, &record.signal_type) else {
             continue;
         };
-        let key = key(record.signal_type, &record.hash_value);
-        if matches!(
-            record.hash_status,
-            CaseStatus::Withdrawn | CaseStatus::Deleted
-        ) {
+        let key = key(&record.signal_type, &record.hash_value);
+        if record.is_removed() {
             fetched.deletions.push(key);
             continue;
         }
         let tags = record
-            .feedbacks
+            .csp_feedbacks
             .iter()
             .flat_map(|f| f.tags.iter().cloned())
             .collect();
@@ -277,14 +177,13 @@ impl Exchange for StopNcii {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        let checkpoint = match checkpoint {
-            None => Checkpoint {
+        let checkpoint = read_checkpoint(
+            checkpoint,
+            Checkpoint {
                 start_timestamp: DEFAULT_START_TIME,
                 next_page_token: None,
             },
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| FetchError::Config(format!("stored checkpoint unreadable: {e}")))?,
-        };
+        )?;
         let (function_key, subscription_key) = keys(ctx.secret.expose())?;
         let mut query = vec![
             ("startTimestamp", checkpoint.start_timestamp.to_string()),

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    get_json, signal_algorithm, sourced_entry, Exchange, ExchangeKind, FetchContext, FetchError,
-    Fetched, RecordFacts,
+    get_json, signal_algorithm, sourced_entry, user_password, Exchange, ExchangeKind, FetchContext,
+    FetchError, Fetched, RecordFacts,
 };
 
 pub struct Tat;
@@ -115,12 +115,7 @@ impl Exchange for Tat {
         ctx: &FetchContext<'_>,
         checkpoint: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        let (user, password) = ctx
-            .secret
-            .expose()
-            .split_once(':')
-            .filter(|(u, p)| !u.is_empty() && !p.is_empty())
-            .ok_or_else(|| FetchError::Config("a TAT credential is `username:password`".into()))?;
+        let (user, password) = user_password(ctx.secret, "TAT")?;
         let base = ctx.base_url.trim_end_matches('/');
         let token: Token = serde_json::from_value(get_json(
             ctx.http.post(format!("{base}/token-auth/tcap/")).form(&[

@@ -4,6 +4,8 @@ that pixelprint stored the same.
 
     python pytx_check.py stopncii BASE_URL 'fetch_key,subscription_key' [--page-size N]
     python pytx_check.py tat BASE_URL 'user:password'
+    python pytx_check.py ncmec BASE_URL 'user:password' [--page-size N]
+    python pytx_check.py threatexchange BASE_URL 'APPID|TOKEN' --privacy-group N [--page-size N]
 
 Run with the venv made by scripts/bootstrap.sh (scripts/requirements-exchange.txt).
 """
@@ -11,7 +13,10 @@ Run with the venv made by scripts/bootstrap.sh (scripts/requirements-exchange.tx
 import argparse
 import json
 import logging
+import os
 import sys
+import time
+import types
 
 
 class Count(logging.Handler):
@@ -77,15 +82,98 @@ def tat(base, credential):
     return {"pages": pages, "skipped": 0, "records": records, "checkpoint": checkpoint}
 
 
+def ncmec(base, credential):
+    """The client's `get_entries_iter` over the range pytx's `fetch_iter` starts with (from the
+    beginning to 5 s behind the clock); each fingerprint pixelprint stores checked by pytx's
+    signal type (`_get_conversion`: `pdq` as PDQ, `md5` as an MD5)."""
+    from threatexchange.exchanges.clients.ncmec import hash_api as api
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    # pytx formats `from`/`to` in local time with a `Z`: make local time UTC.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    user, _, password = credential.partition(":")
+    # NCMECEnvironment only names NCMEC's hosts; the client reads its `value`.
+    client = api.NCMECHashAPI(user, password, types.SimpleNamespace(value=base.rstrip("/")))
+    pages, records, skipped, starts = 0, [], 0, []
+    end = int(time.time()) - 5
+    for page in client.get_entries_iter(start_timestamp=0, end_timestamp=end):
+        pages += 1
+        info = page.get_next_info()
+        starts.append(info.start if info else None)
+        for u in page.updates:
+            for name, signal in (("pdq", PdqSignal), ("md5", VideoMD5Signal)):
+                if name in u.fingerprints and not u.deleted:
+                    try:
+                        signal.validate_signal_str(u.fingerprints[name])
+                    except Exception:
+                        skipped += 1
+            records.append(
+                {
+                    "key": f"{u.member_id}-{u.id}",
+                    "type": u.entry_type.value,
+                    "deleted": u.deleted,
+                    "classification": u.classification,
+                    "fingerprints": u.fingerprints,
+                }
+            )
+    return {"pages": pages, "skipped": skipped, "records": records, "next_starts": starts}
+
+
+def threatexchange(base, credential, privacy_group, page_size):
+    """The client's `get_threat_updates` cursor with the fields pytx's `fetch_iter` asks for, each
+    update read as `FBThreatExchangeIndicatorRecord.from_threatexchange_json` reads it. An update
+    pytx cannot read (a field missing) is counted as skipped (pytx's fetch_iter would stop)."""
+    from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchangeAPI
+    from threatexchange.exchanges.clients.fb_threatexchange.threat_updates import (
+        ThreatUpdateJSON,
+    )
+    from threatexchange.exchanges.impl.fb_threatexchange_api import (
+        FBThreatExchangeIndicatorRecord,
+    )
+
+    client = ThreatExchangeAPI(credential, endpoint_override=base.rstrip("/"))
+    cursor = client.get_threat_updates(
+        privacy_group,
+        page_size=page_size,
+        fields=FBThreatExchangeIndicatorRecord.te_threat_updates_fields(),
+        decode_fn=ThreatUpdateJSON,
+    )
+    pages, records, skipped, highest = 0, [], 0, 0
+    for batch in cursor:
+        pages += 1
+        for u in batch:
+            try:
+                key = (u.threat_type, u.indicator)
+                highest = max(highest, u.time)
+                record = FBThreatExchangeIndicatorRecord.from_threatexchange_json(
+                    client.app_id, u
+                )
+            except (KeyError, TypeError, ValueError):
+                skipped += 1
+                continue
+            tags = sorted({t for o in record.opinions for t in o.tags}) if record else []
+            records.append(
+                {"type": key[0], "indicator": key[1], "deleted": record is None, "tags": tags}
+            )
+    return {"pages": pages, "skipped": skipped, "records": records, "update_time": highest}
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("exchange", choices=["stopncii", "tat"])
+    parser.add_argument("exchange", choices=["stopncii", "tat", "ncmec", "threatexchange"])
     parser.add_argument("base_url")
     parser.add_argument("credential")
     parser.add_argument("--page-size", type=int, default=800)
+    parser.add_argument("--privacy-group", type=int)
     args = parser.parse_args()
     if args.exchange == "stopncii":
         out = stopncii(args.base_url, args.credential, args.page_size)
+    elif args.exchange == "ncmec":
+        out = ncmec(args.base_url, args.credential)
+    elif args.exchange == "threatexchange":
+        out = threatexchange(args.base_url, args.credential, args.privacy_group, args.page_size)
     else:
         out = tat(args.base_url, args.credential)
     json.dump(out, sys.stdout)

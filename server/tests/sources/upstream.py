@@ -1,7 +1,7 @@
 """A local stand-in for a hash-sharing exchange, speaking its wire format over real HTTP, for
 server/tests/sources.rs. Standard library only.
 
-    python upstream.py stopncii|tat --credential SECRET [--page-size N]
+    python upstream.py stopncii|tat|ncmec|threatexchange --credential SECRET [--page-size N]
 
 prints `listening on http://127.0.0.1:PORT` and serves:
 
@@ -15,12 +15,14 @@ prints `listening on http://127.0.0.1:PORT` and serves:
 """
 
 import argparse
+import html
 import json
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 LOCK = threading.Lock()
 STATE = {"records": [], "statuses": [], "block": False, "delay_ms": 0, "log": [], "tokens": set()}
@@ -111,6 +113,111 @@ def tat_page(params, headers, base, default_size):
     }
 
 
+NCMEC_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def ncmec_time(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime(NCMEC_TIME)
+
+
+def ncmec_entry_xml(r):
+    """One record (`{"id", "member", "type": "image"|"video", "deleted", "timestamp",
+    "classification"?, "fingerprints": {"md5": ...}}`) as NCMEC's XML entry."""
+    tag = ("deleted" + r["type"].capitalize()) if r.get("deleted") else r["type"]
+    parts = [
+        f'<member id="{r["member"]}">Member {r["member"]}</member>',
+        f"<timestamp>{ncmec_time(r['timestamp'])}</timestamp>",
+        f"<id>{html.escape(r['id'])}</id>",
+    ]
+    if r.get("classification") and not r.get("deleted"):
+        parts.append(f"<classification>{html.escape(r['classification'])}</classification>")
+    if r.get("fingerprints") and not r.get("deleted"):
+        prints = "".join(f"<{k}>{html.escape(v)}</{k}>" for k, v in r["fingerprints"].items())
+        parts.append(f"<fingerprints>{prints}</fingerprints>")
+    return f"<{tag}>{''.join(parts)}</{tag}>"
+
+
+def ncmec_page(params, headers, credential, default_size):
+    """`GET /v2/entries`: the records with `from` <= timestamp < `to`, in no order of time (by
+    id, as NCMEC's are not), paged by `start` (1-based) and `size` in the `next` path."""
+    import base64
+
+    auth = headers.get("Authorization", "")
+    expected = "Basic " + base64.b64encode(credential.encode()).decode()
+    if auth != expected:
+        return 401, "<error>unauthorized</error>"
+    try:
+        lo = datetime.strptime(params["from"], NCMEC_TIME).replace(tzinfo=timezone.utc).timestamp()
+        hi = datetime.strptime(params["to"], NCMEC_TIME).replace(tzinfo=timezone.utc).timestamp()
+        start = int(params.get("start", "1"))
+        size = int(params.get("size", default_size))
+    except (KeyError, ValueError):
+        return 400, "<error>bad parameters</error>"
+    with LOCK:
+        selected = sorted(
+            (r for r in STATE["records"] if lo <= r["timestamp"] < hi), key=lambda r: r["id"]
+        )
+    page = selected[start - 1 : start - 1 + size]
+    groups = []
+    for plural, kind in (("images", "image"), ("videos", "video")):
+        mine = [r for r in page if r["type"] == kind]
+        if mine:
+            top = ncmec_time(max(r["timestamp"] for r in mine))
+            body = "".join(ncmec_entry_xml(r) for r in mine)
+            groups.append(f'<{plural} count="{len(mine)}" maxTimestamp="{top}">{body}</{plural}>')
+    paging = ""
+    if start - 1 + size < len(selected):
+        query = urlencode(
+            {"from": params["from"], "to": params["to"], "start": start + size, "size": size,
+             "max": len(selected)}
+        )
+        paging = f"<paging><next>{html.escape('/v2/entries?' + query)}</next></paging>"
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+        f"{''.join(groups)}{paging}</queryResult>"
+    )
+    return 200, xml
+
+
+def te_page(group, params, base, credential, default_size):
+    """`GET /{group}/threat_updates/`: the updates with `last_updated` >= `start_time` by time,
+    paged by an `after` cursor; `paging.next` carries the token, as the Graph API's does."""
+    if params.get("access_token") != credential:
+        return 400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
+                               "code": 190}}
+    try:
+        start = int(params.get("start_time") or 0)
+        limit = int(params.get("limit") or default_size)
+        after = params.get("after", "")
+        offset = int(after[len("cursor-"):]) if after else 0
+        if after and not after.startswith("cursor-"):
+            raise ValueError(after)
+    except ValueError:
+        return 400, {"error": {"message": "bad parameters", "type": "GraphMethodException",
+                               "code": 100}}
+
+    def stamp(r):
+        try:
+            return int(r.get("last_updated"))
+        except (TypeError, ValueError):
+            return 0
+
+    with LOCK:
+        selected = sorted(
+            (r for r in STATE["records"] if stamp(r) >= start),
+            key=lambda r: (stamp(r), json.dumps(r, sort_keys=True)),
+        )
+    page = selected[offset : offset + limit]
+    body = {"data": page, "paging": {"cursors": {"before": f"cursor-{offset}",
+                                                 "after": f"cursor-{offset + limit}"}}}
+    if offset + limit < len(selected):
+        query = {k: v for k, v in params.items() if k not in ("after",)}
+        query["after"] = f"cursor-{offset + limit}"
+        body["paging"]["next"] = f"{base}/{group}/threat_updates/?{urlencode(query)}"
+    return 200, body
+
+
 class Handler(BaseHTTPRequestHandler):
     exchange = ""
     credential = ""
@@ -120,9 +227,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def send_json(self, status, body, extra=()):
-        data = json.dumps(body).encode()
+        xml = isinstance(body, str)
+        data = body.encode() if xml else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", "application/xml" if xml else "application/json")
         self.send_header("content-length", str(len(data)))
         for k, v in extra:
             self.send_header(k, v)
@@ -177,8 +285,21 @@ class Handler(BaseHTTPRequestHandler):
                 answer = (200, {"token": token, "user": {"username": form["username"]}})
         elif self.exchange == "tat" and method == "GET" and url.path == "/api/hash-list/v2/all":
             answer = tat_page(params, self.headers, base, self.page_size)
+        elif self.exchange == "ncmec" and method == "GET" and url.path.endswith("/v2/entries"):
+            answer = ncmec_page(params, self.headers, self.credential, self.page_size)
+        elif (
+            self.exchange == "threatexchange"
+            and method == "GET"
+            and url.path.strip("/").endswith("/threat_updates")
+        ):
+            prefix, _, _ = url.path.strip("/").rpartition("/threat_updates")
+            head, _, group = prefix.rpartition("/")
+            root = f"{base}/{head}" if head else base
+            answer = te_page(group, params, root, self.credential, self.page_size)
         else:
             answer = (404, {"error": "not found"})
+        if "access_token" in params:
+            entry["query"] = {**params, "access_token": "(given)"}
         entry["status"] = answer[0]
         with LOCK:
             STATE["log"].append(entry)
@@ -203,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("exchange", choices=["stopncii", "tat"])
+    parser.add_argument("exchange", choices=["stopncii", "tat", "ncmec", "threatexchange"])
     parser.add_argument("--credential", required=True)
     parser.add_argument("--page-size", type=int, default=5)
     args = parser.parse_args()
