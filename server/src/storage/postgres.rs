@@ -944,6 +944,14 @@ mod tests {
         }
     }
 
+    /// A transaction of `holder` that holds the change-log lock until it ends.
+    fn lock_log(holder: &mut Client) -> postgres::Transaction<'_> {
+        let mut tx = holder.transaction().unwrap();
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
+            .unwrap();
+        tx
+    }
+
     fn entry(hash: &str) -> NewEntry {
         NewEntry {
             algorithm: Algorithm::Md5,
@@ -974,9 +982,7 @@ mod tests {
         store.create_bank("b", None).unwrap();
 
         let mut holder = Client::connect(&scratch.url, NoTls).unwrap();
-        let mut tx = holder.transaction().unwrap();
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
-            .unwrap();
+        let mut tx = lock_log(&mut holder);
         let writer = {
             let store = store.clone();
             std::thread::spawn(move || store.add_entries("b", &[entry(&"a".repeat(32))]))
@@ -991,9 +997,7 @@ mod tests {
         assert_eq!(ids.len(), 1);
 
         // Deletions take the same lock.
-        let mut tx = holder.transaction().unwrap();
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
-            .unwrap();
+        let mut tx = lock_log(&mut holder);
         let deleter = {
             let store = store.clone();
             std::thread::spawn(move || store.delete_entry("b", ids[0]))
@@ -1021,9 +1025,7 @@ mod tests {
         store.create_bank("b", Some("kept")).unwrap();
 
         let mut holder = Client::connect(&scratch.url, NoTls).unwrap();
-        let mut tx = holder.transaction().unwrap();
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
-            .unwrap();
+        let mut tx = lock_log(&mut holder);
         let writer = {
             let store = store.clone();
             std::thread::spawn(move || store.add_entries("b", &[entry(&"c".repeat(32))]))
