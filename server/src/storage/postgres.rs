@@ -982,7 +982,7 @@ mod tests {
         store.create_bank("b", None).unwrap();
 
         let mut holder = Client::connect(&scratch.url, NoTls).unwrap();
-        let mut tx = lock_log(&mut holder);
+        let tx = lock_log(&mut holder);
         let writer = {
             let store = store.clone();
             std::thread::spawn(move || store.add_entries("b", &[entry(&"a".repeat(32))]))
@@ -997,7 +997,7 @@ mod tests {
         assert_eq!(ids.len(), 1);
 
         // Deletions take the same lock.
-        let mut tx = lock_log(&mut holder);
+        let tx = lock_log(&mut holder);
         let deleter = {
             let store = store.clone();
             std::thread::spawn(move || store.delete_entry("b", ids[0]))
