@@ -184,7 +184,7 @@ mod tests {
     use crate::storage::Sqlite;
 
     fn state(dir: &std::path::Path) -> Arc<AppState> {
-        let storage = Sqlite::open(&dir.join("auth.db")).unwrap();
+        let storage = Sqlite::open(&dir.join("auth.db"), 1).unwrap();
         let limits = Limits {
             require_match_key: true,
             ..Limits::for_tests()

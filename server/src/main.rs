@@ -84,6 +84,13 @@ struct Args {
     /// `postgres://USER:PASSWORD@HOST:PORT/DB`, which several server processes can share.
     #[arg(long, env = "PIXELPRINT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// Read-only database connections beside the one writer (SQLite and PostgreSQL): key
+    /// checks, listings and the change-log poll read on them, so they never wait behind an
+    /// import. On PostgreSQL each server process keeps this many connections open, plus the
+    /// writer: mind the server's `max_connections` when running several processes.
+    #[arg(long, env = "PIXELPRINT_DATABASE_READERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    database_readers: u32,
     /// Serve this directory (the browser pages) at `/`.
     #[arg(long)]
     www: Option<PathBuf>,
@@ -289,6 +296,7 @@ struct Args {
 }
 
 fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
+    let readers = args.database_readers as usize;
     let path = match args.database_url.as_deref() {
         None => {
             private_dir(&args.data_dir)
@@ -297,7 +305,7 @@ fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
         }
         Some(url) if url.starts_with("sqlite://") => PathBuf::from(&url["sqlite://".len()..]),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let storage = Postgres::open(url).map_err(|e| format!("PostgreSQL: {e}"))?;
+            let storage = Postgres::open(url, readers).map_err(|e| format!("PostgreSQL: {e}"))?;
             return Ok(Arc::new(storage));
         }
         Some(url) => {
@@ -308,7 +316,7 @@ fn open_storage(args: &Args) -> Result<Arc<dyn Storage>, String> {
         }
     };
     private_files(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let storage = Sqlite::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let storage = Sqlite::open(&path, readers).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Arc::new(storage))
 }
 

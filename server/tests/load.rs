@@ -276,6 +276,90 @@ fn a_write_lock_held_by_another_process_delays_writes_and_blocks_no_reads() {
     holder.join().unwrap();
 }
 
+/// PostgreSQL: an import waiting for the change-log lock, held here by another connection for
+/// as long as the check takes (as another process's long import would hold it), keeps its
+/// transaction and the writer connection open; keyed reads (the key check, the bank list, a
+/// small match and its sources) answer meanwhile on the read-only connections. Once the lock is
+/// released the import commits. SQLite's counterpart is the test above.
+#[test]
+fn keyed_reads_answer_while_an_import_waits_for_the_change_log_lock() {
+    if common::postgres_base_url().is_none() {
+        return; // PostgreSQL's change-log lock only.
+    }
+    use std::time::{Duration, Instant};
+    /// The change-log writers' advisory lock (`LOG_LOCK` in server/src/storage/postgres.rs).
+    const LOG_LOCK: i64 = 0x7069_7865_6c70_7274;
+
+    let dir = TempDir::new("load-pg-import-held");
+    let s = Server::start_ready(&dir.0, &[]);
+    s.create_bank("lists");
+    let stored = pdq(7);
+    s.add("lists", &[("pdq", &stored)]);
+    let url = common::database_url(&dir.0).unwrap();
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut lock = holder.transaction().unwrap();
+    lock.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
+        .unwrap();
+
+    let imported: String = (100..20_100).map(|k| format!("{}\n", pdq(k))).collect();
+    std::thread::scope(|scope| {
+        let import = scope.spawn(|| s.import("lists", "format=plain", &imported));
+        // The import is in its transaction, waiting for the lock.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let waiting: i64 = lock
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(!import.is_finished(), "{}", import.join().unwrap().text());
+            assert!(
+                Instant::now() < deadline,
+                "the import never waited for the lock"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A read stuck behind the import would wait as long as the lock is held: it is given
+        // 20 s, then the lock goes and the test fails.
+        let reads = scope.spawn(|| {
+            let banks = s.get_auth("/v1/banks", common::ADMIN_KEY);
+            let item = json!({"pdq": flip_at(&stored, &[1, 2])});
+            let matched =
+                s.post_json_auth("/v1/match", common::ADMIN_KEY, &json!({ "items": [item] }));
+            (banks, matched)
+        });
+        let read_deadline = Instant::now() + Duration::from_secs(20);
+        while !reads.is_finished() && Instant::now() < read_deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let answered = reads.is_finished();
+        let import_waited = !import.is_finished();
+        lock.commit().unwrap();
+        assert!(answered, "keyed reads waited for the import's transaction");
+        assert!(
+            import_waited,
+            "the import did not wait for the change-log lock"
+        );
+        let (banks, matched) = reads.join().unwrap();
+        assert_eq!(banks.status, 200, "{}", banks.text());
+        assert_eq!(banks.json()["banks"][0]["entries"], 1, "{}", banks.text());
+        assert_eq!(matched.status, 200, "{}", matched.text());
+        let hits = &matched.json()["results"][0]["matches"];
+        assert_eq!(hits.as_array().map(Vec::len), Some(1), "{hits}");
+        let import = import.join().unwrap();
+        assert_eq!(import.status, 200, "{}", import.text());
+        assert_eq!(import.json()["imported"], 20_000, "{}", import.text());
+    });
+    let banks = s.get_auth("/v1/banks", common::ADMIN_KEY).json();
+    assert_eq!(banks["banks"][0]["entries"], 20_001, "{banks}");
+}
+
 /// A keyed request is charged per item to its key (`--key-item-burst`), not a token a request:
 /// 40 items pass, 40 more at once are refused with 429.
 #[test]

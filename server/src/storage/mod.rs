@@ -186,31 +186,31 @@ const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
 const ADDED_INDEXES: &str =
     "CREATE INDEX IF NOT EXISTS entries_source_key ON entries(bank, source_key);";
 
-/// Statements of the sources, written once with `$N` parameters (SQLite reads them as `?N`).
+/// Statements of the sources (shared SQL: `?N` parameters, see [`numbered_for_postgres`]).
 mod source_sql {
     pub const LIST: &str = "SELECT bank, config, checkpoint, last_success, last_error,
         last_error_at, next_attempt, failures, added, removed, skipped FROM sources ORDER BY bank";
-    pub const INSERT: &str = "INSERT INTO sources (bank, config) VALUES ($1, $2)
+    pub const INSERT: &str = "INSERT INTO sources (bank, config) VALUES (?1, ?2)
         ON CONFLICT (bank) DO UPDATE SET config = excluded.config, next_attempt = 0";
     pub const RESET: &str = "UPDATE sources SET checkpoint = NULL, next_attempt = 0,
-        failures = 0 WHERE bank = $1";
-    pub const REMOVE: &str = "DELETE FROM sources WHERE bank = $1";
-    /// Takes a due source for this process until `$3` (0 rows: not due, or another has it).
+        failures = 0 WHERE bank = ?1";
+    pub const REMOVE: &str = "DELETE FROM sources WHERE bank = ?1";
+    /// Takes a due source for this process until `?3` (0 rows: not due, or another has it).
     pub const CLAIM: &str =
-        "UPDATE sources SET next_attempt = $3 WHERE bank = $1 AND next_attempt <= $2";
-    pub const FAILED: &str = "UPDATE sources SET last_error = $2, last_error_at = $3,
-        next_attempt = $4, failures = $5 WHERE bank = $1";
-    pub const SCHEDULE: &str = "UPDATE sources SET next_attempt = $2 WHERE bank = $1";
+        "UPDATE sources SET next_attempt = ?3 WHERE bank = ?1 AND next_attempt <= ?2";
+    pub const FAILED: &str = "UPDATE sources SET last_error = ?2, last_error_at = ?3,
+        next_attempt = ?4, failures = ?5 WHERE bank = ?1";
+    pub const SCHEDULE: &str = "UPDATE sources SET next_attempt = ?2 WHERE bank = ?1";
     pub const FIND: &str = "SELECT id, algorithm, hash, source FROM entries
-        WHERE bank = $1 AND source_key = $2";
+        WHERE bank = ?1 AND source_key = ?2";
     pub const ADD: &str = "INSERT INTO entries (bank, algorithm, hash, source_key, source)
-        VALUES ($1, $2, $3, $4, $5)";
-    pub const DELETE: &str = "DELETE FROM entries WHERE id = $1";
-    pub const PROGRESS: &str = "UPDATE sources SET checkpoint = $2, last_success = $3,
-        failures = 0, next_attempt = $4, added = added + $5, removed = removed + $6,
-        skipped = skipped + $7 WHERE bank = $1";
+        VALUES (?1, ?2, ?3, ?4, ?5)";
+    pub const DELETE: &str = "DELETE FROM entries WHERE id = ?1";
+    pub const PROGRESS: &str = "UPDATE sources SET checkpoint = ?2, last_success = ?3,
+        failures = 0, next_attempt = ?4, added = added + ?5, removed = removed + ?6,
+        skipped = skipped + ?7 WHERE bank = ?1";
     pub const ENTRY_SOURCE: &str =
-        "SELECT source FROM entries WHERE id = $1 AND source IS NOT NULL";
+        "SELECT source FROM entries WHERE id = ?1 AND source IS NOT NULL";
 }
 
 /// The condition that a key was stored by `--admin-key` (older rows: by its label).
@@ -228,8 +228,7 @@ const LIST_BANKS: &str = "SELECT b.name, b.description,
 /// The query that lists bank settings as [`read::bank_settings`] reads them.
 const BANK_SETTINGS: &str = "SELECT name, settings FROM banks";
 
-/// The exchange's statements, written once for both backends with SQLite's numbered
-/// parameters (`?1`); PostgreSQL runs them through [`numbered_for_postgres`].
+/// The exchange's statements (shared SQL: `?N` parameters, see [`numbered_for_postgres`]).
 ///
 /// The feed is `exchange_hashes`, a row per tip and published hash; a record of the feed is a
 /// hash with all its rows (its cases), changed last at the latest of their `updated_at`. A page
@@ -305,6 +304,11 @@ const PURGE_FEEDBACK: &str = "DELETE FROM exchange_feedback
 const API_KEY_LABEL: &str = "SELECT label FROM api_keys WHERE key_sha256 = ?1";
 
 /// A statement of the shared SQL with PostgreSQL's parameters (`$1` for `?1`).
+///
+/// SQL text shared by both backends (the constants of this module) has one convention:
+/// SQLite's numbered parameters `?1`, `?2`, ..., which SQLite runs as written and PostgreSQL
+/// through this function; it holds no other `?` or `$`. SQL written for one backend only
+/// (in `sqlite.rs`, `postgres.rs`) uses that backend's own form.
 fn numbered_for_postgres(sql: &str) -> String {
     sql.replace('?', "$")
 }
@@ -460,6 +464,64 @@ impl DeliveryOutcome {
 pub(crate) mod tests {
     use super::Storage;
     use pixelprint::Algorithm;
+
+    /// Every statement shared by both backends, in the one convention of
+    /// [`super::numbered_for_postgres`].
+    #[test]
+    fn shared_sql_uses_numbered_question_mark_parameters_only() {
+        use super::source_sql::*;
+        use super::*;
+        let shared = [
+            LOAD_ENTRIES,
+            LIST_API_KEYS,
+            LIST_BANKS,
+            BANK_SETTINGS,
+            FEED_PAGE,
+            FEED_PAGE_FEEDBACK,
+            TIP_FEEDBACK,
+            TIP_SET_STATUS,
+            TIP_CLEAR_ITEMS,
+            FEED_PUBLISH,
+            FEED_RETRACT,
+            PUT_FEEDBACK,
+            PUT_FEEDBACK_PUBLISHED,
+            FEED_TOUCH,
+            PURGE_TIPS,
+            PURGE_FEED,
+            PURGE_FEEDBACK,
+            API_KEY_LABEL,
+            LIST,
+            INSERT,
+            RESET,
+            REMOVE,
+            CLAIM,
+            FAILED,
+            SCHEDULE,
+            FIND,
+            ADD,
+            DELETE,
+            PROGRESS,
+            ENTRY_SOURCE,
+        ];
+        for sql in shared {
+            assert!(!sql.contains('$'), "{sql}");
+            let mut used = Vec::new();
+            for (i, _) in sql.match_indices('?') {
+                let n: String = sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                assert!(!n.is_empty(), "a `?` without its number in {sql}");
+                used.push(n.parse::<usize>().unwrap());
+            }
+            used.sort_unstable();
+            used.dedup();
+            // Numbered from 1 without a gap, as both backends bind them by position.
+            assert!(used.iter().enumerate().all(|(k, &n)| n == k + 1), "{sql}");
+            let converted = numbered_for_postgres(sql);
+            assert!(!converted.contains('?'), "{converted}");
+        }
+    }
 
     /// The banks and api_keys tables as they were before [`super::ADDED_COLUMNS`], with one bank
     /// and the digest of a key an old `--admin-key` stored.

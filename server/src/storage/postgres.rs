@@ -9,15 +9,19 @@
 //! takes the same transaction-scoped advisory lock first: writers to the log commit one at a
 //! time, in sequence order.
 //!
-//! One connection behind a mutex, reopened when it breaks. Storage is off the matching path (the
-//! index lives in memory), so the mutex only orders admin writes, tips and the log poll.
-//! Connections are made without TLS: point the URL at a local socket, loopback or a private
-//! network.
+//! Connections, as SQLite's: one writer behind a mutex (reopened when it breaks), and a pool of
+//! read-only connections (`--database-readers`, r2d2), so an API key check, a keyed answer's
+//! sources or the change-log poll never waits behind a long import. A write commits before it
+//! returns, so a read that follows it on any reader sees it. A read waits at most [`READ_WAIT`]
+//! for a free reader, else the caller gets [`StorageError::Busy`] (503). Connections are made
+//! without TLS: point the URL at a local socket, loopback or a private network.
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
 
 use super::read::{self, Columns, TIP_COLUMNS};
 use super::{
@@ -69,22 +73,41 @@ impl From<postgres::Error> for StorageError {
     }
 }
 
+/// Longest a read waits for a free read-only connection (or for one to be opened).
+pub const READ_WAIT: Duration = Duration::from_secs(30);
+
+type Readers = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
 pub struct Postgres {
     config: postgres::Config,
-    client: Mutex<Option<Client>>,
+    writer: Mutex<Option<Client>>,
+    /// `None` only while dropping.
+    readers: Option<Readers>,
+}
+
+/// Logs the failures of the read pool's background connects (r2d2 retries them).
+#[derive(Debug)]
+struct LogReaderErrors;
+
+impl r2d2::HandleError<postgres::Error> for LogReaderErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        tracing::warn!("PostgreSQL read connection: {}", StorageError::from(error));
+    }
 }
 
 impl Postgres {
-    /// Connects and creates the tables if they are missing. Blocks: call it off async threads.
-    pub fn open(url: &str) -> Result<Self> {
+    /// Connects (the writer and `readers` read-only connections, at least one) and creates the
+    /// tables if they are missing. Blocks: call it off async threads.
+    pub fn open(url: &str, readers: usize) -> Result<Self> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| StorageError::Backend(format!("invalid database URL: {e}")))?;
-        let pg = Postgres {
+        let mut pg = Postgres {
             config,
-            client: Mutex::new(None),
+            writer: Mutex::new(None),
+            readers: None,
         };
-        pg.with(|c| {
+        pg.write(|c| {
             let mut tx = c.transaction()?;
             // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
@@ -100,13 +123,29 @@ impl Postgres {
             tx.commit()?;
             Ok(())
         })?;
+        // Readers refuse writes, as SQLite's read-only connections do; the URL's own options
+        // are kept.
+        let mut read_config = pg.config.clone();
+        let options = match pg.config.get_options() {
+            Some(o) => format!("{o} -c default_transaction_read_only=on"),
+            None => "-c default_transaction_read_only=on".to_string(),
+        };
+        read_config.options(&options);
+        let size = u32::try_from(readers.max(1)).unwrap_or(u32::MAX);
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(READ_WAIT)
+            .error_handler(Box::new(LogReaderErrors))
+            .build(PostgresConnectionManager::new(read_config, NoTls))
+            .map_err(|e| StorageError::Backend(format!("read connections: {e}")))?;
+        pg.readers = Some(pool);
         Ok(pg)
     }
 
-    /// Runs `f` on the connection, connecting first if there is none or it broke.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    /// Runs `f` on the writer, connecting first if there is none or it broke.
+    fn write<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         let mut guard: MutexGuard<'_, Option<Client>> =
-            self.client.lock().unwrap_or_else(|e| e.into_inner());
+            self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if guard.as_ref().is_none_or(|c| c.is_closed()) {
             *guard = Some(self.config.connect(NoTls)?);
         }
@@ -117,21 +156,32 @@ impl Postgres {
         }
         result
     }
+
+    /// Runs `f` on a free read-only connection (the pool drops one that broke).
+    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let pool = self
+            .readers
+            .as_ref()
+            .expect("readers are set from open to drop");
+        let mut conn = pool
+            .get()
+            .map_err(|e| StorageError::Busy(format!("no read connection: {e}")))?;
+        f(&mut conn)
+    }
 }
 
 /// The blocking client runs its own runtime to close the connection when dropped, which panics
-/// on a thread of the server's runtime (where the last reference may go at shutdown): it is
-/// dropped on a plain thread instead.
+/// on a thread of the server's runtime (where the last reference may go at shutdown): the
+/// connections are dropped on a plain thread instead.
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let client = self
-            .client
+        let writer = self
+            .writer
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(client) = client {
-            let _ = std::thread::spawn(move || drop(client)).join();
-        }
+        let readers = self.readers.take();
+        let _ = std::thread::spawn(move || drop((writer, readers))).join();
     }
 }
 
@@ -173,7 +223,7 @@ fn snapshot(c: &mut Client) -> Result<postgres::Transaction<'_>> {
 
 impl Storage for Postgres {
     fn load_entries(&self) -> Result<(Vec<StoredEntry>, i64)> {
-        self.with(|c| {
+        self.read(|c| {
             // One snapshot for the checkpoint and the rows it covers.
             let mut tx = snapshot(c)?;
             let seq: i64 = tx
@@ -192,7 +242,7 @@ impl Storage for Postgres {
     }
 
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
-        self.with(|c| {
+        self.read(|c| {
             let rows = c.query(
                 "SELECT c.seq, c.op, c.entry_id, e.bank, e.algorithm, e.hash, e.metadata
                  FROM changes c LEFT JOIN entries e ON e.id = c.entry_id
@@ -204,7 +254,7 @@ impl Storage for Postgres {
     }
 
     fn create_bank(&self, name: &str, description: Option<&str>) -> Result<()> {
-        self.with(|c| {
+        self.write(|c| {
             let n = c.execute(
                 "INSERT INTO banks (name, description) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&name, &description],
@@ -219,14 +269,14 @@ impl Storage for Postgres {
     }
 
     fn list_banks(&self) -> Result<Vec<Bank>> {
-        self.with(|c| {
+        self.read(|c| {
             let rows = c.query(LIST_BANKS, &[])?;
             rows.iter().map(read::bank).collect()
         })
     }
 
     fn bank_settings(&self) -> Result<HashMap<String, BankSettings>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(BANK_SETTINGS, &[])?
                 .iter()
                 .map(read::bank_settings)
@@ -235,7 +285,7 @@ impl Storage for Postgres {
     }
 
     fn set_bank_settings(&self, name: &str, settings: Option<&str>) -> Result<bool> {
-        self.with(|c| {
+        self.write(|c| {
             let n = c.execute(
                 "UPDATE banks SET settings = $2 WHERE name = $1",
                 &[&name, &settings],
@@ -245,7 +295,7 @@ impl Storage for Postgres {
     }
 
     fn bank_exists(&self, name: &str) -> Result<bool> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(
                 c.query_opt("SELECT 1 FROM banks WHERE name = $1", &[&name])?
                     .is_some(),
@@ -254,7 +304,7 @@ impl Storage for Postgres {
     }
 
     fn add_entries(&self, bank: &str, entries: &[NewEntry]) -> Result<Vec<i64>> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             let mut ids = Vec::with_capacity(entries.len());
@@ -291,7 +341,7 @@ impl Storage for Postgres {
     }
 
     fn delete_entry(&self, bank: &str, id: i64) -> Result<bool> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             let n = tx.execute(
@@ -308,7 +358,7 @@ impl Storage for Postgres {
 
     fn export_entries(&self, bank: &str, after: i64, limit: usize) -> Result<Vec<StoredEntry>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 "SELECT id, bank, algorithm, hash, metadata FROM entries
                  WHERE bank = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -322,7 +372,7 @@ impl Storage for Postgres {
 
     fn insert_tip(&self, t: &TipRecord) -> Result<()> {
         let urls = serde_json::to_string(&t.urls).unwrap_or_else(|_| "[]".into());
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 &format!(
                     "INSERT INTO tips ({TIP_COLUMNS})
@@ -346,7 +396,7 @@ impl Storage for Postgres {
     }
 
     fn get_tip(&self, id: &str) -> Result<Option<TipRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_opt(
                 &format!("SELECT {TIP_COLUMNS} FROM tips WHERE id = $1"),
                 &[&id],
@@ -365,7 +415,7 @@ impl Storage for Postgres {
     ) -> Result<Vec<TipRecord>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 &format!(
                     "SELECT {TIP_COLUMNS} FROM tips
@@ -383,7 +433,7 @@ impl Storage for Postgres {
 
     fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
         let scopes = key.scopes.join(" ");
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 "INSERT INTO api_keys (key_sha256, scopes, label, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -400,7 +450,7 @@ impl Storage for Postgres {
     }
 
     fn set_flag_admin_key(&self, key_sha256: &str, now: i64) -> Result<usize> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let revoked = tx.execute(
                 &format!(
@@ -422,7 +472,7 @@ impl Storage for Postgres {
     }
 
     fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(LIST_API_KEYS, &[])?
                 .iter()
                 .map(read::api_key)
@@ -432,7 +482,7 @@ impl Storage for Postgres {
 
     fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
         let len = API_KEY_ID_LEN as i32;
-        self.with(|c| {
+        self.write(|c| {
             let n = c.execute(
                 "UPDATE api_keys SET revoked_at = $2
                  WHERE substr(key_sha256, 1, $3) = $1 AND revoked_at IS NULL",
@@ -443,7 +493,7 @@ impl Storage for Postgres {
     }
 
     fn api_key_scopes(&self, key_sha256: &str, now: i64) -> Result<Option<Vec<String>>> {
-        self.with(|c| {
+        self.read(|c| {
             let row = c.query_opt(
                 "SELECT scopes FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
                  AND (expires_at IS NULL OR expires_at > $2)",
@@ -457,14 +507,14 @@ impl Storage for Postgres {
     }
 
     fn api_key_label(&self, key_sha256: &str) -> Result<Option<Option<String>>> {
-        self.with(|c| {
+        self.read(|c| {
             let row = c.query_opt(&pg(API_KEY_LABEL), &[&key_sha256])?;
             Ok(row.map(|r| r.try_get(0)).transpose()?)
         })
     }
 
     fn transition_tip(&self, id: &str, t: &TipTransition) -> Result<bool> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let n = tx.execute(&pg(TIP_SET_STATUS), &[&id, &t.status, &t.now])?;
             if n == 0 {
@@ -489,7 +539,7 @@ impl Storage for Postgres {
 
     fn feed_page(&self, after: &FeedCursor, limit: usize) -> Result<(Vec<FeedRow>, Vec<Feedback>)> {
         let limit = limit as i64;
-        self.with(|c| {
+        self.read(|c| {
             // One snapshot for the records and their feedback.
             let mut tx = snapshot(c)?;
             let p: [&(dyn postgres::types::ToSql + Sync); 4] = [
@@ -519,7 +569,7 @@ impl Storage for Postgres {
         } else {
             PUT_FEEDBACK
         });
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let put = tx.prepare(&sql)?;
             let touch = tx.prepare(&pg(FEED_TOUCH))?;
@@ -538,7 +588,7 @@ impl Storage for Postgres {
     }
 
     fn tip_feedback(&self, tip_id: &str) -> Result<Vec<Feedback>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(&pg(TIP_FEEDBACK), &[&tip_id])?
                 .iter()
                 .map(read::feedback)
@@ -547,16 +597,16 @@ impl Storage for Postgres {
     }
 
     fn set_source(&self, bank: &str, config: Option<&str>, reset: bool) -> Result<()> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             match config {
                 None => {
-                    tx.execute(source_sql::REMOVE, &[&bank])?;
+                    tx.execute(&pg(source_sql::REMOVE), &[&bank])?;
                 }
                 Some(config) => {
-                    tx.execute(source_sql::INSERT, &[&bank, &config])?;
+                    tx.execute(&pg(source_sql::INSERT), &[&bank, &config])?;
                     if reset {
-                        tx.execute(source_sql::RESET, &[&bank])?;
+                        tx.execute(&pg(source_sql::RESET), &[&bank])?;
                     }
                 }
             }
@@ -566,8 +616,8 @@ impl Storage for Postgres {
     }
 
     fn list_sources(&self) -> Result<Vec<SourceRow>> {
-        self.with(|c| {
-            c.query(source_sql::LIST, &[])?
+        self.read(|c| {
+            c.query(&pg(source_sql::LIST), &[])?
                 .iter()
                 .map(read::source)
                 .collect()
@@ -575,7 +625,7 @@ impl Storage for Postgres {
     }
 
     fn purge(&self, before: i64) -> Result<Purged> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let purged = Purged {
                 tips: tx.execute(&pg(PURGE_TIPS), &[&before])?,
@@ -588,17 +638,20 @@ impl Storage for Postgres {
     }
 
     fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
-        self.with(|c| Ok(c.execute(source_sql::CLAIM, &[&bank, &now, &lease_until])? > 0))
+        self.write(|c| Ok(c.execute(&pg(source_sql::CLAIM), &[&bank, &now, &lease_until])? > 0))
     }
 
     fn apply_source_page(&self, bank: &str, page: &SourcePage) -> Result<PageApplied> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             let mut applied = PageApplied::default();
+            let find = tx.prepare(&pg(source_sql::FIND))?;
+            let delete = tx.prepare(&pg(source_sql::DELETE))?;
+            let add = tx.prepare(&format!("{} RETURNING id", pg(source_sql::ADD)))?;
             for (key, new) in page_keys(page) {
                 let stored = tx
-                    .query(source_sql::FIND, &[&bank, &key])?
+                    .query(&find, &[&bank, &key])?
                     .iter()
                     .map(read::keyed_entry)
                     .collect::<Result<Vec<_>>>()?;
@@ -609,14 +662,14 @@ impl Storage for Postgres {
                     }
                 }
                 for (id, ..) in &stored {
-                    tx.execute(source_sql::DELETE, &[id])?;
+                    tx.execute(&delete, &[id])?;
                     log_changes(&mut tx, "del", &[*id])?;
                     applied.removed += 1;
                 }
                 if let Some(e) = new {
                     let id: i64 = tx
                         .query_one(
-                            &format!("{} RETURNING id", source_sql::ADD),
+                            &add,
                             &[&bank, &e.algorithm.name(), &e.hash, &e.key, &e.source],
                         )?
                         .try_get(0)?;
@@ -625,7 +678,7 @@ impl Storage for Postgres {
                 }
             }
             tx.execute(
-                source_sql::PROGRESS,
+                &pg(source_sql::PROGRESS),
                 &[
                     &bank,
                     &page.checkpoint,
@@ -642,9 +695,9 @@ impl Storage for Postgres {
     }
 
     fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
-                source_sql::FAILED,
+                &pg(source_sql::FAILED),
                 &[&bank, &f.error, &f.at, &f.next_attempt, &f.failures],
             )?;
             Ok(())
@@ -658,7 +711,7 @@ impl Storage for Postgres {
         enabled: bool,
         now: i64,
     ) -> Result<Option<bool>> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
             let exists = tx
@@ -688,7 +741,7 @@ impl Storage for Postgres {
     }
 
     fn disabled_entries(&self, bank: &str) -> Result<Vec<i64>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 "SELECT d.entry_id FROM disabled_entries d JOIN entries e ON e.id = d.entry_id
                  WHERE e.bank = $1 ORDER BY d.entry_id",
@@ -702,7 +755,7 @@ impl Storage for Postgres {
 
     fn create_webhook(&self, w: &Webhook) -> Result<()> {
         let events = w.events.join(" ");
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 &format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -714,14 +767,14 @@ impl Storage for Postgres {
     }
 
     fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute(source_sql::SCHEDULE, &[&bank, &next_attempt])?;
+        self.write(|c| {
+            c.execute(&pg(source_sql::SCHEDULE), &[&bank, &next_attempt])?;
             Ok(())
         })
     }
 
     fn list_webhooks(&self) -> Result<Vec<Webhook>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"),
                 &[],
@@ -733,7 +786,7 @@ impl Storage for Postgres {
     }
 
     fn delete_webhook(&self, id: &str) -> Result<bool> {
-        self.with(|c| {
+        self.write(|c| {
             let mut tx = c.transaction()?;
             let n = tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])?;
             tx.execute(
@@ -750,7 +803,7 @@ impl Storage for Postgres {
         let hooks: Vec<&str> = deliveries.iter().map(|d| d.webhook_id.as_str()).collect();
         let created: Vec<i64> = deliveries.iter().map(|d| d.created_at).collect();
         let payloads: Vec<&str> = deliveries.iter().map(|d| d.payload.as_str()).collect();
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 &format!(
                     "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})
@@ -765,7 +818,7 @@ impl Storage for Postgres {
     }
 
     fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
-        self.with(|c| {
+        self.read(|c| {
             let rows = c.query(
                 "SELECT id, source FROM entries WHERE id = ANY($1) AND source IS NOT NULL",
                 &[&ids],
@@ -782,7 +835,7 @@ impl Storage for Postgres {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<DueDelivery>> {
-        self.with(|c| {
+        self.write(|c| {
             // SKIP LOCKED: processes claiming at once take different rows.
             let rows = c.query(
                 "WITH claimed AS (
@@ -812,7 +865,7 @@ impl Storage for Postgres {
 
     fn record_delivery(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
         let (status, next, error) = outcome.columns();
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_ms = $4,
                  last_error = $5 WHERE id = $1",
@@ -823,7 +876,7 @@ impl Storage for Postgres {
     }
 
     fn enqueue_feedback(&self, f: &FeedbackRecord) -> Result<()> {
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 &format!(
                     "INSERT INTO source_feedback ({FEEDBACK_COLUMNS})
@@ -841,7 +894,7 @@ impl Storage for Postgres {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<FeedbackRecord>> {
-        self.with(|c| {
+        self.write(|c| {
             // SKIP LOCKED: processes claiming at once take different rows.
             c.query(
                 &format!(
@@ -862,7 +915,7 @@ impl Storage for Postgres {
 
     fn record_feedback(&self, id: &str, attempts: i64, outcome: &DeliveryOutcome) -> Result<()> {
         let (status, next, error) = outcome.columns();
-        self.with(|c| {
+        self.write(|c| {
             c.execute(
                 "UPDATE source_feedback SET status = $2, attempts = $3, next_attempt_ms = $4,
                  last_error = $5 WHERE id = $1",
@@ -873,7 +926,7 @@ impl Storage for Postgres {
     }
 
     fn list_feedback(&self, bank: &str, limit: usize) -> Result<Vec<FeedbackRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 &format!(
                     "SELECT {FEEDBACK_COLUMNS} FROM source_feedback WHERE bank = $1
@@ -888,7 +941,7 @@ impl Storage for Postgres {
     }
 
     fn list_deliveries(&self, status: &str, limit: usize) -> Result<Vec<DeliveryRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             c.query(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = $1
@@ -956,6 +1009,14 @@ mod tests {
         }
     }
 
+    /// A transaction of `holder` that holds the change-log lock until it ends.
+    fn lock_log(holder: &mut Client) -> postgres::Transaction<'_> {
+        let mut tx = holder.transaction().unwrap();
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
+            .unwrap();
+        tx
+    }
+
     fn entry(hash: &str) -> NewEntry {
         NewEntry {
             algorithm: Algorithm::Md5,
@@ -973,7 +1034,7 @@ mod tests {
             .unwrap()
             .batch_execute(crate::storage::tests::OLD_BANKS)
             .unwrap();
-        crate::storage::tests::check_added_columns(|| Postgres::open(&scratch.url).unwrap());
+        crate::storage::tests::check_added_columns(|| Postgres::open(&scratch.url, 2).unwrap());
     }
 
     /// A writer that holds the change-log lock keeps every other writer out until it commits,
@@ -982,13 +1043,11 @@ mod tests {
     fn change_log_writers_wait_for_the_log_lock() {
         let Some(base) = test_url() else { return };
         let scratch = Scratch::new(&base, "loglock");
-        let store = std::sync::Arc::new(Postgres::open(&scratch.url).unwrap());
+        let store = std::sync::Arc::new(Postgres::open(&scratch.url, 2).unwrap());
         store.create_bank("b", None).unwrap();
 
         let mut holder = Client::connect(&scratch.url, NoTls).unwrap();
-        let mut tx = holder.transaction().unwrap();
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
-            .unwrap();
+        let tx = lock_log(&mut holder);
         let writer = {
             let store = store.clone();
             std::thread::spawn(move || store.add_entries("b", &[entry(&"a".repeat(32))]))
@@ -1003,9 +1062,7 @@ mod tests {
         assert_eq!(ids.len(), 1);
 
         // Deletions take the same lock.
-        let mut tx = holder.transaction().unwrap();
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])
-            .unwrap();
+        let tx = lock_log(&mut holder);
         let deleter = {
             let store = store.clone();
             std::thread::spawn(move || store.delete_entry("b", ids[0]))
@@ -1022,13 +1079,82 @@ mod tests {
         assert!(changes[0].seq < changes[1].seq);
     }
 
+    /// A writer waiting for the change-log lock (as an import does behind another process's)
+    /// holds the writer connection; reads go to the read-only connections and answer
+    /// meanwhile, and a reader refuses a write.
+    #[test]
+    fn reads_answer_while_a_writer_waits_for_the_log_lock() {
+        let Some(base) = test_url() else { return };
+        let scratch = Scratch::new(&base, "readers");
+        let store = std::sync::Arc::new(Postgres::open(&scratch.url, 2).unwrap());
+        store.create_bank("b", Some("kept")).unwrap();
+
+        let mut holder = Client::connect(&scratch.url, NoTls).unwrap();
+        let mut tx = lock_log(&mut holder);
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || store.add_entries("b", &[entry(&"c".repeat(32))]))
+        };
+        // The writer is inside its transaction, waiting for the lock.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tx
+            .query_one(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never waited"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Reads on other threads, so that a read stuck behind the writer fails the test
+        // instead of hanging it.
+        let reads = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let banks = store.list_banks().unwrap();
+                let exists = store.bank_exists("b").unwrap();
+                let (entries, seq) = store.load_entries().unwrap();
+                (banks, exists, entries.len(), seq)
+            })
+        };
+        let read_deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !reads.is_finished() && std::time::Instant::now() < read_deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let answered = reads.is_finished();
+        let writer_waited = !writer.is_finished();
+        tx.commit().unwrap();
+        assert!(answered, "reads waited for the writer");
+        assert!(writer_waited, "the writer did not wait for the log lock");
+        let (banks, exists, entries, seq) = reads.join().unwrap();
+        assert_eq!(banks.len(), 1);
+        assert_eq!(banks[0].description.as_deref(), Some("kept"));
+        assert!(exists);
+        assert_eq!((entries, seq), (0, 0));
+        assert_eq!(writer.join().unwrap().unwrap().len(), 1);
+        assert_eq!(store.load_entries().unwrap().0.len(), 1);
+
+        let refused = store.read(|c| Ok(c.execute("DELETE FROM banks", &[])?));
+        assert!(
+            matches!(&refused, Err(StorageError::Backend(m)) if m.contains("read-only")),
+            "{refused:?}"
+        );
+    }
+
     /// Ids come back in the order of the entries, across insert chunks, and the log holds one
     /// row per entry in the same order.
     #[test]
     fn bulk_adds_return_ids_in_order_and_log_every_entry() {
         let Some(base) = test_url() else { return };
         let scratch = Scratch::new(&base, "bulk");
-        let store = Postgres::open(&scratch.url).unwrap();
+        let store = Postgres::open(&scratch.url, 2).unwrap();
         store.create_bank("b", None).unwrap();
         let n = INSERT_CHUNK * 2 + 7;
         let entries: Vec<NewEntry> = (0..n).map(|i| entry(&format!("{i:032x}"))).collect();

@@ -2,7 +2,7 @@
 //! so an acknowledged write survives `kill -9` and power loss. Several processes may share the
 //! file on one machine (SQLite's own locking); they follow each other through the change log.
 //!
-//! One connection writes; [`READERS`] read-only connections read, so an API key check or the
+//! One connection writes; a few read-only connections (`--database-readers`) read, so an API key check or the
 //! change-log poll never waits behind a long import (in WAL, readers see the last commit and
 //! do not block the writer). Writes take the write lock when their transaction begins
 //! (`BEGIN IMMEDIATE`) and wait up to [`BUSY_WAIT`] for another process's; past that the
@@ -32,11 +32,6 @@ use crate::model::{
     SourcePage, SourceRow, StoredEntry, TipRecord, TipTransition, Webhook, API_KEY_ID_LEN,
 };
 
-/// A statement written with `$N` parameters in SQLite's `?N`.
-fn sql(statement: &str) -> String {
-    statement.replace('$', "?")
-}
-
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
         let busy = matches!(
@@ -50,9 +45,6 @@ impl From<rusqlite::Error> for StorageError {
         }
     }
 }
-
-/// Read-only connections beside the writer.
-pub const READERS: usize = 4;
 
 /// How long a statement waits for another connection's lock (SQLite's busy handler retries
 /// meanwhile). A whole 64 MiB import commits well within it.
@@ -82,7 +74,9 @@ CREATE TABLE IF NOT EXISTS changes (
 ";
 
 impl Sqlite {
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if missing) the database with `readers` read-only connections (at least
+    /// one) beside the writer.
+    pub fn open(path: &Path, readers: usize) -> Result<Self> {
         let conn = Connection::open(path)?;
         // WAL with synchronous=FULL: a commit returns only once the log is on disk.
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -109,7 +103,7 @@ impl Sqlite {
         }
         conn.execute_batch(ADDED_INDEXES)?;
 
-        let readers = (0..READERS)
+        let readers = (0..readers.max(1))
             .map(|_| {
                 let r = Connection::open_with_flags(
                     path,
@@ -487,12 +481,12 @@ impl Storage for Sqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         match config {
             None => {
-                tx.execute(&sql(source_sql::REMOVE), [bank])?;
+                tx.execute(source_sql::REMOVE, [bank])?;
             }
             Some(config) => {
-                tx.execute(&sql(source_sql::INSERT), params![bank, config])?;
+                tx.execute(source_sql::INSERT, params![bank, config])?;
                 if reset {
-                    tx.execute(&sql(source_sql::RESET), [bank])?;
+                    tx.execute(source_sql::RESET, [bank])?;
                 }
             }
         }
@@ -508,7 +502,7 @@ impl Storage for Sqlite {
 
     fn claim_source(&self, bank: &str, now: i64, lease_until: i64) -> Result<bool> {
         let conn = self.writer();
-        let n = conn.execute(&sql(source_sql::CLAIM), params![bank, now, lease_until])?;
+        let n = conn.execute(source_sql::CLAIM, params![bank, now, lease_until])?;
         Ok(n > 0)
     }
 
@@ -517,9 +511,9 @@ impl Storage for Sqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut applied = PageApplied::default();
         {
-            let mut find = tx.prepare(&sql(source_sql::FIND))?;
-            let mut add = tx.prepare(&sql(source_sql::ADD))?;
-            let mut delete = tx.prepare(&sql(source_sql::DELETE))?;
+            let mut find = tx.prepare(source_sql::FIND)?;
+            let mut add = tx.prepare(source_sql::ADD)?;
+            let mut delete = tx.prepare(source_sql::DELETE)?;
             let mut log = tx.prepare("INSERT INTO changes (op, entry_id) VALUES (?1, ?2)")?;
             for (key, new) in page_keys(page) {
                 let stored = read_all(&mut find, params![bank, key], |r| read::keyed_entry(r))?;
@@ -542,7 +536,7 @@ impl Storage for Sqlite {
             }
         }
         tx.execute(
-            &sql(source_sql::PROGRESS),
+            source_sql::PROGRESS,
             params![
                 bank,
                 page.checkpoint,
@@ -560,7 +554,7 @@ impl Storage for Sqlite {
     fn source_failed(&self, bank: &str, f: &SourceFailure) -> Result<()> {
         let conn = self.writer();
         conn.execute(
-            &sql(source_sql::FAILED),
+            source_sql::FAILED,
             params![bank, f.error, f.at, f.next_attempt, f.failures],
         )?;
         Ok(())
@@ -568,13 +562,13 @@ impl Storage for Sqlite {
 
     fn schedule_source(&self, bank: &str, next_attempt: i64) -> Result<()> {
         let conn = self.writer();
-        conn.execute(&sql(source_sql::SCHEDULE), params![bank, next_attempt])?;
+        conn.execute(source_sql::SCHEDULE, params![bank, next_attempt])?;
         Ok(())
     }
 
     fn entry_sources(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
         let conn = self.reader();
-        let mut stmt = conn.prepare(&sql(source_sql::ENTRY_SOURCE))?;
+        let mut stmt = conn.prepare(source_sql::ENTRY_SOURCE)?;
         let mut out = Vec::new();
         for &id in ids {
             if let Some(source) = stmt.query_row([id], |r| r.get(0)).optional()? {
@@ -842,7 +836,7 @@ mod tests {
             .unwrap()
             .execute_batch(crate::storage::tests::OLD_BANKS)
             .unwrap();
-        crate::storage::tests::check_added_columns(|| Sqlite::open(&path).unwrap());
+        crate::storage::tests::check_added_columns(|| Sqlite::open(&path, 2).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -109,6 +109,11 @@ fn database_for(base: &str, data_dir: &Path) -> String {
     }
 }
 
+/// The PostgreSQL URL of the database that servers on `data_dir` use (`None` on SQLite).
+pub fn database_url(data_dir: &Path) -> Option<String> {
+    postgres_base_url().map(|base| database_for(&base, data_dir))
+}
+
 pub struct Server {
     child: Child,
     /// Where to connect: `127.0.0.1:PORT`.
