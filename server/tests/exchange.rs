@@ -499,7 +499,11 @@ fn retention_deletes_what_finished_tips_held() {
     let dir = TempDir::new("exchange-retention");
     let s = Server::start_ready(
         &dir.0,
-        &[MANY_TIPS, &["--tip-retention-secs", &RETENTION_SECS.to_string()]].concat(),
+        &[
+            MANY_TIPS,
+            &["--tip-retention-secs", &RETENTION_SECS.to_string()],
+        ]
+        .concat(),
     );
     let platform = key(&s, &["exchange"], "p");
     let reviewer = key(&s, &["review"], "r");
