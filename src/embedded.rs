@@ -118,7 +118,7 @@ impl Grey {
     }
 }
 
-fn luma(p: &[u8]) -> u8 {
+pub(crate) fn luma(p: &[u8]) -> u8 {
     ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8
 }
 

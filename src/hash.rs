@@ -632,9 +632,13 @@ impl HashValue {
     pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<HashValue, ValueError> {
         let wrap = |error| ValueError { algorithm, error };
         match (algorithm, algorithm.family()) {
-            (Algorithm::Pdq | Algorithm::PdqTrimmed | Algorithm::PdqEmbedded, _) => {
-                PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap)
-            }
+            (
+                Algorithm::Pdq
+                | Algorithm::PdqTrimmed
+                | Algorithm::PdqEmbedded
+                | Algorithm::PdqCaptioned,
+                _,
+            ) => PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap),
             (Algorithm::PdqDihedral, _) => {
                 let mut hashes = [PdqHash::ZERO; 8];
                 let mut parts = hex.split([':', ',']);

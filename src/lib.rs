@@ -27,6 +27,7 @@
 pub mod algorithm;
 #[allow(unsafe_code)]
 mod arch;
+pub mod caption;
 pub mod decode;
 pub mod digest;
 pub mod embedded;

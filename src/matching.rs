@@ -109,7 +109,11 @@ impl Policy {
 fn uses_pdq_quality(a: Algorithm) -> bool {
     matches!(
         a,
-        Algorithm::Pdq | Algorithm::PdqDihedral | Algorithm::PdqTrimmed | Algorithm::PdqEmbedded
+        Algorithm::Pdq
+            | Algorithm::PdqDihedral
+            | Algorithm::PdqTrimmed
+            | Algorithm::PdqEmbedded
+            | Algorithm::PdqCaptioned
     )
 }
 
@@ -121,6 +125,8 @@ pub enum Variant {
     Trimmed,
     /// The largest picture embedded in a screenshot-like frame (`src/embedded.rs`).
     Embedded,
+    /// The picture without its caption bands (`src/caption.rs`).
+    Captioned,
 }
 
 impl Variant {
@@ -130,6 +136,7 @@ impl Variant {
             Variant::Dihedral(d) => d.name(),
             Variant::Trimmed => "trimmed",
             Variant::Embedded => "embedded",
+            Variant::Captioned => "captioned",
         }
     }
 }
@@ -227,6 +234,7 @@ impl Query {
                     variant: match a {
                         Algorithm::PdqTrimmed => Some(Variant::Trimmed),
                         Algorithm::PdqEmbedded => Some(Variant::Embedded),
+                        Algorithm::PdqCaptioned => Some(Variant::Captioned),
                         _ => None,
                     },
                     radius,

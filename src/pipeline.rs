@@ -10,6 +10,7 @@ use serde::Serialize;
 
 pub use crate::algorithm::AlgorithmSet;
 use crate::algorithm::{Algorithm, AlgorithmMap, Input};
+use crate::caption::pdq_captioned;
 use crate::decode::sink::{Grey, Pdq, RowSink, Tee};
 use crate::decode::{decode, decode_rows, DecodeOptions, Decoded, DecodedImage};
 use crate::digest::digest;
@@ -194,6 +195,14 @@ fn hash_with(
                 // No picture found: no value (plain PDQ is another algorithm's).
                 None => continue,
             },
+            Algorithm::PdqCaptioned => match pdq_captioned(&view) {
+                Some(captioned) => {
+                    out.pdq_quality.get_or_insert(captioned.quality);
+                    HashValue::Pdq(captioned.hash)
+                }
+                // No caption band: no value.
+                None => continue,
+            },
             Algorithm::AHash => HashValue::Bits(family.average_hash(8)?.into()),
             Algorithm::DHash => HashValue::Bits(family.dhash(8)?.into()),
             Algorithm::DHashVertical => HashValue::Bits(family.dhash_vertical(8)?.into()),
@@ -223,9 +232,10 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Err
     let mut out = FileHashes::default();
     if options.algorithms.contains(Algorithm::PdqTrimmed)
         || options.algorithms.contains(Algorithm::PdqEmbedded)
+        || options.algorithms.contains(Algorithm::PdqCaptioned)
     {
-        // Trimming and finding an embedded picture read the whole image before the picture
-        // is hashed: the whole image is kept.
+        // Trimming, finding an embedded picture and finding caption bands read the whole
+        // image before the picture is hashed: the whole image is kept.
         hash_image(
             &decode(bytes, &options.decode)?,
             options.algorithms,

@@ -17,8 +17,11 @@ As the server does (pixelprint::matching, mirrored here):
 - pdq-embedded: the PDQ of the largest picture embedded in the query (a screenshot-like
   frame), searched against the stored PDQ; a query where none is found has no value and
   matches nothing by it;
-- a query whose PDQ quality is under 50 is not matchable by pdq, pdq-dihedral, pdq-trimmed or
-  pdq-embedded
+- pdq-captioned: the query's PDQ without its caption bands (text on one background colour at
+  the top or bottom, src/caption.rs), searched against the stored PDQ; absent (matching
+  nothing) where no band is found;
+- a query whose PDQ quality is under 50 is not matchable by pdq, pdq-dihedral, pdq-trimmed,
+  pdq-embedded or pdq-captioned
   (the stored side carries no quality);
 - a rule matches a pair when any of its (algorithm, threshold) conditions holds.
 
@@ -39,11 +42,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-ALGORITHMS = ["pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
-CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,ahash,dhash,dhash-vertical,phash,phash16,whash"
-BITS = {a: 256 if a in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "phash16") else 64 for a in ALGORITHMS}
+ALGORITHMS = ["pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned", "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
+CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,ahash,dhash,dhash-vertical,phash,phash16,whash"
+BITS = {a: 256 if a in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned", "phash16") else 64 for a in ALGORITHMS}
 # The registry's defaults (src/algorithm.rs) at the time of this benchmark.
-REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "ahash": 10, "dhash": 10,
+REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "pdq_captioned": 31, "ahash": 10, "dhash": 10,
                       "dhash_vertical": 10, "phash": 10, "phash16": 40, "whash": 10}
 PDQ_MIN_QUALITY = 50
 FP_LEVELS = [1e-6, 1e-5, 1e-4, 1e-3]
@@ -120,16 +123,16 @@ def distance_matrix(algorithm, query_records, entry_records):
             np.minimum(d, distances(variants[:, v, :], entries), out=d)
     elif algorithm == "pdq_trimmed":
         d = distances(unpack(query_records, "pdq_trimmed"), unpack(entry_records, "pdq"))
-    elif algorithm == "pdq_embedded":
-        # Absent where no picture was found: those queries match nothing by it.
-        present = np.array(["pdq_embedded" in r for r in query_records])
-        hexes = [r.get("pdq_embedded", "0" * 64) for r in query_records]
+    elif algorithm in ("pdq_embedded", "pdq_captioned"):
+        # Absent where no picture (no caption band) was found: those queries match nothing by it.
+        present = np.array([algorithm in r for r in query_records])
+        hexes = [r.get(algorithm, "0" * 64) for r in query_records]
         queries = np.array([bytearray.fromhex(h) for h in hexes], dtype=np.uint8)
         d = distances(queries, unpack(entry_records, "pdq"))
         d[~present, :] = NEVER
     else:
         d = distances(unpack(query_records, algorithm), unpack(entry_records, algorithm))
-    if algorithm in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded"):
+    if algorithm in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned"):
         quality = np.array([r["pdq"]["quality"] for r in query_records])
         d[quality < PDQ_MIN_QUALITY, :] = NEVER
     return d
@@ -142,7 +145,7 @@ def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16
     measures as the server searches: the copy's eight variants against that one hash."""
     rng = np.random.default_rng(2026)
     picks = rng.choice(len(copies), samples, replace=False)
-    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", "pdq_trimmed", "pdq_embedded")]
+    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned")]
     for k, i in enumerate(picks):
         j = int(source[i]) if k % 2 == 0 else int((source[i] + 1 + rng.integers(len(originals) - 1)) % len(originals))
         runs = [(",".join(a.replace("_", "-") for a in plain), originals[j]["path"]),
@@ -264,6 +267,11 @@ def main():
         (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
          [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("phash", t6["phash"]),
           ("dhash", t6["dhash"])]),
+        ("PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31)]),
+        (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
+          ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
     ]
     rule_results = []
     for name, conditions in rules:

@@ -226,6 +226,24 @@ def caption(im, rng):
     return out
 
 
+def caption_added(im, rng):
+    """A caption band added on a larger canvas, as meme makers do: a band of 12-25 % of the
+    picture's height (seeded) above or below the picture, white with black text or black with
+    white text, one line of text."""
+    band = round(im.height * rng.uniform(0.12, 0.25))
+    above = rng.random() < 0.5
+    bg, fg = rng.choice([((255, 255, 255), (0, 0, 0)), ((0, 0, 0), (255, 255, 255))])
+    out = Image.new("RGB", (im.width, im.height + band), bg)
+    out.paste(im, (0, band if above else 0))
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6)))
+    f = font(band * 0.45)
+    while f.getlength(text) > im.width * 0.94 and f.size > 8:
+        f = font(f.size * 0.9)
+    y = band / 2 if above else im.height + band / 2
+    ImageDraw.Draw(out).text((im.width / 2, y), text, font=f, fill=fg, anchor="mm")
+    return out
+
+
 def watermark(im, rng):
     """Translucent white text (alpha 40 %) across the middle, 12 % of the height tall."""
     base = im.convert("RGBA")
@@ -299,7 +317,7 @@ def mirror_crop5_jpeg60(im, rng):
 EDITS = [
     jpeg_q75, jpeg_q30, resize_50, resize_25, crop_5, crop_10, crop_20, letterbox_10, pad_20,
     rot90, rot180, rot270, mirror, flip_vertical, rotate_5_expand, rotate_5_same_size,
-    brightness_30, contrast_50, grey, blur_3, caption, watermark, screenshot,
+    brightness_30, contrast_50, grey, blur_3, caption, caption_added, watermark, screenshot,
     crop10_caption_jpeg75, mirror_crop5_jpeg60,
 ]
 

@@ -366,3 +366,46 @@ fn match_expand_finds_a_screenshot_by_its_embedded_pdq() {
     assert_eq!(hit["variant"], "embedded", "{hit}");
     assert_eq!(hit["distance"], 0);
 }
+
+#[test]
+fn match_expand_finds_a_meme_by_its_captioned_pdq() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, ph, band) = (320, 200, 48);
+    let mut pic = Vec::with_capacity(w * ph * 3);
+    for y in 0..ph {
+        for x in 0..w {
+            let v = ((x * x / 7 + y * 5 + (x ^ y) % 37) % 256) as u8;
+            pic.extend([v, v / 2 + 60, 255 - v]);
+        }
+    }
+    // A black band with a line of white strokes (the caption) under the picture.
+    let mut meme = pic.clone();
+    let mut caption = vec![0u8; w * band * 3];
+    for y in 18..30 {
+        for x in (24..w - 24).filter(|x| x % 5 < 2) {
+            caption[(y * w + x) * 3..][..3].fill(255);
+        }
+    }
+    meme.extend_from_slice(&caption);
+    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("meme.bmp"));
+    std::fs::write(&original, bmp(&pic, w, ph)).unwrap();
+    std::fs::write(&copy, bmp(&meme, w, ph + band)).unwrap();
+
+    let o = run(&["hash", "-f", "text", original.to_str().unwrap()]);
+    let hash = stdout(&o).split(',').next().unwrap().to_string();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{hash},picture\n")).unwrap();
+    let args = [
+        "match",
+        "--list",
+        list.to_str().unwrap(),
+        copy.to_str().unwrap(),
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = run(&[&args[..], &["--expand"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let hit = &json_lines(&o)[0]["matches"][0];
+    assert_eq!(hit["variant"], "captioned", "{hit}");
+    assert_eq!(hit["distance"], 0);
+}

@@ -5,8 +5,8 @@
 /** Algorithm names as on the `pixelprint` command line; the camelCase result keys are accepted too. */
 export type Algorithm =
   | 'pdq' | 'pdq-dihedral' | 'pdqDihedral' | 'pdq-trimmed' | 'pdqTrimmed' | 'pdq-embedded' | 'pdqEmbedded'
-  | 'ahash' | 'dhash' | 'dhash-vertical' | 'dhashVertical' | 'phash' | 'phash16' | 'whash'
-  | 'md5' | 'sha1' | 'sha256';
+  | 'pdq-captioned' | 'pdqCaptioned' | 'ahash' | 'dhash' | 'dhash-vertical' | 'dhashVertical' | 'phash'
+  | 'phash16' | 'whash' | 'md5' | 'sha1' | 'sha256';
 // END generated
 
 export type HashInput = Blob | File | ArrayBuffer | ArrayBufferView;
@@ -55,6 +55,8 @@ export interface HashResult {
   pdqTrimmed?: string;
   /** PDQ of the largest picture embedded in a screenshot-like frame; absent when none is found. A query's hash, matched against PDQ entries. */
   pdqEmbedded?: string;
+  /** PDQ of the picture without its caption bands (text on one background colour, top or bottom); absent when none is found. A query's hash, matched against PDQ entries. */
+  pdqCaptioned?: string;
   ahash?: string;
   dhash?: string;
   dhashVertical?: string;

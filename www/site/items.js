@@ -1,9 +1,10 @@
 // From a hash result to the API's hash item (docs: shared api-v1 contract): only the
 // documented keys, values exactly as the wasm module gives them. The algorithms are the
 // server's (its bank algorithms, server/src/model.rs, and the PDQ queries searched against its
-// PDQ entries: the dihedral variants, the picture inside uniform borders and the largest
-// picture embedded in a screenshot), not all the package computes (package/lib/algorithms.js).
-export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+// PDQ entries: the dihedral variants, the picture inside uniform borders, the largest picture
+// embedded in a screenshot and the picture without caption bands), not all the package
+// computes (package/lib/algorithms.js).
+export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
 
 export function hashItem(result) {
@@ -16,6 +17,8 @@ export function hashItem(result) {
   if (result.pdqTrimmed) item.pdq_trimmed = result.pdqTrimmed;
   // Absent when the image shows no embedded picture.
   if (result.pdqEmbedded) item.pdq_embedded = result.pdqEmbedded;
+  // Absent when the image shows no caption band.
+  if (result.pdqCaptioned) item.pdq_captioned = result.pdqCaptioned;
   for (const key of ['phash', 'dhash', 'ahash', 'md5', 'sha256']) {
     if (result[key] !== undefined) item[key] = result[key];
   }

@@ -451,7 +451,7 @@ fn bit_flip_extraction(
     phash_matched: bool,
 ) -> (Vec<&'static str>, Vec<String>) {
     let dir = TempDir::new("extract");
-    // 1000 pHash entries at up to 2.3e-6 false positives per pair expect 2.3e-3 false hits per
+    // 1000 pHash entries at up to 2.2e-6 false positives per pair expect 2.2e-3 false hits per
     // query: over the default budget (1e-3), so this operator accepts 1e-2 for pHash to match.
     let mut args = vec!["--false-hit-budget", "1e-2"];
     args.extend(extra_args);
