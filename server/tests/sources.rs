@@ -1110,7 +1110,9 @@ fn threatexchange_fills_a_bank_page_by_page_as_pytx_reads_it() {
     let answer = server.match_items(item.clone());
     assert_eq!(
         answer["results"][0]["matches"][0]["source"],
-        json!({"exchange": "threatexchange", "id": "3", "tags": ["csam", "status:MALICIOUS"]}),
+        // The descriptor (`te_update` gives update 3 descriptor 30) is where reactions go.
+        json!({"exchange": "threatexchange", "id": "3", "descriptors": ["30"],
+               "tags": ["csam", "status:MALICIOUS"]}),
         "{answer}"
     );
 
@@ -1487,17 +1489,17 @@ fn ncmec_feedback_is_the_vote_pytx_sends() {
     let reasons = json!([{"guid": "aaaaaaaa-0000-4000-8000-000000000002", "name": "Not CSAM"},
                          {"guid": "bbbbbbbb-0000-4000-8000-000000000003", "name": "Wrong age"}]);
     upstream.control("reasons", &reasons);
-    let md5_entry = {
+    let waiting = {
         let third = entry_with(&server, "ncmec", &pdq(953));
         post_feedback(&server, &reviewer, "ncmec", &third, "false_positive")
     };
     wait_until("the row failed once", 60, || {
         let rows = feedback_rows(&server, &reviewer, "ncmec");
-        let row = rows.iter().find(|f| f["id"] == md5_entry.as_str()).unwrap();
+        let row = rows.iter().find(|f| f["id"] == waiting.as_str()).unwrap();
         row["attempts"].as_i64().unwrap() >= 1
     });
     let rows = feedback_rows(&server, &reviewer, "ncmec");
-    let row = rows.iter().find(|f| f["id"] == md5_entry.as_str()).unwrap();
+    let row = rows.iter().find(|f| f["id"] == waiting.as_str()).unwrap();
     assert_eq!(row["status"], "pending", "{row}");
     let error = row["last_error"].as_str().unwrap();
     assert!(
