@@ -418,6 +418,9 @@ pub struct EntrySource {
     /// The exchange's tags (labels, ideologies, feedback tags), sorted.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// ThreatExchange: the ids of the indicator's descriptors, which reviewers' reactions go to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptors: Vec<String>,
 }
 
 /// One fetched page of a bank's source, written in one transaction with its checkpoint: the

@@ -1110,7 +1110,9 @@ fn threatexchange_fills_a_bank_page_by_page_as_pytx_reads_it() {
     let answer = server.match_items(item.clone());
     assert_eq!(
         answer["results"][0]["matches"][0]["source"],
-        json!({"exchange": "threatexchange", "id": "3", "tags": ["csam", "status:MALICIOUS"]}),
+        // The descriptor (`te_update` gives update 3 descriptor 30) is where reactions go.
+        json!({"exchange": "threatexchange", "id": "3", "descriptors": ["30"],
+               "tags": ["csam", "status:MALICIOUS"]}),
         "{answer}"
     );
 
@@ -1311,4 +1313,305 @@ fn threatexchange_resumes_from_its_next_url_after_kill_9() {
         .collect();
     let want: Vec<u64> = (offset..30).step_by(3).collect();
     assert_eq!(afters, want, "pages asked for after the restart");
+}
+
+/// pytx's own client sends one verdict (`pytx_check.py --feedback`) to `base`.
+fn pytx_feedback(exchange: &str, base: &str, credential: &str, feedback: &Value) {
+    let out = Command::new(python())
+        .arg(script("pytx_check.py"))
+        .args([
+            exchange,
+            base,
+            credential,
+            "--feedback",
+            &feedback.to_string(),
+        ])
+        .output()
+        .expect("run pytx_check.py");
+    assert!(
+        out.status.success(),
+        "pytx could not send its feedback: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The upstream's log of feedback requests (not of pages): method, path, query, body, content
+/// type and status, sorted (the rows of a bank are sent in no set order).
+fn feedback_requests(upstream: &Upstream) -> Vec<Value> {
+    let mut seen: Vec<Value> = upstream
+        .log()
+        .into_iter()
+        .filter(|r| r["method"] != "GET" || r["path"].as_str().unwrap().ends_with("/reasons"))
+        .map(|r| {
+            json!({"method": r["method"], "path": r["path"], "query": r["query"],
+                   "body": r["body"], "content_type": r["content_type"], "status": r["status"]})
+        })
+        .collect();
+    seen.sort_by_key(|r| r.to_string());
+    seen
+}
+
+/// A key with the `review` scope.
+fn review_key(server: &Server) -> String {
+    let r = server.admin(
+        "/v1/keys",
+        &json!({"scopes": ["review"], "label": "reviewer"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["key"].as_str().unwrap().to_string()
+}
+
+/// The id of the entry of `bank` that holds PDQ `hash`, once the sync has stored it.
+fn entry_with(server: &Server, bank: &str, hash: &str) -> String {
+    let mut id = String::new();
+    wait_until(&format!("bank {bank} holds {hash}"), 60, || {
+        let answer = server.match_items(json!({"items": [{"pdq": hash}], "banks": [bank]}));
+        match answer["results"][0]["matches"][0]["entry_id"].as_str() {
+            Some(found) => {
+                id = found.to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    id
+}
+
+/// Posts a verdict on entry `id` of `bank`; the row id.
+fn post_feedback(server: &Server, key: &str, bank: &str, id: &str, verdict: &str) -> String {
+    let r = server.post_json_auth(
+        &format!("/v1/banks/{bank}/entries/{id}/feedback"),
+        key,
+        &json!({ "verdict": verdict }),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+/// The bank's feedback rows.
+fn feedback_rows(server: &Server, key: &str, bank: &str) -> Vec<Value> {
+    let r = server.get_auth(&format!("/v1/banks/{bank}/feedback"), key);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["feedback"].as_array().unwrap().clone()
+}
+
+fn wait_delivered(server: &Server, key: &str, bank: &str) {
+    wait_until("every feedback row is delivered", 60, || {
+        feedback_rows(server, key, bank)
+            .iter()
+            .all(|f| f["status"] == "delivered")
+    });
+}
+
+/// Reviewers' verdicts on entries synced from NCMEC go back as NCMEC votes, byte for byte what
+/// pytx's `NCMECHashAPI` sends for the same call: a confirmed match as `submit_upvote`, a false
+/// positive as `submit_feedback` with a downvote whose reason is the only one NCMEC offers for
+/// the fingerprint type (fetched first, as pytx does). With several reasons the row waits with
+/// an error naming them until the source names its `feedback_reason`.
+#[test]
+fn ncmec_feedback_is_the_vote_pytx_sends() {
+    let secret = "esp-user:esp-pa55";
+    let (dir, credential, _, upstream) = setup("ncmec", secret, "esp-user:wrong");
+    let t0 = 1_700_000_000;
+    let records = json!([
+        ncmec_record(
+            "image1",
+            42,
+            "image",
+            t0,
+            &[("pdq", pdq(951)), ("md5", md5_of(951))]
+        ),
+        ncmec_record("img-2", 43, "image", t0 + 1, &[("pdq", pdq(952))]),
+        ncmec_record("image3", 44, "image", t0 + 2, &[("pdq", pdq(953))]),
+    ]);
+    upstream.control("records", &records);
+    let base = format!("{}/hashsharing", upstream.url());
+    let server = Server::start_ready(&dir.0, &FAST);
+    let source = json!({"exchange": "ncmec", "base_url": base,
+                        "credential": {"file": credential}, "interval_secs": 1});
+    bank_with_source(&server, "ncmec", source.clone());
+    let reviewer = review_key(&server);
+    let (yes, no) = (
+        entry_with(&server, "ncmec", &pdq(951)),
+        entry_with(&server, "ncmec", &pdq(952)),
+    );
+    upstream.control("clear_log", &json!({}));
+    post_feedback(&server, &reviewer, "ncmec", &yes, "confirmed");
+    post_feedback(&server, &reviewer, "ncmec", &no, "false_positive");
+    wait_delivered(&server, &reviewer, "ncmec");
+    let sent = feedback_requests(&upstream);
+    assert_eq!(
+        sent.len(),
+        3,
+        "an upvote, the reasons, a downvote: {sent:#?}"
+    );
+
+    upstream.control("clear_log", &json!({}));
+    pytx_feedback(
+        "ncmec",
+        &base,
+        secret,
+        &json!({"esp_id": 42, "entry_id": "image1", "type": "PDQ", "verdict": "confirmed"}),
+    );
+    pytx_feedback(
+        "ncmec",
+        &base,
+        secret,
+        &json!({"esp_id": 43, "entry_id": "img-2", "type": "PDQ", "verdict": "false_positive"}),
+    );
+    let by_pytx = feedback_requests(&upstream);
+    assert_eq!(sent, by_pytx);
+    let put = |path: &str| {
+        sent.iter()
+            .find(|r| r["path"] == path)
+            .unwrap_or_else(|| panic!("no PUT {path}: {sent:#?}"))
+            .clone()
+    };
+    let up = put("/hashsharing/v2/entries/42/image1/PDQ/feedback");
+    assert_eq!(
+        (up["method"].as_str(), up["status"].as_i64()),
+        (Some("PUT"), Some(200))
+    );
+    assert_eq!(
+        up["body"],
+        r#"<feedbackSubmission xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><affirmative /></feedbackSubmission>"#
+    );
+    let down = put("/hashsharing/v2/entries/43/img-2/PDQ/feedback");
+    assert!(
+        down["body"]
+            .as_str()
+            .unwrap()
+            .contains("<negative><reasonIds><guid>3c1a7d2e-0000-4000-8000-000000000001</guid>"),
+        "{down}"
+    );
+
+    // Several reasons: the row waits, its error names them; the source names one and it goes.
+    let reasons = json!([{"guid": "aaaaaaaa-0000-4000-8000-000000000002", "name": "Not CSAM"},
+                         {"guid": "bbbbbbbb-0000-4000-8000-000000000003", "name": "Wrong age"}]);
+    upstream.control("reasons", &reasons);
+    let waiting = {
+        let third = entry_with(&server, "ncmec", &pdq(953));
+        post_feedback(&server, &reviewer, "ncmec", &third, "false_positive")
+    };
+    wait_until("the row failed once", 60, || {
+        let rows = feedback_rows(&server, &reviewer, "ncmec");
+        let row = rows.iter().find(|f| f["id"] == waiting.as_str()).unwrap();
+        row["attempts"].as_i64().unwrap() >= 1
+    });
+    let rows = feedback_rows(&server, &reviewer, "ncmec");
+    let row = rows.iter().find(|f| f["id"] == waiting.as_str()).unwrap();
+    assert_eq!(row["status"], "pending", "{row}");
+    let error = row["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("feedback_reason") && error.contains("bbbbbbbb-0000-4000-8000-000000000003"),
+        "{error}"
+    );
+    let mut named = source.clone();
+    named["feedback_reason"] = json!("bbbbbbbb-0000-4000-8000-000000000003");
+    let r = patch_bank(&server, "ncmec", &json!({ "source": named }));
+    assert_eq!(r.status, 204, "{}", r.text());
+    upstream.control("clear_log", &json!({}));
+    wait_delivered(&server, &reviewer, "ncmec");
+    let sent = feedback_requests(&upstream);
+    upstream.control("clear_log", &json!({}));
+    pytx_feedback(
+        "ncmec",
+        &base,
+        secret,
+        &json!({"esp_id": 44, "entry_id": "image3", "type": "PDQ", "verdict": "false_positive",
+                "reason": "bbbbbbbb-0000-4000-8000-000000000003"}),
+    );
+    let by_pytx = feedback_requests(&upstream);
+    assert_eq!(sent.len(), 1, "a named reason is not fetched: {sent:#?}");
+    assert_eq!(sent, by_pytx);
+
+    // A reason is a guid, and only NCMEC's.
+    let mut bad = source.clone();
+    bad["feedback_reason"] = json!("not a guid");
+    assert_eq!(
+        patch_bank(&server, "ncmec", &json!({ "source": bad })).status,
+        400
+    );
+}
+
+/// Reviewers' verdicts on entries synced from ThreatExchange go back as reactions to the
+/// indicator's descriptors, what pytx's `ThreatExchangeAPI` sends: `HELPFUL`
+/// (`react_upvote_threat_descriptor`) for a confirmed match, `DISAGREE_WITH_TAGS`
+/// (`react_to_threat_descriptor`) for a false positive; one per descriptor.
+#[test]
+fn threatexchange_feedback_is_the_reaction_pytx_sends() {
+    let token = "1234567890|abcdefghijklmnopqrstuvwxyz0123";
+    let (dir, credential, _, upstream) = setup("threatexchange", token, "1234567890|wrong");
+    let t0 = 1_700_000_000;
+    let mut two = te_update(2, "HASH_PDQ", &pdq(962), t0 + 1, false, &["csam"]);
+    two["descriptors"]["data"].as_array_mut().unwrap().push(
+        json!({"id": "21", "owner": {"id": "5151"}, "tags": ["csam"], "status": "MALICIOUS"}),
+    );
+    let records = json!([
+        te_update(1, "HASH_PDQ", &pdq(961), t0, false, &["csam"]),
+        two,
+    ]);
+    upstream.control("records", &records);
+    let base = format!("{}/v26.0", upstream.url());
+    let server = Server::start_ready(&dir.0, &FAST);
+    bank_with_source(
+        &server,
+        "te",
+        json!({"exchange": "threatexchange", "base_url": base, "privacy_group": 77,
+               "credential": {"file": credential}, "interval_secs": 1}),
+    );
+    let reviewer = review_key(&server);
+    let (yes, no) = (
+        entry_with(&server, "te", &pdq(961)),
+        entry_with(&server, "te", &pdq(962)),
+    );
+    upstream.control("clear_log", &json!({}));
+    post_feedback(&server, &reviewer, "te", &yes, "confirmed");
+    post_feedback(&server, &reviewer, "te", &no, "false_positive");
+    wait_delivered(&server, &reviewer, "te");
+    let sent = feedback_requests(&upstream);
+
+    upstream.control("clear_log", &json!({}));
+    for (descriptor, verdict) in [
+        (10, "confirmed"),
+        (20, "false_positive"),
+        (21, "false_positive"),
+    ] {
+        pytx_feedback(
+            "threatexchange",
+            &base,
+            token,
+            &json!({"descriptor_id": descriptor, "verdict": verdict}),
+        );
+    }
+    let by_pytx = feedback_requests(&upstream);
+    assert_eq!(sent, by_pytx);
+    let mut reactions: Vec<(&str, &str, &str)> = sent
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap(),
+                r["query"]["reactions"].as_str().unwrap(),
+                r["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    reactions.sort();
+    assert_eq!(
+        reactions,
+        [
+            ("/v26.0/10/", "HELPFUL", "reactions=HELPFUL"),
+            (
+                "/v26.0/20/",
+                "DISAGREE_WITH_TAGS",
+                "reactions=DISAGREE_WITH_TAGS"
+            ),
+            (
+                "/v26.0/21/",
+                "DISAGREE_WITH_TAGS",
+                "reactions=DISAGREE_WITH_TAGS"
+            ),
+        ]
+    );
+    assert!(sent.iter().all(|r| r["status"] == 200), "{sent:#?}");
 }

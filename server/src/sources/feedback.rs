@@ -36,12 +36,19 @@ pub enum Verdict {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FeedbackItem {
     pub exchange: ExchangeKind,
-    /// The entry's id at the exchange (StopNCII: `signalType:hashValue`).
+    /// The entry's id at the exchange (StopNCII: `signalType:hashValue`; NCMEC:
+    /// `{member}-{id}`; ThreatExchange: the indicator's id).
     pub source_id: String,
     pub verdict: Verdict,
     /// Free tags passed on where the exchange takes them.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The entry's algorithm (NCMEC: which fingerprint of the entry the vote is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// ThreatExchange: the descriptors of the entry's indicator, which the reaction goes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptors: Vec<String>,
 }
 
 /// Attempts before a row is dead-lettered.
@@ -68,9 +75,9 @@ pub async fn queue(
             Ok((sources, stored, entry_source))
         })
         .await?;
-    if stored.first().is_none_or(|e| e.id != entry_id) {
+    let Some(stored) = stored.first().filter(|e| e.id == entry_id) else {
         return Err(not_found());
-    }
+    };
     let no_feedback = |message: String| ApiError::bad("no_feedback", message);
     let row = sources.iter().find(|r| r.bank == bank).ok_or_else(|| {
         no_feedback(format!(
@@ -98,6 +105,8 @@ pub async fn queue(
         source_id: source.id,
         verdict,
         tags,
+        algorithm: Some(stored.algorithm.name().to_string()),
+        descriptors: source.descriptors,
     };
     let record = FeedbackRecord {
         id: random_hex(16)?,

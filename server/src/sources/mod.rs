@@ -209,6 +209,10 @@ pub struct SourceConfig {
     /// ThreatExchange only, and required there: the privacy group whose updates fill the bank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_group: Option<u64>,
+    /// NCMEC only: the guid of the reason a false positive is downvoted with, when NCMEC offers
+    /// more than one for the fingerprint (`GET {base}/v2/feedback/{TYPE}/reasons`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_reason: Option<String>,
 }
 
 /// Most records per page a configuration may ask for.
@@ -250,6 +254,21 @@ impl SourceConfig {
                 },
             ));
         }
+        if let Some(reason) = &self.feedback_reason {
+            if self.exchange != ExchangeKind::Ncmec {
+                return Err((
+                    "feedback_reason",
+                    format!("feedback_reason is for ncmec, not {}", self.exchange.name()),
+                ));
+            }
+            let guid = |c: char| c.is_ascii_alphanumeric() || c == '-';
+            if reason.is_empty() || reason.len() > 64 || !reason.chars().all(guid) {
+                return Err((
+                    "feedback_reason",
+                    format!("feedback_reason is a guid, found {reason:?}"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -274,6 +293,7 @@ impl SourceConfig {
             secret,
             page_size: self.page_size,
             privacy_group: self.privacy_group,
+            feedback_reason: self.feedback_reason.as_deref(),
         }
     }
 
@@ -327,6 +347,7 @@ pub struct FetchContext<'a> {
     pub secret: &'a Secret,
     pub page_size: Option<u32>,
     pub privacy_group: Option<u64>,
+    pub feedback_reason: Option<&'a str>,
 }
 
 /// One exchange's wire format.
@@ -475,6 +496,8 @@ pub struct RecordFacts<'a> {
     pub id: String,
     pub hash: &'a str,
     pub tags: Vec<String>,
+    /// ThreatExchange: the ids of the record's descriptors (what reactions are sent to).
+    pub descriptors: Vec<String>,
 }
 
 /// An entry of `exchange`, or the reason it is malformed.
@@ -488,6 +511,7 @@ pub fn sourced_entry(
         id,
         hash,
         tags,
+        descriptors,
     } = facts;
     let hash = canonical_hash(algorithm, hash)?;
     let mut tags = tags;
@@ -497,6 +521,7 @@ pub fn sourced_entry(
         exchange: exchange.name().to_string(),
         id,
         tags,
+        descriptors,
     };
     Ok(SourcedEntry {
         key,

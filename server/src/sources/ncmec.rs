@@ -22,9 +22,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::feedback::{FeedbackItem, Verdict};
 use super::{
-    get_body, read_checkpoint, signal_algorithm, signal_types, sourced_entry, user_password,
-    Exchange, ExchangeKind, FetchContext, FetchError, Fetched, RecordFacts,
+    get_body, read_checkpoint, send, signal_algorithm, signal_types, sourced_entry, user_password,
+    Exchange, ExchangeKind, FetchContext, FetchError, Fetched, RecordFacts, Secret,
 };
 use crate::time::{now_unix, rfc3339};
 
@@ -164,6 +165,7 @@ fn read_page(
                 id: name.clone(),
                 hash: value,
                 tags: entry.classification.iter().cloned().collect(),
+                descriptors: Vec::new(),
             };
             match sourced_entry(ExchangeKind::Ncmec, facts) {
                 Ok(e) => fetched.upserts.push(e),
@@ -206,9 +208,151 @@ fn read_page(
     Ok(fetched)
 }
 
+/// The namespace of NCMEC's documents, as pytx's `submit_feedback` writes it.
+const XMLNS: &str = "https://hashsharing.ncmec.org/hashsharing/v2";
+
+/// NCMEC's name of the fingerprint an entry of `algorithm` is (pytx's `FingerprintType`
+/// values: the element name in capitals).
+fn fingerprint_type(algorithm: &str) -> Option<String> {
+    signal_types(ExchangeKind::Ncmec)
+        .find(|(_, a)| a.name() == algorithm)
+        .map(|(f, _)| f.to_ascii_uppercase())
+}
+
+/// `{member}-{id}`, the entry's source id, as the member (esp) id and NCMEC's entry id.
+fn split_source_id(id: &str) -> Option<(i64, &str)> {
+    let (member, entry) = id.split_once('-')?;
+    Some((member.parse().ok()?, entry)).filter(|(_, e)| !e.is_empty())
+}
+
+/// The negative feedback reasons NCMEC offers for a fingerprint type (pytx's
+/// `feedback_reasons`: `<availableFeedbackReasons>` holding one element per reason with its
+/// `guid` and `name` attributes), as (guid, name).
+fn read_reasons(xml: &str) -> Result<Vec<(String, String)>, FetchError> {
+    let doc = roxmltree::Document::parse(xml)
+        .map_err(|e| FetchError::Malformed(format!("feedback reasons are not XML: {e}")))?;
+    let list =
+        child(doc.root_element(), "availableFeedbackReasons").map_err(FetchError::Malformed)?;
+    list.children()
+        .filter(|c| c.is_element())
+        .map(|r| {
+            let attribute = |name: &str| {
+                r.attribute(name).map(str::to_string).ok_or_else(|| {
+                    FetchError::Malformed(format!("a feedback reason without its {name}"))
+                })
+            };
+            Ok((attribute("guid")?, attribute("name")?))
+        })
+        .collect()
+}
+
+/// The `feedbackSubmission` document pytx's `submit_upvote` / `submit_feedback` send (Python's
+/// `ET.tostring`, byte for byte).
+fn submission(reason: Option<&str>) -> String {
+    let vote = match reason {
+        None => "<affirmative />".to_string(),
+        Some(guid) => format!(
+            "<negative><reasonIds><guid>{}</guid></reasonIds></negative>",
+            xml_text(guid)
+        ),
+    };
+    format!(r#"<feedbackSubmission xmlns="{XMLNS}">{vote}</feedbackSubmission>"#)
+}
+
+fn xml_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 impl Exchange for Ncmec {
     fn default_base_url(&self) -> &'static str {
         "https://report.cybertip.org/hashsharing"
+    }
+
+    fn takes_feedback(&self) -> bool {
+        true
+    }
+
+    /// `PUT {base}/v2/entries/{member}/{id}/{TYPE}/feedback` as pytx's `NCMECHashAPI`
+    /// sends it: `submit_upvote` for a confirmed match, `submit_feedback` with a downvote for a
+    /// false positive, whose reason is the source's `feedback_reason` or else the only one
+    /// NCMEC offers for the fingerprint type (`GET {base}/v2/feedback/{TYPE}/reasons`).
+    fn send_feedback(
+        &self,
+        ctx: &FetchContext<'_>,
+        _feedback_secret: Option<&Secret>,
+        item: &FeedbackItem,
+    ) -> Result<(), FetchError> {
+        let (member, entry) = split_source_id(&item.source_id).ok_or_else(|| {
+            FetchError::Config(format!(
+                "entry id {:?} is not NCMEC's member-id",
+                item.source_id
+            ))
+        })?;
+        let kind = item
+            .algorithm
+            .as_deref()
+            .and_then(fingerprint_type)
+            .ok_or_else(|| {
+                FetchError::Config(format!(
+                    "entry {} has no NCMEC fingerprint type ({:?})",
+                    item.source_id, item.algorithm
+                ))
+            })?;
+        let (user, password) = user_password(ctx.secret, "NCMEC")?;
+        let base = ctx.base_url.trim_end_matches('/');
+        let reason = match (item.verdict, ctx.feedback_reason) {
+            (Verdict::Confirmed, _) => None,
+            (Verdict::FalsePositive, Some(guid)) => Some(guid.to_string()),
+            (Verdict::FalsePositive, None) => {
+                let request = ctx
+                    .http
+                    .get(format!("{base}/v2/feedback/{kind}/reasons"))
+                    .basic_auth(user, Some(password));
+                let body = get_body(request, false)?;
+                let xml = std::str::from_utf8(&body)
+                    .map_err(|e| FetchError::Malformed(format!("not UTF-8: {e}")))?;
+                let reasons = read_reasons(xml)?;
+                match reasons.as_slice() {
+                    [(guid, _)] => Some(guid.clone()),
+                    [] => {
+                        return Err(FetchError::Config(format!(
+                            "NCMEC offers no negative feedback reason for {kind}"
+                        )))
+                    }
+                    several => {
+                        let listed: Vec<String> =
+                            several.iter().map(|(g, n)| format!("{g} ({n})")).collect();
+                        return Err(FetchError::Config(format!(
+                            "NCMEC offers several negative feedback reasons for {kind}: name one \
+                             as the source's feedback_reason: {}",
+                            listed.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let mut url =
+            reqwest::Url::parse(base).map_err(|e| FetchError::Config(format!("base_url: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| FetchError::Config("base_url cannot take a path".into()))?
+            .pop_if_empty()
+            .extend([
+                "v2",
+                "entries",
+                &member.to_string(),
+                entry,
+                &kind,
+                "feedback",
+            ]);
+        let request = ctx
+            .http
+            .put(url)
+            .header("content-type", "application/xml; charset=utf-8")
+            .basic_auth(user, Some(password))
+            .body(submission(reason.as_deref()));
+        send(request)
     }
 
     fn fetch(
@@ -351,5 +495,32 @@ mod tests {
             read_page("{}", &cp, 1, 1),
             Err(FetchError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn feedback_addresses_the_entry_and_reads_the_reasons() {
+        assert_eq!(split_source_id("42-img-2"), Some((42, "img-2")));
+        assert_eq!(split_source_id("x-1"), None);
+        assert_eq!(split_source_id("42-"), None);
+        assert_eq!(fingerprint_type("pdq").as_deref(), Some("PDQ"));
+        assert_eq!(fingerprint_type("md5").as_deref(), Some("MD5"));
+        assert_eq!(fingerprint_type("sha256"), None);
+        let xml = r#"<r xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><availableFeedbackReasons>
+            <reason guid="g1" name="One"/><reason guid="g2" name="Two"/></availableFeedbackReasons></r>"#;
+        assert_eq!(
+            read_reasons(xml).unwrap(),
+            [("g1".into(), "One".into()), ("g2".into(), "Two".into())]
+        );
+        assert!(matches!(
+            read_reasons(
+                "<r><availableFeedbackReasons><reason name=\"x\"/></availableFeedbackReasons></r>"
+            ),
+            Err(FetchError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_reasons("<r/>"),
+            Err(FetchError::Malformed(_))
+        ));
+        assert!(submission(Some("a<b")).contains("<guid>a&lt;b</guid>"));
     }
 }

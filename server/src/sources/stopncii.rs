@@ -97,6 +97,7 @@ fn read_page(page: Value, checkpoint: &Checkpoint) -> Result<Fetched, FetchError
             key,
             hash: &record.hash_value,
             tags,
+            descriptors: Vec::new(),
         };
         match sourced_entry(ExchangeKind::Stopncii, facts) {
             Ok(e) => fetched.upserts.push(e),

@@ -85,6 +85,7 @@ fn read_page(page: Value, checkpoint: Option<&str>) -> Result<Fetched, FetchErro
                 format!("ideology:{}", entry.ideology),
                 format!("file_type:{}", entry.file_type),
             ],
+            descriptors: Vec::new(),
         };
         match sourced_entry(ExchangeKind::Tat, facts) {
             Ok(e) => fetched.upserts.push(e),

@@ -20,9 +20,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::feedback::{FeedbackItem, Verdict};
 use super::{
     get_body_with, read_checkpoint, signal_algorithm, sourced_entry, Exchange, ExchangeKind,
-    FetchContext, FetchError, Fetched, RecordFacts,
+    FetchContext, FetchError, Fetched, RecordFacts, Secret,
 };
 
 pub struct ThreatExchange;
@@ -62,6 +63,8 @@ struct Descriptors {
 
 #[derive(Deserialize)]
 struct Descriptor {
+    #[serde(default)]
+    id: Option<Value>,
     #[serde(default)]
     owner: Option<Value>,
     #[serde(default)]
@@ -172,17 +175,20 @@ fn read_page(
                 tags.push(format!("status:{status}"));
             }
         }
-        let id = match &update.id {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => key.clone(),
-        };
+        let id = graph_id(update.id.as_ref()).unwrap_or_else(|| key.clone());
+        let mut descriptors: Vec<String> = owned
+            .iter()
+            .filter_map(|d| graph_id(d.id.as_ref()))
+            .collect();
+        descriptors.sort();
+        descriptors.dedup();
         let facts = RecordFacts {
             algorithm,
             key,
             id,
             hash: &update.indicator,
             tags,
+            descriptors,
         };
         match sourced_entry(ExchangeKind::ThreatExchange, facts) {
             Ok(e) => fetched.upserts.push(e),
@@ -212,6 +218,26 @@ fn read_page(
     Ok(fetched)
 }
 
+/// A Graph API id: a string of digits, or a number.
+fn graph_id(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The reaction a verdict sends: `HELPFUL` for a confirmed match (pytx's
+/// `react_upvote_threat_descriptor`; pytx reads it back as a positive opinion), and
+/// `DISAGREE_WITH_TAGS` for a false positive (pytx reads it back as a negative opinion, a
+/// dispute of the descriptor's tags).
+fn reaction(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Confirmed => "HELPFUL",
+        Verdict::FalsePositive => "DISAGREE_WITH_TAGS",
+    }
+}
+
 /// The Graph API answers a bad token with 400 and an `OAuthException` (code 190, or 102 for a
 /// session), not 401.
 fn refuses(status: reqwest::StatusCode, body: &[u8]) -> bool {
@@ -226,6 +252,43 @@ fn refuses(status: reqwest::StatusCode, body: &[u8]) -> bool {
 impl Exchange for ThreatExchange {
     fn default_base_url(&self) -> &'static str {
         "https://graph.facebook.com/v26.0"
+    }
+
+    fn takes_feedback(&self) -> bool {
+        true
+    }
+
+    /// One reaction per descriptor of the entry's indicator, as pytx's
+    /// `ThreatExchangeAPI.react_to_threat_descriptor` sends it: `POST {base}/{descriptor_id}/`
+    /// with `access_token` and `reactions` in the query and `reactions=NAME` as the body.
+    fn send_feedback(
+        &self,
+        ctx: &FetchContext<'_>,
+        _feedback_secret: Option<&Secret>,
+        item: &FeedbackItem,
+    ) -> Result<(), FetchError> {
+        if item.descriptors.is_empty() {
+            return Err(FetchError::Config(format!(
+                "entry {} was synced without its descriptor ids: sync the bank again to react to it",
+                item.source_id
+            )));
+        }
+        let root = ctx.base_url.trim_end_matches('/');
+        let name = reaction(item.verdict);
+        for descriptor in &item.descriptors {
+            if !descriptor.chars().all(|c| c.is_ascii_digit()) {
+                return Err(FetchError::Config(format!(
+                    "descriptor id {descriptor:?} is not a Graph API id"
+                )));
+            }
+            let request = ctx
+                .http
+                .post(format!("{root}/{descriptor}/"))
+                .query(&[("access_token", ctx.secret.expose()), ("reactions", name)])
+                .body(format!("reactions={name}"));
+            get_body_with(request, true, &refuses)?;
+        }
+        Ok(())
     }
 
     fn fetch(

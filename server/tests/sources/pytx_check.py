@@ -7,6 +7,12 @@ that pixelprint stored the same.
     python pytx_check.py ncmec BASE_URL 'user:password' [--page-size N]
     python pytx_check.py threatexchange BASE_URL 'APPID|TOKEN' --privacy-group N [--page-size N]
 
+With `--feedback JSON` it sends one reviewer's verdict with pytx's own client instead (the test
+reads what the upstream received): NCMEC `{"esp_id", "entry_id", "type": "PDQ", "verdict":
+"confirmed"|"false_positive", "reason"?}` (`submit_upvote`, or `submit_feedback` with a
+downvote), ThreatExchange `{"descriptor_id", "verdict"}` (`react_upvote_threat_descriptor`, or
+`react_to_threat_descriptor` with `DISAGREE_WITH_TAGS`).
+
 Run with the venv made by scripts/bootstrap.sh (scripts/requirements-exchange.txt).
 """
 
@@ -160,6 +166,32 @@ def threatexchange(base, credential, privacy_group, page_size):
     return {"pages": pages, "skipped": skipped, "records": records, "update_time": highest}
 
 
+def feedback(exchange, base, credential, f):
+    if exchange == "ncmec":
+        from threatexchange.exchanges.clients.ncmec import hash_api as api
+
+        user, _, password = credential.partition(":")
+        client = api.NCMECHashAPI(user, password, types.SimpleNamespace(value=base.rstrip("/")))
+        kind = api.FingerprintType(f["type"])
+        if f["verdict"] == "confirmed":
+            client.submit_upvote(f["esp_id"], f["entry_id"], kind)
+        else:
+            client.submit_feedback(
+                f["esp_id"], f["entry_id"], kind, api.FeedbackType.downvote, f.get("reason")
+            )
+    elif exchange == "threatexchange":
+        from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchangeAPI
+
+        client = ThreatExchangeAPI(credential, endpoint_override=base.rstrip("/"))
+        if f["verdict"] == "confirmed":
+            client.react_upvote_threat_descriptor(f["descriptor_id"])
+        else:
+            client.react_to_threat_descriptor(f["descriptor_id"], "DISAGREE_WITH_TAGS")
+    else:
+        raise SystemExit(f"no feedback check for {exchange}")
+    return {"sent": True}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("exchange", choices=["stopncii", "tat", "ncmec", "threatexchange"])
@@ -167,8 +199,11 @@ def main():
     parser.add_argument("credential")
     parser.add_argument("--page-size", type=int, default=800)
     parser.add_argument("--privacy-group", type=int)
+    parser.add_argument("--feedback")
     args = parser.parse_args()
-    if args.exchange == "stopncii":
+    if args.feedback:
+        out = feedback(args.exchange, args.base_url, args.credential, json.loads(args.feedback))
+    elif args.exchange == "stopncii":
         out = stopncii(args.base_url, args.credential, args.page_size)
     elif args.exchange == "ncmec":
         out = ncmec(args.base_url, args.credential)

@@ -11,7 +11,11 @@ prints `listening on http://127.0.0.1:PORT` and serves:
   `POST /_control/faults` (`{"statuses": [429, 503], "block": false, "delay_ms": 0}`: the next
   requests answer these statuses in turn; `block` answers 503 until cleared; `delay_ms` delays
   every page), `GET /_control/log` (every exchange request: path, query, status, time),
-  `POST /_control/clear_log`.
+  `POST /_control/clear_log`;
+- feedback: NCMEC's `PUT /v2/entries/{member}/{id}/{TYPE}/feedback` and
+  `GET /v2/feedback/{TYPE}/reasons` (the reasons `POST /_control/reasons` set, a JSON list of
+  `{"guid", "name"}`; one by default), ThreatExchange's reactions `POST /{descriptor_id}/`;
+  the log holds their bodies and content types.
 """
 
 import argparse
@@ -25,7 +29,8 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"records": [], "statuses": [], "block": False, "delay_ms": 0, "log": [], "tokens": set()}
+STATE = {"records": [], "statuses": [], "block": False, "delay_ms": 0, "log": [], "tokens": set(),
+         "reasons": [{"guid": "3c1a7d2e-0000-4000-8000-000000000001", "name": "Not CSAM"}]}
 
 
 def query_params(raw_query):
@@ -180,6 +185,28 @@ def ncmec_page(params, headers, credential, default_size):
     return 200, xml
 
 
+def ncmec_authorized(headers, credential):
+    import base64
+
+    expected = "Basic " + base64.b64encode(credential.encode()).decode()
+    return headers.get("Authorization", "") == expected
+
+
+def ncmec_reasons():
+    """`GET /v2/feedback/{TYPE}/reasons`, in the shape pytx's `feedback_reasons` reads."""
+    with LOCK:
+        reasons = list(STATE["reasons"])
+    body = "".join(
+        f'<reason guid="{html.escape(r["guid"])}" name="{html.escape(r["name"])}"/>'
+        for r in reasons
+    )
+    return 200, (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<feedbackReasons xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+        f"<availableFeedbackReasons>{body}</availableFeedbackReasons></feedbackReasons>"
+    )
+
+
 def te_page(group, params, base, credential, default_size):
     """`GET /{group}/threat_updates/`: the updates with `last_updated` >= `start_time` by time,
     paged by an `after` cursor; `paging.next` carries the token, as the Graph API's does."""
@@ -254,6 +281,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["records"] = records
             return self.send_json(200, {"records": len(records)})
+        if method == "POST" and path == "/_control/reasons":
+            reasons = json.loads(self.body())
+            with LOCK:
+                STATE["reasons"] = reasons
+            return self.send_json(200, {"reasons": len(reasons)})
         if method == "POST" and path == "/_control/faults":
             faults = json.loads(self.body())
             with LOCK:
@@ -266,6 +298,11 @@ class Handler(BaseHTTPRequestHandler):
     def exchange_request(self, method, url):
         params = query_params(url.query)
         entry = {"method": method, "path": url.path, "query": params, "t": time.time()}
+        raw = self.body() if method != "GET" else b""
+        parts = url.path.strip("/").split("/")
+        if self.exchange in ("ncmec", "threatexchange") and method != "GET":
+            entry["body"] = raw.decode("utf-8", "replace")
+            entry["content_type"] = self.headers.get("Content-Type")
         with LOCK:
             status = 503 if STATE["block"] else (STATE["statuses"].pop(0) if STATE["statuses"] else None)
             delay = STATE["delay_ms"]
@@ -275,7 +312,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.exchange == "stopncii" and method == "GET" and url.path.endswith("/FetchHashes"):
             answer = stopncii_page(params, self.headers, self.credential)
         elif self.exchange == "tat" and method == "POST" and url.path == "/token-auth/tcap/":
-            form = dict(parse_qsl(self.body().decode()))
+            form = dict(parse_qsl(raw.decode()))
             if f"{form.get('username')}:{form.get('password')}" != self.credential:
                 answer = (400, {"non_field_errors": ["Unable to log in with provided credentials."]})
             else:
@@ -287,6 +324,22 @@ class Handler(BaseHTTPRequestHandler):
             answer = tat_page(params, self.headers, base, self.page_size)
         elif self.exchange == "ncmec" and method == "GET" and url.path.endswith("/v2/entries"):
             answer = ncmec_page(params, self.headers, self.credential, self.page_size)
+        elif self.exchange == "ncmec" and (
+            (method == "PUT" and parts[-1:] == ["feedback"] and "entries" in parts)
+            or (method == "GET" and parts[-1:] == ["reasons"] and "feedback" in parts)
+        ):
+            if not ncmec_authorized(self.headers, self.credential):
+                answer = (401, "<error>unauthorized</error>")
+            elif method == "GET":
+                answer = ncmec_reasons()
+            else:
+                answer = (200, "<feedbackSubmissionResult/>")
+        elif self.exchange == "threatexchange" and method == "POST" and parts[-1].isdigit():
+            if params.get("access_token") != self.credential:
+                answer = (400, {"error": {"message": "Invalid OAuth access token.",
+                                          "type": "OAuthException", "code": 190}})
+            else:
+                answer = (200, {"success": True})
         elif (
             self.exchange == "threatexchange"
             and method == "GET"
@@ -320,6 +373,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
 
 
 def main():
