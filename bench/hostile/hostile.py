@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import random
+import select
 import socket
 import subprocess
 import sys
@@ -292,34 +293,72 @@ def probe_import(kind):
     return setup
 
 
+# The server's documented defaults (`pixelprint-server --help`), which these probes run with.
+BODY_TIMEOUT_S = 30
+HEADER_TIMEOUT_S = 10
+
+
+def wait_closed(socks, limit, feed=None):
+    """Seconds until the server closed each socket (answered and/or sent EOF), None for those
+    still open after `limit` s. `feed(sock)` runs once a second on each open socket."""
+    started = time.monotonic()
+    closed_after = {}
+    next_feed = started
+    while len(closed_after) < len(socks) and time.monotonic() - started < limit:
+        now = time.monotonic()
+        if feed and now >= next_feed:
+            for s in socks:
+                if s not in closed_after:
+                    try:
+                        feed(s)
+                    except OSError:
+                        closed_after[s] = now - started
+            next_feed = now + 1
+        open_socks = [s for s in socks if s not in closed_after]
+        readable, _, _ = select.select(open_socks, [], [], 0.05) if open_socks else ([], [], [])
+        for s in readable:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data or data.startswith(b"HTTP/1.1 408"):
+                closed_after[s] = time.monotonic() - started
+    return [closed_after.get(s) for s in socks]
+
+
+def closing_summary(what, times, limit):
+    done = sorted(t for t in times if t is not None)
+    still = len(times) - len(done)
+    if not done:
+        return f"{what}: none closed within {limit} s"
+    return (f"{what}: {len(done)} closed by the server after {done[0]:.1f}-{done[-1]:.1f} s, "
+            f"{still} still open at {limit} s")
+
+
 def probe_slow_body(server):
-    """20 clients each announce a 1 MiB body and send one byte a second for 10 s."""
+    """20 clients each announce a 1 MiB body and send one byte a second, until the server
+    drops them or for the body timeout plus 10 s."""
     def action():
-        socks = []
         host, port = server.addr.split(":")
+        socks = []
         for _ in range(20):
             s = socket.create_connection((host, int(port)))
             s.sendall(b"POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                       b"content-length: 1048576\r\n\r\n")
             socks.append(s)
-        closed = 0
-        for _ in range(10):
-            for s in list(socks):
-                try:
-                    s.sendall(b" ")
-                except OSError:
-                    closed += 1
-                    socks.remove(s)
-            time.sleep(1)
+        limit = BODY_TIMEOUT_S + 10
+        times = wait_closed(socks, limit, feed=lambda s: s.sendall(b" "))
         for s in socks:
             s.close()
-        return f"20 slow bodies for 10 s: {closed} closed by the server"
+        return closing_summary(f"20 bodies at 1 byte/s (--body-timeout-secs {BODY_TIMEOUT_S})",
+                               times, limit)
 
     return action
 
 
 def probe_idle(server):
-    """500 idle connections held for 5 s."""
+    """500 connections that send nothing, held until the server closes them or for the header
+    timeout plus 5 s."""
     def action():
         host, port = server.addr.split(":")
         socks = []
@@ -329,10 +368,13 @@ def probe_idle(server):
                 socks.append(socket.create_connection((host, int(port)), timeout=5))
             except OSError:
                 refused += 1
-        time.sleep(5)
+        limit = HEADER_TIMEOUT_S + 5
+        times = wait_closed(socks, limit)
         for s in socks:
             s.close()
-        return f"500 idle connections for 5 s: {len(socks)} open, {refused} refused"
+        return closing_summary(
+            f"500 idle connections, {refused} refused (--header-timeout-secs {HEADER_TIMEOUT_S})",
+            times, limit)
 
     return action
 
