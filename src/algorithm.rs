@@ -35,6 +35,10 @@ pub enum Algorithm {
     /// top or bottom): a query's hash, matched against PDQ entries, absent when no band is
     /// found (`src/caption.rs`).
     PdqCaptioned,
+    /// PDQ of a picture turned by a small angle on a canvas of one colour, turned back
+    /// upright: a query's hash, matched against PDQ entries, absent when no turn is found
+    /// (`src/straighten.rs`).
+    PdqStraightened,
     /// imagehash `average_hash` (8x8).
     AHash,
     /// imagehash `dhash` (8x8).
@@ -224,6 +228,21 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         listable: false,
     },
     AlgorithmInfo {
+        algorithm: Algorithm::PdqStraightened,
+        name: "pdq-straightened",
+        key: "pdq_straightened",
+        aliases: &[],
+        bits: 256,
+        family: Family::Perceptual256,
+        input: Input::Rgb,
+        // Against the stored PDQ: 0 false pairs at 31.
+        default_threshold: PDQ_THRESHOLD,
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
+        default: false,
+        listable: false,
+    },
+    AlgorithmInfo {
         algorithm: Algorithm::AHash,
         name: "ahash",
         key: "ahash",
@@ -379,7 +398,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
 
 impl Algorithm {
     /// How many algorithms there are.
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 16;
 
     /// Every algorithm, in output order.
     pub const ALL: [Algorithm; Algorithm::COUNT] = {
@@ -460,13 +479,15 @@ impl Algorithm {
     }
 
     /// The algorithm of the entries its values are matched against: PDQ for the dihedral
-    /// variants, the trimmed, the embedded and the captioned PDQ, else itself.
+    /// variants, the trimmed, the embedded, the captioned and the straightened PDQ, else
+    /// itself.
     pub const fn entry_algorithm(self) -> Algorithm {
         match self {
             Algorithm::PdqDihedral
             | Algorithm::PdqTrimmed
             | Algorithm::PdqEmbedded
-            | Algorithm::PdqCaptioned => Algorithm::Pdq,
+            | Algorithm::PdqCaptioned
+            | Algorithm::PdqStraightened => Algorithm::Pdq,
             other => other,
         }
     }

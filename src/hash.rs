@@ -636,7 +636,8 @@ impl HashValue {
                 Algorithm::Pdq
                 | Algorithm::PdqTrimmed
                 | Algorithm::PdqEmbedded
-                | Algorithm::PdqCaptioned,
+                | Algorithm::PdqCaptioned
+                | Algorithm::PdqStraightened,
                 _,
             ) => PdqHash::from_hex(hex).map(HashValue::Pdq).map_err(wrap),
             (Algorithm::PdqDihedral, _) => {

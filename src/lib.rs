@@ -40,6 +40,7 @@ pub mod matching;
 pub mod pdq;
 pub mod pipeline;
 pub mod pixels;
+pub mod straighten;
 #[cfg(test)]
 mod testing;
 pub mod trim;

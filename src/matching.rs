@@ -114,6 +114,7 @@ fn uses_pdq_quality(a: Algorithm) -> bool {
             | Algorithm::PdqTrimmed
             | Algorithm::PdqEmbedded
             | Algorithm::PdqCaptioned
+            | Algorithm::PdqStraightened
     )
 }
 
@@ -127,6 +128,8 @@ pub enum Variant {
     Embedded,
     /// The picture without its caption bands (`src/caption.rs`).
     Captioned,
+    /// The picture turned back upright (`src/straighten.rs`).
+    Straightened,
 }
 
 impl Variant {
@@ -137,6 +140,7 @@ impl Variant {
             Variant::Trimmed => "trimmed",
             Variant::Embedded => "embedded",
             Variant::Captioned => "captioned",
+            Variant::Straightened => "straightened",
         }
     }
 }
@@ -235,6 +239,7 @@ impl Query {
                         Algorithm::PdqTrimmed => Some(Variant::Trimmed),
                         Algorithm::PdqEmbedded => Some(Variant::Embedded),
                         Algorithm::PdqCaptioned => Some(Variant::Captioned),
+                        Algorithm::PdqStraightened => Some(Variant::Straightened),
                         _ => None,
                     },
                     radius,

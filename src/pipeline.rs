@@ -20,6 +20,7 @@ use crate::hash::{HashValue, PdqHash};
 use crate::imagehash;
 use crate::pdq::{pdq_dihedral, pdq_hash, PdqOutput};
 use crate::pixels::{PixelFormat, PixelView};
+use crate::straighten::pdq_straightened;
 use crate::trim::pdq_trimmed;
 
 /// What to compute and how to decode.
@@ -203,6 +204,14 @@ fn hash_with(
                 // No caption band: no value.
                 None => continue,
             },
+            Algorithm::PdqStraightened => match pdq_straightened(&view) {
+                Some(straightened) => {
+                    out.pdq_quality.get_or_insert(straightened.quality);
+                    HashValue::Pdq(straightened.hash)
+                }
+                // No turn: no value.
+                None => continue,
+            },
             Algorithm::AHash => HashValue::Bits(family.average_hash(8)?.into()),
             Algorithm::DHash => HashValue::Bits(family.dhash(8)?.into()),
             Algorithm::DHashVertical => HashValue::Bits(family.dhash_vertical(8)?.into()),
@@ -233,9 +242,10 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Result<FileHashes, Err
     if options.algorithms.contains(Algorithm::PdqTrimmed)
         || options.algorithms.contains(Algorithm::PdqEmbedded)
         || options.algorithms.contains(Algorithm::PdqCaptioned)
+        || options.algorithms.contains(Algorithm::PdqStraightened)
     {
-        // Trimming, finding an embedded picture and finding caption bands read the whole
-        // image before the picture is hashed: the whole image is kept.
+        // Trimming, finding an embedded picture, caption bands or a turn read the whole image
+        // before the picture is hashed: the whole image is kept.
         hash_image(
             &decode(bytes, &options.decode)?,
             options.algorithms,

@@ -20,8 +20,11 @@ As the server does (pixelprint::matching, mirrored here):
 - pdq-captioned: the query's PDQ without its caption bands (text on one background colour at
   the top or bottom, src/caption.rs), searched against the stored PDQ; absent (matching
   nothing) where no band is found;
+- pdq-straightened: the PDQ of the query's picture turned back upright when it is turned by a
+  small angle on a canvas of one colour (src/straighten.rs), searched against the stored PDQ;
+  absent (matching nothing) where no turn is found;
 - a query whose PDQ quality is under 50 is not matchable by pdq, pdq-dihedral, pdq-trimmed,
-  pdq-embedded or pdq-captioned
+  pdq-embedded, pdq-captioned or pdq-straightened
   (the stored side carries no quality);
 - a rule matches a pair when any of its (algorithm, threshold) conditions holds.
 
@@ -42,11 +45,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-ALGORITHMS = ["pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned", "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
-CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,ahash,dhash,dhash-vertical,phash,phash16,whash"
-BITS = {a: 256 if a in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned", "phash16") else 64 for a in ALGORITHMS}
+QUERY_PDQ = ("pdq_trimmed", "pdq_embedded", "pdq_captioned", "pdq_straightened")
+ABSENT_WHEN_NOT_FOUND = ("pdq_embedded", "pdq_captioned", "pdq_straightened")
+ALGORITHMS = ["pdq", "pdq_dihedral", *QUERY_PDQ, "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
+CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash16,whash"
+BITS = {a: 256 if a in ("pdq", "pdq_dihedral", *QUERY_PDQ, "phash16") else 64 for a in ALGORITHMS}
 # The registry's defaults (src/algorithm.rs) at the time of this benchmark.
-REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "pdq_captioned": 31, "ahash": 10, "dhash": 10,
+REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "pdq_captioned": 31, "pdq_straightened": 31, "ahash": 10, "dhash": 10,
                       "dhash_vertical": 10, "phash": 10, "phash16": 40, "whash": 10}
 PDQ_MIN_QUALITY = 50
 FP_LEVELS = [1e-6, 1e-5, 1e-4, 1e-3]
@@ -123,7 +128,7 @@ def distance_matrix(algorithm, query_records, entry_records):
             np.minimum(d, distances(variants[:, v, :], entries), out=d)
     elif algorithm == "pdq_trimmed":
         d = distances(unpack(query_records, "pdq_trimmed"), unpack(entry_records, "pdq"))
-    elif algorithm in ("pdq_embedded", "pdq_captioned"):
+    elif algorithm in ABSENT_WHEN_NOT_FOUND:
         # Absent where no picture (no caption band) was found: those queries match nothing by it.
         present = np.array([algorithm in r for r in query_records])
         hexes = [r.get(algorithm, "0" * 64) for r in query_records]
@@ -132,7 +137,7 @@ def distance_matrix(algorithm, query_records, entry_records):
         d[~present, :] = NEVER
     else:
         d = distances(unpack(query_records, algorithm), unpack(entry_records, algorithm))
-    if algorithm in ("pdq", "pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned"):
+    if algorithm in ("pdq", "pdq_dihedral", *QUERY_PDQ):
         quality = np.array([r["pdq"]["quality"] for r in query_records])
         d[quality < PDQ_MIN_QUALITY, :] = NEVER
     return d
@@ -145,7 +150,7 @@ def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16
     measures as the server searches: the copy's eight variants against that one hash."""
     rng = np.random.default_rng(2026)
     picks = rng.choice(len(copies), samples, replace=False)
-    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", "pdq_trimmed", "pdq_embedded", "pdq_captioned")]
+    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", *QUERY_PDQ)]
     for k, i in enumerate(picks):
         j = int(source[i]) if k % 2 == 0 else int((source[i] + 1 + rng.integers(len(originals) - 1)) % len(originals))
         runs = [(",".join(a.replace("_", "-") for a in plain), originals[j]["path"]),
@@ -272,6 +277,12 @@ def main():
         (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
          [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
           ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
+        ("PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
+          ("pdq_straightened", 31)]),
+        (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
+          ("pdq_straightened", 31), ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
     ]
     rule_results = []
     for name, conditions in rules:

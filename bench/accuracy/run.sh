@@ -69,8 +69,9 @@ fi
 stage_end images
 
 # Hashes are cached per image bytes and per state of the hashing code: the tree ids of src/,
-# cli/ and Cargo.lock at HEAD, plus any uncommitted change to them.
-code=$( (git rev-parse HEAD:src HEAD:cli HEAD:Cargo.lock; git diff HEAD -- src cli Cargo.toml Cargo.lock) \
+# cli/ and Cargo.lock at HEAD, plus any uncommitted change to them and any new file in them.
+code=$( (git rev-parse HEAD:src HEAD:cli HEAD:Cargo.lock; git diff HEAD -- src cli Cargo.toml Cargo.lock
+        git ls-files -z --others --exclude-standard -- src cli | xargs -0 -r cat) \
     | sha256sum | cut -c1-16)
 result=$(bench_result_path accuracy)
 "$venv/bin/python" bench/accuracy/analyze.py "$images" "$target_dir/release/pixelprint" \

@@ -31,9 +31,10 @@ pub struct MatchArgs {
     threshold: Option<u32>,
     /// Also search the list's PDQ hashes with each file's eight dihedral PDQ hashes (turns and
     /// mirrors), its PDQ inside uniform borders (pdq-trimmed: letterbox bars, padding) and the
-    /// PDQ of the largest picture embedded in it (pdq-embedded: a screenshot) and its PDQ
-    /// without caption bands (pdq-captioned: a band of text at the top or bottom); a hit found
-    /// so names its `variant`.
+    /// PDQ of the largest picture embedded in it (pdq-embedded: a screenshot), its PDQ
+    /// without caption bands (pdq-captioned: a band of text at the top or bottom) and the PDQ of
+    /// its picture turned back upright (pdq-straightened: a small turn with filled corners); a
+    /// hit found so names its `variant`.
     #[arg(long)]
     expand: bool,
     /// Use the list's valid lines even if some lines are broken (they are reported).
@@ -145,7 +146,8 @@ pub fn run(args: MatchArgs) -> u8 {
             .with(Algorithm::PdqDihedral)
             .with(Algorithm::PdqTrimmed)
             .with(Algorithm::PdqEmbedded)
-            .with(Algorithm::PdqCaptioned);
+            .with(Algorithm::PdqCaptioned)
+            .with(Algorithm::PdqStraightened);
     }
     let mut index = EntryList::new();
     for e in &list.entries {

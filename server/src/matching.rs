@@ -30,7 +30,7 @@ const PDQ_QUALITY: &str = "pdq_quality";
 
 /// The algorithms an item may hold, in the order they are checked and stored: each bank
 /// algorithm, followed by the query algorithms searched against its entries (PDQ's dihedral
-/// variants, trimmed, embedded and captioned PDQ).
+/// variants, trimmed, embedded, captioned and straightened PDQ).
 static ITEM_ALGORITHMS: LazyLock<Vec<Algorithm>> = LazyLock::new(|| {
     BANK_ALGORITHMS
         .into_iter()
@@ -651,7 +651,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `pdq_trimmed`, `pdq_embedded`, `pdq_captioned`, `phash`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
+            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `pdq_trimmed`, `pdq_embedded`, `pdq_captioned`, `pdq_straightened`, `phash`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
             "{err}"
         );
         assert!(serde_json::from_str::<HashItem>(r#"{"md5": "a", "md5": "b"}"#).is_err());

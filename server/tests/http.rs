@@ -205,7 +205,7 @@ fn picture(w: usize, h: usize) -> Vec<u8> {
 
 /// Stores the PDQ of `pic` (pw x ph RGB), then matches `copy` (w x h RGB): its plain PDQ
 /// misses, its query hash `algorithm` (searched against PDQ entries) finds the entry naming
-/// `variant`, not under the quality gate, and a malformed value is refused naming the field.
+/// `variant` at that hash's distance (within 31), not under the quality gate, and a malformed value is refused naming the field.
 fn a_query_hash_finds_the_stored_picture(
     pic: &[u8],
     (pw, ph): (usize, usize),
@@ -232,6 +232,8 @@ fn a_query_hash_finds_the_stored_picture(
         stored.hash.distance(&plain.hash) > 31,
         "the plain PDQ already misses"
     );
+    let found_at = distance(&stored.hash.to_hex(), &value);
+    assert!(found_at <= 31, "{variant}: {found_at}");
 
     let dir = TempDir::new(variant);
     let s = Server::start_ready(&dir.0, &[]);
@@ -243,7 +245,7 @@ fn a_query_hash_finds_the_stored_picture(
     assert_eq!(
         matches_of(&s.match_items(json!({ "items": [item] })), 0),
         vec![
-            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": 0, "variant": variant})
+            json!({"bank": "a", "entry_id": ids[0], "algorithm": "pdq", "distance": found_at, "variant": variant})
         ]
     );
     // Under the quality gate, it is not matched either.
@@ -307,6 +309,44 @@ fn a_meme_matches_the_stored_picture_by_its_captioned_pdq() {
         (w, ph + band),
         captioned,
         "captioned",
+    );
+}
+
+#[test]
+fn a_tilted_copy_matches_the_stored_picture_by_its_straightened_pdq() {
+    // The picture turned 6 degrees counter-clockwise on a black canvas grown to hold it.
+    let (w, h) = (240, 160);
+    let pic = picture(w, h);
+    let (s, c) = 6f64.to_radians().sin_cos();
+    let (tw, th) = (
+        (w as f64 * c + h as f64 * s).ceil() as usize,
+        (w as f64 * s + h as f64 * c).ceil() as usize,
+    );
+    let mut tilted = vec![0u8; tw * th * 3];
+    for y in 0..th {
+        for x in 0..tw {
+            let (px, py) = (
+                x as f64 + 0.5 - tw as f64 / 2.0,
+                y as f64 + 0.5 - th as f64 / 2.0,
+            );
+            let (sx, sy) = (
+                px * c - py * s + w as f64 / 2.0,
+                px * s + py * c + h as f64 / 2.0,
+            );
+            if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
+                let from = (sy as usize * w + sx as usize) * 3;
+                tilted[(y * tw + x) * 3..][..3].copy_from_slice(&pic[from..from + 3]);
+            }
+        }
+    }
+    let straightened = pixelprint::Algorithm::PdqStraightened;
+    a_query_hash_finds_the_stored_picture(
+        &pic,
+        (w, h),
+        &tilted,
+        (tw, th),
+        straightened,
+        "straightened",
     );
 }
 

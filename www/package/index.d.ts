@@ -5,8 +5,8 @@
 /** Algorithm names as on the `pixelprint` command line; the camelCase result keys are accepted too. */
 export type Algorithm =
   | 'pdq' | 'pdq-dihedral' | 'pdqDihedral' | 'pdq-trimmed' | 'pdqTrimmed' | 'pdq-embedded' | 'pdqEmbedded'
-  | 'pdq-captioned' | 'pdqCaptioned' | 'ahash' | 'dhash' | 'dhash-vertical' | 'dhashVertical' | 'phash'
-  | 'phash16' | 'whash' | 'md5' | 'sha1' | 'sha256';
+  | 'pdq-captioned' | 'pdqCaptioned' | 'pdq-straightened' | 'pdqStraightened' | 'ahash' | 'dhash' | 'dhash-vertical'
+  | 'dhashVertical' | 'phash' | 'phash16' | 'whash' | 'md5' | 'sha1' | 'sha256';
 // END generated
 
 export type HashInput = Blob | File | ArrayBuffer | ArrayBufferView;
@@ -57,6 +57,8 @@ export interface HashResult {
   pdqEmbedded?: string;
   /** PDQ of the picture without its caption bands (text on one background colour, top or bottom); absent when none is found. A query's hash, matched against PDQ entries. */
   pdqCaptioned?: string;
+  /** PDQ of a picture turned by a small angle on a canvas of one colour, turned back upright; absent when no turn is found. A query's hash, matched against PDQ entries. */
+  pdqStraightened?: string;
   ahash?: string;
   dhash?: string;
   dhashVertical?: string;

@@ -2,9 +2,10 @@
 // documented keys, values exactly as the wasm module gives them. The algorithms are the
 // server's (its bank algorithms, server/src/model.rs, and the PDQ queries searched against its
 // PDQ entries: the dihedral variants, the picture inside uniform borders, the largest picture
-// embedded in a screenshot and the picture without caption bands), not all the package
+// embedded in a screenshot, the picture without caption bands and the picture turned back
+// upright), not all the package
 // computes (package/lib/algorithms.js).
-export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'pdq-straightened', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
 export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
 
 export function hashItem(result) {
@@ -19,6 +20,8 @@ export function hashItem(result) {
   if (result.pdqEmbedded) item.pdq_embedded = result.pdqEmbedded;
   // Absent when the image shows no caption band.
   if (result.pdqCaptioned) item.pdq_captioned = result.pdqCaptioned;
+  // Absent when the picture is not turned on a canvas of one colour.
+  if (result.pdqStraightened) item.pdq_straightened = result.pdqStraightened;
   for (const key of ['phash', 'dhash', 'ahash', 'md5', 'sha256']) {
     if (result[key] !== undefined) item[key] = result[key];
   }
