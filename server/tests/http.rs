@@ -1121,7 +1121,7 @@ fn bank_report(s: &Server, bank: &str) -> Value {
     let list = r.json();
     assert_eq!(
         list["fp_rate_source"],
-        "bench/results/accuracy/2026-12-03-21eeaf9.md"
+        "bench/results/accuracy/2026-12-03-30f9ae1.md"
     );
     list["banks"]
         .as_array()
