@@ -47,6 +47,9 @@ pub enum Algorithm {
     DHashVertical,
     /// imagehash `phash` (8x8).
     PHash,
+    /// imagehash `phash` (8x8) of the image mirrored left to right, from the image's own DCT:
+    /// a query's hash, matched against pHash entries (`ImageHasher::phash_mirrored`).
+    PHashMirrored,
     /// imagehash `phash(hash_size=16)` (16x16).
     PHash16,
     /// imagehash `whash` (haar, 8x8).
@@ -304,6 +307,21 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
         listable: true,
     },
     AlgorithmInfo {
+        algorithm: Algorithm::PHashMirrored,
+        name: "phash-mirrored",
+        key: "phash_mirrored",
+        aliases: &[],
+        bits: 64,
+        family: Family::Perceptual64,
+        input: Input::Grey,
+        // Against the stored pHash, at pHash's threshold: 0 false pairs at 10.
+        default_threshold: Some(10),
+        fp_rate_per_pair: NO_FALSE_PAIR,
+        matched_by_default: true,
+        default: false,
+        listable: false,
+    },
+    AlgorithmInfo {
         algorithm: Algorithm::PHash16,
         name: "phash16",
         key: "phash16",
@@ -398,7 +416,7 @@ pub const TABLE: [AlgorithmInfo; Algorithm::COUNT] = [
 
 impl Algorithm {
     /// How many algorithms there are.
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 17;
 
     /// Every algorithm, in output order.
     pub const ALL: [Algorithm; Algorithm::COUNT] = {
@@ -479,8 +497,8 @@ impl Algorithm {
     }
 
     /// The algorithm of the entries its values are matched against: PDQ for the dihedral
-    /// variants, the trimmed, the embedded, the captioned and the straightened PDQ, else
-    /// itself.
+    /// variants, the trimmed, the embedded, the captioned and the straightened PDQ; pHash for
+    /// the mirrored pHash; else itself.
     pub const fn entry_algorithm(self) -> Algorithm {
         match self {
             Algorithm::PdqDihedral
@@ -488,6 +506,7 @@ impl Algorithm {
             | Algorithm::PdqEmbedded
             | Algorithm::PdqCaptioned
             | Algorithm::PdqStraightened => Algorithm::Pdq,
+            Algorithm::PHashMirrored => Algorithm::PHash,
             other => other,
         }
     }
@@ -537,9 +556,9 @@ impl Serialize for Algorithm {
 
 /// A set of algorithms, iterated in output order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AlgorithmSet(u16);
+pub struct AlgorithmSet(u32);
 
-const _: () = assert!(Algorithm::COUNT <= 16, "AlgorithmSet holds 16 bits");
+const _: () = assert!(Algorithm::COUNT <= 32, "AlgorithmSet holds 32 bits");
 
 impl AlgorithmSet {
     /// The empty set.
@@ -549,17 +568,17 @@ impl AlgorithmSet {
 
     /// Whether `a` is in the set.
     pub const fn contains(self, a: Algorithm) -> bool {
-        self.0 & (1 << a as u16) != 0
+        self.0 & (1 << a as u32) != 0
     }
 
     /// The set with `a` added.
     pub const fn with(self, a: Algorithm) -> Self {
-        AlgorithmSet(self.0 | (1 << a as u16))
+        AlgorithmSet(self.0 | (1 << a as u32))
     }
 
     /// The set without `a`.
     pub const fn without(self, a: Algorithm) -> Self {
-        AlgorithmSet(self.0 & !(1 << a as u16))
+        AlgorithmSet(self.0 & !(1 << a as u32))
     }
 
     /// Whether the set is empty.

@@ -72,7 +72,7 @@ pub enum CallerError {
         found: u32,
     },
     /// An algorithm name that is not one of ours.
-    #[error("unknown algorithm {found:?}: expected a comma-separated list of pdq, pdq-dihedral, pdq-trimmed, pdq-embedded, pdq-captioned, pdq-straightened, ahash, dhash, dhash-vertical, phash, phash16, whash, md5, sha1, sha256")]
+    #[error("unknown algorithm {found:?}: expected a comma-separated list of pdq, pdq-dihedral, pdq-trimmed, pdq-embedded, pdq-captioned, pdq-straightened, ahash, dhash, dhash-vertical, phash, phash-mirrored, phash16, whash, md5, sha1, sha256")]
     UnknownAlgorithm { found: String },
 }
 

@@ -130,6 +130,8 @@ pub enum Variant {
     Captioned,
     /// The picture turned back upright (`src/straighten.rs`).
     Straightened,
+    /// The image mirrored left to right (the mirrored pHash).
+    Mirrored,
 }
 
 impl Variant {
@@ -141,6 +143,7 @@ impl Variant {
             Variant::Embedded => "embedded",
             Variant::Captioned => "captioned",
             Variant::Straightened => "straightened",
+            Variant::Mirrored => "mirrored",
         }
     }
 }
@@ -240,6 +243,7 @@ impl Query {
                         Algorithm::PdqEmbedded => Some(Variant::Embedded),
                         Algorithm::PdqCaptioned => Some(Variant::Captioned),
                         Algorithm::PdqStraightened => Some(Variant::Straightened),
+                        Algorithm::PHashMirrored => Some(Variant::Mirrored),
                         _ => None,
                     },
                     radius,

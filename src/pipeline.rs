@@ -216,6 +216,7 @@ fn hash_with(
             Algorithm::DHash => HashValue::Bits(family.dhash(8)?.into()),
             Algorithm::DHashVertical => HashValue::Bits(family.dhash_vertical(8)?.into()),
             Algorithm::PHash => HashValue::Bits(family.phash(8)?.into()),
+            Algorithm::PHashMirrored => HashValue::Bits(family.phash_mirrored().into()),
             Algorithm::PHash16 => HashValue::Bits(family.phash(16)?.into()),
             Algorithm::WHash => HashValue::Bits(family.whash(8)?.into()),
             // Not from pixels: the digests are of the bytes (`hash_digests`), vPDQ of frames.

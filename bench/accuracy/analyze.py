@@ -23,6 +23,8 @@ As the server does (pixelprint::matching, mirrored here):
 - pdq-straightened: the PDQ of the query's picture turned back upright when it is turned by a
   small angle on a canvas of one colour (src/straighten.rs), searched against the stored PDQ;
   absent (matching nothing) where no turn is found;
+- phash-mirrored: the pHash of the query mirrored left to right (from its own DCT), searched
+  against the stored pHash;
 - a query whose PDQ quality is under 50 is not matchable by pdq, pdq-dihedral, pdq-trimmed,
   pdq-embedded, pdq-captioned or pdq-straightened
   (the stored side carries no quality);
@@ -47,12 +49,12 @@ import numpy as np  # noqa: E402
 
 QUERY_PDQ = ("pdq_trimmed", "pdq_embedded", "pdq_captioned", "pdq_straightened")
 ABSENT_WHEN_NOT_FOUND = ("pdq_embedded", "pdq_captioned", "pdq_straightened")
-ALGORITHMS = ["pdq", "pdq_dihedral", *QUERY_PDQ, "ahash", "dhash", "dhash_vertical", "phash", "phash16", "whash"]
-CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash16,whash"
+ALGORITHMS = ["pdq", "pdq_dihedral", *QUERY_PDQ, "ahash", "dhash", "dhash_vertical", "phash", "phash_mirrored", "phash16", "whash"]
+CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash-mirrored,phash16,whash"
 BITS = {a: 256 if a in ("pdq", "pdq_dihedral", *QUERY_PDQ, "phash16") else 64 for a in ALGORITHMS}
 # The registry's defaults (src/algorithm.rs) at the time of this benchmark.
 REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "pdq_captioned": 31, "pdq_straightened": 31, "ahash": 10, "dhash": 10,
-                      "dhash_vertical": 10, "phash": 10, "phash16": 40, "whash": 10}
+                      "dhash_vertical": 10, "phash": 10, "phash_mirrored": 10, "phash16": 40, "whash": 10}
 PDQ_MIN_QUALITY = 50
 FP_LEVELS = [1e-6, 1e-5, 1e-4, 1e-3]
 HEATMAP_LEVEL = 1e-5
@@ -135,6 +137,8 @@ def distance_matrix(algorithm, query_records, entry_records):
         queries = np.array([bytearray.fromhex(h) for h in hexes], dtype=np.uint8)
         d = distances(queries, unpack(entry_records, "pdq"))
         d[~present, :] = NEVER
+    elif algorithm == "phash_mirrored":
+        d = distances(unpack(query_records, "phash_mirrored"), unpack(entry_records, "phash"))
     else:
         d = distances(unpack(query_records, algorithm), unpack(entry_records, algorithm))
     if algorithm in ("pdq", "pdq_dihedral", *QUERY_PDQ):
@@ -150,7 +154,7 @@ def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16
     measures as the server searches: the copy's eight variants against that one hash."""
     rng = np.random.default_rng(2026)
     picks = rng.choice(len(copies), samples, replace=False)
-    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", *QUERY_PDQ)]
+    plain = [a for a in ALGORITHMS if a not in ("pdq_dihedral", *QUERY_PDQ, "phash_mirrored")]
     for k, i in enumerate(picks):
         j = int(source[i]) if k % 2 == 0 else int((source[i] + 1 + rng.integers(len(originals) - 1)) % len(originals))
         runs = [(",".join(a.replace("_", "-") for a in plain), originals[j]["path"]),
@@ -283,6 +287,10 @@ def main():
         (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31 or pHash ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
          [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
           ("pdq_straightened", 31), ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
+        (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31 or pHash ≤ {t6['phash']} or pHash-mirrored ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
+         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
+          ("pdq_straightened", 31), ("phash", t6["phash"]), ("phash_mirrored", t6["phash"]),
+          ("dhash", t6["dhash"])]),
     ]
     rule_results = []
     for name, conditions in rules:

@@ -15,7 +15,8 @@ use crate::{hash_options, Orientation};
 #[derive(Args)]
 pub struct HashArgs {
     /// Comma-separated: pdq, pdq-dihedral, pdq-trimmed, pdq-embedded, pdq-captioned,
-    /// pdq-straightened, ahash, dhash, dhash-vertical, phash, phash16, whash, md5, sha1, sha256 [default: pdq,ahash,dhash,phash,md5,sha256; pdq for --format text]
+    /// pdq-straightened, ahash, dhash, dhash-vertical, phash, phash-mirrored, phash16, whash, md5,
+    /// sha1, sha256 [default: pdq,ahash,dhash,phash,md5,sha256; pdq for --format text]
     #[arg(long, short)]
     algorithms: Option<String>,
     /// Output format.

@@ -33,8 +33,9 @@ pub struct MatchArgs {
     /// mirrors), its PDQ inside uniform borders (pdq-trimmed: letterbox bars, padding) and the
     /// PDQ of the largest picture embedded in it (pdq-embedded: a screenshot), its PDQ
     /// without caption bands (pdq-captioned: a band of text at the top or bottom) and the PDQ of
-    /// its picture turned back upright (pdq-straightened: a small turn with filled corners); a
-    /// hit found so names its `variant`.
+    /// its picture turned back upright (pdq-straightened: a small turn with filled corners); and
+    /// the list's pHash hashes with each file's mirrored pHash (phash-mirrored); a hit found so
+    /// names its `variant`.
     #[arg(long)]
     expand: bool,
     /// Use the list's valid lines even if some lines are broken (they are reported).
@@ -148,6 +149,9 @@ pub fn run(args: MatchArgs) -> u8 {
             .with(Algorithm::PdqEmbedded)
             .with(Algorithm::PdqCaptioned)
             .with(Algorithm::PdqStraightened);
+    }
+    if args.expand && algorithms.contains(Algorithm::PHash) {
+        algorithms = algorithms.with(Algorithm::PHashMirrored);
     }
     let mut index = EntryList::new();
     for e in &list.entries {

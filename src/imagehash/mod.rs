@@ -122,6 +122,26 @@ impl<'a> ImageHasher<'a> {
         Ok(hash_from(size, low.iter().map(|&v| v > med)))
     }
 
+    /// imagehash `phash(ImageOps.mirror(image), 8)`, from this image's DCT: mirroring the
+    /// shrunk image left to right negates its coefficients of odd horizontal frequency
+    /// (DCT-II: `X'[k] = (-1)^k X[k]` for `x'[n] = x[N-1-n]`), then the median is taken again.
+    /// Pillow's Lanczos shrink of a mirrored image is the mirrored shrink up to rounding, so
+    /// this equals imagehash on the mirrored image but for a bit now and then. A query's hash,
+    /// matched against pHash entries (`phash-mirrored` in the registry).
+    pub fn phash_mirrored(&self) -> PerceptualHash {
+        let size = 8;
+        let img_size = size * PHASH_HIGHFREQ_FACTOR;
+        let small = self.shrink(img_size, img_size);
+        let mut low = dct::dct_2d_low(&small.data, img_size, size);
+        for (i, v) in low.iter_mut().enumerate() {
+            if (i % size) % 2 == 1 {
+                *v = -*v;
+            }
+        }
+        let med = median::median_f64(&low);
+        hash_from(size, low.iter().map(|&v| v > med))
+    }
+
     /// imagehash `whash(image, hash_size)` with its defaults: haar, `image_scale` the largest
     /// power of two not above the smaller side (at least `hash_size`), `remove_max_haar_ll=True`.
     pub fn whash(&self, hash_size: u32) -> Result<WaveletHash, CallerError> {
@@ -175,4 +195,33 @@ pub fn phash(view: &PixelView<'_>, hash_size: u32) -> Result<PerceptualHash, Cal
 /// imagehash `whash(image, hash_size)`.
 pub fn whash(view: &PixelView<'_>, hash_size: u32) -> Result<WaveletHash, CallerError> {
     ImageHasher::new(view).whash(hash_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pixels::PixelFormat;
+
+    /// The mirrored pHash, from the image's DCT, equals pHash of the image mirrored in pixels.
+    #[test]
+    fn the_mirrored_phash_is_the_phash_of_the_mirrored_image() {
+        let (w, h) = (97, 61);
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let v = ((x * x / 5 + y * 7 + (x ^ y) % 23) % 256) as u8;
+                rgb.extend([v, v / 2 + 40, 255 - v]);
+            }
+        }
+        let mirrored: Vec<u8> = rgb
+            .chunks_exact(w * 3)
+            .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+            .collect();
+        let view = PixelView::packed(&rgb, w as u32, h as u32, PixelFormat::Rgb8).unwrap();
+        let mview = PixelView::packed(&mirrored, w as u32, h as u32, PixelFormat::Rgb8).unwrap();
+        let ours = ImageHasher::new(&view).phash_mirrored();
+        let plain = phash(&view, 8).unwrap();
+        assert_eq!(ours, phash(&mview, 8).unwrap());
+        assert_ne!(ours, plain, "the picture is not symmetric");
+    }
 }
