@@ -651,7 +651,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `pdq_trimmed`, `pdq_embedded`, `pdq_captioned`, `pdq_straightened`, `phash`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
+            err.starts_with("unknown field `colour`, expected one of `pdq`, `pdq_quality`, `pdq_dihedral`, `pdq_trimmed`, `pdq_embedded`, `pdq_captioned`, `pdq_straightened`, `phash`, `phash_mirrored`, `dhash`, `ahash`, `md5`, `sha256`, `vpdq`"),
             "{err}"
         );
         assert!(serde_json::from_str::<HashItem>(r#"{"md5": "a", "md5": "b"}"#).is_err());

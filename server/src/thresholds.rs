@@ -1,7 +1,8 @@
 //! Which algorithms a bank matches by, and at what threshold: the bank's own (`PATCH
 //! /v1/banks/{name}`) or the registry's, within the server's caps; each with the false-positive
 //! rate per pair measured at the registry's threshold (`pixelprint::FpRate`) and the false hits
-//! a query should expect from the bank at its size (rate × entries).
+//! a query should expect from the bank at its size (entries × the rates of the query's hashes
+//! searched against them: PDQ and its five variants, pHash and the mirrored pHash).
 //!
 //! A 64-bit hash is matched in a bank only while that expectation is within the budget
 //! (`--false-hit-budget`, 1e-3 per query by default): above the size where its measured bound
@@ -32,6 +33,20 @@ pub fn cap(limits: &Limits, a: Algorithm) -> u32 {
     }
 }
 
+/// The query hashes searched against entries of `a` (`a` itself and the registry's variants
+/// matched against it by default): PDQ, its dihedral, trimmed, embedded, captioned and
+/// straightened variants; pHash and the mirrored pHash; else `a` alone.
+pub fn query_hashes(a: Algorithm) -> impl Iterator<Item = Algorithm> {
+    Algorithm::ALL
+        .into_iter()
+        .filter(move |q| q.entry_algorithm() == a && (*q == a || q.matched_by_default()))
+}
+
+/// `x` to three significant digits (a report's figure, not a float's tail).
+fn three_digits(x: f64) -> f64 {
+    format!("{x:.2e}").parse().unwrap_or(x)
+}
+
 /// How a bank uses one algorithm, as `GET /v1/banks` reports it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlgorithmUse {
@@ -42,7 +57,8 @@ pub struct AlgorithmUse {
     /// The 95 % upper bound on the false-positive rate per pair at `threshold` (`None`: not
     /// measured at or above it).
     pub fp_rate_per_pair_bound: Option<f64>,
-    /// `fp_rate_per_pair_bound` × `entries`: the false hits one query should expect here.
+    /// `entries` × the bounds of the query's hashes searched against them (`query_hashes`: six
+    /// for PDQ, two for pHash): the false hits one query should expect here.
     pub expected_false_hits_per_query: Option<f64>,
     /// Whether the bank matches by it.
     pub matching: bool,
@@ -65,7 +81,13 @@ pub fn algorithm_use(
         .fp_rate_per_pair()
         .filter(|_| threshold <= default)
         .map(|fp| fp.upper_bound);
-    let expected = bound.map(|b| b * entries as f64);
+    let per_entry = bound.map(|_| {
+        query_hashes(a)
+            .filter_map(|q| q.fp_rate_per_pair())
+            .map(|fp| fp.upper_bound)
+            .sum::<f64>()
+    });
+    let expected = per_entry.map(|r| r * entries as f64);
     let budget = limits.false_hit_budget;
     let reason = if !settings.matches_by(a) {
         Some(if a.matched_by_default() {
@@ -85,11 +107,14 @@ pub fn algorithm_use(
                  {default}): 64-bit hashes are matched only where one bounds the expected false hits"
             )),
             Some(e) if e > budget => {
-                let most = (budget / bound.unwrap_or(1.0)).floor();
+                let per_entry = per_entry.unwrap_or(1.0);
+                let most = (budget / per_entry).floor();
+                let hashes = query_hashes(a).count();
                 Some(format!(
-                    "{entries} entries at up to {:.1e} false positives per pair expect {e:.1e} \
-                     false hits per query, over the budget of {budget:e}: {a} is matched in banks \
-                     of at most {most} {a} entries at threshold {threshold}",
+                    "{entries} entries at up to {:.1e} false positives per pair, searched by {hashes} \
+                     of a query's hashes, expect {e:.1e} false hits per query, over the budget of \
+                     {budget:e}: {a} is matched in banks of at most {most} {a} entries at threshold \
+                     {threshold}",
                     bound.unwrap_or(0.0)
                 ))
             }
@@ -100,7 +125,7 @@ pub fn algorithm_use(
         entries,
         threshold,
         fp_rate_per_pair_bound: bound,
-        expected_false_hits_per_query: expected,
+        expected_false_hits_per_query: expected.map(three_digits),
         matching: reason.is_none(),
         reason,
     }
@@ -216,25 +241,39 @@ mod tests {
     use super::*;
 
     /// At the default budget a 64-bit hash measured at 0 of 1,381,380 pairs (bound 2.2e-6) is
-    /// matched in banks of up to 454 of its entries (1e-3 / 2.2e-6 = 454.5); PDQ at any size.
+    /// matched in banks of up to 454 of its entries (1e-3 / 2.2e-6 = 454.5), pHash, searched by
+    /// the plain and the mirrored pHash of a query, in banks of up to 227 (1e-3 / 4.4e-6); PDQ,
+    /// searched by six, at any size.
     #[test]
     fn the_size_limit_is_the_budget_over_the_measured_bound() {
         let (l, none) = (Limits::for_tests(), BankSettings::default());
-        assert!(algorithm_use(&l, &none, Algorithm::PHash, 454).matching);
-        let over = algorithm_use(&l, &none, Algorithm::PHash, 455);
+        let names = |a| query_hashes(a).map(Algorithm::name).collect::<Vec<_>>();
+        assert_eq!(names(Algorithm::PHash), ["phash", "phash-mirrored"]);
+        assert_eq!(names(Algorithm::DHash), ["dhash"]);
+        assert_eq!(names(Algorithm::AHash), ["ahash"]);
+        assert_eq!(names(Algorithm::Pdq).len(), 6);
+        assert!(algorithm_use(&l, &none, Algorithm::PHash, 227).matching);
+        let over = algorithm_use(&l, &none, Algorithm::PHash, 228);
         assert!(!over.matching);
         assert!(
             over.reason
                 .as_deref()
                 .unwrap()
-                .contains("at most 454 phash"),
+                .contains("searched by 2 of a query's hashes")
+                && over
+                    .reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("at most 227 phash"),
             "{over:?}"
         );
         assert!(algorithm_use(&l, &none, Algorithm::DHash, 454).matching);
+        assert!(!algorithm_use(&l, &none, Algorithm::DHash, 455).matching);
         let pdq = algorithm_use(&l, &none, Algorithm::Pdq, 10_000_000);
         assert!(pdq.matching);
         assert_eq!(pdq.threshold, 31);
-        assert!((pdq.expected_false_hits_per_query.unwrap() - 22.0).abs() < 1e-9);
+        assert_eq!(pdq.fp_rate_per_pair_bound, Some(2.2e-6));
+        assert_eq!(pdq.expected_false_hits_per_query, Some(132.0));
         // aHash only where turned on; a lower threshold keeps the bound, a higher one has none.
         assert!(!algorithm_use(&l, &none, Algorithm::AHash, 1).matching);
         let mut on = BankSettings::default();
@@ -242,7 +281,7 @@ mod tests {
         on.thresholds.insert("phash".into(), 6);
         on.thresholds.insert("dhash".into(), 9);
         assert!(algorithm_use(&l, &on, Algorithm::AHash, 1).matching);
-        let phash = algorithm_use(&l, &on, Algorithm::PHash, 400);
+        let phash = algorithm_use(&l, &on, Algorithm::PHash, 200);
         assert_eq!((phash.threshold, phash.matching), (6, true));
         let dhash = algorithm_use(&l, &on, Algorithm::DHash, 1);
         assert_eq!((dhash.threshold, dhash.matching), (9, false));

@@ -6,7 +6,8 @@
 export type Algorithm =
   | 'pdq' | 'pdq-dihedral' | 'pdqDihedral' | 'pdq-trimmed' | 'pdqTrimmed' | 'pdq-embedded' | 'pdqEmbedded'
   | 'pdq-captioned' | 'pdqCaptioned' | 'pdq-straightened' | 'pdqStraightened' | 'ahash' | 'dhash' | 'dhash-vertical'
-  | 'dhashVertical' | 'phash' | 'phash16' | 'whash' | 'md5' | 'sha1' | 'sha256';
+  | 'dhashVertical' | 'phash' | 'phash-mirrored' | 'phashMirrored' | 'phash16' | 'whash' | 'md5'
+  | 'sha1' | 'sha256';
 // END generated
 
 export type HashInput = Blob | File | ArrayBuffer | ArrayBufferView;
@@ -63,6 +64,8 @@ export interface HashResult {
   dhash?: string;
   dhashVertical?: string;
   phash?: string;
+  /** pHash of the image mirrored left to right. A query's hash, matched against pHash entries. */
+  phashMirrored?: string;
   phash16?: string;
   whash?: string;
   md5?: string;

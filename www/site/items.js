@@ -3,9 +3,9 @@
 // server's (its bank algorithms, server/src/model.rs, and the PDQ queries searched against its
 // PDQ entries: the dihedral variants, the picture inside uniform borders, the largest picture
 // embedded in a screenshot, the picture without caption bands and the picture turned back
-// upright), not all the package
+// upright; and the mirrored pHash searched against its pHash entries), not all the package
 // computes (package/lib/algorithms.js).
-export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'pdq-straightened', 'ahash', 'dhash', 'phash', 'md5', 'sha256'];
+export const IMAGE_ALGORITHMS = ['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'pdq-straightened', 'ahash', 'dhash', 'phash', 'phash-mirrored', 'md5', 'sha256'];
 export const DIGEST_ALGORITHMS = ['md5', 'sha256'];
 
 export function hashItem(result) {
@@ -22,6 +22,7 @@ export function hashItem(result) {
   if (result.pdqCaptioned) item.pdq_captioned = result.pdqCaptioned;
   // Absent when the picture is not turned on a canvas of one colour.
   if (result.pdqStraightened) item.pdq_straightened = result.pdqStraightened;
+  if (result.phashMirrored) item.phash_mirrored = result.phashMirrored;
   for (const key of ['phash', 'dhash', 'ahash', 'md5', 'sha256']) {
     if (result[key] !== undefined) item[key] = result[key];
   }

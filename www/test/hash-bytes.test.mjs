@@ -15,7 +15,7 @@ function cli(args) {
   return out.trim().split('\n').map((l) => JSON.parse(l));
 }
 
-const ALL = 'pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash16,whash,md5,sha1,sha256';
+const ALL = 'pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash-mirrored,phash16,whash,md5,sha1,sha256';
 
 test('hashBytes equals the CLI for every algorithm on JPEG, PNG, WebP, CMYK and EXIF-rotated files', () => {
   const files = [

@@ -92,7 +92,7 @@ export function cliHash(algorithms, orientation, paths) {
 
 /** The CLI's snake_case keys as the package's camelCase ones. */
 export function camel(obj) {
-  const keys = { pdq_dihedral: 'pdqDihedral', pdq_trimmed: 'pdqTrimmed', pdq_embedded: 'pdqEmbedded', pdq_captioned: 'pdqCaptioned', pdq_straightened: 'pdqStraightened', dhash_vertical: 'dhashVertical' };
+  const keys = { pdq_dihedral: 'pdqDihedral', pdq_trimmed: 'pdqTrimmed', pdq_embedded: 'pdqEmbedded', pdq_captioned: 'pdqCaptioned', pdq_straightened: 'pdqStraightened', phash_mirrored: 'phashMirrored', dhash_vertical: 'dhashVertical' };
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [keys[k] ?? k, v]));
 }
 

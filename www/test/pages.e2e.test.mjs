@@ -22,7 +22,7 @@ import { cliHash, png24Mp, pngClaiming } from './images.mjs';
 /** A vector file as a Playwright file payload (paths and buffers cannot be mixed). */
 const payload = (p, mimeType) => ({ name: p.split('/').pop(), mimeType, buffer: readFileSync(vectorPath(p)) });
 
-const ITEM_KEYS = ['pdq', 'pdq_quality', 'pdq_dihedral', 'pdq_trimmed', 'pdq_embedded', 'pdq_captioned', 'pdq_straightened', 'phash', 'dhash', 'ahash', 'md5', 'sha256'];
+const ITEM_KEYS = ['pdq', 'pdq_quality', 'pdq_dihedral', 'pdq_trimmed', 'pdq_embedded', 'pdq_captioned', 'pdq_straightened', 'phash', 'phash_mirrored', 'dhash', 'ahash', 'md5', 'sha256'];
 const screenshots = new URL('docs/screenshots/', repo);
 const RGBA = 'misc-images/modes/RGBA.png';
 const OTHER = 'reg-test-input/pen-and-coaster.png';
@@ -38,13 +38,13 @@ const ADMIN_KEY = randomBytes(24).toString('hex');
 
 /** The hash item (docs/api.md) the CLI gives for a vector file: what a page must send for it. */
 function cliItem(p) {
-  const [h] = cliHash('pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,phash,md5,sha256', 'ignore',
+  const [h] = cliHash('pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,phash,phash-mirrored,md5,sha256', 'ignore',
     [fileURLToPath(vectorPath(p))]);
   const embedded = h.pdq_embedded === undefined ? {} : { pdq_embedded: h.pdq_embedded };
   const captioned = h.pdq_captioned === undefined ? {} : { pdq_captioned: h.pdq_captioned };
   const straightened = h.pdq_straightened === undefined ? {} : { pdq_straightened: h.pdq_straightened };
   return { pdq: h.pdq.hash, pdq_quality: h.pdq.quality, pdq_dihedral: h.pdq_dihedral, pdq_trimmed: h.pdq_trimmed,
-    ...embedded, ...captioned, ...straightened, phash: h.phash, dhash: h.dhash, ahash: h.ahash, md5: h.md5, sha256: h.sha256 };
+    ...embedded, ...captioned, ...straightened, phash: h.phash, phash_mirrored: h.phash_mirrored, dhash: h.dhash, ahash: h.ahash, md5: h.md5, sha256: h.sha256 };
 }
 
 let server;

@@ -8,10 +8,10 @@ export const DIGESTS = new Set(['md5', 'sha1', 'sha256']);
 /** Hashes of PDQ's own luminance of the RGB image (src/pdq). */
 export const PDQ_FAMILY = new Set(['pdq', 'pdq-dihedral', 'pdq-trimmed', 'pdq-embedded', 'pdq-captioned', 'pdq-straightened']);
 /** Hashes of Pillow's 8-bit grey image (src/imagehash). */
-export const GREY_FAMILY = new Set(['ahash', 'dhash', 'dhash-vertical', 'phash', 'phash16', 'whash']);
+export const GREY_FAMILY = new Set(['ahash', 'dhash', 'dhash-vertical', 'phash', 'phash-mirrored', 'phash16', 'whash']);
 /** The result keys (camelCase) in the wasm module's order. */
-export const HASH_KEYS = ['pdq', 'pdqDihedral', 'pdqTrimmed', 'pdqEmbedded', 'pdqCaptioned', 'pdqStraightened', 'ahash', 'dhash', 'dhashVertical', 'phash', 'phash16', 'whash', 'md5', 'sha1', 'sha256'];
+export const HASH_KEYS = ['pdq', 'pdqDihedral', 'pdqTrimmed', 'pdqEmbedded', 'pdqCaptioned', 'pdqStraightened', 'ahash', 'dhash', 'dhashVertical', 'phash', 'phashMirrored', 'phash16', 'whash', 'md5', 'sha1', 'sha256'];
 /** camelCase result key to CLI name, where they differ. */
-export const CAMEL_NAMES = { pdqDihedral: 'pdq-dihedral', pdqTrimmed: 'pdq-trimmed', pdqEmbedded: 'pdq-embedded', pdqCaptioned: 'pdq-captioned', pdqStraightened: 'pdq-straightened', dhashVertical: 'dhash-vertical' };
+export const CAMEL_NAMES = { pdqDihedral: 'pdq-dihedral', pdqTrimmed: 'pdq-trimmed', pdqEmbedded: 'pdq-embedded', pdqCaptioned: 'pdq-captioned', pdqStraightened: 'pdq-straightened', dhashVertical: 'dhash-vertical', phashMirrored: 'phash-mirrored' };
 /** The wasm module's snake_case result key to camelCase, where they differ. */
-export const CAMEL_KEYS = { pdq_dihedral: 'pdqDihedral', pdq_trimmed: 'pdqTrimmed', pdq_embedded: 'pdqEmbedded', pdq_captioned: 'pdqCaptioned', pdq_straightened: 'pdqStraightened', dhash_vertical: 'dhashVertical' };
+export const CAMEL_KEYS = { pdq_dihedral: 'pdqDihedral', pdq_trimmed: 'pdqTrimmed', pdq_embedded: 'pdqEmbedded', pdq_captioned: 'pdqCaptioned', pdq_straightened: 'pdqStraightened', dhash_vertical: 'dhashVertical', phash_mirrored: 'phashMirrored' };
