@@ -369,15 +369,8 @@ fn match_expand_finds_a_screenshot_by_its_embedded_pdq() {
 
 #[test]
 fn match_expand_finds_a_meme_by_its_captioned_pdq() {
-    let dir = tempfile::tempdir().unwrap();
     let (w, ph, band) = (320, 200, 48);
-    let mut pic = Vec::with_capacity(w * ph * 3);
-    for y in 0..ph {
-        for x in 0..w {
-            let v = ((x * x / 7 + y * 5 + (x ^ y) % 37) % 256) as u8;
-            pic.extend([v, v / 2 + 60, 255 - v]);
-        }
-    }
+    let pic = textured(w, ph);
     // A black band with a line of white strokes (the caption) under the picture.
     let mut meme = pic.clone();
     let mut caption = vec![0u8; w * band * 3];
@@ -387,16 +380,59 @@ fn match_expand_finds_a_meme_by_its_captioned_pdq() {
         }
     }
     meme.extend_from_slice(&caption);
-    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("meme.bmp"));
-    std::fs::write(&original, bmp(&pic, w, ph)).unwrap();
-    std::fs::write(&copy, bmp(&meme, w, ph + band)).unwrap();
+    let hit = expanded_hit(&pic, (w, ph), &meme, (w, ph + band));
+    assert_eq!(hit["variant"], "captioned", "{hit}");
+    assert_eq!(hit["distance"], 0);
+}
 
-    let o = run(&["hash", "-f", "text", original.to_str().unwrap()]);
-    let hash = stdout(&o).split(',').next().unwrap().to_string();
+#[test]
+fn match_expand_finds_a_tilted_copy_by_its_straightened_pdq() {
+    // The picture turned 6 degrees clockwise on a white canvas of its own size (corners cut).
+    let (w, h) = (320, 200);
+    let pic = textured(w, h);
+    let (s, c) = (-6f64).to_radians().sin_cos();
+    let mut tilted = vec![255u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            let (px, py) = (
+                x as f64 + 0.5 - w as f64 / 2.0,
+                y as f64 + 0.5 - h as f64 / 2.0,
+            );
+            let (sx, sy) = (
+                px * c - py * s + w as f64 / 2.0,
+                px * s + py * c + h as f64 / 2.0,
+            );
+            if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
+                let from = (sy as usize * w + sx as usize) * 3;
+                tilted[(y * w + x) * 3..][..3].copy_from_slice(&pic[from..from + 3]);
+            }
+        }
+    }
+    let hit = expanded_hit(&pic, (w, h), &tilted, (w, h));
+    assert_eq!(hit["variant"], "straightened", "{hit}");
+    assert!(hit["distance"].as_u64().unwrap() <= 31, "{hit}");
+}
+
+#[test]
+fn match_expand_finds_a_mirrored_copy_by_its_mirrored_phash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (320, 200);
+    let pic = textured(w, h);
+    let mirrored: Vec<u8> = pic
+        .chunks_exact(w * 3)
+        .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+        .collect();
+    let (original, copy) = (dir.path().join("pic.bmp"), dir.path().join("mirror.bmp"));
+    std::fs::write(&original, bmp(&pic, w, h)).unwrap();
+    std::fs::write(&copy, bmp(&mirrored, w, h)).unwrap();
+    let o = run(&["hash", "-a", "phash", original.to_str().unwrap()]);
+    let phash = json_lines(&o)[0]["phash"].as_str().unwrap().to_string();
     let list = dir.path().join("list.txt");
-    std::fs::write(&list, format!("{hash},picture\n")).unwrap();
+    std::fs::write(&list, format!("{phash},picture\n")).unwrap();
     let args = [
         "match",
+        "--list-type",
+        "phash",
         "--list",
         list.to_str().unwrap(),
         copy.to_str().unwrap(),
@@ -406,6 +442,6 @@ fn match_expand_finds_a_meme_by_its_captioned_pdq() {
     let o = run(&[&args[..], &["--expand"]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let hit = &json_lines(&o)[0]["matches"][0];
-    assert_eq!(hit["variant"], "captioned", "{hit}");
-    assert_eq!(hit["distance"], 0);
+    assert_eq!(hit["variant"], "mirrored", "{hit}");
+    assert_eq!(hit["signal"], "phash", "{hit}");
 }

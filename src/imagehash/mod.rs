@@ -63,6 +63,9 @@ const ANY_SIZE: &str = "2 to 16";
 pub struct ImageHasher<'a> {
     view: PixelView<'a>,
     grey: std::cell::OnceCell<GreyImage>,
+    /// The 8 x 8 low DCT block of pHash (hash size 8), shared by pHash and the mirrored pHash:
+    /// shrinking a large image is most of their cost.
+    phash_low: std::cell::OnceCell<Vec<f64>>,
 }
 
 impl<'a> ImageHasher<'a> {
@@ -70,6 +73,7 @@ impl<'a> ImageHasher<'a> {
         ImageHasher {
             view: *view,
             grey: std::cell::OnceCell::new(),
+            phash_low: std::cell::OnceCell::new(),
         }
     }
 
@@ -115,11 +119,26 @@ impl<'a> ImageHasher<'a> {
     /// of the image shrunk to `4 hash_size` square, against their median.
     pub fn phash(&self, hash_size: u32) -> Result<PerceptualHash, CallerError> {
         let size = check_size::<crate::hash::Perceptual>(hash_size, ANY_SIZE)?;
+        let computed;
+        let low = if size == 8 {
+            self.phash_low8()
+        } else {
+            computed = self.phash_low(size);
+            &computed
+        };
+        let med = median::median_f64(low);
+        Ok(hash_from(size, low.iter().map(|&v| v > med)))
+    }
+
+    /// pHash's low `size` x `size` DCT block of the image shrunk to `4 size` square.
+    fn phash_low(&self, size: usize) -> Vec<f64> {
         let img_size = size * PHASH_HIGHFREQ_FACTOR;
         let small = self.shrink(img_size, img_size);
-        let low = dct::dct_2d_low(&small.data, img_size, size);
-        let med = median::median_f64(&low);
-        Ok(hash_from(size, low.iter().map(|&v| v > med)))
+        dct::dct_2d_low(&small.data, img_size, size)
+    }
+
+    fn phash_low8(&self) -> &[f64] {
+        self.phash_low.get_or_init(|| self.phash_low(8))
     }
 
     /// imagehash `phash(ImageOps.mirror(image), 8)`, from this image's DCT: mirroring the
@@ -130,9 +149,7 @@ impl<'a> ImageHasher<'a> {
     /// matched against pHash entries (`phash-mirrored` in the registry).
     pub fn phash_mirrored(&self) -> PerceptualHash {
         let size = 8;
-        let img_size = size * PHASH_HIGHFREQ_FACTOR;
-        let small = self.shrink(img_size, img_size);
-        let mut low = dct::dct_2d_low(&small.data, img_size, size);
+        let mut low = self.phash_low8().to_vec();
         for (i, v) in low.iter_mut().enumerate() {
             if (i % size) % 2 == 1 {
                 *v = -*v;
