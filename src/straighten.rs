@@ -15,7 +15,8 @@
 //! - a turned rectangle leaves the long leg along the top edge at two opposite corners and along
 //!   the side edges at the other two (which pair tells the direction), and the angle of each
 //!   corner, atan(short leg / long leg), is the turn's: the four agree within
-//!   [`AGREE_DEGREES`], and their mean lies between [`MIN_DEGREES`] and [`MAX_DEGREES`];
+//!   [`AGREE_DEGREES`], and the angle of their mean tangent lies between [`MIN_DEGREES`] and
+//!   [`MAX_DEGREES`];
 //! - when the picture touches each edge at a point (the fill of two corners meets along the
 //!   edge, up to [`TOUCH_PER_MILLE`]‰ of it), the canvas was grown to hold the turned
 //!   picture, whose size follows from the canvas's and the angle; otherwise the canvas kept
@@ -62,15 +63,25 @@ pub const WORK_SIDE: usize = 1024;
 pub const MIN_DIMENSION: usize = 32;
 
 /// A turn found: the angle in degrees (positive: the picture was turned counter-clockwise as
-/// seen), the fill's grey level, and the size of the picture before it was turned, in pixels of
-/// the image.
+/// seen), its sine and cosine, the fill's grey level, and the size of the picture before it was
+/// turned, in pixels of the image.
+///
+/// The sine and cosine come from the corners' mean tangent with a square root, not from a
+/// library's `sin`/`cos`: `+ - * / sqrt` round the same everywhere, so the straightened PDQ is
+/// the same bits natively and in wasm (`degrees`, by `atan`, is only reported).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Turn {
     pub degrees: f64,
+    pub sin: f64,
+    pub cos: f64,
     pub fill: u8,
     pub width: f64,
     pub height: f64,
 }
+
+/// tan 1°, tan 30°: [`MIN_DEGREES`], [`AGREE_DEGREES`] and [`MAX_DEGREES`] as tangents.
+const TAN_1_DEGREE: f64 = 0.017_455_064_928_217_585;
+const TAN_30_DEGREES: f64 = 0.577_350_269_189_625_7;
 
 fn grey_at(view: &PixelView<'_>, x: usize, y: usize) -> u8 {
     let row = view.row(y);
@@ -159,20 +170,21 @@ pub fn find_turn(view: &PixelView<'_>) -> Option<Turn> {
     if pattern.iter().any(|&(c, long_row)| row_long(c) != long_row) {
         return None;
     }
-    let angles = pattern.map(|(c, _)| {
-        let (long, short) = (
-            c.along_row.max(c.along_column),
-            c.along_row.min(c.along_column),
-        );
-        (short / long).atan().to_degrees()
-    });
-    let (low, high) = angles
+    // Each corner's tangent, short leg over long; the angles compared as tangents
+    // (tan(a - b) = (tan a - tan b) / (1 + tan a tan b)).
+    let tangents =
+        pattern.map(|(c, _)| c.along_row.min(c.along_column) / c.along_row.max(c.along_column));
+    let (low, high) = tangents
         .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), &a| (l.min(a), h.max(a)));
-    let degrees = angles.iter().sum::<f64>() / 4.0;
-    if high - low > AGREE_DEGREES || !(MIN_DEGREES..=MAX_DEGREES).contains(&degrees) {
+        .fold((f64::MAX, f64::MIN), |(l, h), &t| (l.min(t), h.max(t)));
+    let tangent = tangents.iter().sum::<f64>() / 4.0;
+    if (high - low) / (1.0 + high * low) > TAN_1_DEGREE
+        || !(TAN_1_DEGREE..=TAN_30_DEGREES).contains(&tangent)
+    {
         return None;
     }
+    let c = 1.0 / (1.0 + tangent * tangent).sqrt();
+    let s = tangent * c;
     // Grown canvas: the fill of the two corners of each edge meets but for a point.
     let touches = |a: f64, b: f64, len: usize| {
         (len as f64 - a - b) * 1000.0 <= (TOUCH_PER_MILLE * len) as f64
@@ -184,7 +196,6 @@ pub fn find_turn(view: &PixelView<'_>) -> Option<Turn> {
     let (wf, hf) = (w as f64, h as f64);
     let (width, height) = if grown {
         // W = w cos + h sin and H = w sin + h cos, solved for w and h.
-        let (s, c) = degrees.to_radians().sin_cos();
         let d = c * c - s * s;
         ((wf * c - hf * s) / d, (hf * c - wf * s) / d)
     } else {
@@ -193,8 +204,12 @@ pub fn find_turn(view: &PixelView<'_>) -> Option<Turn> {
     if width < MIN_DIMENSION as f64 || height < MIN_DIMENSION as f64 {
         return None;
     }
+    let degrees = tangent.atan().to_degrees();
+    let sign = if counter_clockwise { 1.0 } else { -1.0 };
     Some(Turn {
-        degrees: if counter_clockwise { degrees } else { -degrees },
+        degrees: sign * degrees,
+        sin: sign * s,
+        cos: c,
         fill,
         width,
         height,
@@ -234,7 +249,7 @@ pub fn turned_back(view: &PixelView<'_>, turn: &Turn) -> (Vec<u8>, usize, usize)
     );
     // A point of the upright picture, from its centre, is where the turn took it on the canvas:
     // turned counter-clockwise as seen (y grows downwards) by the turn's angle.
-    let (s, c) = turn.degrees.to_radians().sin_cos();
+    let (s, c) = (turn.sin, turn.cos);
     let (cx, cy) = (gw as f64 / 2.0, gh as f64 / 2.0);
     let (ocx, ocy) = (ow as f64 / 2.0, oh as f64 / 2.0);
     let at = |x: isize, y: isize| -> f64 {
@@ -362,6 +377,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_tangent_bounds_are_the_degree_bounds() {
+        let tan = |d: f64| d.to_radians().tan();
+        assert!((TAN_1_DEGREE - tan(MIN_DEGREES)).abs() < 1e-15);
+        assert!((TAN_1_DEGREE - tan(AGREE_DEGREES)).abs() < 1e-15);
+        assert!((TAN_30_DEGREES - tan(MAX_DEGREES)).abs() < 1e-15);
+        // The sine and cosine from the tangent are the angle's.
+        let (s, c) = 5f64.to_radians().sin_cos();
+        let t = tan(5.0);
+        assert!((1.0 / (1.0 + t * t).sqrt() - c).abs() < 1e-15);
+        assert!((t / (1.0 + t * t).sqrt() - s).abs() < 1e-15);
     }
 
     #[test]
