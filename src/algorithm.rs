@@ -139,9 +139,9 @@ pub struct FpRate {
     pub upper_bound: f64,
 }
 
-/// The benchmark behind every measured row: bench/results/accuracy/2026-12-03-66a0e0b.md
+/// The benchmark behind every measured row: bench/results/accuracy/2026-12-03-bc39398.md
 /// (and its .json): 231 real photos x 26 edits, 1,381,380 impostor pairs.
-pub const FP_RATE_SOURCE: &str = "bench/results/accuracy/2026-12-03-66a0e0b.md";
+pub const FP_RATE_SOURCE: &str = "bench/results/accuracy/2026-12-03-bc39398.md";
 const MEASURED_PAIRS: u64 = 1_381_380;
 
 /// No false pair in the benchmark: the rate is below 2.2e-6 (-ln 0.05 / 1,381,380 = 2.17e-6).
@@ -839,10 +839,10 @@ mod tests {
     #[test]
     fn measured_rates_are_the_benchmarks_at_the_default_thresholds() {
         let result: serde_json::Value = serde_json::from_str(include_str!(
-            "../bench/results/accuracy/2026-12-03-66a0e0b.json"
+            "../bench/results/accuracy/2026-12-03-bc39398.json"
         ))
         .unwrap();
-        assert!(FP_RATE_SOURCE.ends_with("2026-12-03-66a0e0b.md"));
+        assert!(FP_RATE_SOURCE.ends_with("2026-12-03-bc39398.md"));
         let pairs = result["impostor_pairs"].as_u64().unwrap();
         let mut measured = 0;
         for row in &TABLE {
