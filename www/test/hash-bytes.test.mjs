@@ -3,9 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repo, vectorPath, loadWasm, cliPath } from './helpers.mjs';
+import { makePng } from './images.mjs';
 
 const wasm = await loadWasm();
 const root = fileURLToPath(repo);
@@ -32,6 +35,46 @@ test('hashBytes equals the CLI for every algorithm on JPEG, PNG, WebP, CMYK and 
     });
   }
   console.log(`hashBytes [Node ${process.versions.node}]: ${files.length} files x 2 orientation policies x 11 algorithms equal the CLI`);
+});
+
+/** A picture of waves and blocks (w x h), turned by `degrees` counter-clockwise as seen, on a
+ * canvas of `fill` grown to hold it or of its own size (nearest pixel), as a PNG. */
+function turnedPng(w, h, degrees, grow, fill) {
+  const [s, c] = [Math.sin((degrees * Math.PI) / 180), Math.cos((degrees * Math.PI) / 180)];
+  const [cw, ch] = grow ? [Math.ceil(w * c + h * Math.abs(s)), Math.ceil(w * Math.abs(s) + h * c)] : [w, h];
+  const picture = (x, y) => {
+    const v = Math.max(40, Math.min(250, Math.round(120 + Math.sin(x / 37) * 50 + Math.cos(y / 23) * 40
+      + ((Math.floor((x * 3) / w) + Math.floor((y * 2) / h)) % 2 === 0 ? 60 : 0))));
+    return [v, v - 30, (v >> 1) + 60];
+  };
+  return makePng(cw, ch, (x, y) => {
+    const [px, py] = [x + 0.5 - cw / 2, y + 0.5 - ch / 2];
+    const [sx, sy] = [px * c - py * s + w / 2, px * s + py * c + h / 2];
+    return sx >= 0 && sy >= 0 && sx < w && sy < h ? picture(Math.floor(sx), Math.floor(sy)) : [fill, fill, fill];
+  });
+}
+
+test('hashBytes equals the CLI on turned pictures (pdq-straightened) and on the mirrored pHash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pixelprint-turned-'));
+  try {
+    const cases = [[5, true, 0], [-7, true, 255], [4, false, 0], [-12, false, 20]];
+    const files = cases.map(([degrees, grow, fill], i) => {
+      const file = join(dir, `turned-${i}.png`);
+      writeFileSync(file, turnedPng(480, 320, degrees, grow, fill));
+      return file;
+    });
+    const algorithms = 'pdq,pdq-straightened,phash,phash-mirrored';
+    const expected = cli(['hash', '--algorithms', algorithms, ...files]);
+    files.forEach((file, i) => {
+      const { path, ...want } = expected[i];
+      assert.ok(want.pdq_straightened, `${cases[i]}: the CLI finds the turn`);
+      const got = wasm.hashBytes(readFileSync(file), { algorithms: algorithms.split(',') });
+      delete got.orientation;
+      assert.deepEqual(got, want, `${cases[i]}`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('hashBytes reports the EXIF orientation and defaults to the CLI defaults', () => {
