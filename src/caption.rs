@@ -72,7 +72,7 @@ pub struct Captioned {
 }
 
 /// One row's grey levels.
-fn grey_row(view: &PixelView<'_>, y: usize, out: &mut Vec<u8>) {
+pub(crate) fn grey_row(view: &PixelView<'_>, y: usize, out: &mut Vec<u8>) {
     out.clear();
     let row = view.row(y);
     match view.format() {

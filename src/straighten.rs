@@ -35,6 +35,7 @@
 //! Cost: the four edges and eight half-way runs of a plain photo (most stop at the first
 //! corner); a turned one is reduced, turned back and hashed.
 
+use crate::caption::grey_row;
 use crate::embedded::luma;
 use crate::pdq::{pdq_hash, PdqOutput};
 use crate::pixels::{PixelFormat, PixelView};
@@ -221,14 +222,14 @@ pub fn find_turn(view: &PixelView<'_>) -> Option<Turn> {
 fn reduced_grey(view: &PixelView<'_>, k: usize) -> (Vec<u8>, usize, usize) {
     let (w, h) = (view.width() as usize / k, view.height() as usize / k);
     let mut sums = vec![0u32; w];
+    let mut row = Vec::with_capacity(view.width() as usize);
     let mut out = Vec::with_capacity(w * h);
     for by in 0..h {
         sums.iter_mut().for_each(|s| *s = 0);
         for y in by * k..(by + 1) * k {
-            for (x, sum) in sums.iter_mut().enumerate() {
-                for dx in 0..k {
-                    *sum += u32::from(grey_at(view, x * k + dx, y));
-                }
+            grey_row(view, y, &mut row);
+            for (sum, block) in sums.iter_mut().zip(row.chunks_exact(k)) {
+                *sum += block.iter().map(|&v| u32::from(v)).sum::<u32>();
             }
         }
         let area = (k * k) as u32;
