@@ -360,9 +360,9 @@ mod tests {
     #[test]
     fn thresholds_come_from_the_registry_and_digests_need_equality() {
         let p = Policy::default();
-        assert_eq!(p.threshold(Algorithm::Pdq), Some(31));
+        assert_eq!(p.threshold(Algorithm::Pdq), Some(39));
         assert_eq!(p.threshold(Algorithm::Md5), None);
-        assert!(p.is_match(Algorithm::Pdq, 31) && !p.is_match(Algorithm::Pdq, 32));
+        assert!(p.is_match(Algorithm::Pdq, 39) && !p.is_match(Algorithm::Pdq, 40));
         assert!(p.is_match(Algorithm::Md5, 0) && !p.is_match(Algorithm::Md5, 1));
         let p = p
             .with_threshold(Algorithm::Md5, 9)
@@ -462,9 +462,9 @@ mod tests {
     #[test]
     fn comparisons_give_distance_threshold_and_verdict() {
         let p = Policy::default();
-        let (x, y) = (pdq([0; 32]), pdq(flipped(31)));
+        let (x, y) = (pdq([0; 32]), pdq(flipped(39)));
         let c = p.compare(Algorithm::Pdq, &x, &y, Some(100)).unwrap();
-        assert_eq!((c.distance, c.verdict), (Some(31), Verdict::Match));
+        assert_eq!((c.distance, c.verdict), (Some(39), Verdict::Match));
         let c = p.compare(Algorithm::Pdq, &x, &y, Some(10)).unwrap();
         assert_eq!(c.verdict, Verdict::LowQuality);
         let a = HashValue::from_hex(Algorithm::Md5, &"a".repeat(32)).unwrap();

@@ -53,9 +53,14 @@ ALGORITHMS = ["pdq", "pdq_dihedral", *QUERY_PDQ, "ahash", "dhash", "dhash_vertic
 CLI_NAMES = "pdq,pdq-dihedral,pdq-trimmed,pdq-embedded,pdq-captioned,pdq-straightened,ahash,dhash,dhash-vertical,phash,phash-mirrored,phash16,whash"
 BITS = {a: 256 if a in ("pdq", "pdq_dihedral", *QUERY_PDQ, "phash16") else 64 for a in ALGORITHMS}
 # The registry's defaults (src/algorithm.rs) at the time of this benchmark.
-REGISTRY_THRESHOLD = {"pdq": 31, "pdq_dihedral": 31, "pdq_trimmed": 31, "pdq_embedded": 31, "pdq_captioned": 31, "pdq_straightened": 31, "ahash": 10, "dhash": 10,
+REGISTRY_THRESHOLD = {"pdq": 39, "pdq_dihedral": 39, "pdq_trimmed": 39, "pdq_embedded": 39, "pdq_captioned": 39, "pdq_straightened": 39, "ahash": 10, "dhash": 10,
                       "dhash_vertical": 10, "phash": 10, "phash_mirrored": 10, "phash16": 40, "whash": 10}
 PDQ_MIN_QUALITY = 50
+# PDQ thresholds tried for the default rule's PDQ conditions (every PDQ query hash against the
+# stored PDQ), from the ecosystem's 31 up to just under the closest unrelated pair.
+PDQ_SWEEP = [31, 35, 39, 43, 47, 55, 63, 71, 79]
+SWEEP_EDITS = ["letterbox_10", "pad_20", "screenshot", "caption", "caption_added", "crop_5", "rot90",
+               "rot180", "rot270", "mirror", "flip_vertical", "rotate_5_expand", "rotate_5_same_size"]
 FP_LEVELS = [1e-6, 1e-5, 1e-4, 1e-3]
 HEATMAP_LEVEL = 1e-5
 NEVER = np.uint16(60000)  # a distance no threshold reaches: the pair cannot match
@@ -145,6 +150,37 @@ def distance_matrix(algorithm, query_records, entry_records):
         quality = np.array([r["pdq"]["quality"] for r in query_records])
         d[quality < PDQ_MIN_QUALITY, :] = NEVER
     return d
+
+
+def pdq_threshold_sweep(dist, source, edit_of, edits, genuine_mask, t6, c, n):
+    """The default rule with its PDQ conditions at each threshold of PDQ_SWEEP (the 64-bit ones
+    as in the rule), and where the unrelated pairs start: the smallest distance of any PDQ query
+    hash of a copy to another photo's PDQ, over all photos and over each half of them (even and
+    odd photo numbers, copies and originals of the same half), and the count of unrelated pairs
+    within twice each threshold (the server's near-miss band)."""
+    pdq_min = dist["pdq_dihedral"].copy()
+    for a in QUERY_PDQ:
+        np.minimum(pdq_min, dist[a], out=pdq_min)
+    h64 = (dist["phash"] <= t6["phash"]) | (dist["phash_mirrored"] <= t6["phash"]) | (dist["dhash"] <= t6["dhash"])
+    impostor = pdq_min[~genuine_mask]
+    half = {}
+    for name, parity in (("even", 0), ("odd", 1)):
+        rows = (source % 2) == parity
+        cols = (np.arange(n) % 2) == parity
+        block = pdq_min[np.ix_(rows, cols)][~genuine_mask[np.ix_(rows, cols)]]
+        half[name] = {"pairs": int(block.size), "closest": int(block.min())}
+    rows = []
+    for t in PDQ_SWEEP:
+        m = (pdq_min <= t) | h64
+        genuine = m[np.arange(c), source]
+        rows.append({
+            "threshold": t,
+            "recall_pooled": float(genuine.mean()),
+            "recall_per_edit": {e: float(genuine[edit_of == i].mean()) for i, e in enumerate(edits)},
+            "fp_pairs": int(np.sum(m & ~genuine_mask)),
+            "pdq_pairs_within_twice": int(np.sum(impostor <= 2 * t)),
+        })
+    return {"closest_unrelated": int(impostor.min()), "halves": half, "rows": rows}
 
 
 def check_against_cli(cli, copies, originals, orig_rec, dist, source, samples=16):
@@ -255,6 +291,8 @@ def main():
 
     # Rules: any of several conditions.
     t6 = {a: last_within(a, 1e-6) for a in ALGORITHMS}
+    pdq_t = REGISTRY_THRESHOLD["pdq"]
+    sweep = pdq_threshold_sweep(dist, source, edit_of, edits, genuine_mask, t6, c, n)
     rules = [
         ("old server default (pdq, pdq-dihedral ≤ 31; phash, dhash, ahash ≤ 10)",
          [("pdq", 31), ("pdq_dihedral", 31), ("phash", 10), ("dhash", 10), ("ahash", 10)]),
@@ -290,6 +328,10 @@ def main():
         (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31 or pHash ≤ {t6['phash']} or pHash-mirrored ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
          [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
           ("pdq_straightened", 31), ("phash", t6["phash"]), ("phash_mirrored", t6["phash"]),
+          ("dhash", t6["dhash"])]),
+        (f"PDQ-dihedral ≤ {pdq_t} or PDQ-trimmed ≤ {pdq_t} or PDQ-embedded ≤ {pdq_t} or PDQ-captioned ≤ {pdq_t} or PDQ-straightened ≤ {pdq_t} or pHash ≤ {t6['phash']} or pHash-mirrored ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
+         [("pdq_dihedral", pdq_t), ("pdq_trimmed", pdq_t), ("pdq_embedded", pdq_t), ("pdq_captioned", pdq_t),
+          ("pdq_straightened", pdq_t), ("phash", t6["phash"]), ("phash_mirrored", t6["phash"]),
           ("dhash", t6["dhash"])]),
     ]
     rule_results = []
@@ -335,6 +377,7 @@ def main():
             "largest_threshold_with_fp_rate_at_most": {f"{lv:g}": last_within(a, lv) for lv in FP_LEVELS},
         } for a in ALGORITHMS},
         "rules": rule_results,
+        "pdq_threshold_sweep": sweep,
     }
     with open(json_path, "w") as f:
         json.dump(summary, f, indent=1)
@@ -343,7 +386,7 @@ def main():
     write_markdown(result_md, meta, work, command, curves, rule_results, edits, n, c, impostor_pairs,
                    original_pairs, last_within, dist_orig, hashed, hash_seconds, elapsed_analysis, extra_files,
                    checked, low_quality,
-                   [os.path.basename(p) for p in (roc_png, heat_png, json_path)])
+                   [os.path.basename(p) for p in (roc_png, heat_png, json_path)], sweep)
     print(f"{result_md}, {os.path.basename(json_path)}, {os.path.basename(roc_png)}, "
           f"{os.path.basename(heat_png)}")
 
@@ -405,7 +448,7 @@ def plot_heatmap(edits, columns, path):
 
 def write_markdown(path, meta, work, command, curves, rules, edits, n, c, impostor_pairs,
                    original_pairs, last_within, dist_orig, hashed, hash_seconds, analysis_seconds, extra_files,
-                   checked, low_quality, files):
+                   checked, low_quality, files, sweep):
     timings = {}
     timing_file, version_file = extra_files
     if timing_file and os.path.exists(timing_file):
@@ -477,6 +520,19 @@ def write_markdown(path, meta, work, command, curves, rules, edits, n, c, impost
     for e in edits:
         w(f"| {e} | " + " | ".join(pct(r["recall_per_edit"][e]) for r in rules) + " |")
 
+    w("\n## PDQ threshold of the default rule\n")
+    halves = ", ".join(f"{k} photos only: {v['closest']} in {v['pairs']:,} pairs" for k, v in sweep["halves"].items())
+    w("The last rule with its PDQ conditions (every PDQ query hash against the stored PDQ) at other "
+      f"thresholds, its pHash and dHash conditions unchanged. The closest unrelated pair over all "
+      f"PDQ query hashes is **{sweep['closest_unrelated']}** bits apart "
+      f"({halves}); "
+      "'within 2t' counts the unrelated pairs in the server's near-miss band of twice the "
+      "threshold.\n")
+    w("| PDQ t | recall pooled % | FP pairs | within 2t | " + " | ".join(SWEEP_EDITS) + " |")
+    w("|---:|---:|---:|---:|" + "---:|" * len(SWEEP_EDITS))
+    for r in sweep["rows"]:
+        w(f"| {r['threshold']} | {pct(r['recall_pooled'])} | {r['fp_pairs']} | {r['pdq_pairs_within_twice']} | "
+          + " | ".join(pct(r["recall_per_edit"][e]) for e in SWEEP_EDITS) + " |")
     w("\n## Thresholds by false-positive rate\n")
     w("Per algorithm: the first threshold at which the FP rate per impostor pair exceeds each level "
       "(with the false pairs at that threshold), and the largest threshold that stays within it (with "

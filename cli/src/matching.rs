@@ -26,7 +26,7 @@ pub struct MatchArgs {
     /// Signal type of plain hex lines.
     #[arg(long, default_value = "pdq")]
     list_type: String,
-    /// Match within this many bits, for every perceptual type [default: per type, PDQ 31].
+    /// Match within this many bits, for every perceptual type [default: per type, PDQ 39].
     #[arg(long, short)]
     threshold: Option<u32>,
     /// Also search the list's PDQ hashes with each file's eight dihedral PDQ hashes (turns and

@@ -78,7 +78,7 @@ impl Limits {
             match_time_budget: Duration::from_secs(10),
             vpdq_concurrent: 1,
             vpdq_queue_wait: Duration::from_secs(10),
-            pdq_max_threshold: 31,
+            pdq_max_threshold: pixelprint::Algorithm::Pdq.match_threshold().unwrap_or(0),
             h64_max_threshold: 10,
             false_hit_budget: 1e-3,
             require_match_key: false,

@@ -225,14 +225,14 @@ impl Rules<'_> {
     }
 }
 
-/// The radius of a vPDQ query's frames: the request's PDQ threshold, else the registry's,
-/// within the cap. Videos are matched at the PDQ threshold only: the vPDQ matcher's verdict is
-/// not a distance.
+/// The radius of a vPDQ query's frames: the request's PDQ threshold, else the registry's vPDQ
+/// frame threshold (the reference's 31), within the PDQ cap. The vPDQ matcher's verdict is not a
+/// distance, so the request's PDQ threshold is the only one that applies.
 pub fn video_radius(limits: &Limits, requested: Option<&AlgorithmMap<u32>>) -> u32 {
     let a = Algorithm::Pdq;
     let threshold = requested
         .and_then(|r| r.get(a).copied())
-        .unwrap_or_else(|| a.match_threshold().unwrap_or(0));
+        .unwrap_or_else(|| Algorithm::Vpdq.match_threshold().unwrap_or(0));
     threshold.min(cap(limits, a))
 }
 
@@ -271,7 +271,7 @@ mod tests {
         assert!(!algorithm_use(&l, &none, Algorithm::DHash, 455).matching);
         let pdq = algorithm_use(&l, &none, Algorithm::Pdq, 10_000_000);
         assert!(pdq.matching);
-        assert_eq!(pdq.threshold, 31);
+        assert_eq!(pdq.threshold, 39);
         assert_eq!(pdq.fp_rate_per_pair_bound, Some(2.2e-6));
         assert_eq!(pdq.expected_false_hits_per_query, Some(132.0));
         // aHash only where turned on; a lower threshold keeps the bound, a higher one has none.
@@ -288,6 +288,6 @@ mod tests {
         assert_eq!(dhash.fp_rate_per_pair_bound, None);
         // The cap bounds a stored threshold the server no longer allows.
         on.thresholds.insert("pdq".into(), 40);
-        assert_eq!(algorithm_use(&l, &on, Algorithm::Pdq, 1).threshold, 31);
+        assert_eq!(algorithm_use(&l, &on, Algorithm::Pdq, 1).threshold, 39);
     }
 }

@@ -205,7 +205,7 @@ fn picture(w: usize, h: usize) -> Vec<u8> {
 
 /// Stores the PDQ of `pic` (pw x ph RGB), then matches `copy` (w x h RGB): its plain PDQ
 /// misses, its query hash `algorithm` (searched against PDQ entries) finds the entry naming
-/// `variant` at that hash's distance (within 31), not under the quality gate, and a malformed value is refused naming the field.
+/// `variant` at that hash's distance (within the PDQ threshold), not under the quality gate, and a malformed value is refused naming the field.
 fn a_query_hash_finds_the_stored_picture(
     pic: &[u8],
     (pw, ph): (usize, usize),
@@ -228,12 +228,13 @@ fn a_query_hash_finds_the_stored_picture(
     let plain = hashes.pdq().unwrap();
     let value = hashes.hex(algorithm).unwrap();
     let key = algorithm.key();
+    let threshold = pixelprint::Algorithm::Pdq.match_threshold().unwrap();
     assert!(
-        stored.hash.distance(&plain.hash) > 31,
+        stored.hash.distance(&plain.hash) > threshold,
         "the plain PDQ already misses"
     );
     let found_at = distance(&stored.hash.to_hex(), &value);
-    assert!(found_at <= 31, "{variant}: {found_at}");
+    assert!(found_at <= threshold, "{variant}: {found_at}");
 
     let dir = TempDir::new(variant);
     let s = Server::start_ready(&dir.0, &[]);
@@ -473,7 +474,7 @@ fn match_finds_hits_misses_variants_digests_with_capped_thresholds_and_bank_filt
     let r = s.match_items(json!({"items": [{"pdq": pdq(3)}], "thresholds": {"pdq": 64}}));
     assert!(
         matches_of(&r, 0).is_empty(),
-        "a threshold of 64 is capped at 31"
+        "a threshold of 64 is capped at 39"
     );
 
     // Dihedral: the stored hash is the query's rot90 variant.
@@ -1214,7 +1215,7 @@ fn banks_report_threshold_provenance_and_take_their_own_settings() {
     // pHash entries with two (pHash and the mirrored pHash): their bounds add up.
     assert_eq!(
         report["pdq"],
-        json!({"entries": 1, "threshold": 31, "fp_rate_per_pair_bound": 2.2e-6,
+        json!({"entries": 1, "threshold": 39, "fp_rate_per_pair_bound": 2.2e-6,
                "expected_false_hits_per_query": 1.32e-5, "matching": true})
     );
     assert_eq!(report["phash"]["expected_false_hits_per_query"], 4.4e-6);
