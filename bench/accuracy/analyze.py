@@ -396,12 +396,15 @@ def main():
 def plot_roc(curves, rule_results, impostor_pairs, path, n, c):
     floor = 0.5 / impostor_pairs
     fig, ax = plt.subplots(figsize=(10, 7), dpi=110)
-    colours = plt.get_cmap("tab10")
+    # One colour per algorithm (tab10 has too few: past ten it repeats its last colour); the
+    # 64-bit hashes dashed.
+    colours = plt.get_cmap("tab20")
     for i, a in enumerate(ALGORITHMS):
+        style = "-" if BITS[a] == 256 else "--"
         # Of the thresholds with no false pair, only the largest is drawn (at the floor).
         first = max(0, int(np.sum(curves[a]["fp"] == 0)) - 1)
         fp = np.maximum(curves[a]["fp"] / impostor_pairs, floor)
-        ax.plot(fp[first:], 100 * curves[a]["pooled"][first:], "-", color=colours(i), lw=1.8, label=a)
+        ax.plot(fp[first:], 100 * curves[a]["pooled"][first:], style, color=colours(i), lw=1.8, label=a)
         t = REGISTRY_THRESHOLD[a]
         ax.plot(fp[t], 100 * curves[a]["pooled"][t], "o", color=colours(i), ms=6)
     for k, r in enumerate(rule_results):
