@@ -1175,7 +1175,7 @@ fn bank_report(s: &Server, bank: &str) -> Value {
     let list = r.json();
     assert_eq!(
         list["fp_rate_source"],
-        "bench/results/accuracy/2026-12-03-bc39398.md"
+        "bench/results/accuracy/2026-12-03-d90d1a5.md"
     );
     list["banks"]
         .as_array()
