@@ -1267,7 +1267,7 @@ fn banks_report_threshold_provenance_and_take_their_own_settings() {
     let r = patch_bank(&s, "a", &json!({"thresholds": {"phash": 11}}));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "threshold_above_cap");
-    let r = patch_bank(&s, "a", &json!({"thresholds": {"pdq": 32}}));
+    let r = patch_bank(&s, "a", &json!({"thresholds": {"pdq": 40}}));
     assert_eq!(r.json()["error"]["code"], "threshold_above_cap");
     let r = patch_bank(&s, "a", &json!({"thresholds": {"md5": 1}}));
     assert_eq!(r.json()["error"]["code"], "invalid_algorithm");
