@@ -33,7 +33,9 @@ pub use luma::LumaPlane;
 use crate::hash::PdqHash;
 use crate::pixels::PixelView;
 
-/// Hashes at most this many bits apart are a match (the ecosystem's convention).
+/// Hashes at most this many bits apart are a match by the ecosystem's convention, which vPDQ's
+/// frame matching keeps; photos match at the registry's measured
+/// [`crate::algorithm::PDQ_DEFAULT_THRESHOLD`].
 pub const PDQ_MATCH_THRESHOLD_BITS: u32 = 31;
 /// Hashes of lower quality are not used for matching.
 pub const PDQ_MIN_QUALITY: u8 = 50;
