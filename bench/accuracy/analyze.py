@@ -152,6 +152,18 @@ def distance_matrix(algorithm, query_records, entry_records):
     return d
 
 
+def default_rule_64(t6):
+    """The default rule's 64-bit conditions: pHash and the mirrored pHash, dHash, at their
+    thresholds in `t6`."""
+    return [("phash", t6["phash"]), ("phash_mirrored", t6["phash"]), ("dhash", t6["dhash"])]
+
+
+def default_rule(pdq_t, t6):
+    """The server's default rule: every PDQ query hash against the stored PDQ at `pdq_t`, and
+    the 64-bit conditions."""
+    return [(a, pdq_t) for a in ("pdq_dihedral", *QUERY_PDQ)] + default_rule_64(t6)
+
+
 def pdq_threshold_sweep(dist, source, edit_of, edits, genuine_mask, t6, c, n):
     """The default rule with its PDQ conditions at each threshold of PDQ_SWEEP (the 64-bit ones
     as in the rule), and where the unrelated pairs start: the smallest distance of any PDQ query
@@ -161,7 +173,9 @@ def pdq_threshold_sweep(dist, source, edit_of, edits, genuine_mask, t6, c, n):
     pdq_min = dist["pdq_dihedral"].copy()
     for a in QUERY_PDQ:
         np.minimum(pdq_min, dist[a], out=pdq_min)
-    h64 = (dist["phash"] <= t6["phash"]) | (dist["phash_mirrored"] <= t6["phash"]) | (dist["dhash"] <= t6["dhash"])
+    h64 = np.zeros_like(genuine_mask)
+    for a, t in default_rule_64(t6):
+        h64 |= dist[a] <= t
     impostor = pdq_min[~genuine_mask]
     half = {}
     for name, parity in (("even", 0), ("odd", 1)):
@@ -326,13 +340,9 @@ def main():
          [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
           ("pdq_straightened", 31), ("phash", t6["phash"]), ("dhash", t6["dhash"])]),
         (f"PDQ-dihedral ≤ 31 or PDQ-trimmed ≤ 31 or PDQ-embedded ≤ 31 or PDQ-captioned ≤ 31 or PDQ-straightened ≤ 31 or pHash ≤ {t6['phash']} or pHash-mirrored ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
-         [("pdq_dihedral", 31), ("pdq_trimmed", 31), ("pdq_embedded", 31), ("pdq_captioned", 31),
-          ("pdq_straightened", 31), ("phash", t6["phash"]), ("phash_mirrored", t6["phash"]),
-          ("dhash", t6["dhash"])]),
+         default_rule(31, t6)),
         (f"PDQ-dihedral ≤ {pdq_t} or PDQ-trimmed ≤ {pdq_t} or PDQ-embedded ≤ {pdq_t} or PDQ-captioned ≤ {pdq_t} or PDQ-straightened ≤ {pdq_t} or pHash ≤ {t6['phash']} or pHash-mirrored ≤ {t6['phash']} or dHash ≤ {t6['dhash']}",
-         [("pdq_dihedral", pdq_t), ("pdq_trimmed", pdq_t), ("pdq_embedded", pdq_t), ("pdq_captioned", pdq_t),
-          ("pdq_straightened", pdq_t), ("phash", t6["phash"]), ("phash_mirrored", t6["phash"]),
-          ("dhash", t6["dhash"])]),
+         default_rule(pdq_t, t6)),
     ]
     rule_results = []
     for name, conditions in rules:
